@@ -1,0 +1,133 @@
+//! `auditpack collect` and `auditpack build`: run the pipeline and write the outputs.
+
+use super::{Outcome, print_diagnostics, progress_bar};
+use crate::Error;
+use crate::collect::CollectOptions;
+use crate::diag::Diagnostics;
+use crate::output::Staging;
+use crate::package::Artifact;
+use crate::render::{Templates, doc::DocMeta};
+use std::collections::BTreeMap;
+
+pub(super) fn run(args: &super::CommonArgs, full: bool) -> Result<Outcome, Error> {
+    let mut diags = Diagnostics::default();
+    let opts = CollectOptions { progress: progress_bar(args.quiet) };
+    let assessed = crate::assess_project(&args.project, &opts, &mut diags);
+    if let Some(pb) = &opts.progress {
+        pb.finish_and_clear();
+    }
+    if let Some(a) = &assessed {
+        check_out_dir(&a.project, &args.out)?;
+    }
+    let Some(assessed) = assessed.filter(|_| !diags.has_errors()) else {
+        print_diagnostics(&diags, args.verbose, args.quiet);
+        return Ok(Outcome::ProjectErrors);
+    };
+
+    let mut staging = Staging::new(&args.out)?;
+    let index_json = to_json(&assessed.index)?;
+    staging.write("index.json", &index_json)?;
+    if full {
+        write_build(&assessed, index_json, &mut staging)?;
+    }
+    let written = staging.commit()?;
+    print_diagnostics(&diags, args.verbose, args.quiet);
+    if !args.quiet {
+        let t = &assessed.index.totals;
+        eprintln!(
+            "{} evidence files ({}), {} mapped to controls, {} unmapped",
+            t.files,
+            crate::render::human_bytes(t.bytes),
+            t.mapped,
+            t.unmapped
+        );
+        for p in written {
+            eprintln!("wrote {}", p.display());
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
+    let mut s = serde_json::to_vec_pretty(v).map_err(|e| Error::Usage(format!("cannot serialise JSON: {e}")))?;
+    s.push(b'\n');
+    Ok(s)
+}
+
+/// Refuses an output folder inside the evidence folder: the next run would collect the outputs.
+fn check_out_dir(project: &crate::project::Project, out: &std::path::Path) -> Result<(), Error> {
+    let evidence = project.root.join(&project.paths.evidence);
+    let (Ok(ev), Ok(cwd)) = (evidence.canonicalize(), std::env::current_dir()) else { return Ok(()) };
+    let out_abs = if out.is_absolute() { out.to_path_buf() } else { cwd.join(out) };
+    // The output folder may not exist yet: resolve its nearest existing ancestor.
+    let Some(existing) = out_abs.ancestors().find(|a| a.exists()) else { return Ok(()) };
+    let (Ok(base), Ok(rest)) = (existing.canonicalize(), out_abs.strip_prefix(existing)) else { return Ok(()) };
+    if base.join(rest).starts_with(&ev) {
+        return Err(Error::Usage(format!(
+            "the output folder {} is inside the evidence folder {}; choose another --out",
+            out.display(),
+            evidence.display()
+        )));
+    }
+    Ok(())
+}
+
+fn write_build(a: &crate::Assessed, index_json: Vec<u8>, staging: &mut Staging) -> Result<(), Error> {
+    let project = &a.project;
+    let templates = Templates::load(Some(&project.root.join(&project.paths.templates)))?;
+    let markdown = templates.render("report.md", &a.report)?;
+    let meta = doc_meta(a)?;
+    let document = crate::render::markdown::parse(&markdown, meta, &BTreeMap::new());
+    let html = crate::render::html::render(&document);
+    let pdf = crate::render::pdf::render(&document).map_err(|e| Error::Pdf(e.to_string()))?;
+    let report_json = to_json(&a.report)?;
+
+    let artifacts = vec![
+        Artifact { name: "index.json".into(), bytes: index_json },
+        Artifact { name: "report/report.md".into(), bytes: markdown.into_bytes() },
+        Artifact { name: "report/report.html".into(), bytes: html.into_bytes() },
+        Artifact { name: "report/report.pdf".into(), bytes: pdf },
+        Artifact { name: "report/report.json".into(), bytes: report_json },
+    ];
+    for art in &artifacts[1..] {
+        let name = art.name.trim_start_matches("report/");
+        staging.write(name, &art.bytes)?;
+    }
+    let zip_name = format!("{}.zip", crate::package::bag_name(project));
+    let zip_path = staging.dir().join(&zip_name);
+    let file = staging.file(&zip_name)?;
+    let summary = crate::package::write(project, &a.index, &artifacts, std::io::BufWriter::new(file.as_file_mut()))
+        .map_err(|e| match e {
+            Error::Package { message, .. } => Error::Package { path: zip_path.clone(), message },
+            other => other,
+        })?;
+    let _ = summary;
+    Ok(())
+}
+
+fn doc_meta(a: &crate::Assessed) -> Result<DocMeta, Error> {
+    let r = &a.report;
+    let logo = match &a.project.branding.logo {
+        Some(p) => {
+            let full = a.project.root.join(p);
+            Some(std::fs::read(&full).map_err(|e| Error::io("read the logo", &full, e))?)
+        }
+        None => None,
+    };
+    Ok(DocMeta {
+        title: format!("SOC 2 {} Package", r.meta.type_title),
+        subtitle: vec![
+            r.meta.organisation.clone(),
+            r.meta.system.clone(),
+            match r.meta.kind {
+                crate::model::AuditType::Type1 => format!("Description {}", r.meta.period_text),
+                crate::model::AuditType::Type2 => format!("Observation period: {}", r.meta.period_text),
+            },
+        ],
+        organisation: r.meta.organisation.clone(),
+        confidentiality: r.meta.confidentiality.clone(),
+        date: r.meta.report_date.clone(),
+        accent: r.meta.accent.clone(),
+        logo,
+    })
+}

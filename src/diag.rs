@@ -1,0 +1,201 @@
+//! Diagnostics: problems in the user's compliance data, as opposed to failures of the tool.
+//!
+//! Every stage adds to a [`Diagnostics`] list instead of returning early, so one run reports every
+//! problem. Each diagnostic has a stable kebab-case code (documented in docs/diagnostics.md), a
+//! severity, an optional `file:line:col` location and a hint saying how to fix it.
+
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        })
+    }
+}
+
+/// A place in a user file. `line` and `col` are 1-based; `col` counts characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Location {
+    pub file: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub col: Option<usize>,
+}
+
+impl Location {
+    pub fn file(file: impl Into<PathBuf>) -> Self {
+        Location { file: file.into(), line: None, col: None }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.col {
+                write!(f, ":{col}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {
+        Diagnostic { code, severity, message: message.into(), location: None, hint: None }
+    }
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Error, message)
+    }
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Warning, message)
+    }
+    pub fn note(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Note, message)
+    }
+    pub fn at(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
+    }
+    pub fn at_file(self, file: impl Into<PathBuf>) -> Self {
+        self.at(Location::file(file))
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// `file:line:col: severity[code]: message` then an indented hint, like a compiler.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(loc) = &self.location {
+            write!(f, "{loc}: ")?;
+        }
+        write!(f, "{}[{}]: {}", self.severity, self.code, self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  = hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The diagnostics of one run, in the order they were found.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(transparent)]
+pub struct Diagnostics(Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|d| d.severity == Severity::Error)
+    }
+    pub fn count(&self, severity: Severity) -> usize {
+        self.0.iter().filter(|d| d.severity == severity).count()
+    }
+    /// Stable order for output: by file, line, column, then code.
+    pub fn sorted(&self) -> Vec<&Diagnostic> {
+        let mut v: Vec<&Diagnostic> = self.0.iter().collect();
+        v.sort_by(|a, b| a.location.cmp(&b.location).then(a.code.cmp(b.code)));
+        v
+    }
+}
+
+/// The text of one user file, kept to turn byte offsets into line and column.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Path as shown to the user (relative to the project when possible).
+    pub display: PathBuf,
+    pub text: String,
+    line_starts: Vec<usize>,
+}
+
+impl Source {
+    pub fn new(display: impl Into<PathBuf>, text: String) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Source { display: display.into(), text, line_starts }
+    }
+
+    /// The location of byte `offset` (clamped to the text).
+    pub fn location(&self, offset: usize) -> Location {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.line_starts[line];
+        let mut end = offset;
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let col = self.text[start..end].chars().count() + 1;
+        Location { file: self.display.clone(), line: Some(line + 1), col: Some(col) }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.display
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_become_one_based_lines_and_char_columns() {
+        let s = Source::new("a.toml", "ab\nçd = 1\n".to_string());
+        assert_eq!(s.location(0).line, Some(1));
+        let l = s.location(5); // 'd' after the two-byte 'ç'
+        assert_eq!((l.line, l.col), (Some(2), Some(2)));
+        assert_eq!(s.location(999).line, Some(3));
+    }
+
+    #[test]
+    fn display_reads_like_a_compiler() {
+        let d = Diagnostic::error("unknown-key", "unknown key `titel`")
+            .at(Location { file: "controls.toml".into(), line: Some(3), col: Some(1) })
+            .hint("did you mean `title`?");
+        assert_eq!(
+            d.to_string(),
+            "controls.toml:3:1: error[unknown-key]: unknown key `titel`\n  = hint: did you mean `title`?"
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! Third stage: map the [`Inventory`] onto the control catalogue and the responsibility owners
+//! -> [`EvidenceIndex`], the structure written as `index.json`.
+//!
+//! A file evidences a control through the control's glob patterns, a folder named after the
+//! control id, or its sidecar. It is attributed to a provider through its sidecar or a folder
+//! named after the provider id; that selects the control's owner on that provider.
+
+use crate::collect::{EvidenceFile, Inventory};
+use crate::collect::dates::Effective;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::{AuditType, Frequency, Layer, Owner};
+use crate::project::Project;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use jiff::civil::Date;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const SCHEMA: &str = "auditpack-index/1";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceIndex {
+    pub schema: &'static str,
+    pub organisation: String,
+    pub system: String,
+    pub audit: AuditInfo,
+    /// The evidence folder, relative to the project.
+    pub evidence_root: String,
+    pub totals: Totals,
+    pub evidence: Vec<IndexedFile>,
+    /// Paths of files mapped to no control.
+    pub unmapped: Vec<String>,
+    pub controls: BTreeMap<String, IndexedControl>,
+    /// owner -> one entry per (control, provider) with that owner.
+    pub owners: BTreeMap<Owner, Vec<OwnerEntry>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditInfo {
+    #[serde(rename = "type")]
+    pub kind: AuditType,
+    pub start: Date,
+    pub end: Date,
+    pub report_date: Date,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub files: usize,
+    pub bytes: u64,
+    pub mapped: usize,
+    pub unmapped: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexedFile {
+    #[serde(flatten)]
+    pub file: EvidenceFile,
+    /// Control ids, sorted.
+    pub controls: Vec<String>,
+    /// control id -> why the file maps to it (`pattern:<glob>`, `folder`, `sidecar`).
+    pub mapped_by: BTreeMap<String, Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    pub owner: Owner,
+}
+
+impl IndexedFile {
+    pub fn effective(&self) -> &Effective {
+        &self.file.effective
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexedControl {
+    pub title: String,
+    pub criteria: Vec<String>,
+    pub layer: Layer,
+    pub frequency: Frequency,
+    pub owner: Owner,
+    pub assignments: Vec<IndexedAssignment>,
+    /// Paths of every file evidencing the control.
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexedAssignment {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    pub owner: Owner,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnerEntry {
+    pub control: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    pub evidence: Vec<String>,
+}
+
+/// Builds the index. Reports patterns that match nothing and files mapped to no control.
+pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -> EvidenceIndex {
+    let matchers: Vec<(usize, GlobSet)> = project
+        .controls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut b = GlobSetBuilder::new();
+            for p in &c.evidence_patterns {
+                // Patterns were validated when the project was loaded.
+                if let Ok(g) = Glob::new(p) {
+                    b.add(g);
+                }
+            }
+            (i, b.build().unwrap_or_else(|_| GlobSet::empty()))
+        })
+        .collect();
+    let control_ids: BTreeSet<&str> = project.controls.iter().map(|c| c.id.as_str()).collect();
+    let provider_ids: BTreeSet<&str> = project.providers.iter().map(|p| p.id.as_str()).collect();
+    let mut pattern_hits: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+
+    let mut evidence = Vec::with_capacity(inventory.files.len());
+    for file in inventory.files {
+        let mut mapped_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let dirs: Vec<&str> = file.rel.split('/').collect();
+        let dirs = &dirs[..dirs.len() - 1];
+        for (ci, set) in &matchers {
+            for pi in set.matches(&file.rel) {
+                *pattern_hits.entry((*ci, pi)).or_default() += 1;
+                let c = &project.controls[*ci];
+                mapped_by.entry(c.id.clone()).or_default().push(format!("pattern:{}", c.evidence_patterns[pi]));
+            }
+        }
+        for d in dirs {
+            if control_ids.contains(d) {
+                mapped_by.entry((*d).to_string()).or_default().push("folder".to_string());
+            }
+        }
+        if let Some(s) = &file.sidecar {
+            for c in &s.meta.controls {
+                mapped_by.entry(c.clone()).or_default().push("sidecar".to_string());
+            }
+        }
+        let provider = file
+            .sidecar
+            .as_ref()
+            .and_then(|s| s.meta.provider.clone())
+            .or_else(|| dirs.iter().find(|d| provider_ids.contains(**d)).map(|d| d.to_string()));
+        let controls: Vec<String> = mapped_by.keys().cloned().collect();
+        let owner = file_owner(project, &controls, provider.as_deref());
+        evidence.push(IndexedFile { file, controls, mapped_by, provider, owner });
+    }
+
+    for (ci, c) in project.controls.iter().enumerate() {
+        for (pi, p) in c.evidence_patterns.iter().enumerate() {
+            if !pattern_hits.contains_key(&(ci, pi)) {
+                diags.push(
+                    Diagnostic::warning("pattern-matches-nothing", format!("evidence pattern `{p}` of control `{}` matches no file", c.id))
+                        .at(c.location.clone())
+                        .hint("patterns are relative to the evidence folder; check the folder names and extensions"),
+                );
+            }
+        }
+    }
+
+    let mut controls = BTreeMap::new();
+    let mut owners: BTreeMap<Owner, Vec<OwnerEntry>> = BTreeMap::new();
+    for c in &project.controls {
+        let files: Vec<&IndexedFile> = evidence.iter().filter(|f| f.controls.contains(&c.id)).collect();
+        let assignments: Vec<IndexedAssignment> = c
+            .assignments
+            .iter()
+            .map(|a| IndexedAssignment {
+                provider: a.provider.clone(),
+                owner: a.owner,
+                evidence: files
+                    .iter()
+                    .filter(|f| f.provider.is_none() || a.provider.is_none() || f.provider == a.provider)
+                    .map(|f| f.file.path.clone())
+                    .collect(),
+            })
+            .collect();
+        for a in &assignments {
+            owners.entry(a.owner).or_default().push(OwnerEntry {
+                control: c.id.clone(),
+                provider: a.provider.clone(),
+                evidence: a.evidence.clone(),
+            });
+        }
+        controls.insert(
+            c.id.clone(),
+            IndexedControl {
+                title: c.title.clone(),
+                criteria: c.criteria.clone(),
+                layer: c.layer,
+                frequency: c.frequency,
+                owner: c.overall_owner(),
+                assignments,
+                evidence: files.iter().map(|f| f.file.path.clone()).collect(),
+            },
+        );
+    }
+
+    let unmapped: Vec<String> = evidence.iter().filter(|f| f.controls.is_empty()).map(|f| f.file.path.clone()).collect();
+    for path in &unmapped {
+        diags.push(
+            Diagnostic::note("unmapped-evidence", "the file evidences no control")
+                .at_file(path)
+                .hint("map it with a control's `evidence` pattern, a folder named after the control id, or a sidecar; it is still packaged"),
+        );
+    }
+    let totals = Totals {
+        files: evidence.len(),
+        bytes: evidence.iter().map(|f| f.file.size).sum(),
+        mapped: evidence.len() - unmapped.len(),
+        unmapped: unmapped.len(),
+    };
+    EvidenceIndex {
+        schema: SCHEMA,
+        organisation: project.organisation.name.clone(),
+        system: project.system.name.clone(),
+        audit: AuditInfo {
+            kind: project.audit.kind,
+            start: project.audit.start,
+            end: project.audit.end,
+            report_date: project.audit.report_date,
+        },
+        evidence_root: crate::collect::slash(&project.paths.evidence),
+        totals,
+        evidence,
+        unmapped,
+        controls,
+        owners,
+    }
+}
+
+/// A file's owner: the owners of the (control, provider) pairs it evidences, combined (the one
+/// owner if all agree, else joint). A file that evidences no control is the company's own record.
+fn file_owner(project: &Project, controls: &[String], provider: Option<&str>) -> Owner {
+    let mut owners = BTreeSet::new();
+    for id in controls {
+        let Some(c) = project.controls.iter().find(|c| &c.id == id) else { continue };
+        for a in &c.assignments {
+            if provider.is_none() || a.provider.is_none() || a.provider.as_deref() == provider {
+                owners.insert(a.owner);
+            }
+        }
+    }
+    match owners.len() {
+        0 => Owner::Tenant,
+        1 => *owners.iter().next().expect("one owner"),
+        _ => Owner::Joint,
+    }
+}

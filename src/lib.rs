@@ -1,0 +1,72 @@
+//! auditpack turns a compliance repository into the SOC 2 package its auditor receives.
+//!
+//! The pipeline, one module per stage, each a value in and a value out:
+//!
+//! ```text
+//! project::load -> collect::collect -> index::build -> assess::assess
+//!     -> report::build -> render (Markdown -> Document -> HTML, PDF) -> package::write
+//! ```
+//!
+//! Problems in the user's data are [`diag::Diagnostic`]s, collected across the whole run;
+//! failures of the tool itself (I/O, a template that does not parse) are [`Error`]s. The library
+//! never prints: `cli` decides what reaches the terminal and the exit code. Nothing reads the
+//! wall clock: dates come from the project, so the same input gives the same bytes.
+
+pub mod assess;
+pub mod cli;
+pub mod collect;
+pub mod diag;
+pub mod index;
+pub mod model;
+pub mod output;
+pub mod package;
+pub mod project;
+pub mod render;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+
+/// A failure of the tool (as opposed to a problem in the user's data): exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot {op} {}: {source}", path.display())]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("template `{name}`: {message}")]
+    Template { name: String, message: String },
+    #[error("PDF rendering failed: {0}")]
+    Pdf(String),
+    #[error("cannot write the package {}: {message}", path.display())]
+    Package { path: PathBuf, message: String },
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub fn io(op: &'static str, path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io { op, path: path.as_ref().to_path_buf(), source }
+    }
+}
+
+/// Everything the pipeline computes for one project, up to the report model.
+pub struct Assessed {
+    pub project: project::Project,
+    pub index: index::EvidenceIndex,
+    pub assessment: assess::Assessment,
+    pub report: report::Report,
+}
+
+/// Runs load -> collect -> index -> assess -> report model. Returns `None` when the project has
+/// errors that stop the pipeline (they are in `diags`).
+pub fn assess_project(root: &Path, opts: &collect::CollectOptions, diags: &mut diag::Diagnostics) -> Option<Assessed> {
+    let loaded = project::load(root);
+    diags.extend(loaded.diags);
+    let project = loaded.project?;
+    if diags.has_errors() {
+        return None;
+    }
+    let inventory = collect::collect(&project, opts, diags);
+    let index = index::build(&project, inventory, diags);
+    let assessment = assess::assess(&project, &index, diags);
+    let report = report::build(&project, &index, &assessment);
+    Some(Assessed { project, index, assessment, report })
+}

@@ -1,0 +1,80 @@
+//! Atomic outputs: every file of a run is written to a temporary file beside its destination
+//! and renamed into place only when the whole run succeeded, so a failed or interrupted run
+//! never leaves a half-written output behind.
+
+use crate::Error;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
+
+pub struct Staging {
+    dir: PathBuf,
+    files: Vec<(NamedTempFile, PathBuf)>,
+}
+
+impl Staging {
+    pub fn new(dir: &Path) -> Result<Self, Error> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create the output folder", dir, e))?;
+        Ok(Staging { dir: dir.to_path_buf(), files: Vec::new() })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A temporary file that becomes `name` (relative to the output folder) on commit.
+    pub fn file(&mut self, name: &str) -> Result<&mut NamedTempFile, Error> {
+        let dest = self.dir.join(name);
+        let parent = dest.parent().unwrap_or(&self.dir).to_path_buf();
+        std::fs::create_dir_all(&parent).map_err(|e| Error::io("create the output folder", &parent, e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".auditpack-")
+            .tempfile_in(&parent)
+            .map_err(|e| Error::io("create a temporary file in", &parent, e))?;
+        self.files.push((tmp, dest));
+        Ok(&mut self.files.last_mut().expect("just pushed").0)
+    }
+
+    pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<(), Error> {
+        let dest = self.dir.join(name);
+        let f = self.file(name)?;
+        f.write_all(bytes).map_err(|e| Error::io("write", &dest, e))
+    }
+
+    /// Renames every staged file into place; returns the final paths.
+    pub fn commit(self) -> Result<Vec<PathBuf>, Error> {
+        let mut done = Vec::new();
+        for (tmp, dest) in self.files {
+            tmp.as_file().sync_all().map_err(|e| Error::io("flush", &dest, e))?;
+            tmp.persist(&dest).map_err(|e| Error::io("move into place", &dest, e.error))?;
+            // NamedTempFile is created 0600; outputs are ordinary files.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o644));
+            }
+            done.push(dest);
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_appears_before_commit_and_dropping_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let mut s = Staging::new(&out).unwrap();
+        s.write("a.txt", b"a").unwrap();
+        assert!(!out.join("a.txt").exists());
+        drop(s);
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "temporary files are removed");
+        let mut s = Staging::new(&out).unwrap();
+        s.write("sub/b.txt", b"b").unwrap();
+        s.commit().unwrap();
+        assert_eq!(std::fs::read(out.join("sub/b.txt")).unwrap(), b"b");
+    }
+}

@@ -1,0 +1,878 @@
+//! First stage: load the files a user writes (auditpack.toml, controls, assets, risks.json,
+//! narratives) into a validated [`Project`].
+//!
+//! Problems in the files are diagnostics, all collected in one run; a [`Project`] is returned
+//! whenever the files could be read well enough to go on, so later stages can add their own.
+
+mod raw;
+pub mod risks;
+pub mod toml_de;
+
+use crate::diag::{Diagnostic, Diagnostics, Location, Source};
+use crate::model::{AssetCategory, AuditType, Category, Criticality, Frequency, Layer, Matrix, Method, Owner, ServiceModel};
+use jiff::civil::Date;
+use raw::S;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use toml_de::Value;
+
+pub use risks::{Rating, Risk, RiskControl};
+
+pub const CONFIG_FILE: &str = "auditpack.toml";
+
+/// A loaded, validated project. Paths are relative to `root` unless said otherwise.
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    #[serde(skip)]
+    pub root: PathBuf,
+    pub organisation: Organisation,
+    pub system: System,
+    pub audit: Audit,
+    pub paths: Paths,
+    pub branding: Branding,
+    pub providers: Vec<Provider>,
+    pub matrix: Matrix,
+    pub controls: Vec<Control>,
+    pub assets: Vec<Asset>,
+    pub risks: Vec<Risk>,
+    pub narratives: Vec<Narrative>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Organisation {
+    pub name: String,
+    pub website: Option<String>,
+    pub contact: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct System {
+    pub name: String,
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Audit {
+    #[serde(rename = "type")]
+    pub kind: AuditType,
+    /// Type 2: the observation period. Type 1: both equal the as-of date.
+    pub start: Date,
+    pub end: Date,
+    /// The package's date; never the wall clock.
+    pub report_date: Date,
+    pub categories: Vec<Category>,
+}
+
+impl Audit {
+    pub fn in_scope(&self, c: Category) -> bool {
+        self.categories.contains(&c)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Paths {
+    pub evidence: PathBuf,
+    pub controls: PathBuf,
+    pub assets: PathBuf,
+    pub risks: PathBuf,
+    pub narrative: PathBuf,
+    pub templates: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Branding {
+    pub confidentiality: String,
+    pub accent: String,
+    pub logo: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+    pub service_model: ServiceModel,
+    pub method: Method,
+    pub services: Option<String>,
+    pub csocs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Control {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// Normalised criterion ids, in the AICPA order, without duplicates.
+    pub criteria: Vec<String>,
+    pub layer: Layer,
+    pub providers: Vec<String>,
+    pub frequency: Frequency,
+    pub performer: Option<String>,
+    pub test_procedure: Option<String>,
+    pub evidence_patterns: Vec<String>,
+    /// The control's owner on each provider it runs on (one entry with no provider for the
+    /// company's own controls).
+    pub assignments: Vec<Assignment>,
+    pub location: Location,
+}
+
+/// A control as it applies on one provider (or on none: the company's own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assignment {
+    pub provider: Option<String>,
+    pub owner: Owner,
+}
+
+impl Control {
+    /// The owner of the control taken as a whole: the one owner if all agree, else joint.
+    pub fn overall_owner(&self) -> Owner {
+        let mut owners = self.assignments.iter().map(|a| a.owner);
+        let first = owners.next().unwrap_or(Owner::Tenant);
+        if owners.all(|o| o == first) { first } else { Owner::Joint }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Asset {
+    pub id: String,
+    pub name: String,
+    pub category: AssetCategory,
+    pub criticality: Criticality,
+    pub provider: Option<String>,
+    pub owner: Option<String>,
+    pub description: Option<String>,
+    pub location: Location,
+}
+
+/// A Markdown narrative for the system description.
+#[derive(Debug, Clone, Serialize)]
+pub struct Narrative {
+    /// File stem: `services`, `boundaries`, ...
+    pub name: String,
+    pub file: PathBuf,
+    pub markdown: String,
+}
+
+/// Evidence metadata from a `<file>.meta.toml` sidecar.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sidecar {
+    pub controls: Vec<String>,
+    pub effective: Option<Date>,
+    pub provider: Option<String>,
+    pub source: Option<String>,
+    pub description: Option<String>,
+}
+
+/// The result of loading: a project when the files allowed one, and every diagnostic found.
+pub struct Loaded {
+    pub project: Option<Project>,
+    pub diags: Diagnostics,
+}
+
+/// Reads a project file as UTF-8; a missing file gives `Ok(None)`, other failures a diagnostic.
+fn read_source(root: &Path, rel: &Path, diags: &mut Diagnostics) -> Option<Source> {
+    let full = root.join(rel);
+    match std::fs::read(&full) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Some(Source::new(rel, text)),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                let loc = Source::new(rel, text).location(at);
+                diags.push(
+                    Diagnostic::error("not-utf8", "the file is not valid UTF-8")
+                        .at(loc)
+                        .hint("save the file as UTF-8"),
+                );
+                None
+            }
+        },
+        Err(e) => {
+            diags.push(
+                Diagnostic::error("unreadable-file", format!("cannot read the file: {e}"))
+                    .at_file(rel)
+                    .hint("check that the file exists and is readable"),
+            );
+            None
+        }
+    }
+}
+
+/// Loads and validates the project in `root`.
+pub fn load(root: &Path) -> Loaded {
+    let mut diags = Diagnostics::default();
+    let project = load_inner(root, &mut diags);
+    Loaded { project, diags }
+}
+
+fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
+    if !root.join(CONFIG_FILE).is_file() {
+        let what = if root.is_dir() { "the folder has no auditpack.toml" } else { "the folder does not exist" };
+        diags.push(
+            Diagnostic::error("no-project", format!("{} is not an auditpack project: {what}", root.display()))
+                .at_file(root.join(CONFIG_FILE))
+                .hint(format!("run `auditpack init {}` to start a project, or give the project folder", root.display())),
+        );
+        return None;
+    }
+    let src = read_source(root, Path::new(CONFIG_FILE), diags)?;
+    let doc = toml_de::parse(&src, diags)?;
+    let top = doc.get_ref();
+    toml_de::check_keys(&src, top, raw::TOP_KEYS, "in auditpack.toml", diags);
+
+    let section = |key: &str, known: &[&str], diags: &mut Diagnostics| -> Option<&Value<'_>> {
+        let v = toml_de::get(top, key);
+        if v.is_none() && matches!(key, "organisation" | "system" | "audit") {
+            diags.push(
+                Diagnostic::error("missing-key", format!("auditpack.toml has no [{key}] section"))
+                    .at(src.location(0))
+                    .hint(format!("add a [{key}] table with the keys {}", known.join(", "))),
+            );
+        }
+        v
+    };
+
+    let organisation: Option<raw::Organisation> = section("organisation", raw::ORGANISATION_KEYS, diags)
+        .and_then(|v| toml_de::deserialize(&src, v, "in [organisation]", raw::ORGANISATION_KEYS, diags));
+    let system: Option<raw::System> = section("system", raw::SYSTEM_KEYS, diags)
+        .and_then(|v| toml_de::deserialize(&src, v, "in [system]", raw::SYSTEM_KEYS, diags));
+    let audit: Option<raw::Audit> = section("audit", raw::AUDIT_KEYS, diags)
+        .and_then(|v| toml_de::deserialize(&src, v, "in [audit]", raw::AUDIT_KEYS, diags));
+    let paths: raw::Paths = section("paths", raw::PATHS_KEYS, diags)
+        .and_then(|v| toml_de::deserialize(&src, v, "in [paths]", raw::PATHS_KEYS, diags))
+        .unwrap_or_default();
+    let branding: raw::Branding = section("branding", raw::BRANDING_KEYS, diags)
+        .and_then(|v| toml_de::deserialize(&src, v, "in [branding]", raw::BRANDING_KEYS, diags))
+        .unwrap_or_default();
+    let raw_providers: Vec<raw::Provider> = match toml_de::get(top, "provider") {
+        Some(v) => toml_de::array(&src, v, "provider", diags)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                toml_de::deserialize(&src, p, &format!("in provider #{}", i + 1), raw::PROVIDER_KEYS, diags)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let responsibility: Option<raw::Responsibility> = toml_de::get(top, "responsibility")
+        .and_then(|v| toml_de::deserialize(&src, v, "in [responsibility]", &[], diags));
+
+    let audit = audit.and_then(|a| validate_audit(&src, a, diags));
+    let paths = validate_paths(&src, paths, diags);
+    let branding = validate_branding(&src, branding, diags);
+    let providers = validate_providers(&src, raw_providers, diags);
+    let matrix = validate_matrix(&src, responsibility, diags);
+    let categories = audit.as_ref().map(|a| a.categories.clone()).unwrap_or_default();
+
+    let controls = load_controls(root, &paths.controls, &providers, &matrix, &categories, diags);
+    let assets = load_assets(root, &paths.assets, &providers, diags);
+    let risks = risks::load(root, &paths.risks, diags);
+    let narratives = load_narratives(root, &paths.narrative, diags);
+
+    if !root.join(&paths.evidence).is_dir() {
+        let loc = src.location(paths_span(&src, "evidence"));
+        diags.push(
+            Diagnostic::error("missing-evidence-dir", format!("the evidence folder `{}` does not exist", paths.evidence.display()))
+                .at(loc)
+                .hint("create the folder and put the evidence files in it, or set `evidence` under [paths]"),
+        );
+    }
+    if let Some(logo) = &branding.logo
+        && !root.join(logo).is_file()
+    {
+        diags.push(
+            Diagnostic::error("missing-file", format!("the logo `{}` does not exist", logo.display()))
+                .at(src.location(paths_span(&src, "logo")))
+                .hint("give a PNG or JPEG file relative to the project folder, or remove `logo`"),
+        );
+    }
+
+    Some(Project {
+        root: root.to_path_buf(),
+        organisation: organisation.map(|o| Organisation { name: o.name, website: o.website, contact: o.contact })?,
+        system: system.map(|s| System { name: s.name, summary: s.summary })?,
+        audit: audit?,
+        paths,
+        branding,
+        providers,
+        matrix,
+        controls,
+        assets,
+        risks,
+        narratives,
+    })
+}
+
+/// Best-effort offset of `key = ` in auditpack.toml, for diagnostics about defaulted paths.
+fn paths_span(src: &Source, key: &str) -> usize {
+    src.text.find(&format!("{key} =")).or_else(|| src.text.find(&format!("{key}="))).unwrap_or(0)
+}
+
+fn bad_word(src: &Source, s: &S<String>, what: &str, expected: String) -> Diagnostic {
+    Diagnostic::error("invalid-value", format!("unknown {what} `{}`", s.get_ref()))
+        .at(src.location(s.span().start))
+        .hint(format!("use one of {expected}"))
+}
+
+fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostics) -> Option<Audit> {
+    let kind = AuditType::parse(a.kind.get_ref());
+    if kind.is_none() {
+        diags.push(bad_word(src, &a.kind, "audit type", AuditType::expected()));
+    }
+    let mut categories = Vec::new();
+    for c in a.categories.get_ref() {
+        match Category::parse(c.get_ref()) {
+            Some(cat) if !categories.contains(&cat) => categories.push(cat),
+            Some(_) => {}
+            None => diags.push(bad_word(src, c, "trust services category", Category::expected())),
+        }
+    }
+    categories.sort();
+    if !categories.contains(&Category::Security) {
+        diags.push(
+            Diagnostic::error("missing-security", "the Security category is not in scope")
+                .at(src.location(a.categories.span().start))
+                .hint("add \"security\" to `categories`: the common criteria (CC1-CC9) are in scope of every SOC 2 examination"),
+        );
+    }
+    let missing = |key: &str, why: &str| {
+        Diagnostic::error("missing-key", format!("[audit] has no `{key}`"))
+            .at(src.location(a.kind.span().start))
+            .hint(why.to_string())
+    };
+    let (start, end) = match kind? {
+        AuditType::Type1 => {
+            let Some(as_of) = &a.as_of else {
+                diags.push(missing("as_of", "a Type 1 report describes the design as of a date: add `as_of = YYYY-MM-DD`"));
+                return None;
+            };
+            (as_of.get_ref().0, as_of.get_ref().0)
+        }
+        AuditType::Type2 => {
+            let (Some(s), Some(e)) = (&a.period_start, &a.period_end) else {
+                if a.period_start.is_none() {
+                    diags.push(missing("period_start", "a Type 2 report covers a period: add `period_start = YYYY-MM-DD`"));
+                }
+                if a.period_end.is_none() {
+                    diags.push(missing("period_end", "a Type 2 report covers a period: add `period_end = YYYY-MM-DD`"));
+                }
+                return None;
+            };
+            if e.get_ref().0 <= s.get_ref().0 {
+                diags.push(
+                    Diagnostic::error("invalid-period", "the observation period ends before it starts")
+                        .at(src.location(e.span().start))
+                        .hint("`period_end` must be after `period_start`"),
+                );
+                return None;
+            }
+            (s.get_ref().0, e.get_ref().0)
+        }
+    };
+    let report_date = a.report_date.map(|d| d.get_ref().0).unwrap_or(end);
+    Some(Audit { kind: kind?, start, end, report_date, categories })
+}
+
+fn validate_paths(src: &Source, p: raw::Paths, diags: &mut Diagnostics) -> Paths {
+    let mut one = |v: Option<S<String>>, default: &str| -> PathBuf {
+        let Some(v) = v else { return PathBuf::from(default) };
+        let path = PathBuf::from(v.get_ref());
+        if path.is_absolute() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            diags.push(
+                Diagnostic::error("invalid-path", format!("`{}` leaves the project folder", v.get_ref()))
+                    .at(src.location(v.span().start))
+                    .hint("paths are relative to the project folder and may not use `..`"),
+            );
+            return PathBuf::from(default);
+        }
+        path
+    };
+    Paths {
+        evidence: one(p.evidence, "evidence"),
+        controls: one(p.controls, "controls.toml"),
+        assets: one(p.assets, "assets.toml"),
+        risks: one(p.risks, "risks.json"),
+        narrative: one(p.narrative, "narrative"),
+        templates: one(p.templates, "templates"),
+    }
+}
+
+fn validate_branding(src: &Source, b: raw::Branding, diags: &mut Diagnostics) -> Branding {
+    let accent = match b.accent {
+        Some(a) if is_hex_colour(a.get_ref()) => a.get_ref().to_ascii_lowercase(),
+        Some(a) => {
+            diags.push(
+                Diagnostic::error("invalid-value", format!("`{}` is not a colour", a.get_ref()))
+                    .at(src.location(a.span().start))
+                    .hint("write the accent colour as #rrggbb, e.g. \"#1f4e79\""),
+            );
+            DEFAULT_ACCENT.to_string()
+        }
+        None => DEFAULT_ACCENT.to_string(),
+    };
+    Branding {
+        confidentiality: b.confidentiality.unwrap_or_else(|| "Confidential".to_string()),
+        accent,
+        logo: b.logo.map(|l| PathBuf::from(l.into_inner())),
+    }
+}
+
+pub const DEFAULT_ACCENT: &str = "#1f4e79";
+
+fn is_hex_colour(s: &str) -> bool {
+    s.len() == 7 && s.starts_with('#') && s[1..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn check_id(src: &Source, id: &S<String>, what: &str, seen: &mut BTreeMap<String, usize>, diags: &mut Diagnostics) -> bool {
+    let text = id.get_ref();
+    if !valid_id(text) {
+        diags.push(
+            Diagnostic::error("invalid-id", format!("{what} id `{text}` has characters other than letters, digits, `-`, `_` and `.`"))
+                .at(src.location(id.span().start))
+                .hint("ids name folders and anchors: keep them short and plain, e.g. AC-01"),
+        );
+        return false;
+    }
+    if let Some(first) = seen.get(text) {
+        diags.push(
+            Diagnostic::error(
+                match what {
+                    "control" => "duplicate-control",
+                    "asset" => "duplicate-asset",
+                    _ => "duplicate-id",
+                },
+                format!("{what} id `{text}` is used twice"),
+            )
+            .at(src.location(id.span().start))
+            .hint(format!("the first use is on line {first}; give each {what} its own id")),
+        );
+        return false;
+    }
+    seen.insert(text.clone(), src.location(id.span().start).line.unwrap_or(0));
+    true
+}
+
+fn validate_providers(src: &Source, raw: Vec<raw::Provider>, diags: &mut Diagnostics) -> Vec<Provider> {
+    let mut seen = BTreeMap::new();
+    let mut out = Vec::new();
+    for p in raw {
+        let ok = check_id(src, &p.id, "provider", &mut seen, diags);
+        let model = ServiceModel::parse(p.service_model.get_ref());
+        if model.is_none() {
+            diags.push(bad_word(src, &p.service_model, "service model", ServiceModel::expected()));
+        }
+        let method = match &p.method {
+            None => Some(Method::CarveOut),
+            Some(m) => {
+                let parsed = Method::parse(m.get_ref());
+                if parsed.is_none() {
+                    diags.push(bad_word(src, m, "method", Method::expected()));
+                }
+                parsed
+            }
+        };
+        if let (true, Some(service_model), Some(method)) = (ok, model, method) {
+            out.push(Provider {
+                id: p.id.into_inner(),
+                name: p.name,
+                service_model,
+                method,
+                services: p.services,
+                csocs: p.csocs,
+            });
+        }
+    }
+    out
+}
+
+fn validate_matrix(src: &Source, raw: Option<raw::Responsibility>, diags: &mut Diagnostics) -> Matrix {
+    let mut m = Matrix::default();
+    for (model, layers) in raw.unwrap_or_default() {
+        let Some(model_v) = ServiceModel::parse(model.get_ref()) else {
+            diags.push(bad_word(src, &model, "service model", ServiceModel::expected()));
+            continue;
+        };
+        for (layer, owner) in layers {
+            let layer_v = Layer::parse(layer.get_ref());
+            let owner_v = Owner::parse(owner.get_ref());
+            if layer_v.is_none() {
+                diags.push(bad_word(src, &layer, "layer", Layer::expected()));
+            }
+            if owner_v.is_none() {
+                diags.push(bad_word(src, &owner, "owner", Owner::expected()));
+            }
+            if let (Some(l), Some(o)) = (layer_v, owner_v) {
+                m.set(model_v, l, o);
+            }
+        }
+    }
+    m
+}
+
+/// The controls files: one file, or every `*.toml` in a folder, sorted by name.
+fn control_files(root: &Path, path: &Path, diags: &mut Diagnostics) -> Vec<PathBuf> {
+    let full = root.join(path);
+    if full.is_dir() {
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&full) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+                .filter_map(|p| p.strip_prefix(root).ok().map(Path::to_path_buf))
+                .collect(),
+            Err(e) => {
+                diags.push(Diagnostic::error("unreadable-file", format!("cannot list the controls folder: {e}")).at_file(path));
+                Vec::new()
+            }
+        };
+        files.sort();
+        files
+    } else if full.is_file() {
+        vec![path.to_path_buf()]
+    } else {
+        Vec::new()
+    }
+}
+
+fn load_controls(
+    root: &Path,
+    path: &Path,
+    providers: &[Provider],
+    matrix: &Matrix,
+    categories: &[Category],
+    diags: &mut Diagnostics,
+) -> Vec<Control> {
+    let files = control_files(root, path, diags);
+    let mut seen = BTreeMap::new();
+    let mut out = Vec::new();
+    for file in &files {
+        let Some(src) = read_source(root, file, diags) else { continue };
+        let Some(doc) = toml_de::parse(&src, diags) else { continue };
+        toml_de::check_keys(&src, doc.get_ref(), raw::CONTROLS_FILE_KEYS, "in a controls file", diags);
+        let Some(list) = toml_de::get(doc.get_ref(), "control") else { continue };
+        for (i, v) in toml_de::array(&src, list, "control", diags).iter().enumerate() {
+            let what = format!("in control #{}", i + 1);
+            let Some(c) = toml_de::deserialize::<raw::Control>(&src, v, &what, raw::CONTROL_KEYS, diags) else {
+                continue;
+            };
+            if !check_id(&src, &c.id, "control", &mut seen, diags) {
+                continue;
+            }
+            if let Some(c) = validate_control(&src, c, v, providers, matrix, categories, diags) {
+                out.push(c);
+            }
+        }
+    }
+    if out.is_empty() && !diags.has_errors() {
+        diags.push(
+            Diagnostic::error("no-controls", "the project has no controls")
+                .at_file(path)
+                .hint("describe the controls in controls.toml as [[control]] tables; see docs/project.md"),
+        );
+    }
+    out
+}
+
+fn validate_control(
+    src: &Source,
+    c: raw::Control,
+    value: &Value<'_>,
+    providers: &[Provider],
+    matrix: &Matrix,
+    categories: &[Category],
+    diags: &mut Diagnostics,
+) -> Option<Control> {
+    let id = c.id.get_ref().clone();
+    let mut ok = true;
+    let layer = Layer::parse(c.layer.get_ref());
+    if layer.is_none() {
+        diags.push(bad_word(src, &c.layer, "layer", Layer::expected()));
+        ok = false;
+    }
+    let frequency = Frequency::parse(c.frequency.get_ref());
+    if frequency.is_none() {
+        diags.push(bad_word(src, &c.frequency, "frequency", Frequency::expected()));
+        ok = false;
+    }
+    let mut criteria: Vec<String> = Vec::new();
+    for cr in c.criteria.get_ref() {
+        match crate::model::criterion(cr.get_ref()) {
+            Some(found) => {
+                if !categories.is_empty() && !categories.contains(&found.category) {
+                    diags.push(
+                        Diagnostic::warning(
+                            "criterion-out-of-scope",
+                            format!("control `{id}` maps to {} ({}), which is not in scope", found.id, found.category.title()),
+                        )
+                        .at(src.location(cr.span().start))
+                        .hint(format!("add \"{}\" to [audit] categories, or remove the criterion", found.category)),
+                    );
+                }
+                if !criteria.contains(&found.id) {
+                    criteria.push(found.id.clone());
+                }
+            }
+            None => {
+                diags.push(
+                    Diagnostic::error("unknown-criterion", format!("`{}` is not a trust services criterion", cr.get_ref().trim()))
+                        .at(src.location(cr.span().start))
+                        .hint("use ids from the 2017 TSC such as CC6.1, A1.2 or C1.1 (group headings such as CC6.0 are not criteria)"),
+                );
+                ok = false;
+            }
+        }
+    }
+    if c.criteria.get_ref().is_empty() {
+        diags.push(
+            Diagnostic::error("missing-criteria", format!("control `{id}` maps to no criterion"))
+                .at(src.location(c.criteria.span().start))
+                .hint("list the trust services criteria the control addresses, e.g. criteria = [\"CC6.1\"]"),
+        );
+        ok = false;
+    }
+    criteria.sort_by_key(|c| crate::model::criterion_rank(c));
+
+    let mut provider_ids = Vec::new();
+    for p in &c.providers {
+        if providers.iter().any(|x| &x.id == p.get_ref()) {
+            if !provider_ids.contains(p.get_ref()) {
+                provider_ids.push(p.get_ref().clone());
+            }
+        } else {
+            let known: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
+            diags.push(
+                Diagnostic::error("unknown-provider", format!("control `{id}` runs on provider `{}`, which is not declared", p.get_ref()))
+                    .at(src.location(p.span().start))
+                    .hint(if known.is_empty() {
+                        "declare it as a [[provider]] in auditpack.toml".to_string()
+                    } else {
+                        format!("declare it as a [[provider]] in auditpack.toml, or use one of: {}", known.join(", "))
+                    }),
+            );
+            ok = false;
+        }
+    }
+    let overrides = validate_owner_override(src, &id, c.owner.as_ref(), &provider_ids, diags)?;
+    for pat in &c.evidence {
+        if let Err(e) = globset::Glob::new(pat.get_ref()) {
+            diags.push(
+                Diagnostic::error("invalid-pattern", format!("evidence pattern `{}` is not a valid glob: {}", pat.get_ref(), e.kind()))
+                    .at(src.location(pat.span().start))
+                    .hint("use `*` within a folder, `**` across folders and `{a,b}` for alternatives"),
+            );
+            ok = false;
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let layer = layer?;
+    let assignments = if provider_ids.is_empty() {
+        vec![Assignment { provider: None, owner: overrides.get(&None).copied().unwrap_or(Owner::Tenant) }]
+    } else {
+        provider_ids
+            .iter()
+            .map(|pid| {
+                let p = providers.iter().find(|p| &p.id == pid).expect("checked above");
+                let owner = overrides
+                    .get(&Some(pid.clone()))
+                    .or(overrides.get(&None))
+                    .copied()
+                    .unwrap_or_else(|| matrix.get(p.service_model, layer));
+                Assignment { provider: Some(pid.clone()), owner }
+            })
+            .collect()
+    };
+    Some(Control {
+        id,
+        title: c.title,
+        description: c.description,
+        criteria,
+        layer,
+        providers: provider_ids,
+        frequency: frequency?,
+        performer: c.performer,
+        test_procedure: c.test_procedure,
+        evidence_patterns: c.evidence.into_iter().map(|p| p.into_inner()).collect(),
+        assignments,
+        location: src.location(value.span().start),
+    })
+}
+
+/// `owner` on a control: `None` key = every provider. Returns `None` after reporting a problem.
+fn validate_owner_override(
+    src: &Source,
+    id: &str,
+    spec: Option<&S<raw::OwnerSpec>>,
+    providers: &[String],
+    diags: &mut Diagnostics,
+) -> Option<BTreeMap<Option<String>, Owner>> {
+    let mut out = BTreeMap::new();
+    let Some(spec) = spec else { return Some(out) };
+    let at = src.location(spec.span().start);
+    let parse = |word: &str, diags: &mut Diagnostics| -> Option<Owner> {
+        let o = Owner::parse(word);
+        if o.is_none() {
+            diags.push(
+                Diagnostic::error("invalid-value", format!("unknown owner `{word}` on control `{id}`"))
+                    .at(at.clone())
+                    .hint(format!("use one of {}", Owner::expected())),
+            );
+        }
+        o
+    };
+    match spec.get_ref() {
+        raw::OwnerSpec::All(word) => {
+            out.insert(None, parse(word, diags)?);
+        }
+        raw::OwnerSpec::PerProvider(map) => {
+            let mut ok = true;
+            for (pid, word) in map {
+                if !providers.contains(pid) {
+                    diags.push(
+                        Diagnostic::error("unknown-provider", format!("control `{id}` sets an owner for `{pid}`, which is not one of its providers"))
+                            .at(at.clone())
+                            .hint("list the provider in the control's `providers`, or remove it from `owner`"),
+                    );
+                    ok = false;
+                    continue;
+                }
+                match parse(word, diags) {
+                    Some(o) => {
+                        out.insert(Some(pid.clone()), o);
+                    }
+                    None => ok = false,
+                }
+            }
+            if !ok {
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+fn load_assets(root: &Path, path: &Path, providers: &[Provider], diags: &mut Diagnostics) -> Vec<Asset> {
+    if !root.join(path).exists() {
+        diags.push(
+            Diagnostic::note("no-assets", format!("no asset inventory at `{}`", path.display()))
+                .hint("list the system's assets in assets.toml: the system description's components come from it"),
+        );
+        return Vec::new();
+    }
+    let Some(src) = read_source(root, path, diags) else { return Vec::new() };
+    let Some(doc) = toml_de::parse(&src, diags) else { return Vec::new() };
+    toml_de::check_keys(&src, doc.get_ref(), raw::ASSETS_FILE_KEYS, "in assets.toml", diags);
+    let Some(list) = toml_de::get(doc.get_ref(), "asset") else { return Vec::new() };
+    let mut seen = BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, v) in toml_de::array(&src, list, "asset", diags).iter().enumerate() {
+        let what = format!("in asset #{}", i + 1);
+        let Some(a) = toml_de::deserialize::<raw::Asset>(&src, v, &what, raw::ASSET_KEYS, diags) else { continue };
+        let id_ok = check_id(&src, &a.id, "asset", &mut seen, diags);
+        let category = AssetCategory::parse(a.category.get_ref());
+        if category.is_none() {
+            diags.push(bad_word(&src, &a.category, "asset category", AssetCategory::expected()));
+        }
+        let criticality = Criticality::parse(a.criticality.get_ref());
+        if criticality.is_none() {
+            diags.push(bad_word(&src, &a.criticality, "criticality", Criticality::expected()));
+        }
+        let mut provider_ok = true;
+        if let Some(p) = &a.provider
+            && !providers.iter().any(|x| &x.id == p.get_ref())
+        {
+            diags.push(
+                Diagnostic::error("unknown-provider", format!("asset `{}` is on provider `{}`, which is not declared", a.id.get_ref(), p.get_ref()))
+                    .at(src.location(p.span().start))
+                    .hint("declare the provider as a [[provider]] in auditpack.toml"),
+            );
+            provider_ok = false;
+        }
+        if let (true, true, Some(category), Some(criticality)) = (id_ok, provider_ok, category, criticality) {
+            out.push(Asset {
+                id: a.id.into_inner(),
+                name: a.name,
+                category,
+                criticality,
+                provider: a.provider.map(|p| p.into_inner()),
+                owner: a.owner,
+                description: a.description,
+                location: src.location(v.span().start),
+            });
+        }
+    }
+    out
+}
+
+fn load_narratives(root: &Path, dir: &Path, diags: &mut Diagnostics) -> Vec<Narrative> {
+    let full = root.join(dir);
+    if !full.is_dir() {
+        diags.push(
+            Diagnostic::note("no-narrative", format!("no narrative folder at `{}`", dir.display()))
+                .hint("write the system description's narratives as Markdown files there; see docs/project.md"),
+        );
+        return Vec::new();
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&full)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "md"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|p| {
+            let rel = dir.join(p.file_name()?);
+            let src = read_source(root, &rel, diags)?;
+            Some(Narrative { name: p.file_stem()?.to_string_lossy().into_owned(), file: rel, markdown: src.text })
+        })
+        .collect()
+}
+
+/// Parses a `<file>.meta.toml` sidecar. `rel` is its path relative to the project.
+pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diagnostics) -> Option<Sidecar> {
+    let src = read_source(root, rel, diags)?;
+    let doc = toml_de::parse(&src, diags)?;
+    let value = Value::new(doc.span(), toml::de::DeValue::Table(doc.into_inner()));
+    let raw: raw::Sidecar = toml_de::deserialize(&src, &value, "in the sidecar", raw::SIDECAR_KEYS, diags)?;
+    let known: BTreeSet<&str> = project.controls.iter().map(|c| c.id.as_str()).collect();
+    let mut controls = Vec::new();
+    for c in &raw.controls {
+        if known.contains(c.get_ref().as_str()) {
+            controls.push(c.get_ref().clone());
+        } else {
+            diags.push(
+                Diagnostic::error("unknown-control", format!("the sidecar names control `{}`, which is not in the catalogue", c.get_ref()))
+                    .at(src.location(c.span().start))
+                    .hint("use the id of a control in controls.toml"),
+            );
+        }
+    }
+    let provider = match raw.provider {
+        Some(p) if project.providers.iter().any(|x| &x.id == p.get_ref()) => Some(p.into_inner()),
+        Some(p) => {
+            diags.push(
+                Diagnostic::error("unknown-provider", format!("the sidecar names provider `{}`, which is not declared", p.get_ref()))
+                    .at(src.location(p.span().start))
+                    .hint("use the id of a [[provider]] in auditpack.toml"),
+            );
+            None
+        }
+        None => None,
+    };
+    Some(Sidecar {
+        controls,
+        effective: raw.effective.map(|d| d.get_ref().0),
+        provider,
+        source: raw.source,
+        description: raw.description,
+    })
+}

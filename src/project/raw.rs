@@ -1,0 +1,157 @@
+//! The files as written: serde shapes with spans, before validation turns them into the model.
+//! Key lists here are the documented keys (docs/project.md); unknown keys are reported.
+
+use super::toml_de::TomlDate;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+pub type S<T> = Spanned<T>;
+
+pub const TOP_KEYS: &[&str] =
+    &["organisation", "system", "audit", "paths", "branding", "provider", "responsibility"];
+
+pub const ORGANISATION_KEYS: &[&str] = &["name", "website", "contact"];
+#[derive(Deserialize)]
+pub struct Organisation {
+    pub name: String,
+    pub website: Option<String>,
+    pub contact: Option<String>,
+}
+
+pub const SYSTEM_KEYS: &[&str] = &["name", "summary"];
+#[derive(Deserialize)]
+pub struct System {
+    pub name: String,
+    pub summary: Option<String>,
+}
+
+pub const AUDIT_KEYS: &[&str] = &["type", "as_of", "period_start", "period_end", "report_date", "categories"];
+#[derive(Deserialize)]
+pub struct Audit {
+    #[serde(rename = "type")]
+    pub kind: S<String>,
+    pub as_of: Option<S<TomlDate>>,
+    pub period_start: Option<S<TomlDate>>,
+    pub period_end: Option<S<TomlDate>>,
+    pub report_date: Option<S<TomlDate>>,
+    pub categories: S<Vec<S<String>>>,
+}
+
+pub const PATHS_KEYS: &[&str] = &["evidence", "controls", "assets", "risks", "narrative", "templates"];
+#[derive(Deserialize, Default)]
+pub struct Paths {
+    pub evidence: Option<S<String>>,
+    pub controls: Option<S<String>>,
+    pub assets: Option<S<String>>,
+    pub risks: Option<S<String>>,
+    pub narrative: Option<S<String>>,
+    pub templates: Option<S<String>>,
+}
+
+pub const BRANDING_KEYS: &[&str] = &["confidentiality", "accent", "logo"];
+#[derive(Deserialize, Default)]
+pub struct Branding {
+    pub confidentiality: Option<String>,
+    pub accent: Option<S<String>>,
+    pub logo: Option<S<String>>,
+}
+
+pub const PROVIDER_KEYS: &[&str] = &["id", "name", "service_model", "method", "services", "csocs"];
+#[derive(Deserialize)]
+pub struct Provider {
+    pub id: S<String>,
+    pub name: String,
+    pub service_model: S<String>,
+    pub method: Option<S<String>>,
+    pub services: Option<String>,
+    #[serde(default)]
+    pub csocs: Vec<String>,
+}
+
+/// `[responsibility]`: model -> layer -> owner, all checked against the vocabularies later.
+pub type Responsibility = BTreeMap<S<String>, BTreeMap<S<String>, S<String>>>;
+
+pub const CONTROLS_FILE_KEYS: &[&str] = &["control"];
+pub const CONTROL_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "description",
+    "criteria",
+    "layer",
+    "providers",
+    "owner",
+    "frequency",
+    "performer",
+    "test_procedure",
+    "evidence",
+];
+#[derive(Deserialize)]
+pub struct Control {
+    pub id: S<String>,
+    pub title: String,
+    pub description: String,
+    pub criteria: S<Vec<S<String>>>,
+    pub layer: S<String>,
+    #[serde(default)]
+    pub providers: Vec<S<String>>,
+    pub owner: Option<S<OwnerSpec>>,
+    pub frequency: S<String>,
+    pub performer: Option<String>,
+    pub test_procedure: Option<String>,
+    #[serde(default)]
+    pub evidence: Vec<S<String>>,
+}
+
+/// `owner = "joint"` for every provider, or `owner = { aws = "tenant" }` per provider.
+pub enum OwnerSpec {
+    All(String),
+    PerProvider(BTreeMap<String, String>),
+}
+
+impl<'de> Deserialize<'de> for OwnerSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OwnerSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an owner (\"provider\", \"joint\" or \"tenant\") or a table of provider = owner")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<OwnerSpec, E> {
+                Ok(OwnerSpec::All(s.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<OwnerSpec, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    out.insert(k, v);
+                }
+                Ok(OwnerSpec::PerProvider(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+pub const ASSETS_FILE_KEYS: &[&str] = &["asset"];
+pub const ASSET_KEYS: &[&str] = &["id", "name", "category", "criticality", "provider", "owner", "description"];
+#[derive(Deserialize)]
+pub struct Asset {
+    pub id: S<String>,
+    pub name: String,
+    pub category: S<String>,
+    pub criticality: S<String>,
+    pub provider: Option<S<String>>,
+    pub owner: Option<String>,
+    pub description: Option<String>,
+}
+
+pub const SIDECAR_KEYS: &[&str] = &["controls", "effective", "provider", "source", "description"];
+#[derive(Deserialize)]
+pub struct Sidecar {
+    #[serde(default)]
+    pub controls: Vec<S<String>>,
+    pub effective: Option<S<TomlDate>>,
+    pub provider: Option<S<String>>,
+    pub source: Option<String>,
+    pub description: Option<String>,
+}
