@@ -30,7 +30,11 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot {op} {}: {source}", path.display())]
-    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("template `{name}`: {message}")]
     Template { name: String, message: String },
     #[error("PDF rendering failed: {0}")]
@@ -43,7 +47,11 @@ pub enum Error {
 
 impl Error {
     pub fn io(op: &'static str, path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { op, path: path.as_ref().to_path_buf(), source }
+        Error::Io {
+            op,
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -57,7 +65,11 @@ pub struct Assessed {
 
 /// Runs load -> collect -> index -> assess -> report model. Returns `None` when the project has
 /// errors that stop the pipeline (they are in `diags`).
-pub fn assess_project(root: &Path, opts: &collect::CollectOptions, diags: &mut diag::Diagnostics) -> Option<Assessed> {
+pub fn assess_project(
+    root: &Path,
+    opts: &collect::CollectOptions,
+    diags: &mut diag::Diagnostics,
+) -> Option<Assessed> {
     let loaded = project::load(root);
     diags.extend(loaded.diags);
     let project = loaded.project?;
@@ -68,5 +80,10 @@ pub fn assess_project(root: &Path, opts: &collect::CollectOptions, diags: &mut d
     let index = index::build(&project, inventory, diags);
     let assessment = assess::assess(&project, &index, diags);
     let report = report::build(&project, &index, &assessment);
-    Some(Assessed { project, index, assessment, report })
+    Some(Assessed {
+        project,
+        index,
+        assessment,
+        report,
+    })
 }

@@ -58,8 +58,16 @@ pub fn assess(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics)
     let audit = &project.audit;
     let mut controls = BTreeMap::new();
     for c in &project.controls {
-        let files: Vec<_> = index.evidence.iter().filter(|f| f.controls.contains(&c.id)).collect();
-        let latest = files.iter().map(|f| f.effective().date).filter(|d| *d <= audit.end).max();
+        let files: Vec<_> = index
+            .evidence
+            .iter()
+            .filter(|f| f.controls.contains(&c.id))
+            .collect();
+        let latest = files
+            .iter()
+            .map(|f| f.effective().date)
+            .filter(|d| *d <= audit.end)
+            .max();
         let stale = match (latest, c.frequency.max_age_days()) {
             (Some(l), Some(max)) => (audit.end - l).get_days() as i64 > max,
             _ => false,
@@ -71,14 +79,27 @@ pub fn assess(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics)
         let occurrences: Vec<Occurrence> = windows
             .into_iter()
             .map(|w| Occurrence {
-                evidence: files.iter().filter(|f| f.effective().overlaps(w.start, w.end)).map(|f| f.file.path.clone()).collect(),
+                evidence: files
+                    .iter()
+                    .filter(|f| f.effective().overlaps(w.start, w.end))
+                    .map(|f| f.file.path.clone())
+                    .collect(),
                 label: w.label,
                 start: w.start,
                 end: w.end,
             })
             .collect();
-        let in_period = files.iter().filter(|f| f.effective().overlaps(audit.start, audit.end)).count();
-        let (result, result_text) = result(audit.kind, c.frequency, files.len(), in_period, &occurrences);
+        let in_period = files
+            .iter()
+            .filter(|f| f.effective().overlaps(audit.start, audit.end))
+            .count();
+        let (result, result_text) = result(
+            audit.kind,
+            c.frequency,
+            files.len(),
+            in_period,
+            &occurrences,
+        );
 
         if files.is_empty() {
             diags.push(
@@ -103,7 +124,11 @@ pub fn assess(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics)
                 .hint("collect current evidence of the control"),
             );
         }
-        let missing: Vec<&str> = occurrences.iter().filter(|o| o.evidence.is_empty()).map(|o| o.label.as_str()).collect();
+        let missing: Vec<&str> = occurrences
+            .iter()
+            .filter(|o| o.evidence.is_empty())
+            .map(|o| o.label.as_str())
+            .collect();
         if !files.is_empty() && !missing.is_empty() {
             diags.push(
                 Diagnostic::warning(
@@ -123,7 +148,14 @@ pub fn assess(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics)
         }
         controls.insert(
             c.id.clone(),
-            ControlStatus { evidence_count: files.len(), latest, stale, occurrences, result, result_text },
+            ControlStatus {
+                evidence_count: files.len(),
+                latest,
+                stale,
+                occurrences,
+                result,
+                result_text,
+            },
         );
     }
 
@@ -148,8 +180,12 @@ pub fn assess(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics)
         );
     }
 
-    let inferred_dates: Vec<String> =
-        index.evidence.iter().filter(|f| f.effective().inferred()).map(|f| f.file.path.clone()).collect();
+    let inferred_dates: Vec<String> = index
+        .evidence
+        .iter()
+        .filter(|f| f.effective().inferred())
+        .map(|f| f.file.path.clone())
+        .collect();
     for p in &inferred_dates {
         diags.push(
             Diagnostic::note("inferred-date", "the effective date comes from the file's modification time")
@@ -157,22 +193,42 @@ pub fn assess(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics)
                 .hint("put a date in the file name (2026-03-31, 2026-Q1, 2026-03) or give a sidecar `effective`"),
         );
     }
-    Assessment { controls, uncovered_criteria, inferred_dates }
+    Assessment {
+        controls,
+        uncovered_criteria,
+        inferred_dates,
+    }
 }
 
 fn abbreviate(items: &[&str], max: usize) -> String {
     if items.len() <= max {
         items.join(", ")
     } else {
-        format!("{}, ... ({} more)", items[..max].join(", "), items.len() - max)
+        format!(
+            "{}, ... ({} more)",
+            items[..max].join(", "),
+            items.len() - max
+        )
     }
 }
 
 /// The test result and its wording, as auditors write them.
-fn result(kind: AuditType, freq: Frequency, total: usize, in_period: usize, occ: &[Occurrence]) -> (TestResult, String) {
+fn result(
+    kind: AuditType,
+    freq: Frequency,
+    total: usize,
+    in_period: usize,
+    occ: &[Occurrence],
+) -> (TestResult, String) {
     match kind {
-        AuditType::Type1 if total == 0 => (TestResult::NoEvidence, "No evidence of the control's design was provided.".into()),
-        AuditType::Type1 => (TestResult::NoExceptions, "Control design and evidence present. No exceptions noted.".into()),
+        AuditType::Type1 if total == 0 => (
+            TestResult::NoEvidence,
+            "No evidence of the control's design was provided.".into(),
+        ),
+        AuditType::Type1 => (
+            TestResult::NoExceptions,
+            "Control design and evidence present. No exceptions noted.".into(),
+        ),
         AuditType::Type2 => {
             if in_period == 0 {
                 return (
@@ -180,11 +236,19 @@ fn result(kind: AuditType, freq: Frequency, total: usize, in_period: usize, occ:
                     "The control did not operate during the period; operating effectiveness could not be tested.".into(),
                 );
             }
-            let missing: Vec<&str> = occ.iter().filter(|o| o.evidence.is_empty()).map(|o| o.label.as_str()).collect();
+            let missing: Vec<&str> = occ
+                .iter()
+                .filter(|o| o.evidence.is_empty())
+                .map(|o| o.label.as_str())
+                .collect();
             if missing.is_empty() {
                 (TestResult::NoExceptions, "No exceptions noted.".into())
             } else {
-                let unit = if freq == Frequency::Daily { "days" } else { "expected occurrences" };
+                let unit = if freq == Frequency::Daily {
+                    "days"
+                } else {
+                    "expected occurrences"
+                };
                 (
                     TestResult::Exceptions,
                     format!(

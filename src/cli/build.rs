@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 pub(super) fn run(args: &super::CommonArgs, full: bool) -> Result<Outcome, Error> {
     let mut diags = Diagnostics::default();
-    let opts = CollectOptions { progress: progress_bar(args.quiet) };
+    let opts = CollectOptions {
+        progress: progress_bar(args.quiet),
+    };
     let assessed = crate::assess_project(&args.project, &opts, &mut diags);
     if let Some(pb) = &opts.progress {
         pb.finish_and_clear();
@@ -49,7 +51,8 @@ pub(super) fn run(args: &super::CommonArgs, full: bool) -> Result<Outcome, Error
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
-    let mut s = serde_json::to_vec_pretty(v).map_err(|e| Error::Usage(format!("cannot serialise JSON: {e}")))?;
+    let mut s = serde_json::to_vec_pretty(v)
+        .map_err(|e| Error::Usage(format!("cannot serialise JSON: {e}")))?;
     s.push(b'\n');
     Ok(s)
 }
@@ -57,11 +60,21 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
 /// Refuses an output folder inside the evidence folder: the next run would collect the outputs.
 fn check_out_dir(project: &crate::project::Project, out: &std::path::Path) -> Result<(), Error> {
     let evidence = project.root.join(&project.paths.evidence);
-    let (Ok(ev), Ok(cwd)) = (evidence.canonicalize(), std::env::current_dir()) else { return Ok(()) };
-    let out_abs = if out.is_absolute() { out.to_path_buf() } else { cwd.join(out) };
+    let (Ok(ev), Ok(cwd)) = (evidence.canonicalize(), std::env::current_dir()) else {
+        return Ok(());
+    };
+    let out_abs = if out.is_absolute() {
+        out.to_path_buf()
+    } else {
+        cwd.join(out)
+    };
     // The output folder may not exist yet: resolve its nearest existing ancestor.
-    let Some(existing) = out_abs.ancestors().find(|a| a.exists()) else { return Ok(()) };
-    let (Ok(base), Ok(rest)) = (existing.canonicalize(), out_abs.strip_prefix(existing)) else { return Ok(()) };
+    let Some(existing) = out_abs.ancestors().find(|a| a.exists()) else {
+        return Ok(());
+    };
+    let (Ok(base), Ok(rest)) = (existing.canonicalize(), out_abs.strip_prefix(existing)) else {
+        return Ok(());
+    };
     if base.join(rest).starts_with(&ev) {
         return Err(Error::Usage(format!(
             "the output folder {} is inside the evidence folder {}; choose another --out",
@@ -72,7 +85,11 @@ fn check_out_dir(project: &crate::project::Project, out: &std::path::Path) -> Re
     Ok(())
 }
 
-fn write_build(a: &crate::Assessed, index_json: Vec<u8>, staging: &mut Staging) -> Result<(), Error> {
+fn write_build(
+    a: &crate::Assessed,
+    index_json: Vec<u8>,
+    staging: &mut Staging,
+) -> Result<(), Error> {
     let project = &a.project;
     let templates = Templates::load(Some(&project.root.join(&project.paths.templates)))?;
     let markdown = templates.render("report.md", &a.report)?;
@@ -83,11 +100,26 @@ fn write_build(a: &crate::Assessed, index_json: Vec<u8>, staging: &mut Staging) 
     let report_json = to_json(&a.report)?;
 
     let artifacts = vec![
-        Artifact { name: "index.json".into(), bytes: index_json },
-        Artifact { name: "report/report.md".into(), bytes: markdown.into_bytes() },
-        Artifact { name: "report/report.html".into(), bytes: html.into_bytes() },
-        Artifact { name: "report/report.pdf".into(), bytes: pdf },
-        Artifact { name: "report/report.json".into(), bytes: report_json },
+        Artifact {
+            name: "index.json".into(),
+            bytes: index_json,
+        },
+        Artifact {
+            name: "report/report.md".into(),
+            bytes: markdown.into_bytes(),
+        },
+        Artifact {
+            name: "report/report.html".into(),
+            bytes: html.into_bytes(),
+        },
+        Artifact {
+            name: "report/report.pdf".into(),
+            bytes: pdf,
+        },
+        Artifact {
+            name: "report/report.json".into(),
+            bytes: report_json,
+        },
     ];
     for art in &artifacts[1..] {
         let name = art.name.trim_start_matches("report/");
@@ -96,11 +128,19 @@ fn write_build(a: &crate::Assessed, index_json: Vec<u8>, staging: &mut Staging) 
     let zip_name = format!("{}.zip", crate::package::bag_name(project));
     let zip_path = staging.dir().join(&zip_name);
     let file = staging.file(&zip_name)?;
-    let summary = crate::package::write(project, &a.index, &artifacts, std::io::BufWriter::new(file.as_file_mut()))
-        .map_err(|e| match e {
-            Error::Package { message, .. } => Error::Package { path: zip_path.clone(), message },
-            other => other,
-        })?;
+    let summary = crate::package::write(
+        project,
+        &a.index,
+        &artifacts,
+        std::io::BufWriter::new(file.as_file_mut()),
+    )
+    .map_err(|e| match e {
+        Error::Package { message, .. } => Error::Package {
+            path: zip_path.clone(),
+            message,
+        },
+        other => other,
+    })?;
     let _ = summary;
     Ok(())
 }
@@ -121,7 +161,9 @@ fn doc_meta(a: &crate::Assessed) -> Result<DocMeta, Error> {
             r.meta.system.clone(),
             match r.meta.kind {
                 crate::model::AuditType::Type1 => format!("Description {}", r.meta.period_text),
-                crate::model::AuditType::Type2 => format!("Observation period: {}", r.meta.period_text),
+                crate::model::AuditType::Type2 => {
+                    format!("Observation period: {}", r.meta.period_text)
+                }
             },
         ],
         organisation: r.meta.organisation.clone(),

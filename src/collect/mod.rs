@@ -103,14 +103,32 @@ pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics
         match h {
             Ok(sha256) => {
                 let effective = dates::from_file_name(file_name(&f.rel))
-                    .or_else(|| f.mtime.and_then(mtime_date).map(|d| Effective::day(d, DateSource::ModifiedTime)))
-                    .unwrap_or_else(|| Effective::day(project.audit.report_date, DateSource::ModifiedTime));
-                files.push(EvidenceFile { path, rel: f.rel, size: f.size, sha256, effective, sidecar: None });
+                    .or_else(|| {
+                        f.mtime
+                            .and_then(mtime_date)
+                            .map(|d| Effective::day(d, DateSource::ModifiedTime))
+                    })
+                    .unwrap_or_else(|| {
+                        Effective::day(project.audit.report_date, DateSource::ModifiedTime)
+                    });
+                files.push(EvidenceFile {
+                    path,
+                    rel: f.rel,
+                    size: f.size,
+                    sha256,
+                    effective,
+                    sidecar: None,
+                });
             }
             Err(e) => diags.push(
-                Diagnostic::error("unreadable-file", format!("cannot read the evidence file: {e}"))
-                    .at_file(&path)
-                    .hint("fix its permissions or remove it; it is left out of the index and the package"),
+                Diagnostic::error(
+                    "unreadable-file",
+                    format!("cannot read the evidence file: {e}"),
+                )
+                .at_file(&path)
+                .hint(
+                    "fix its permissions or remove it; it is left out of the index and the package",
+                ),
             ),
         }
     }
@@ -128,7 +146,10 @@ fn mtime_date(t: std::time::SystemTime) -> Option<jiff::civil::Date> {
 }
 
 pub fn slash(p: &Path) -> String {
-    p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// SHA-256 of a file, streamed through `buf`; lower-case hex.
@@ -174,7 +195,10 @@ fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found
         format!("{}/{}", slash(display_root), slash(rel))
     };
     let mut outside: Vec<PathBuf> = Vec::new();
-    let walker = walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter();
     let mut it = walker.filter_entry(|e| {
         if !e.path_is_symlink() {
             return true;
@@ -189,15 +213,18 @@ fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found
             Err(_) => true, // broken: walkdir reports it below
         }
     });
-    while let Some(entry) = it.next() {
+    for entry in it.by_ref() {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().map(&shown).unwrap_or_else(|| slash(display_root));
                 let d = if e.loop_ancestor().is_some() {
-                    Diagnostic::error("symlink-loop", "a symbolic link points back to a folder that contains it")
-                        .at_file(path)
-                        .hint("remove the link; the folder is collected once through its real path")
+                    Diagnostic::error(
+                        "symlink-loop",
+                        "a symbolic link points back to a folder that contains it",
+                    )
+                    .at_file(path)
+                    .hint("remove the link; the folder is collected once through its real path")
                 } else if e.path().is_some_and(|p| p.is_symlink()) {
                     Diagnostic::error("broken-symlink", "a symbolic link points to nothing")
                         .at_file(path)
@@ -251,33 +278,51 @@ fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found
     drop(it);
     for p in outside {
         diags.push(
-            Diagnostic::error("symlink-outside", "a symbolic link points outside the evidence folder; it was not followed")
-                .at_file(shown(&p))
-                .hint("copy the file into the evidence folder instead of linking to it"),
+            Diagnostic::error(
+                "symlink-outside",
+                "a symbolic link points outside the evidence folder; it was not followed",
+            )
+            .at_file(shown(&p))
+            .hint("copy the file into the evidence folder instead of linking to it"),
         );
     }
     (files, sidecars)
 }
 
 /// Reads each sidecar and attaches it to its evidence file; the sidecar's date wins.
-fn attach_sidecars(project: &Project, files: &mut [EvidenceFile], sidecars: Vec<Found>, diags: &mut Diagnostics) {
+fn attach_sidecars(
+    project: &Project,
+    files: &mut [EvidenceFile],
+    sidecars: Vec<Found>,
+    diags: &mut Diagnostics,
+) {
     let mut buf = vec![0u8; 64 * 1024];
     for s in sidecars {
         let target = &s.rel[..s.rel.len() - SIDECAR_SUFFIX.len()];
         let path = format!("{}/{}", slash(&project.paths.evidence), s.rel);
         let Ok(i) = files.binary_search_by(|f| f.rel.as_str().cmp(target)) else {
             diags.push(
-                Diagnostic::warning("orphan-sidecar", format!("the sidecar describes `{target}`, which does not exist"))
-                    .at_file(&path)
-                    .hint("rename the sidecar to `<evidence file name>.meta.toml`, or delete it"),
+                Diagnostic::warning(
+                    "orphan-sidecar",
+                    format!("the sidecar describes `{target}`, which does not exist"),
+                )
+                .at_file(&path)
+                .hint("rename the sidecar to `<evidence file name>.meta.toml`, or delete it"),
             );
             continue;
         };
-        let Some(meta) = crate::project::load_sidecar(&project.root, Path::new(&path), project, diags) else { continue };
+        let Some(meta) =
+            crate::project::load_sidecar(&project.root, Path::new(&path), project, diags)
+        else {
+            continue;
+        };
         let sha256 = match hash_file(&s.full, &mut buf) {
             Ok(h) => h,
             Err(e) => {
-                diags.push(Diagnostic::error("unreadable-file", format!("cannot read the sidecar: {e}")).at_file(&path));
+                diags.push(
+                    Diagnostic::error("unreadable-file", format!("cannot read the sidecar: {e}"))
+                        .at_file(&path),
+                );
                 continue;
             }
         };
@@ -285,7 +330,12 @@ fn attach_sidecars(project: &Project, files: &mut [EvidenceFile], sidecars: Vec<
         if let Some(d) = meta.effective {
             f.effective = Effective::day(d, DateSource::Sidecar);
         }
-        f.sidecar = Some(SidecarFile { path, sha256, size: s.size, meta });
+        f.sidecar = Some(SidecarFile {
+            path,
+            sha256,
+            size: s.size,
+            meta,
+        });
     }
 }
 
@@ -299,6 +349,9 @@ mod tests {
         let p = dir.path().join("abc.txt");
         std::fs::write(&p, b"abc").unwrap();
         let mut buf = vec![0u8; 2]; // smaller than the file: exercises the streaming loop
-        assert_eq!(hash_file(&p, &mut buf).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash_file(&p, &mut buf).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

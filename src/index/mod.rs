@@ -5,8 +5,8 @@
 //! control id, or its sidecar. It is attributed to a provider through its sidecar or a folder
 //! named after the provider id; that selects the control's owner on that provider.
 
-use crate::collect::{EvidenceFile, Inventory};
 use crate::collect::dates::Effective;
+use crate::collect::{EvidenceFile, Inventory};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::{AuditType, Frequency, Layer, Owner};
 use crate::project::Project;
@@ -128,27 +128,46 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
             for pi in set.matches(&file.rel) {
                 *pattern_hits.entry((*ci, pi)).or_default() += 1;
                 let c = &project.controls[*ci];
-                mapped_by.entry(c.id.clone()).or_default().push(format!("pattern:{}", c.evidence_patterns[pi]));
+                mapped_by
+                    .entry(c.id.clone())
+                    .or_default()
+                    .push(format!("pattern:{}", c.evidence_patterns[pi]));
             }
         }
         for d in dirs {
             if control_ids.contains(d) {
-                mapped_by.entry((*d).to_string()).or_default().push("folder".to_string());
+                mapped_by
+                    .entry((*d).to_string())
+                    .or_default()
+                    .push("folder".to_string());
             }
         }
         if let Some(s) = &file.sidecar {
             for c in &s.meta.controls {
-                mapped_by.entry(c.clone()).or_default().push("sidecar".to_string());
+                mapped_by
+                    .entry(c.clone())
+                    .or_default()
+                    .push("sidecar".to_string());
             }
         }
         let provider = file
             .sidecar
             .as_ref()
             .and_then(|s| s.meta.provider.clone())
-            .or_else(|| dirs.iter().find(|d| provider_ids.contains(**d)).map(|d| d.to_string()));
+            .or_else(|| {
+                dirs.iter()
+                    .find(|d| provider_ids.contains(**d))
+                    .map(|d| d.to_string())
+            });
         let controls: Vec<String> = mapped_by.keys().cloned().collect();
         let owner = file_owner(project, &controls, provider.as_deref());
-        evidence.push(IndexedFile { file, controls, mapped_by, provider, owner });
+        evidence.push(IndexedFile {
+            file,
+            controls,
+            mapped_by,
+            provider,
+            owner,
+        });
     }
 
     for (ci, c) in project.controls.iter().enumerate() {
@@ -166,7 +185,10 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
     let mut controls = BTreeMap::new();
     let mut owners: BTreeMap<Owner, Vec<OwnerEntry>> = BTreeMap::new();
     for c in &project.controls {
-        let files: Vec<&IndexedFile> = evidence.iter().filter(|f| f.controls.contains(&c.id)).collect();
+        let files: Vec<&IndexedFile> = evidence
+            .iter()
+            .filter(|f| f.controls.contains(&c.id))
+            .collect();
         let assignments: Vec<IndexedAssignment> = c
             .assignments
             .iter()
@@ -175,7 +197,9 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
                 owner: a.owner,
                 evidence: files
                     .iter()
-                    .filter(|f| f.provider.is_none() || a.provider.is_none() || f.provider == a.provider)
+                    .filter(|f| {
+                        f.provider.is_none() || a.provider.is_none() || f.provider == a.provider
+                    })
                     .map(|f| f.file.path.clone())
                     .collect(),
             })
@@ -201,7 +225,11 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
         );
     }
 
-    let unmapped: Vec<String> = evidence.iter().filter(|f| f.controls.is_empty()).map(|f| f.file.path.clone()).collect();
+    let unmapped: Vec<String> = evidence
+        .iter()
+        .filter(|f| f.controls.is_empty())
+        .map(|f| f.file.path.clone())
+        .collect();
     for path in &unmapped {
         diags.push(
             Diagnostic::note("unmapped-evidence", "the file evidences no control")
@@ -239,7 +267,9 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
 fn file_owner(project: &Project, controls: &[String], provider: Option<&str>) -> Owner {
     let mut owners = BTreeSet::new();
     for id in controls {
-        let Some(c) = project.controls.iter().find(|c| &c.id == id) else { continue };
+        let Some(c) = project.controls.iter().find(|c| &c.id == id) else {
+            continue;
+        };
         for a in &c.assignments {
             if provider.is_none() || a.provider.is_none() || a.provider.as_deref() == provider {
                 owners.insert(a.owner);

@@ -36,12 +36,15 @@ pub struct Summary {
 
 /// Extensions whose content is already compressed: stored as they are.
 const STORED: &[&str] = &[
-    "png", "jpg", "jpeg", "gif", "webp", "heic", "pdf", "zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "docx", "xlsx",
-    "pptx", "odt", "ods", "mp4", "mov", "jar",
+    "png", "jpg", "jpeg", "gif", "webp", "heic", "pdf", "zip", "gz", "tgz", "bz2", "xz", "zst",
+    "7z", "docx", "xlsx", "pptx", "odt", "ods", "mp4", "mov", "jar",
 ];
 
 pub fn is_precompressed(path: &str) -> bool {
-    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     STORED.contains(&ext.as_str())
 }
 
@@ -73,7 +76,10 @@ pub fn write<W: Write + Seek>(
     out: W,
 ) -> Result<Summary, Error> {
     let bag = bag_name(project);
-    let zip_err = |e: zip::result::ZipError| Error::Package { path: PathBuf::from(&bag), message: e.to_string() };
+    let zip_err = |e: zip::result::ZipError| Error::Package {
+        path: PathBuf::from(&bag),
+        message: e.to_string(),
+    };
 
     let mut entries: Vec<Entry<'_>> = artifacts
         .iter()
@@ -89,21 +95,30 @@ pub fn write<W: Write + Seek>(
             name: f.file.path.clone(),
             sha256: f.file.sha256.clone(),
             size: f.file.size,
-            source: Source::File { path: project.root.join(&f.file.path), expected: &f.file.sha256 },
+            source: Source::File {
+                path: project.root.join(&f.file.path),
+                expected: &f.file.sha256,
+            },
         });
         if let Some(s) = &f.file.sidecar {
             entries.push(Entry {
                 name: s.path.clone(),
                 sha256: s.sha256.clone(),
                 size: s.size,
-                source: Source::File { path: project.root.join(&s.path), expected: &s.sha256 },
+                source: Source::File {
+                    path: project.root.join(&s.path),
+                    expected: &s.sha256,
+                },
             });
         }
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
 
     let payload_bytes: u64 = entries.iter().map(|e| e.size).sum();
-    let manifest: String = entries.iter().map(|e| format!("{}  data/{}\n", e.sha256, e.name)).collect();
+    let manifest: String = entries
+        .iter()
+        .map(|e| format!("{}  data/{}\n", e.sha256, e.name))
+        .collect();
     let bagit = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".to_string();
     let bag_info = bag_info(project, &bag, payload_bytes, entries.len());
     let readme = readme(&bag);
@@ -113,41 +128,72 @@ pub fn write<W: Write + Seek>(
         ("bagit.txt", &bagit),
         ("manifest-sha256.txt", &manifest),
     ];
-    let tagmanifest: String =
-        tags.iter().map(|(n, t)| format!("{}  {n}\n", hex(&Sha256::digest(t.as_bytes())))).collect();
+    let tagmanifest: String = tags
+        .iter()
+        .map(|(n, t)| format!("{}  {n}\n", hex(&Sha256::digest(t.as_bytes()))))
+        .collect();
     tags.push(("tagmanifest-sha256.txt", &tagmanifest));
-    tags.sort();
 
     let date = zip_date(project.audit.report_date);
     let options = |name: &str, size: u64| {
         SimpleFileOptions::default()
-            .compression_method(if is_precompressed(name) { CompressionMethod::Stored } else { CompressionMethod::Deflated })
+            .compression_method(if is_precompressed(name) {
+                CompressionMethod::Stored
+            } else {
+                CompressionMethod::Deflated
+            })
             .last_modified_time(date)
             .unix_permissions(0o644)
             .system(zip::System::Unix)
             .large_file(size >= u32::MAX as u64)
     };
 
-    let mut zip = ZipWriter::new(out);
-    for (name, text) in &tags {
-        zip.start_file(format!("{bag}/{name}"), options(name, text.len() as u64)).map_err(zip_err)?;
-        zip.write_all(text.as_bytes()).map_err(|e| Error::io("write the package entry", name, e))?;
+    // One sorted list of every entry, tag files and payload alike.
+    let mut all: Vec<(String, u64, &Source<'_>)> = Vec::with_capacity(entries.len() + tags.len());
+    let tag_sources: Vec<(String, Source<'_>)> = tags
+        .iter()
+        .map(|(n, t)| (format!("{bag}/{n}"), Source::Memory(t.as_bytes())))
+        .collect();
+    for (name, src) in &tag_sources {
+        let size = match src {
+            Source::Memory(b) => b.len() as u64,
+            Source::File { .. } => 0,
+        };
+        all.push((name.clone(), size, src));
     }
-    let mut buf = vec![0u8; 1 << 20];
     for e in &entries {
-        zip.start_file(format!("{bag}/data/{}", e.name), options(&e.name, e.size)).map_err(zip_err)?;
-        match &e.source {
-            Source::Memory(bytes) => zip.write_all(bytes).map_err(|err| Error::io("write the package entry", &e.name, err))?,
+        all.push((format!("{bag}/data/{}", e.name), e.size, &e.source));
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+
+    let mut zip = ZipWriter::new(out);
+    let mut buf = vec![0u8; 1 << 20];
+    for (name, size, source) in all {
+        zip.start_file(name.as_str(), options(&name, size))
+            .map_err(zip_err)?;
+        match source {
+            Source::Memory(bytes) => zip
+                .write_all(bytes)
+                .map_err(|err| Error::io("write the package entry", &name, err))?,
             Source::File { path, expected } => copy_checked(path, expected, &mut zip, &mut buf)?,
         }
     }
     zip.finish().map_err(zip_err)?;
-    Ok(Summary { bag_name: bag, payload_files: entries.len(), payload_bytes })
+    Ok(Summary {
+        bag_name: bag,
+        payload_files: entries.len(),
+        payload_bytes,
+    })
 }
 
 /// Streams a file into the zip, hashing it on the way; a file that changed since it was
 /// collected would make the manifest lie, so that is an error.
-fn copy_checked<W: Write>(path: &Path, expected: &str, out: &mut W, buf: &mut [u8]) -> Result<(), Error> {
+fn copy_checked<W: Write>(
+    path: &Path,
+    expected: &str,
+    out: &mut W,
+    buf: &mut [u8],
+) -> Result<(), Error> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io("open evidence file", path, e))?;
     let mut h = Sha256::new();
     loop {
@@ -158,12 +204,14 @@ fn copy_checked<W: Write>(path: &Path, expected: &str, out: &mut W, buf: &mut [u
             Err(e) => return Err(Error::io("read evidence file", path, e)),
         };
         h.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| Error::io("write the package entry for", path, e))?;
+        out.write_all(&buf[..n])
+            .map_err(|e| Error::io("write the package entry for", path, e))?;
     }
     if hex(&h.finalize()) != expected {
         return Err(Error::Package {
             path: path.to_path_buf(),
-            message: "the file changed while the package was being built; run the build again".into(),
+            message: "the file changed while the package was being built; run the build again"
+                .into(),
         });
     }
     Ok(())
@@ -181,7 +229,10 @@ fn one_line(s: &str) -> String {
 
 fn bag_info(project: &Project, bag: &str, bytes: u64, files: usize) -> String {
     let a = &project.audit;
-    let mut lines = vec![format!("Source-Organization: {}", one_line(&project.organisation.name))];
+    let mut lines = vec![format!(
+        "Source-Organization: {}",
+        one_line(&project.organisation.name)
+    )];
     if let Some(c) = &project.organisation.contact {
         lines.push(format!("Contact-Email: {}", one_line(c)));
     }
@@ -200,7 +251,10 @@ fn bag_info(project: &Project, bag: &str, bytes: u64, files: usize) -> String {
     lines.push(format!("External-Identifier: {bag}"));
     lines.push(format!("Bagging-Date: {}", a.report_date));
     lines.push(format!("Payload-Oxum: {bytes}.{files}"));
-    lines.push(format!("Bag-Software-Agent: auditpack {}", env!("CARGO_PKG_VERSION")));
+    lines.push(format!(
+        "Bag-Software-Agent: auditpack {}",
+        env!("CARGO_PKG_VERSION")
+    ));
     lines.push(format!("Audit-Type: SOC 2 {kind}"));
     lines.push(format!("Audit-Period-Start: {}", a.start));
     lines.push(format!("Audit-Period-End: {}", a.end));

@@ -9,7 +9,10 @@ pub mod risks;
 pub mod toml_de;
 
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
-use crate::model::{AssetCategory, AuditType, Category, Criticality, Frequency, Layer, Matrix, Method, Owner, ServiceModel};
+use crate::model::{
+    AssetCategory, AuditType, Category, Criticality, Frequency, Layer, Matrix, Method, Owner,
+    ServiceModel,
+};
 use jiff::civil::Date;
 use raw::S;
 use serde::Serialize;
@@ -128,7 +131,11 @@ impl Control {
     pub fn overall_owner(&self) -> Owner {
         let mut owners = self.assignments.iter().map(|a| a.owner);
         let first = owners.next().unwrap_or(Owner::Tenant);
-        if owners.all(|o| o == first) { first } else { Owner::Joint }
+        if owners.all(|o| o == first) {
+            first
+        } else {
+            Owner::Joint
+        }
     }
 }
 
@@ -207,11 +214,21 @@ pub fn load(root: &Path) -> Loaded {
 
 fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     if !root.join(CONFIG_FILE).is_file() {
-        let what = if root.is_dir() { "the folder has no auditpack.toml" } else { "the folder does not exist" };
+        let what = if root.is_dir() {
+            "the folder has no auditpack.toml"
+        } else {
+            "the folder does not exist"
+        };
         diags.push(
-            Diagnostic::error("no-project", format!("{} is not an auditpack project: {what}", root.display()))
-                .at_file(root.join(CONFIG_FILE))
-                .hint(format!("run `auditpack init {}` to start a project, or give the project folder", root.display())),
+            Diagnostic::error(
+                "no-project",
+                format!("{} is not an auditpack project: {what}", root.display()),
+            )
+            .at_file(root.join(CONFIG_FILE))
+            .hint(format!(
+                "run `auditpack init {}` to start a project, or give the project folder",
+                root.display()
+            )),
         );
         return None;
     }
@@ -224,16 +241,24 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         let v = toml_de::get(top, key);
         if v.is_none() && matches!(key, "organisation" | "system" | "audit") {
             diags.push(
-                Diagnostic::error("missing-key", format!("auditpack.toml has no [{key}] section"))
-                    .at(src.location(0))
-                    .hint(format!("add a [{key}] table with the keys {}", known.join(", "))),
+                Diagnostic::error(
+                    "missing-key",
+                    format!("auditpack.toml has no [{key}] section"),
+                )
+                .at(src.location(0))
+                .hint(format!(
+                    "add a [{key}] table with the keys {}",
+                    known.join(", ")
+                )),
             );
         }
         v
     };
 
-    let organisation: Option<raw::Organisation> = section("organisation", raw::ORGANISATION_KEYS, diags)
-        .and_then(|v| toml_de::deserialize(&src, v, "in [organisation]", raw::ORGANISATION_KEYS, diags));
+    let organisation: Option<raw::Organisation> =
+        section("organisation", raw::ORGANISATION_KEYS, diags).and_then(|v| {
+            toml_de::deserialize(&src, v, "in [organisation]", raw::ORGANISATION_KEYS, diags)
+        });
     let system: Option<raw::System> = section("system", raw::SYSTEM_KEYS, diags)
         .and_then(|v| toml_de::deserialize(&src, v, "in [system]", raw::SYSTEM_KEYS, diags));
     let audit: Option<raw::Audit> = section("audit", raw::AUDIT_KEYS, diags)
@@ -249,7 +274,13 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
-                toml_de::deserialize(&src, p, &format!("in provider #{}", i + 1), raw::PROVIDER_KEYS, diags)
+                toml_de::deserialize(
+                    &src,
+                    p,
+                    &format!("in provider #{}", i + 1),
+                    raw::PROVIDER_KEYS,
+                    diags,
+                )
             })
             .collect(),
         None => Vec::new(),
@@ -262,9 +293,19 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     let branding = validate_branding(&src, branding, diags);
     let providers = validate_providers(&src, raw_providers, diags);
     let matrix = validate_matrix(&src, responsibility, diags);
-    let categories = audit.as_ref().map(|a| a.categories.clone()).unwrap_or_default();
+    let categories = audit
+        .as_ref()
+        .map(|a| a.categories.clone())
+        .unwrap_or_default();
 
-    let controls = load_controls(root, &paths.controls, &providers, &matrix, &categories, diags);
+    let controls = load_controls(
+        root,
+        &paths.controls,
+        &providers,
+        &matrix,
+        &categories,
+        diags,
+    );
     let assets = load_assets(root, &paths.assets, &providers, diags);
     let risks = risks::load(root, &paths.risks, diags);
     let narratives = load_narratives(root, &paths.narrative, diags);
@@ -281,16 +322,26 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         && !root.join(logo).is_file()
     {
         diags.push(
-            Diagnostic::error("missing-file", format!("the logo `{}` does not exist", logo.display()))
-                .at(src.location(paths_span(&src, "logo")))
-                .hint("give a PNG or JPEG file relative to the project folder, or remove `logo`"),
+            Diagnostic::error(
+                "missing-file",
+                format!("the logo `{}` does not exist", logo.display()),
+            )
+            .at(src.location(paths_span(&src, "logo")))
+            .hint("give a PNG or JPEG file relative to the project folder, or remove `logo`"),
         );
     }
 
     Some(Project {
         root: root.to_path_buf(),
-        organisation: organisation.map(|o| Organisation { name: o.name, website: o.website, contact: o.contact })?,
-        system: system.map(|s| System { name: s.name, summary: s.summary })?,
+        organisation: organisation.map(|o| Organisation {
+            name: o.name,
+            website: o.website,
+            contact: o.contact,
+        })?,
+        system: system.map(|s| System {
+            name: s.name,
+            summary: s.summary,
+        })?,
         audit: audit?,
         paths,
         branding,
@@ -305,7 +356,10 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
 
 /// Best-effort offset of `key = ` in auditpack.toml, for diagnostics about defaulted paths.
 fn paths_span(src: &Source, key: &str) -> usize {
-    src.text.find(&format!("{key} =")).or_else(|| src.text.find(&format!("{key}="))).unwrap_or(0)
+    src.text
+        .find(&format!("{key} ="))
+        .or_else(|| src.text.find(&format!("{key}=")))
+        .unwrap_or(0)
 }
 
 fn bad_word(src: &Source, s: &S<String>, what: &str, expected: String) -> Diagnostic {
@@ -324,7 +378,12 @@ fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostics) -> Optio
         match Category::parse(c.get_ref()) {
             Some(cat) if !categories.contains(&cat) => categories.push(cat),
             Some(_) => {}
-            None => diags.push(bad_word(src, c, "trust services category", Category::expected())),
+            None => diags.push(bad_word(
+                src,
+                c,
+                "trust services category",
+                Category::expected(),
+            )),
         }
     }
     categories.sort();
@@ -343,7 +402,10 @@ fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostics) -> Optio
     let (start, end) = match kind? {
         AuditType::Type1 => {
             let Some(as_of) = &a.as_of else {
-                diags.push(missing("as_of", "a Type 1 report describes the design as of a date: add `as_of = YYYY-MM-DD`"));
+                diags.push(missing(
+                    "as_of",
+                    "a Type 1 report describes the design as of a date: add `as_of = YYYY-MM-DD`",
+                ));
                 return None;
             };
             (as_of.get_ref().0, as_of.get_ref().0)
@@ -351,18 +413,27 @@ fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostics) -> Optio
         AuditType::Type2 => {
             let (Some(s), Some(e)) = (&a.period_start, &a.period_end) else {
                 if a.period_start.is_none() {
-                    diags.push(missing("period_start", "a Type 2 report covers a period: add `period_start = YYYY-MM-DD`"));
+                    diags.push(missing(
+                        "period_start",
+                        "a Type 2 report covers a period: add `period_start = YYYY-MM-DD`",
+                    ));
                 }
                 if a.period_end.is_none() {
-                    diags.push(missing("period_end", "a Type 2 report covers a period: add `period_end = YYYY-MM-DD`"));
+                    diags.push(missing(
+                        "period_end",
+                        "a Type 2 report covers a period: add `period_end = YYYY-MM-DD`",
+                    ));
                 }
                 return None;
             };
             if e.get_ref().0 <= s.get_ref().0 {
                 diags.push(
-                    Diagnostic::error("invalid-period", "the observation period ends before it starts")
-                        .at(src.location(e.span().start))
-                        .hint("`period_end` must be after `period_start`"),
+                    Diagnostic::error(
+                        "invalid-period",
+                        "the observation period ends before it starts",
+                    )
+                    .at(src.location(e.span().start))
+                    .hint("`period_end` must be after `period_start`"),
                 );
                 return None;
             }
@@ -370,18 +441,33 @@ fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostics) -> Optio
         }
     };
     let report_date = a.report_date.map(|d| d.get_ref().0).unwrap_or(end);
-    Some(Audit { kind: kind?, start, end, report_date, categories })
+    Some(Audit {
+        kind: kind?,
+        start,
+        end,
+        report_date,
+        categories,
+    })
 }
 
 fn validate_paths(src: &Source, p: raw::Paths, diags: &mut Diagnostics) -> Paths {
     let mut one = |v: Option<S<String>>, default: &str| -> PathBuf {
-        let Some(v) = v else { return PathBuf::from(default) };
+        let Some(v) = v else {
+            return PathBuf::from(default);
+        };
         let path = PathBuf::from(v.get_ref());
-        if path.is_absolute() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        if path.is_absolute()
+            || path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
             diags.push(
-                Diagnostic::error("invalid-path", format!("`{}` leaves the project folder", v.get_ref()))
-                    .at(src.location(v.span().start))
-                    .hint("paths are relative to the project folder and may not use `..`"),
+                Diagnostic::error(
+                    "invalid-path",
+                    format!("`{}` leaves the project folder", v.get_ref()),
+                )
+                .at(src.location(v.span().start))
+                .hint("paths are relative to the project folder and may not use `..`"),
             );
             return PathBuf::from(default);
         }
@@ -402,16 +488,21 @@ fn validate_branding(src: &Source, b: raw::Branding, diags: &mut Diagnostics) ->
         Some(a) if is_hex_colour(a.get_ref()) => a.get_ref().to_ascii_lowercase(),
         Some(a) => {
             diags.push(
-                Diagnostic::error("invalid-value", format!("`{}` is not a colour", a.get_ref()))
-                    .at(src.location(a.span().start))
-                    .hint("write the accent colour as #rrggbb, e.g. \"#1f4e79\""),
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("`{}` is not a colour", a.get_ref()),
+                )
+                .at(src.location(a.span().start))
+                .hint("write the accent colour as #rrggbb, e.g. \"#1f4e79\""),
             );
             DEFAULT_ACCENT.to_string()
         }
         None => DEFAULT_ACCENT.to_string(),
     };
     Branding {
-        confidentiality: b.confidentiality.unwrap_or_else(|| "Confidential".to_string()),
+        confidentiality: b
+            .confidentiality
+            .unwrap_or_else(|| "Confidential".to_string()),
         accent,
         logo: b.logo.map(|l| PathBuf::from(l.into_inner())),
     }
@@ -424,16 +515,29 @@ fn is_hex_colour(s: &str) -> bool {
 }
 
 fn valid_id(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn check_id(src: &Source, id: &S<String>, what: &str, seen: &mut BTreeMap<String, usize>, diags: &mut Diagnostics) -> bool {
+fn check_id(
+    src: &Source,
+    id: &S<String>,
+    what: &str,
+    seen: &mut BTreeMap<String, usize>,
+    diags: &mut Diagnostics,
+) -> bool {
     let text = id.get_ref();
     if !valid_id(text) {
         diags.push(
-            Diagnostic::error("invalid-id", format!("{what} id `{text}` has characters other than letters, digits, `-`, `_` and `.`"))
-                .at(src.location(id.span().start))
-                .hint("ids name folders and anchors: keep them short and plain, e.g. AC-01"),
+            Diagnostic::error(
+                "invalid-id",
+                format!(
+                    "{what} id `{text}` has characters other than letters, digits, `-`, `_` and `.`"
+                ),
+            )
+            .at(src.location(id.span().start))
+            .hint("ids name folders and anchors: keep them short and plain, e.g. AC-01"),
         );
         return false;
     }
@@ -448,22 +552,36 @@ fn check_id(src: &Source, id: &S<String>, what: &str, seen: &mut BTreeMap<String
                 format!("{what} id `{text}` is used twice"),
             )
             .at(src.location(id.span().start))
-            .hint(format!("the first use is on line {first}; give each {what} its own id")),
+            .hint(format!(
+                "the first use is on line {first}; give each {what} its own id"
+            )),
         );
         return false;
     }
-    seen.insert(text.clone(), src.location(id.span().start).line.unwrap_or(0));
+    seen.insert(
+        text.clone(),
+        src.location(id.span().start).line.unwrap_or(0),
+    );
     true
 }
 
-fn validate_providers(src: &Source, raw: Vec<raw::Provider>, diags: &mut Diagnostics) -> Vec<Provider> {
+fn validate_providers(
+    src: &Source,
+    raw: Vec<raw::Provider>,
+    diags: &mut Diagnostics,
+) -> Vec<Provider> {
     let mut seen = BTreeMap::new();
     let mut out = Vec::new();
     for p in raw {
         let ok = check_id(src, &p.id, "provider", &mut seen, diags);
         let model = ServiceModel::parse(p.service_model.get_ref());
         if model.is_none() {
-            diags.push(bad_word(src, &p.service_model, "service model", ServiceModel::expected()));
+            diags.push(bad_word(
+                src,
+                &p.service_model,
+                "service model",
+                ServiceModel::expected(),
+            ));
         }
         let method = match &p.method {
             None => Some(Method::CarveOut),
@@ -489,18 +607,43 @@ fn validate_providers(src: &Source, raw: Vec<raw::Provider>, diags: &mut Diagnos
     out
 }
 
-fn validate_matrix(src: &Source, raw: Option<raw::Responsibility>, diags: &mut Diagnostics) -> Matrix {
+fn validate_matrix(
+    src: &Source,
+    raw: Option<raw::Responsibility>,
+    diags: &mut Diagnostics,
+) -> Matrix {
     let mut m = Matrix::default();
+    // toml gives no spans for keys here; problems are located at the cell's value.
     for (model, layers) in raw.unwrap_or_default() {
-        let Some(model_v) = ServiceModel::parse(model.get_ref()) else {
-            diags.push(bad_word(src, &model, "service model", ServiceModel::expected()));
-            continue;
-        };
+        let model_v = ServiceModel::parse(&model);
         for (layer, owner) in layers {
-            let layer_v = Layer::parse(layer.get_ref());
+            let at = |what: &str, word: &str, expected: String| {
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("unknown {what} `{word}` in [responsibility]"),
+                )
+                .at(src.location(owner.span().start))
+                .hint(format!(
+                    "write MODEL.LAYER = \"OWNER\" with MODEL one of {expected}"
+                ))
+            };
+            if model_v.is_none() {
+                diags.push(at("service model", &model, ServiceModel::expected()));
+                continue;
+            }
+            let Some(model_v) = model_v else { continue };
+            let layer_v = Layer::parse(&layer);
             let owner_v = Owner::parse(owner.get_ref());
             if layer_v.is_none() {
-                diags.push(bad_word(src, &layer, "layer", Layer::expected()));
+                diags.push(at(
+                    "layer",
+                    &layer,
+                    format!(
+                        "{} and LAYER one of {}",
+                        ServiceModel::expected(),
+                        Layer::expected()
+                    ),
+                ));
             }
             if owner_v.is_none() {
                 diags.push(bad_word(src, &owner, "owner", Owner::expected()));
@@ -525,7 +668,13 @@ fn control_files(root: &Path, path: &Path, diags: &mut Diagnostics) -> Vec<PathB
                 .filter_map(|p| p.strip_prefix(root).ok().map(Path::to_path_buf))
                 .collect(),
             Err(e) => {
-                diags.push(Diagnostic::error("unreadable-file", format!("cannot list the controls folder: {e}")).at_file(path));
+                diags.push(
+                    Diagnostic::error(
+                        "unreadable-file",
+                        format!("cannot list the controls folder: {e}"),
+                    )
+                    .at_file(path),
+                );
                 Vec::new()
             }
         };
@@ -550,13 +699,30 @@ fn load_controls(
     let mut seen = BTreeMap::new();
     let mut out = Vec::new();
     for file in &files {
-        let Some(src) = read_source(root, file, diags) else { continue };
-        let Some(doc) = toml_de::parse(&src, diags) else { continue };
-        toml_de::check_keys(&src, doc.get_ref(), raw::CONTROLS_FILE_KEYS, "in a controls file", diags);
-        let Some(list) = toml_de::get(doc.get_ref(), "control") else { continue };
-        for (i, v) in toml_de::array(&src, list, "control", diags).iter().enumerate() {
+        let Some(src) = read_source(root, file, diags) else {
+            continue;
+        };
+        let Some(doc) = toml_de::parse(&src, diags) else {
+            continue;
+        };
+        toml_de::check_keys(
+            &src,
+            doc.get_ref(),
+            raw::CONTROLS_FILE_KEYS,
+            "in a controls file",
+            diags,
+        );
+        let Some(list) = toml_de::get(doc.get_ref(), "control") else {
+            continue;
+        };
+        for (i, v) in toml_de::array(&src, list, "control", diags)
+            .iter()
+            .enumerate()
+        {
             let what = format!("in control #{}", i + 1);
-            let Some(c) = toml_de::deserialize::<raw::Control>(&src, v, &what, raw::CONTROL_KEYS, diags) else {
+            let Some(c) =
+                toml_de::deserialize::<raw::Control>(&src, v, &what, raw::CONTROL_KEYS, diags)
+            else {
                 continue;
             };
             if !check_id(&src, &c.id, "control", &mut seen, diags) {
@@ -595,21 +761,37 @@ fn validate_control(
     }
     let frequency = Frequency::parse(c.frequency.get_ref());
     if frequency.is_none() {
-        diags.push(bad_word(src, &c.frequency, "frequency", Frequency::expected()));
+        diags.push(bad_word(
+            src,
+            &c.frequency,
+            "frequency",
+            Frequency::expected(),
+        ));
         ok = false;
     }
     let mut criteria: Vec<String> = Vec::new();
     for cr in c.criteria.get_ref() {
         match crate::model::criterion(cr.get_ref()) {
             Some(found) => {
-                if !categories.is_empty() && !categories.contains(&found.category) {
+                // Security is mandatory and reported on its own when missing.
+                if found.category != Category::Security
+                    && !categories.is_empty()
+                    && !categories.contains(&found.category)
+                {
                     diags.push(
                         Diagnostic::warning(
                             "criterion-out-of-scope",
-                            format!("control `{id}` maps to {} ({}), which is not in scope", found.id, found.category.title()),
+                            format!(
+                                "control `{id}` maps to {} ({}), which is not in scope",
+                                found.id,
+                                found.category.title()
+                            ),
                         )
                         .at(src.location(cr.span().start))
-                        .hint(format!("add \"{}\" to [audit] categories, or remove the criterion", found.category)),
+                        .hint(format!(
+                            "add \"{}\" to [audit] categories, or remove the criterion",
+                            found.category
+                        )),
                     );
                 }
                 if !criteria.contains(&found.id) {
@@ -645,13 +827,22 @@ fn validate_control(
         } else {
             let known: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
             diags.push(
-                Diagnostic::error("unknown-provider", format!("control `{id}` runs on provider `{}`, which is not declared", p.get_ref()))
-                    .at(src.location(p.span().start))
-                    .hint(if known.is_empty() {
-                        "declare it as a [[provider]] in auditpack.toml".to_string()
-                    } else {
-                        format!("declare it as a [[provider]] in auditpack.toml, or use one of: {}", known.join(", "))
-                    }),
+                Diagnostic::error(
+                    "unknown-provider",
+                    format!(
+                        "control `{id}` runs on provider `{}`, which is not declared",
+                        p.get_ref()
+                    ),
+                )
+                .at(src.location(p.span().start))
+                .hint(if known.is_empty() {
+                    "declare it as a [[provider]] in auditpack.toml".to_string()
+                } else {
+                    format!(
+                        "declare it as a [[provider]] in auditpack.toml, or use one of: {}",
+                        known.join(", ")
+                    )
+                }),
             );
             ok = false;
         }
@@ -660,9 +851,16 @@ fn validate_control(
     for pat in &c.evidence {
         if let Err(e) = globset::Glob::new(pat.get_ref()) {
             diags.push(
-                Diagnostic::error("invalid-pattern", format!("evidence pattern `{}` is not a valid glob: {}", pat.get_ref(), e.kind()))
-                    .at(src.location(pat.span().start))
-                    .hint("use `*` within a folder, `**` across folders and `{a,b}` for alternatives"),
+                Diagnostic::error(
+                    "invalid-pattern",
+                    format!(
+                        "evidence pattern `{}` is not a valid glob: {}",
+                        pat.get_ref(),
+                        e.kind()
+                    ),
+                )
+                .at(src.location(pat.span().start))
+                .hint("use `*` within a folder, `**` across folders and `{a,b}` for alternatives"),
             );
             ok = false;
         }
@@ -672,18 +870,27 @@ fn validate_control(
     }
     let layer = layer?;
     let assignments = if provider_ids.is_empty() {
-        vec![Assignment { provider: None, owner: overrides.get(&None).copied().unwrap_or(Owner::Tenant) }]
+        vec![Assignment {
+            provider: None,
+            owner: overrides.get(&None).copied().unwrap_or(Owner::Tenant),
+        }]
     } else {
         provider_ids
             .iter()
             .map(|pid| {
-                let p = providers.iter().find(|p| &p.id == pid).expect("checked above");
+                let p = providers
+                    .iter()
+                    .find(|p| &p.id == pid)
+                    .expect("checked above");
                 let owner = overrides
                     .get(&Some(pid.clone()))
                     .or(overrides.get(&None))
                     .copied()
                     .unwrap_or_else(|| matrix.get(p.service_model, layer));
-                Assignment { provider: Some(pid.clone()), owner }
+                Assignment {
+                    provider: Some(pid.clone()),
+                    owner,
+                }
             })
             .collect()
     };
@@ -718,9 +925,12 @@ fn validate_owner_override(
         let o = Owner::parse(word);
         if o.is_none() {
             diags.push(
-                Diagnostic::error("invalid-value", format!("unknown owner `{word}` on control `{id}`"))
-                    .at(at.clone())
-                    .hint(format!("use one of {}", Owner::expected())),
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("unknown owner `{word}` on control `{id}`"),
+                )
+                .at(at.clone())
+                .hint(format!("use one of {}", Owner::expected())),
             );
         }
         o
@@ -756,7 +966,12 @@ fn validate_owner_override(
     Some(out)
 }
 
-fn load_assets(root: &Path, path: &Path, providers: &[Provider], diags: &mut Diagnostics) -> Vec<Asset> {
+fn load_assets(
+    root: &Path,
+    path: &Path,
+    providers: &[Provider],
+    diags: &mut Diagnostics,
+) -> Vec<Asset> {
     if !root.join(path).exists() {
         diags.push(
             Diagnostic::note("no-assets", format!("no asset inventory at `{}`", path.display()))
@@ -764,36 +979,73 @@ fn load_assets(root: &Path, path: &Path, providers: &[Provider], diags: &mut Dia
         );
         return Vec::new();
     }
-    let Some(src) = read_source(root, path, diags) else { return Vec::new() };
-    let Some(doc) = toml_de::parse(&src, diags) else { return Vec::new() };
-    toml_de::check_keys(&src, doc.get_ref(), raw::ASSETS_FILE_KEYS, "in assets.toml", diags);
-    let Some(list) = toml_de::get(doc.get_ref(), "asset") else { return Vec::new() };
+    let Some(src) = read_source(root, path, diags) else {
+        return Vec::new();
+    };
+    let Some(doc) = toml_de::parse(&src, diags) else {
+        return Vec::new();
+    };
+    toml_de::check_keys(
+        &src,
+        doc.get_ref(),
+        raw::ASSETS_FILE_KEYS,
+        "in assets.toml",
+        diags,
+    );
+    let Some(list) = toml_de::get(doc.get_ref(), "asset") else {
+        return Vec::new();
+    };
     let mut seen = BTreeMap::new();
     let mut out = Vec::new();
-    for (i, v) in toml_de::array(&src, list, "asset", diags).iter().enumerate() {
+    for (i, v) in toml_de::array(&src, list, "asset", diags)
+        .iter()
+        .enumerate()
+    {
         let what = format!("in asset #{}", i + 1);
-        let Some(a) = toml_de::deserialize::<raw::Asset>(&src, v, &what, raw::ASSET_KEYS, diags) else { continue };
+        let Some(a) = toml_de::deserialize::<raw::Asset>(&src, v, &what, raw::ASSET_KEYS, diags)
+        else {
+            continue;
+        };
         let id_ok = check_id(&src, &a.id, "asset", &mut seen, diags);
         let category = AssetCategory::parse(a.category.get_ref());
         if category.is_none() {
-            diags.push(bad_word(&src, &a.category, "asset category", AssetCategory::expected()));
+            diags.push(bad_word(
+                &src,
+                &a.category,
+                "asset category",
+                AssetCategory::expected(),
+            ));
         }
         let criticality = Criticality::parse(a.criticality.get_ref());
         if criticality.is_none() {
-            diags.push(bad_word(&src, &a.criticality, "criticality", Criticality::expected()));
+            diags.push(bad_word(
+                &src,
+                &a.criticality,
+                "criticality",
+                Criticality::expected(),
+            ));
         }
         let mut provider_ok = true;
         if let Some(p) = &a.provider
             && !providers.iter().any(|x| &x.id == p.get_ref())
         {
             diags.push(
-                Diagnostic::error("unknown-provider", format!("asset `{}` is on provider `{}`, which is not declared", a.id.get_ref(), p.get_ref()))
-                    .at(src.location(p.span().start))
-                    .hint("declare the provider as a [[provider]] in auditpack.toml"),
+                Diagnostic::error(
+                    "unknown-provider",
+                    format!(
+                        "asset `{}` is on provider `{}`, which is not declared",
+                        a.id.get_ref(),
+                        p.get_ref()
+                    ),
+                )
+                .at(src.location(p.span().start))
+                .hint("declare the provider as a [[provider]] in auditpack.toml"),
             );
             provider_ok = false;
         }
-        if let (true, true, Some(category), Some(criticality)) = (id_ok, provider_ok, category, criticality) {
+        if let (true, true, Some(category), Some(criticality)) =
+            (id_ok, provider_ok, category, criticality)
+        {
             out.push(Asset {
                 id: a.id.into_inner(),
                 name: a.name,
@@ -832,17 +1084,27 @@ fn load_narratives(root: &Path, dir: &Path, diags: &mut Diagnostics) -> Vec<Narr
         .filter_map(|p| {
             let rel = dir.join(p.file_name()?);
             let src = read_source(root, &rel, diags)?;
-            Some(Narrative { name: p.file_stem()?.to_string_lossy().into_owned(), file: rel, markdown: src.text })
+            Some(Narrative {
+                name: p.file_stem()?.to_string_lossy().into_owned(),
+                file: rel,
+                markdown: src.text,
+            })
         })
         .collect()
 }
 
 /// Parses a `<file>.meta.toml` sidecar. `rel` is its path relative to the project.
-pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diagnostics) -> Option<Sidecar> {
+pub fn load_sidecar(
+    root: &Path,
+    rel: &Path,
+    project: &Project,
+    diags: &mut Diagnostics,
+) -> Option<Sidecar> {
     let src = read_source(root, rel, diags)?;
     let doc = toml_de::parse(&src, diags)?;
     let value = Value::new(doc.span(), toml::de::DeValue::Table(doc.into_inner()));
-    let raw: raw::Sidecar = toml_de::deserialize(&src, &value, "in the sidecar", raw::SIDECAR_KEYS, diags)?;
+    let raw: raw::Sidecar =
+        toml_de::deserialize(&src, &value, "in the sidecar", raw::SIDECAR_KEYS, diags)?;
     let known: BTreeSet<&str> = project.controls.iter().map(|c| c.id.as_str()).collect();
     let mut controls = Vec::new();
     for c in &raw.controls {
@@ -850,9 +1112,15 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
             controls.push(c.get_ref().clone());
         } else {
             diags.push(
-                Diagnostic::error("unknown-control", format!("the sidecar names control `{}`, which is not in the catalogue", c.get_ref()))
-                    .at(src.location(c.span().start))
-                    .hint("use the id of a control in controls.toml"),
+                Diagnostic::error(
+                    "unknown-control",
+                    format!(
+                        "the sidecar names control `{}`, which is not in the catalogue",
+                        c.get_ref()
+                    ),
+                )
+                .at(src.location(c.span().start))
+                .hint("use the id of a control in controls.toml"),
             );
         }
     }
@@ -860,9 +1128,15 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
         Some(p) if project.providers.iter().any(|x| &x.id == p.get_ref()) => Some(p.into_inner()),
         Some(p) => {
             diags.push(
-                Diagnostic::error("unknown-provider", format!("the sidecar names provider `{}`, which is not declared", p.get_ref()))
-                    .at(src.location(p.span().start))
-                    .hint("use the id of a [[provider]] in auditpack.toml"),
+                Diagnostic::error(
+                    "unknown-provider",
+                    format!(
+                        "the sidecar names provider `{}`, which is not declared",
+                        p.get_ref()
+                    ),
+                )
+                .at(src.location(p.span().start))
+                .hint("use the id of a [[provider]] in auditpack.toml"),
             );
             None
         }

@@ -8,8 +8,15 @@ use toml::Spanned;
 
 pub type S<T> = Spanned<T>;
 
-pub const TOP_KEYS: &[&str] =
-    &["organisation", "system", "audit", "paths", "branding", "provider", "responsibility"];
+pub const TOP_KEYS: &[&str] = &[
+    "organisation",
+    "system",
+    "audit",
+    "paths",
+    "branding",
+    "provider",
+    "responsibility",
+];
 
 pub const ORGANISATION_KEYS: &[&str] = &["name", "website", "contact"];
 #[derive(Deserialize)]
@@ -26,7 +33,14 @@ pub struct System {
     pub summary: Option<String>,
 }
 
-pub const AUDIT_KEYS: &[&str] = &["type", "as_of", "period_start", "period_end", "report_date", "categories"];
+pub const AUDIT_KEYS: &[&str] = &[
+    "type",
+    "as_of",
+    "period_start",
+    "period_end",
+    "report_date",
+    "categories",
+];
 #[derive(Deserialize)]
 pub struct Audit {
     #[serde(rename = "type")]
@@ -38,7 +52,14 @@ pub struct Audit {
     pub categories: S<Vec<S<String>>>,
 }
 
-pub const PATHS_KEYS: &[&str] = &["evidence", "controls", "assets", "risks", "narrative", "templates"];
+pub const PATHS_KEYS: &[&str] = &[
+    "evidence",
+    "controls",
+    "assets",
+    "risks",
+    "narrative",
+    "templates",
+];
 #[derive(Deserialize, Default)]
 pub struct Paths {
     pub evidence: Option<S<String>>,
@@ -70,7 +91,7 @@ pub struct Provider {
 }
 
 /// `[responsibility]`: model -> layer -> owner, all checked against the vocabularies later.
-pub type Responsibility = BTreeMap<S<String>, BTreeMap<S<String>, S<String>>>;
+pub type Responsibility = BTreeMap<String, BTreeMap<String, S<String>>>;
 
 pub const CONTROLS_FILE_KEYS: &[&str] = &["control"];
 pub const CONTROL_KEYS: &[&str] = &[
@@ -120,7 +141,10 @@ impl<'de> Deserialize<'de> for OwnerSpec {
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<OwnerSpec, E> {
                 Ok(OwnerSpec::All(s.to_string()))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<OwnerSpec, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OwnerSpec, A::Error> {
                 let mut out = BTreeMap::new();
                 while let Some((k, v)) = map.next_entry::<String, String>()? {
                     out.insert(k, v);
@@ -133,7 +157,15 @@ impl<'de> Deserialize<'de> for OwnerSpec {
 }
 
 pub const ASSETS_FILE_KEYS: &[&str] = &["asset"];
-pub const ASSET_KEYS: &[&str] = &["id", "name", "category", "criticality", "provider", "owner", "description"];
+pub const ASSET_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "category",
+    "criticality",
+    "provider",
+    "owner",
+    "description",
+];
 #[derive(Deserialize)]
 pub struct Asset {
     pub id: S<String>,

@@ -65,21 +65,32 @@ pub struct RiskControl {
 pub const LEVELS: &[&str] = &["Low", "Medium", "High"];
 
 pub fn level_rank(word: &str) -> Option<usize> {
-    LEVELS.iter().position(|l| l.eq_ignore_ascii_case(word.trim()))
+    LEVELS
+        .iter()
+        .position(|l| l.eq_ignore_ascii_case(word.trim()))
 }
 
 pub fn load(root: &Path, rel: &Path, diags: &mut Diagnostics) -> Vec<Risk> {
     if !root.join(rel).exists() {
         diags.push(
-            Diagnostic::note("no-risks", format!("no risk register at `{}`", rel.display()))
-                .hint("keep the risk register (CC3.1/CC3.2) in risks.json; see docs/project.md"),
+            Diagnostic::note(
+                "no-risks",
+                format!("no risk register at `{}`", rel.display()),
+            )
+            .hint("keep the risk register (CC3.1/CC3.2) in risks.json; see docs/project.md"),
         );
         return Vec::new();
     }
     let text = match std::fs::read_to_string(root.join(rel)) {
         Ok(t) => t,
         Err(e) => {
-            diags.push(Diagnostic::error("unreadable-file", format!("cannot read the risk register: {e}")).at_file(rel));
+            diags.push(
+                Diagnostic::error(
+                    "unreadable-file",
+                    format!("cannot read the risk register: {e}"),
+                )
+                .at_file(rel),
+            );
             return Vec::new();
         }
     };
@@ -103,9 +114,12 @@ pub fn parse(src: &Source, diags: &mut Diagnostics) -> Vec<Risk> {
     let spans = SpanIndex::new(&src.text);
     let serde_json::Value::Array(entries) = value else {
         diags.push(
-            Diagnostic::error("register-not-array", "the risk register must be a JSON array of risks")
-                .at(src.location(0))
-                .hint("write the register as [ {\"risk_id\": \"RISK-001\", ...}, ... ]"),
+            Diagnostic::error(
+                "register-not-array",
+                "the risk register must be a JSON array of risks",
+            )
+            .at(src.location(0))
+            .hint("write the register as [ {\"risk_id\": \"RISK-001\", ...}, ... ]"),
         );
         return Vec::new();
     };
@@ -119,9 +133,12 @@ pub fn parse(src: &Source, diags: &mut Diagnostics) -> Vec<Risk> {
         };
         if !entry.is_object() {
             diags.push(
-                Diagnostic::error("invalid-risk", format!("risk #{} is not a JSON object", i + 1))
-                    .at(at(&[]))
-                    .hint("each risk is an object with at least risk_id and description"),
+                Diagnostic::error(
+                    "invalid-risk",
+                    format!("risk #{} is not a JSON object", i + 1),
+                )
+                .at(at(&[]))
+                .hint("each risk is an object with at least risk_id and description"),
             );
             continue;
         }
@@ -144,24 +161,39 @@ pub fn parse(src: &Source, diags: &mut Diagnostics) -> Vec<Risk> {
         risk.location = at(&[]);
         if let Some(first) = seen.get(&risk.risk_id) {
             diags.push(
-                Diagnostic::error("duplicate-risk", format!("risk id `{}` is used twice", risk.risk_id))
-                    .at(at(&[Seg::Key("risk_id")]))
-                    .hint(format!("the first use is risk #{first}; give each risk its own id")),
+                Diagnostic::error(
+                    "duplicate-risk",
+                    format!("risk id `{}` is used twice", risk.risk_id),
+                )
+                .at(at(&[Seg::Key("risk_id")]))
+                .hint(format!(
+                    "the first use is risk #{first}; give each risk its own id"
+                )),
             );
             continue;
         }
         seen.insert(risk.risk_id.clone(), i + 1);
         let mut ok = true;
-        for (key, rating) in [("inherent_risk", &risk.inherent_risk), ("residual_risk", &risk.residual_risk)] {
+        for (key, rating) in [
+            ("inherent_risk", &risk.inherent_risk),
+            ("residual_risk", &risk.residual_risk),
+        ] {
             let Some(r) = rating else { continue };
-            for (field, word) in [("likelihood", Some(&r.likelihood)), ("impact", Some(&r.impact)), ("score", r.score.as_ref())] {
+            for (field, word) in [
+                ("likelihood", Some(&r.likelihood)),
+                ("impact", Some(&r.impact)),
+                ("score", r.score.as_ref()),
+            ] {
                 if let Some(word) = word
                     && level_rank(word).is_none()
                 {
                     diags.push(
-                        Diagnostic::error("unknown-level", format!("risk `{}`: unknown {field} `{word}` in {key}", risk.risk_id))
-                            .at(at(&[Seg::Key(key), Seg::Key(field)]))
-                            .hint(format!("use one of {}", LEVELS.join(", "))),
+                        Diagnostic::error(
+                            "unknown-level",
+                            format!("risk `{}`: unknown {field} `{word}` in {key}", risk.risk_id),
+                        )
+                        .at(at(&[Seg::Key(key), Seg::Key(field)]))
+                        .hint(format!("use one of {}", LEVELS.join(", "))),
                     );
                     ok = false;
                 }
@@ -171,9 +203,20 @@ pub fn parse(src: &Source, diags: &mut Diagnostics) -> Vec<Risk> {
             for (ti, t) in c.mapped_tsc.iter().enumerate() {
                 if crate::model::criterion(t).is_none() {
                     diags.push(
-                        Diagnostic::error("unknown-criterion", format!("risk `{}`: `{t}` is not a trust services criterion", risk.risk_id))
-                            .at(at(&[Seg::Key("controls"), Seg::Index(ci), Seg::Key("mapped_tsc"), Seg::Index(ti)]))
-                            .hint("use ids such as CC6.1 or A1.2"),
+                        Diagnostic::error(
+                            "unknown-criterion",
+                            format!(
+                                "risk `{}`: `{t}` is not a trust services criterion",
+                                risk.risk_id
+                            ),
+                        )
+                        .at(at(&[
+                            Seg::Key("controls"),
+                            Seg::Index(ci),
+                            Seg::Key("mapped_tsc"),
+                            Seg::Index(ti),
+                        ]))
+                        .hint("use ids such as CC6.1 or A1.2"),
                     );
                     ok = false;
                 }
@@ -205,7 +248,9 @@ struct SpanIndex<'t> {
 
 impl<'t> SpanIndex<'t> {
     fn new(text: &'t str) -> Self {
-        let ast = jsonc_parser::parse_to_ast(text, &Default::default(), &Default::default()).ok().and_then(|r| r.value);
+        let ast = jsonc_parser::parse_to_ast(text, &Default::default(), &Default::default())
+            .ok()
+            .and_then(|r| r.value);
         SpanIndex { ast }
     }
 
@@ -218,7 +263,11 @@ impl<'t> SpanIndex<'t> {
         for seg in path {
             let next = match (seg, cur) {
                 (Seg::Index(i), Value::Array(a)) => a.elements.get(*i),
-                (Seg::Key(k), Value::Object(o)) => o.properties.iter().find(|p| p.name.as_str() == *k).map(|p| &p.value),
+                (Seg::Key(k), Value::Object(o)) => o
+                    .properties
+                    .iter()
+                    .find(|p| p.name.as_str() == *k)
+                    .map(|p| &p.value),
                 _ => None,
             };
             match next {
@@ -245,7 +294,9 @@ mod tests {
 
     #[test]
     fn unknown_level_is_located_at_its_value() {
-        let (r, d) = run("[\n {\"risk_id\": \"R1\", \"description\": \"x\",\n  \"inherent_risk\": {\"likelihood\": \"Severe\", \"impact\": \"High\"}}\n]");
+        let (r, d) = run(
+            "[\n {\"risk_id\": \"R1\", \"description\": \"x\",\n  \"inherent_risk\": {\"likelihood\": \"Severe\", \"impact\": \"High\"}}\n]",
+        );
         assert!(r.is_empty());
         let diag = d.iter().next().unwrap();
         assert_eq!(diag.code, "unknown-level");

@@ -36,10 +36,17 @@ pub struct DocMeta {
 #[derive(Debug, Clone, Serialize)]
 pub enum Block {
     /// Level 1..=6. `id` is the anchor (HTML id, PDF link target).
-    Heading { level: u8, id: String, text: Vec<Inline> },
+    Heading {
+        level: u8,
+        id: String,
+        text: Vec<Inline>,
+    },
     Paragraph(Vec<Inline>),
     /// Each item is a list of blocks (usually one paragraph).
-    List { ordered: bool, items: Vec<Vec<Block>> },
+    List {
+        ordered: bool,
+        items: Vec<Vec<Block>>,
+    },
     Table(Table),
     /// Preformatted text; lines are kept, long lines wrap in the PDF.
     Code(String),
@@ -103,7 +110,11 @@ pub struct ChartCell {
 
 impl Inline {
     pub fn plain(text: impl Into<String>) -> Self {
-        Inline { text: text.into(), style: Style::default(), link: None }
+        Inline {
+            text: text.into(),
+            style: Style::default(),
+            link: None,
+        }
     }
 }
 

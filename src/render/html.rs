@@ -18,8 +18,16 @@ pub fn render(doc: &Document) -> String {
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     out.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n");
-    let _ = writeln!(out, "<title>{}</title>", esc(&format!("{} — {}", m.title, m.organisation)));
-    let _ = writeln!(out, "<style>{}</style>", CSS.replace("ACCENT", safe_colour(&m.accent)));
+    let _ = writeln!(
+        out,
+        "<title>{}</title>",
+        esc(&format!("{} — {}", m.title, m.organisation))
+    );
+    let _ = writeln!(
+        out,
+        "<style>{}</style>",
+        CSS.replace("ACCENT", safe_colour(&m.accent))
+    );
     out.push_str("</head>\n<body>\n");
     let _ = writeln!(
         out,
@@ -27,7 +35,9 @@ pub fn render(doc: &Document) -> String {
         esc(&m.organisation),
         esc(&m.confidentiality)
     );
-    out.push_str("<div class=\"layout\">\n<nav class=\"toc\" aria-label=\"Contents\"><h2>Contents</h2>\n");
+    out.push_str(
+        "<div class=\"layout\">\n<nav class=\"toc\" aria-label=\"Contents\"><h2>Contents</h2>\n",
+    );
     toc(&mut out, doc);
     out.push_str("</nav>\n<main>\n");
     cover(&mut out, doc);
@@ -45,15 +55,27 @@ fn esc(s: &str) -> String {
 }
 
 fn safe_colour(c: &str) -> &str {
-    if c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|c| c.is_ascii_hexdigit()) { c } else { "#1f4e79" }
+    if c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|c| c.is_ascii_hexdigit()) {
+        c
+    } else {
+        "#1f4e79"
+    }
 }
 
 fn cover(out: &mut String, doc: &Document) {
     let m = &doc.meta;
     out.push_str("<section class=\"cover\">\n");
     if let Some(logo) = &m.logo {
-        let mime = if logo.starts_with(b"\x89PNG") { "image/png" } else { "image/jpeg" };
-        let _ = writeln!(out, "<img class=\"logo\" alt=\"logo\" src=\"data:{mime};base64,{}\">", base64(logo));
+        let mime = if logo.starts_with(b"\x89PNG") {
+            "image/png"
+        } else {
+            "image/jpeg"
+        };
+        let _ = writeln!(
+            out,
+            "<img class=\"logo\" alt=\"logo\" src=\"data:{mime};base64,{}\">",
+            base64(logo)
+        );
     }
     let _ = writeln!(out, "<h1 class=\"title\">{}</h1>", esc(&m.title));
     for line in &m.subtitle {
@@ -67,18 +89,30 @@ fn toc(out: &mut String, doc: &Document) {
     out.push_str("<ol>\n");
     let mut open_sub = false;
     for b in &doc.blocks {
-        let Block::Heading { level, id, text } = b else { continue };
+        let Block::Heading { level, id, text } = b else {
+            continue;
+        };
         match level {
             1 => {
                 if open_sub {
                     out.push_str("</ol></li>\n");
                 }
-                let _ = write!(out, "<li><a href=\"#{}\">{}</a>", esc(id), esc(&plain_text(text)));
+                let _ = write!(
+                    out,
+                    "<li><a href=\"#{}\">{}</a>",
+                    esc(id),
+                    esc(&plain_text(text))
+                );
                 out.push_str("<ol>\n");
                 open_sub = true;
             }
             2 => {
-                let _ = writeln!(out, "<li><a href=\"#{}\">{}</a></li>", esc(id), esc(&plain_text(text)));
+                let _ = writeln!(
+                    out,
+                    "<li><a href=\"#{}\">{}</a></li>",
+                    esc(id),
+                    esc(&plain_text(text))
+                );
             }
             _ => {}
         }
@@ -99,7 +133,11 @@ fn inlines(out: &mut String, inl: &[Inline]) {
             let _ = write!(open, "<a href=\"{h}\">");
             close.insert_str(0, "</a>");
         }
-        for (on, tag) in [(i.style.bold, "strong"), (i.style.italic, "em"), (i.style.code, "code")] {
+        for (on, tag) in [
+            (i.style.bold, "strong"),
+            (i.style.italic, "em"),
+            (i.style.code, "code"),
+        ] {
             if on {
                 let _ = write!(open, "<{tag}>");
                 close.insert_str(0, &format!("</{tag}>"));
@@ -202,11 +240,22 @@ fn chart(out: &mut String, c: &Chart) {
         "<figure class=\"chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">",
         esc(&c.title)
     );
-    let _ = write!(out, "<text x=\"{}\" y=\"20\" class=\"ct\">{}</text>", left, esc(&c.title));
+    let _ = write!(
+        out,
+        "<text x=\"{}\" y=\"20\" class=\"ct\">{}</text>",
+        left,
+        esc(&c.title)
+    );
     for (r, row) in c.cells.iter().enumerate() {
         let y = top + r as f64 * cell_h;
         if let Some(l) = c.row_labels.get(r) {
-            let _ = write!(out, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", left - 8.0, y + cell_h / 2.0 + 4.0, esc(l));
+            let _ = write!(
+                out,
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+                left - 8.0,
+                y + cell_h / 2.0 + 4.0,
+                esc(l)
+            );
         }
         for (col, cell) in row.iter().enumerate() {
             let x = left + col as f64 * cell_w;
@@ -226,10 +275,28 @@ fn chart(out: &mut String, c: &Chart) {
     }
     let base = top + rows * cell_h;
     for (col, l) in c.col_labels.iter().enumerate() {
-        let _ = write!(out, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", left + col as f64 * cell_w + cell_w / 2.0, base + 18.0, esc(l));
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            left + col as f64 * cell_w + cell_w / 2.0,
+            base + 18.0,
+            esc(l)
+        );
     }
-    let _ = write!(out, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" class=\"at\">{}</text>", left + cols * cell_w / 2.0, base + 40.0, esc(&c.x_title));
-    let _ = write!(out, "<text x=\"14\" y=\"{}\" class=\"at\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">{}</text>", top + rows * cell_h / 2.0, top + rows * cell_h / 2.0, esc(&c.y_title));
+    let _ = write!(
+        out,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" class=\"at\">{}</text>",
+        left + cols * cell_w / 2.0,
+        base + 40.0,
+        esc(&c.x_title)
+    );
+    let _ = write!(
+        out,
+        "<text x=\"14\" y=\"{}\" class=\"at\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">{}</text>",
+        top + rows * cell_h / 2.0,
+        top + rows * cell_h / 2.0,
+        esc(&c.y_title)
+    );
     out.push_str("</svg></figure>\n");
 }
 
@@ -237,7 +304,11 @@ fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -324,10 +395,20 @@ mod tests {
     #[test]
     fn user_text_is_escaped() {
         let doc = Document {
-            meta: DocMeta { title: "<b>t</b>".into(), ..Default::default() },
+            meta: DocMeta {
+                title: "<b>t</b>".into(),
+                ..Default::default()
+            },
             blocks: vec![
-                Block::Heading { level: 1, id: "x\"onmouseover=\"a".into(), text: vec![Inline::plain("<script>alert(1)</script>")] },
-                Block::Paragraph(vec![Inline { link: Some("javascript:alert(1)\"".into()), ..Inline::plain("l") }]),
+                Block::Heading {
+                    level: 1,
+                    id: "x\"onmouseover=\"a".into(),
+                    text: vec![Inline::plain("<script>alert(1)</script>")],
+                },
+                Block::Paragraph(vec![Inline {
+                    link: Some("javascript:alert(1)\"".into()),
+                    ..Inline::plain("l")
+                }]),
             ],
         };
         let html = render(&doc);

@@ -1,0 +1,130 @@
+//! A fixture project in a temporary folder, built from the `auditpack init` project and changed
+//! file by file, and a runner that captures the exit code, stdout and stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts that stderr mentions every one of `needles`, showing it all otherwise.
+    #[track_caller]
+    pub fn says(&self, needles: &[&str]) -> &Self {
+        for n in needles {
+            assert!(
+                self.stderr.contains(n),
+                "stderr lacks {n:?}:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
+    #[track_caller]
+    pub fn code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "exit code; stderr:\n{}", self.stderr);
+        self
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_auditpack"))
+}
+
+pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
+    let out = bin()
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run auditpack");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl Fixture {
+    /// The project `auditpack init` writes.
+    pub fn init() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let r = run_in(dir.path(), &["init", "project"]);
+        assert_eq!(r.code, 0, "init failed: {}", r.stderr);
+        Fixture { dir }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("project")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Self {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+        self
+    }
+
+    pub fn remove(&self, rel: &str) -> &Self {
+        let p = self.path(rel);
+        if p.is_dir() {
+            std::fs::remove_dir_all(p).unwrap()
+        } else {
+            std::fs::remove_file(p).unwrap()
+        }
+        self
+    }
+
+    /// Runs `auditpack CMD project --out out` (plus `extra`) from the fixture's temp folder.
+    pub fn run(&self, cmd: &str, extra: &[&str]) -> Run {
+        let mut args = vec![cmd, "project", "--out", "out"];
+        args.extend_from_slice(extra);
+        run_in(self.dir.path(), &args)
+    }
+
+    pub fn out(&self, rel: &str) -> PathBuf {
+        self.dir.path().join("out").join(rel)
+    }
+
+    pub fn index(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.out("index.json")).expect("index.json written");
+        serde_json::from_str(&text).expect("index.json is JSON")
+    }
+}
+
+/// Every file under `dir` with its bytes, for "nothing was changed" checks.
+pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in walkdir(dir) {
+        out.push((e.clone(), std::fs::read(&e).unwrap_or_default()));
+    }
+    out.sort();
+    out
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                v.extend(walkdir(&p));
+            } else {
+                v.push(p);
+            }
+        }
+    }
+    v
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the real binary on fixture projects. One test binary, a module per area.
+
+mod build_outputs;
+mod collect_index;
+mod harness;
+mod load_errors;
