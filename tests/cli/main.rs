@@ -2,5 +2,6 @@
 
 mod build_outputs;
 mod collect_index;
+mod docs;
 mod harness;
 mod load_errors;
