@@ -114,6 +114,16 @@ vocabulary!(
     AuditType { Type1 = "type1", Type2 = "type2" }
 );
 
+vocabulary!(
+    /// How an auditor tests a control (Section IV vocabulary).
+    TestType {
+        Inquiry = "inquiry",
+        Observation = "observation",
+        Inspection = "inspection",
+        Reperformance = "reperformance",
+    }
+);
+
 impl Category {
     pub fn title(self) -> &'static str {
         match self {
@@ -152,6 +162,60 @@ impl Frequency {
         };
         Some(period + (period / 4).max(7))
     }
+}
+
+/// How many occurrences of a control are sampled for a Type 2 test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "method", rename_all = "kebab-case")]
+pub enum Sampling {
+    /// A size per frequency, as commonly practised.
+    Table { sizes: BTreeMap<Frequency, u32> },
+    /// Attribute sampling with zero expected deviations: n = ceil(ln(risk) / ln(1 - rate)).
+    Statistical { tolerable_rate: f64, risk: f64 },
+}
+
+impl Default for Sampling {
+    /// Common practice by frequency (../shared/reference/soc2.md, "Tests of controls"): the low
+    /// end of each range, which auditors raise with risk.
+    fn default() -> Self {
+        use Frequency::*;
+        Sampling::Table {
+            sizes: BTreeMap::from([
+                (Annual, 1),
+                (Semiannual, 1),
+                (Quarterly, 2),
+                (Monthly, 2),
+                (Weekly, 5),
+                (Daily, 25),
+                (Continuous, 25),
+                (PerEvent, 25),
+            ]),
+        }
+    }
+}
+
+impl Sampling {
+    /// The sample size for a population of `population` occurrences of a `freq` control.
+    pub fn size(&self, freq: Frequency, population: usize) -> usize {
+        let n = match self {
+            Sampling::Table { sizes } => sizes.get(&freq).copied().unwrap_or(1) as usize,
+            Sampling::Statistical {
+                tolerable_rate,
+                risk,
+            } => statistical_size(*tolerable_rate, *risk),
+        };
+        n.min(population)
+    }
+}
+
+/// n = ceil(ln(risk) / ln(1 - rate)); 59 at 5% / 5%, 25 at 9% / 10%.
+pub fn statistical_size(tolerable_rate: f64, risk: f64) -> usize {
+    if !(tolerable_rate > 0.0 && tolerable_rate < 1.0 && risk > 0.0 && risk < 1.0) {
+        return 1;
+    }
+    // Round before ceil so 58.0000001 from floating point does not become 59.
+    let n = risk.ln() / (1.0 - tolerable_rate).ln();
+    ((n * 1e6).round() / 1e6).ceil() as usize
 }
 
 /// One trust services criterion from the embedded 2017 TSC list (points of focus rev. 2022).
@@ -295,6 +359,20 @@ mod tests {
         assert_eq!(m.get(ServiceModel::Iaas, Layer::Network), Owner::Joint);
         assert_eq!(m.get(ServiceModel::Iaas, Layer::Physical), Owner::Provider);
         assert_eq!(m.get(ServiceModel::Iaas, Layer::Application), Owner::Tenant);
+    }
+
+    #[test]
+    fn sample_sizes() {
+        assert_eq!(statistical_size(0.05, 0.05), 59);
+        assert_eq!(statistical_size(0.09, 0.10), 25);
+        let s = Sampling::default();
+        assert_eq!(s.size(Frequency::Quarterly, 2), 2);
+        assert_eq!(s.size(Frequency::Daily, 181), 25);
+        assert_eq!(
+            s.size(Frequency::Daily, 10),
+            10,
+            "never more than the population"
+        );
     }
 
     #[test]

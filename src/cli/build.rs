@@ -9,7 +9,18 @@ use crate::package::Artifact;
 use crate::render::{Templates, doc::DocMeta};
 use std::collections::BTreeMap;
 
-pub(super) fn run(args: &super::CommonArgs, full: bool) -> Result<Outcome, Error> {
+/// What a run writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// index.json
+    Collect,
+    /// index.json, the reports and the package
+    Build,
+    /// the system description alone
+    Describe,
+}
+
+pub(super) fn run(args: &super::CommonArgs, mode: Mode) -> Result<Outcome, Error> {
     let mut diags = Diagnostics::default();
     let opts = CollectOptions {
         progress: progress_bar(args.quiet),
@@ -28,9 +39,13 @@ pub(super) fn run(args: &super::CommonArgs, full: bool) -> Result<Outcome, Error
 
     let mut staging = Staging::new(&args.out)?;
     let index_json = to_json(&assessed.index)?;
-    staging.write("index.json", &index_json)?;
-    if full {
-        write_build(&assessed, index_json, &mut staging)?;
+    match mode {
+        Mode::Collect => staging.write("index.json", &index_json)?,
+        Mode::Build => {
+            staging.write("index.json", &index_json)?;
+            write_build(&assessed, index_json, &mut staging)?;
+        }
+        Mode::Describe => write_description(&assessed, &mut staging)?,
     }
     let written = staging.commit()?;
     print_diagnostics(&diags, args.verbose, args.quiet);
@@ -85,18 +100,59 @@ fn check_out_dir(project: &crate::project::Project, out: &std::path::Path) -> Re
     Ok(())
 }
 
+/// The three formats of one template: Markdown, then HTML and PDF from that Markdown.
+struct Rendered {
+    markdown: String,
+    html: String,
+    pdf: Vec<u8>,
+}
+
+fn render(a: &crate::Assessed, template: &str, meta: DocMeta) -> Result<Rendered, Error> {
+    let project = &a.project;
+    let templates = Templates::load(Some(&project.root.join(&project.paths.templates)))?;
+    let markdown = templates.render(template, &a.report)?;
+    let document = crate::render::markdown::parse(&markdown, meta, &BTreeMap::new());
+    let html = crate::render::html::render(&document);
+    let pdf = crate::render::pdf::render(&document).map_err(|e| Error::Pdf(e.to_string()))?;
+    Ok(Rendered {
+        markdown,
+        html,
+        pdf,
+    })
+}
+
+fn write_description(a: &crate::Assessed, staging: &mut Staging) -> Result<(), Error> {
+    let mut meta = doc_meta(a)?;
+    meta.title = format!("Description of the {}", a.report.meta.system);
+    meta.subtitle = vec![
+        a.report.meta.organisation.clone(),
+        match a.report.meta.kind {
+            crate::model::AuditType::Type1 => {
+                a.report.meta.period_text.replacen("as of", "As of", 1)
+            }
+            crate::model::AuditType::Type2 => {
+                format!("For the period {}", a.report.meta.period_text)
+            }
+        },
+        "Prepared in accordance with DC 200".to_string(),
+    ];
+    let r = render(a, "describe.md", meta)?;
+    staging.write("description.md", r.markdown.as_bytes())?;
+    staging.write("description.html", r.html.as_bytes())?;
+    staging.write("description.pdf", &r.pdf)
+}
+
 fn write_build(
     a: &crate::Assessed,
     index_json: Vec<u8>,
     staging: &mut Staging,
 ) -> Result<(), Error> {
     let project = &a.project;
-    let templates = Templates::load(Some(&project.root.join(&project.paths.templates)))?;
-    let markdown = templates.render("report.md", &a.report)?;
-    let meta = doc_meta(a)?;
-    let document = crate::render::markdown::parse(&markdown, meta, &BTreeMap::new());
-    let html = crate::render::html::render(&document);
-    let pdf = crate::render::pdf::render(&document).map_err(|e| Error::Pdf(e.to_string()))?;
+    let Rendered {
+        markdown,
+        html,
+        pdf,
+    } = render(a, "report.md", doc_meta(a)?)?;
     let report_json = to_json(&a.report)?;
 
     let artifacts = vec![

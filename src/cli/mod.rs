@@ -30,6 +30,8 @@ enum Command {
     Collect(CommonArgs),
     /// Collect, assess and write the reports (Markdown, HTML, PDF), index.json and the package zip
     Build(CommonArgs),
+    /// Render only the system description (Section III) as description.md, .html and .pdf
+    Describe(CommonArgs),
     /// Write the built-in report templates into DIR for editing (existing files are kept)
     Templates {
         /// Folder to write the templates to, usually PROJECT/templates
@@ -69,8 +71,9 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Init { dir } => init::run(&dir),
-        Command::Collect(args) => build::run(&args, false),
-        Command::Build(args) => build::run(&args, true),
+        Command::Collect(args) => build::run(&args, build::Mode::Collect),
+        Command::Build(args) => build::run(&args, build::Mode::Build),
+        Command::Describe(args) => build::run(&args, build::Mode::Describe),
         Command::Templates { dir } => crate::render::write_defaults(&dir).map(|written| {
             for n in &written {
                 eprintln!("wrote {}", dir.join(n).display());

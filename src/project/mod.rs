@@ -11,7 +11,7 @@ pub mod toml_de;
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use crate::model::{
     AssetCategory, AuditType, Category, Criticality, Frequency, Layer, Matrix, Method, Owner,
-    ServiceModel,
+    Sampling, ServiceModel, TestType,
 };
 use jiff::civil::Date;
 use raw::S;
@@ -40,6 +40,15 @@ pub struct Project {
     pub assets: Vec<Asset>,
     pub risks: Vec<Risk>,
     pub narratives: Vec<Narrative>,
+    /// Criteria of in-scope categories that do not apply to the system, with the reason.
+    pub not_relevant: Vec<NotRelevant>,
+    pub sampling: Sampling,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotRelevant {
+    pub criterion: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,7 +121,13 @@ pub struct Control {
     pub frequency: Frequency,
     pub performer: Option<String>,
     pub test_procedure: Option<String>,
+    /// How the control is tested; inspection when the project does not say.
+    pub test_types: Vec<TestType>,
     pub evidence_patterns: Vec<String>,
+    /// The complementary user entity control this control relies on, if any.
+    pub cuec: Option<String>,
+    /// Management's response to exceptions (Section V).
+    pub management_response: Option<String>,
     /// The control's owner on each provider it runs on (one entry with no provider for the
     /// company's own controls).
     pub assignments: Vec<Assignment>,
@@ -285,6 +300,25 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
             .collect(),
         None => Vec::new(),
     };
+    let raw_not_relevant: Vec<raw::NotRelevant> = match toml_de::get(top, "not_relevant") {
+        Some(v) => toml_de::array(&src, v, "not_relevant", diags)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                toml_de::deserialize(
+                    &src,
+                    p,
+                    &format!("in not_relevant #{}", i + 1),
+                    raw::NOT_RELEVANT_KEYS,
+                    diags,
+                )
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let raw_sampling: raw::Sampling = section("sampling", raw::SAMPLING_KEYS, diags)
+        .and_then(|v| toml_de::deserialize(&src, v, "in [sampling]", raw::SAMPLING_KEYS, diags))
+        .unwrap_or_default();
     let responsibility: Option<raw::Responsibility> = toml_de::get(top, "responsibility")
         .and_then(|v| toml_de::deserialize(&src, v, "in [responsibility]", &[], diags));
 
@@ -297,6 +331,8 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         .as_ref()
         .map(|a| a.categories.clone())
         .unwrap_or_default();
+    let not_relevant = validate_not_relevant(&src, raw_not_relevant, &categories, diags);
+    let sampling = validate_sampling(&src, raw_sampling, diags);
 
     let controls = load_controls(
         root,
@@ -351,7 +387,144 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         assets,
         risks,
         narratives,
+        not_relevant,
+        sampling,
     })
+}
+
+fn validate_not_relevant(
+    src: &Source,
+    raw: Vec<raw::NotRelevant>,
+    categories: &[Category],
+    diags: &mut Diagnostics,
+) -> Vec<NotRelevant> {
+    let mut out: Vec<NotRelevant> = Vec::new();
+    for n in raw {
+        let Some(c) = crate::model::criterion(n.criterion.get_ref()) else {
+            diags.push(
+                Diagnostic::error(
+                    "unknown-criterion",
+                    format!(
+                        "`{}` is not a trust services criterion",
+                        n.criterion.get_ref().trim()
+                    ),
+                )
+                .at(src.location(n.criterion.span().start))
+                .hint("use an id such as CC6.4 or A1.3"),
+            );
+            continue;
+        };
+        if !categories.contains(&c.category) {
+            diags.push(
+                Diagnostic::warning(
+                    "criterion-out-of-scope",
+                    format!(
+                        "{} is declared not relevant, but its category ({}) is not in scope anyway",
+                        c.id,
+                        c.category.title()
+                    ),
+                )
+                .at(src.location(n.criterion.span().start))
+                .hint("only criteria of categories in scope need a reason; remove the entry"),
+            );
+            continue;
+        }
+        if n.reason.trim().is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    "missing-key",
+                    format!("{} is declared not relevant without a reason", c.id),
+                )
+                .at(src.location(n.criterion.span().start))
+                .hint("DC 200 asks why the criterion does not apply: write it in `reason`"),
+            );
+            continue;
+        }
+        if !out.iter().any(|o| o.criterion == c.id) {
+            out.push(NotRelevant {
+                criterion: c.id.clone(),
+                reason: n.reason,
+            });
+        }
+    }
+    out.sort_by_key(|n| crate::model::criterion_rank(&n.criterion));
+    out
+}
+
+fn validate_sampling(src: &Source, raw: raw::Sampling, diags: &mut Diagnostics) -> Sampling {
+    let method = raw
+        .method
+        .as_ref()
+        .map(|m| m.get_ref().as_str())
+        .unwrap_or("table");
+    let fraction = |v: &Option<S<f64>>, key: &str, default: f64, diags: &mut Diagnostics| -> f64 {
+        match v {
+            Some(x) if *x.get_ref() > 0.0 && *x.get_ref() < 1.0 => *x.get_ref(),
+            Some(x) => {
+                diags.push(
+                    Diagnostic::error(
+                        "invalid-value",
+                        format!(
+                            "`{key}` must be a fraction between 0 and 1, found {}",
+                            x.get_ref()
+                        ),
+                    )
+                    .at(src.location(x.span().start))
+                    .hint("e.g. 0.05 for 5%"),
+                );
+                default
+            }
+            None => default,
+        }
+    };
+    match method {
+        "statistical" => Sampling::Statistical {
+            tolerable_rate: fraction(&raw.tolerable_rate, "tolerable_rate", 0.05, diags),
+            risk: fraction(&raw.risk, "risk", 0.05, diags),
+        },
+        "table" => {
+            let mut s = Sampling::default();
+            if let (Sampling::Table { sizes }, Some(given)) = (&mut s, raw.sizes) {
+                for (freq, n) in given {
+                    match Frequency::parse(&freq) {
+                        Some(f) if *n.get_ref() >= 1 => {
+                            sizes.insert(f, (*n.get_ref()).min(u32::MAX as i64) as u32);
+                        }
+                        Some(_) => diags.push(
+                            Diagnostic::error(
+                                "invalid-value",
+                                format!("the sample size for {freq} must be at least 1"),
+                            )
+                            .at(src.location(n.span().start))
+                            .hint("give a whole number of samples, e.g. 2"),
+                        ),
+                        None => diags.push(
+                            Diagnostic::error(
+                                "invalid-value",
+                                format!("unknown frequency `{freq}` in [sampling.sizes]"),
+                            )
+                            .at(src.location(n.span().start))
+                            .hint(format!("use one of {}", Frequency::expected())),
+                        ),
+                    }
+                }
+            }
+            s
+        }
+        other => {
+            if let Some(m) = &raw.method {
+                diags.push(
+                    Diagnostic::error(
+                        "invalid-value",
+                        format!("unknown sampling method `{other}`"),
+                    )
+                    .at(src.location(m.span().start))
+                    .hint("use `table` (sizes by frequency) or `statistical`"),
+                );
+            }
+            Sampling::default()
+        }
+    }
 }
 
 /// Best-effort offset of `key = ` in auditpack.toml, for diagnostics about defaulted paths.
@@ -848,6 +1021,20 @@ fn validate_control(
         }
     }
     let overrides = validate_owner_override(src, &id, c.owner.as_ref(), &provider_ids, diags)?;
+    let mut test_types = Vec::new();
+    for t in c.test_types.iter().flatten() {
+        match TestType::parse(t.get_ref()) {
+            Some(tt) if !test_types.contains(&tt) => test_types.push(tt),
+            Some(_) => {}
+            None => {
+                diags.push(bad_word(src, t, "test type", TestType::expected()));
+                ok = false;
+            }
+        }
+    }
+    if test_types.is_empty() {
+        test_types.push(TestType::Inspection);
+    }
     for pat in &c.evidence {
         if let Err(e) = globset::Glob::new(pat.get_ref()) {
             diags.push(
@@ -904,6 +1091,9 @@ fn validate_control(
         frequency: frequency?,
         performer: c.performer,
         test_procedure: c.test_procedure,
+        test_types,
+        cuec: c.cuec,
+        management_response: c.management_response,
         evidence_patterns: c.evidence.into_iter().map(|p| p.into_inner()).collect(),
         assignments,
         location: src.location(value.span().start),

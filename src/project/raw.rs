@@ -16,6 +16,8 @@ pub const TOP_KEYS: &[&str] = &[
     "branding",
     "provider",
     "responsibility",
+    "not_relevant",
+    "sampling",
 ];
 
 pub const ORGANISATION_KEYS: &[&str] = &["name", "website", "contact"];
@@ -105,7 +107,10 @@ pub const CONTROL_KEYS: &[&str] = &[
     "frequency",
     "performer",
     "test_procedure",
+    "test_types",
     "evidence",
+    "cuec",
+    "management_response",
 ];
 #[derive(Deserialize)]
 pub struct Control {
@@ -120,8 +125,11 @@ pub struct Control {
     pub frequency: S<String>,
     pub performer: Option<String>,
     pub test_procedure: Option<String>,
+    pub test_types: Option<Vec<S<String>>>,
     #[serde(default)]
     pub evidence: Vec<S<String>>,
+    pub cuec: Option<String>,
+    pub management_response: Option<String>,
 }
 
 /// `owner = "joint"` for every provider, or `owner = { aws = "tenant" }` per provider.
@@ -186,4 +194,20 @@ pub struct Sidecar {
     pub provider: Option<S<String>>,
     pub source: Option<String>,
     pub description: Option<String>,
+}
+
+pub const NOT_RELEVANT_KEYS: &[&str] = &["criterion", "reason"];
+#[derive(Deserialize)]
+pub struct NotRelevant {
+    pub criterion: S<String>,
+    pub reason: String,
+}
+
+pub const SAMPLING_KEYS: &[&str] = &["method", "tolerable_rate", "risk", "sizes"];
+#[derive(Deserialize, Default)]
+pub struct Sampling {
+    pub method: Option<S<String>>,
+    pub tolerable_rate: Option<S<f64>>,
+    pub risk: Option<S<f64>>,
+    pub sizes: Option<BTreeMap<String, S<i64>>>,
 }

@@ -15,11 +15,18 @@ use std::path::Path;
 /// The built-in templates, by name. `auditpack templates DIR` writes them out for editing.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("report.md", include_str!("../../templates/report.md")),
+    ("auditor.md", include_str!("../../templates/auditor.md")),
+    ("assertion.md", include_str!("../../templates/assertion.md")),
     (
         "description.md",
         include_str!("../../templates/description.md"),
     ),
+    ("describe.md", include_str!("../../templates/describe.md")),
     ("controls.md", include_str!("../../templates/controls.md")),
+    (
+        "other-information.md",
+        include_str!("../../templates/other-information.md"),
+    ),
     (
         "evidence-index.md",
         include_str!("../../templates/evidence-index.md"),

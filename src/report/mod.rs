@@ -3,6 +3,8 @@
 //! A plain serde struct built from the project, the index and the assessment. Templates render
 //! it to Markdown; `auditpack build --format json` writes it as it is.
 
+pub mod soc2;
+
 use crate::assess::{Assessment, ControlStatus};
 use crate::index::EvidenceIndex;
 use crate::model::{AuditType, Category, Owner};
@@ -29,6 +31,13 @@ pub struct Report {
     pub narratives: BTreeMap<String, String>,
     pub gaps: Gaps,
     pub totals: Totals,
+    /// Section II.
+    pub assertion: soc2::Assertion,
+    /// Section III, the structured parts (narratives are in `narratives`).
+    pub description: soc2::Description,
+    /// Section V: the responsibility matrix and the controls x providers table.
+    pub matrix: Vec<soc2::MatrixRow>,
+    pub control_providers: Vec<soc2::ControlProviders>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,6 +103,10 @@ pub struct ControlRow {
     pub test_procedure: Option<String>,
     pub evidence: Vec<EvidenceRef>,
     pub status: ControlStatus,
+    /// Section IV: how it was tested (filled once every row exists).
+    pub test: Option<soc2::TestRecord>,
+    pub cuec: Option<String>,
+    pub management_response: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -187,7 +200,7 @@ pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) 
         .map(|f| (f.file.path.as_str(), f))
         .collect();
 
-    let controls: Vec<ControlRow> = project
+    let mut controls: Vec<ControlRow> = project
         .controls
         .iter()
         .map(|c| {
@@ -228,9 +241,15 @@ pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) 
                     })
                     .collect(),
                 status: assessment.controls[&c.id].clone(),
+                test: None,
+                cuec: c.cuec.clone(),
+                management_response: c.management_response.clone(),
             }
         })
         .collect();
+    for (row, c) in controls.iter_mut().zip(&project.controls) {
+        row.test = Some(soc2::test_record(project, c, row));
+    }
 
     let criteria: Vec<CriterionRow> = crate::model::criteria()
         .iter()
@@ -296,7 +315,29 @@ pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) 
         ),
     };
     let criteria_covered = criteria.iter().filter(|c| !c.controls.is_empty()).count();
+    let providers: Vec<ProviderRow> = project
+        .providers
+        .iter()
+        .map(|p| ProviderRow {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            service_model: p
+                .service_model
+                .as_str()
+                .to_uppercase()
+                .replace("AAS", "aaS"),
+            method: p.method.to_string(),
+            services: p.services.clone(),
+            csocs: p.csocs.clone(),
+        })
+        .collect();
+    let assertion = soc2::assertion(project, &providers, &controls);
+    let description = soc2::description(project, &providers);
     Report {
+        assertion,
+        description,
+        matrix: soc2::matrix_rows(project),
+        control_providers: soc2::control_providers(project),
         schema: SCHEMA,
         generator: format!("auditpack {}", env!("CARGO_PKG_VERSION")),
         meta: Meta {
@@ -322,22 +363,7 @@ pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) 
                 title: c.title(),
             })
             .collect(),
-        providers: project
-            .providers
-            .iter()
-            .map(|p| ProviderRow {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                service_model: p
-                    .service_model
-                    .as_str()
-                    .to_uppercase()
-                    .replace("AAS", "aaS"),
-                method: p.method.to_string(),
-                services: p.services.clone(),
-                csocs: p.csocs.clone(),
-            })
-            .collect(),
+        providers: providers.clone(),
         totals: Totals {
             controls: controls.len(),
             criteria_in_scope: criteria.len(),

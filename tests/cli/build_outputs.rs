@@ -29,7 +29,7 @@ fn build_writes_every_output_and_rebuilds_identically() {
     }
     assert!(first[3].starts_with(b"%PDF-"));
     let md = String::from_utf8(first[1].clone()).unwrap();
-    assert!(md.contains("## AC-01: Quarterly user access reviews {#control-ac-01}"));
+    assert!(md.contains("### AC-01: Quarterly user access reviews {#control-ac-01}"));
     assert!(md.contains("access-review-2026-Q2.csv"));
 }
 

@@ -1,0 +1,389 @@
+//! The parts of the report model that follow the SOC 2 report's structure: management's
+//! assertion (Section II), the system description's DC 200 items (Section III), the test record
+//! of each control (Section IV) and the other information (Section V).
+
+use super::{ControlRow, EvidenceRef, ProviderRow};
+use crate::assess::{Occurrence, TestResult};
+use crate::model::{
+    AssetCategory, AuditType, Category, Frequency, Layer, Method, Owner, ServiceModel,
+};
+use crate::project::{Asset, Project};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Assertion {
+    /// "Security, Availability and Confidentiality"
+    pub categories_text: String,
+    pub carved_out: Vec<ProviderRow>,
+    pub inclusive: Vec<ProviderRow>,
+    /// Criteria that rely on carved-out providers' complementary controls.
+    pub csoc_criteria: Vec<String>,
+    pub has_cuecs: bool,
+    /// Controls whose test found exceptions or that did not operate: the assertion is qualified.
+    pub exceptions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Description {
+    pub components: Components,
+    pub subservice: Vec<Subservice>,
+    pub cuecs: Vec<Cuec>,
+    pub not_relevant: Vec<NotRelevantRow>,
+    /// Categories not in scope, as "Privacy and Processing Integrity".
+    pub categories_out_of_scope: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Components {
+    pub infrastructure: Vec<Asset>,
+    pub software: Vec<Asset>,
+    pub people: Vec<Asset>,
+    pub data: Vec<Asset>,
+    pub vendors: Vec<Asset>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Subservice {
+    #[serde(flatten)]
+    pub provider: ProviderRow,
+    /// Controls of ours that run on the provider, with the owner there.
+    pub controls: Vec<(String, Owner)>,
+    /// The company's monitoring of the provider: controls mapped to CC9.2 (vendor management).
+    pub monitoring: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cuec {
+    pub control: String,
+    pub anchor: String,
+    pub text: String,
+    pub criteria: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotRelevantRow {
+    pub criterion: String,
+    pub title: String,
+    pub reason: String,
+}
+
+/// Section IV: how one control was tested and what was found.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestRecord {
+    /// "Inspection, reperformance"
+    pub types: String,
+    /// What the population is: occurrences in the period, or evidenced events.
+    pub population_text: String,
+    pub population: usize,
+    pub sample_size: usize,
+    pub samples: Vec<Sample>,
+    /// Occurrences in the period without evidence.
+    pub exceptions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    pub label: String,
+    pub evidence: Vec<EvidenceRef>,
+}
+
+/// One row of the responsibility matrix (service model x layer).
+#[derive(Debug, Clone, Serialize)]
+pub struct MatrixRow {
+    pub layer: Layer,
+    pub saas: Owner,
+    pub paas: Owner,
+    pub iaas: Owner,
+}
+
+/// One row of the controls x providers table: the owner on each provider, "" where it does not run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ControlProviders {
+    pub control: String,
+    pub anchor: String,
+    pub cells: Vec<String>,
+}
+
+/// "a, b and c"
+pub fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+pub fn assertion(
+    project: &Project,
+    providers: &[ProviderRow],
+    controls: &[ControlRow],
+) -> Assertion {
+    let titles: Vec<&str> = project.audit.categories.iter().map(|c| c.title()).collect();
+    let carved: Vec<&crate::project::Provider> = project
+        .providers
+        .iter()
+        .filter(|p| p.method == Method::CarveOut)
+        .collect();
+    let mut csoc_criteria: Vec<String> = Vec::new();
+    for c in &project.controls {
+        let relies = c.assignments.iter().any(|a| {
+            a.owner != Owner::Tenant
+                && a.provider
+                    .as_ref()
+                    .is_some_and(|p| carved.iter().any(|cp| &cp.id == p))
+        });
+        if relies {
+            for cr in &c.criteria {
+                if !csoc_criteria.contains(cr) {
+                    csoc_criteria.push(cr.clone());
+                }
+            }
+        }
+    }
+    csoc_criteria.sort_by_key(|c| crate::model::criterion_rank(c));
+    let by_method = |m: &str| {
+        providers
+            .iter()
+            .filter(|p| p.method == m)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    Assertion {
+        categories_text: and_list(&titles),
+        carved_out: by_method(Method::CarveOut.as_str()),
+        inclusive: by_method(Method::Inclusive.as_str()),
+        csoc_criteria,
+        has_cuecs: project.controls.iter().any(|c| c.cuec.is_some()),
+        exceptions: controls
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.status.result,
+                    TestResult::Exceptions | TestResult::DidNotOperate | TestResult::NoEvidence
+                )
+            })
+            .map(|c| c.id.clone())
+            .collect(),
+    }
+}
+
+pub fn description(project: &Project, providers: &[ProviderRow]) -> Description {
+    let of = |cat: AssetCategory| {
+        project
+            .assets
+            .iter()
+            .filter(|a| a.category == cat)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let monitoring: Vec<String> = project
+        .controls
+        .iter()
+        .filter(|c| c.criteria.iter().any(|cr| cr == "CC9.2"))
+        .map(|c| c.id.clone())
+        .collect();
+    Description {
+        components: Components {
+            infrastructure: of(AssetCategory::Infrastructure),
+            software: of(AssetCategory::Software),
+            people: of(AssetCategory::Human),
+            data: of(AssetCategory::Data),
+            vendors: of(AssetCategory::Vendor),
+        },
+        subservice: providers
+            .iter()
+            .map(|p| Subservice {
+                provider: p.clone(),
+                controls: project
+                    .controls
+                    .iter()
+                    .flat_map(|c| {
+                        c.assignments
+                            .iter()
+                            .filter(|a| a.provider.as_deref() == Some(p.id.as_str()))
+                            .map(|a| (c.id.clone(), a.owner))
+                    })
+                    .collect(),
+                monitoring: monitoring.clone(),
+            })
+            .collect(),
+        cuecs: project
+            .controls
+            .iter()
+            .filter_map(|c| {
+                Some(Cuec {
+                    control: c.id.clone(),
+                    anchor: super::anchor("control", &c.id),
+                    text: c.cuec.clone()?,
+                    criteria: c.criteria.clone(),
+                })
+            })
+            .collect(),
+        not_relevant: project
+            .not_relevant
+            .iter()
+            .map(|n| NotRelevantRow {
+                criterion: n.criterion.clone(),
+                title: crate::model::criterion(&n.criterion)
+                    .map(|c| c.title.clone())
+                    .unwrap_or_default(),
+                reason: n.reason.clone(),
+            })
+            .collect(),
+        categories_out_of_scope: and_list(
+            &Category::ALL
+                .iter()
+                .filter(|c| !project.audit.in_scope(**c))
+                .map(|c| c.title())
+                .collect::<Vec<_>>(),
+        ),
+    }
+}
+
+/// Picks `n` of `len` items spread evenly over the period (systematic selection), so a sample
+/// is reproducible and covers the whole period.
+pub fn systematic(len: usize, n: usize) -> Vec<usize> {
+    if n >= len {
+        return (0..len).collect();
+    }
+    (0..n).map(|i| ((2 * i + 1) * len) / (2 * n)).collect()
+}
+
+/// The test record of a control, from its status and evidence.
+pub fn test_record(
+    project: &Project,
+    control: &crate::project::Control,
+    row: &ControlRow,
+) -> TestRecord {
+    let types: Vec<&str> = control.test_types.iter().map(|t| t.as_str()).collect();
+    let types = {
+        let s = types.join(", ");
+        let mut c = s.chars();
+        c.next()
+            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+            .unwrap_or_default()
+    };
+    let by_path = |p: &str| row.evidence.iter().find(|e| e.path == p).cloned();
+    let occ: &[Occurrence] = &row.status.occurrences;
+    match project.audit.kind {
+        AuditType::Type2 if control.frequency != Frequency::PerEvent => {
+            let population = occ.len();
+            let n = project.sampling.size(control.frequency, population);
+            let samples = systematic(population, n)
+                .into_iter()
+                .map(|i| Sample {
+                    label: occ[i].label.clone(),
+                    evidence: occ[i].evidence.iter().filter_map(|p| by_path(p)).collect(),
+                })
+                .collect();
+            TestRecord {
+                types,
+                population_text: format!(
+                    "{population} {} occurrence(s) in the period",
+                    control.frequency
+                ),
+                population,
+                sample_size: n,
+                samples,
+                exceptions: occ
+                    .iter()
+                    .filter(|o| o.evidence.is_empty())
+                    .map(|o| o.label.clone())
+                    .collect(),
+            }
+        }
+        _ => {
+            // Type 1, and per-event controls: the population is the evidenced events.
+            let (start, end) = (project.audit.start, project.audit.end);
+            let events: Vec<&EvidenceRef> = row
+                .evidence
+                .iter()
+                .filter(|e| {
+                    project.audit.kind == AuditType::Type1
+                        || e.date
+                            .parse()
+                            .is_ok_and(|d: jiff::civil::Date| d >= start && d <= end)
+                })
+                .collect();
+            let population = events.len();
+            let n = match project.audit.kind {
+                AuditType::Type1 => population.min(1),
+                AuditType::Type2 => project.sampling.size(control.frequency, population),
+            };
+            TestRecord {
+                types,
+                population_text: match project.audit.kind {
+                    AuditType::Type1 => "design as of the description date".to_string(),
+                    AuditType::Type2 => format!("{population} evidenced event(s) in the period"),
+                },
+                population,
+                sample_size: n,
+                samples: systematic(population, n)
+                    .into_iter()
+                    .map(|i| Sample {
+                        label: events[i].date.clone(),
+                        evidence: vec![events[i].clone()],
+                    })
+                    .collect(),
+                exceptions: Vec::new(),
+            }
+        }
+    }
+}
+
+pub fn matrix_rows(project: &Project) -> Vec<MatrixRow> {
+    Layer::ALL
+        .iter()
+        .map(|l| MatrixRow {
+            layer: *l,
+            saas: project.matrix.get(ServiceModel::Saas, *l),
+            paas: project.matrix.get(ServiceModel::Paas, *l),
+            iaas: project.matrix.get(ServiceModel::Iaas, *l),
+        })
+        .collect()
+}
+
+pub fn control_providers(project: &Project) -> Vec<ControlProviders> {
+    project
+        .controls
+        .iter()
+        .map(|c| ControlProviders {
+            control: c.id.clone(),
+            anchor: super::anchor("control", &c.id),
+            cells: project
+                .providers
+                .iter()
+                .map(|p| {
+                    c.assignments
+                        .iter()
+                        .find(|a| a.provider.as_deref() == Some(p.id.as_str()))
+                        .map(|a| a.owner.title().to_string())
+                        .unwrap_or_default()
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn systematic_samples_spread_over_the_population() {
+        assert_eq!(systematic(6, 2), [1, 4]);
+        assert_eq!(systematic(2, 2), [0, 1]);
+        assert_eq!(systematic(181, 25).len(), 25);
+        assert!(systematic(181, 25).windows(2).all(|w| w[0] < w[1]));
+        assert!(systematic(0, 3).is_empty());
+    }
+
+    #[test]
+    fn lists_read_as_english() {
+        assert_eq!(and_list(&["Security"]), "Security");
+        assert_eq!(
+            and_list(&["Security", "Availability", "Confidentiality"]),
+            "Security, Availability and Confidentiality"
+        );
+    }
+}
