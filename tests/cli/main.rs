@@ -3,5 +3,6 @@
 mod build_outputs;
 mod collect_index;
 mod docs;
+mod sample;
 mod harness;
 mod load_errors;
