@@ -350,7 +350,7 @@ pre { background: #f3f5f8; border: 1px solid var(--line); padding: .7rem; overfl
 blockquote { margin: 1rem 0; padding: .2rem 1rem; border-left: 4px solid var(--accent); background: #f7f9fc; }
 .table-wrap { overflow-x: auto; margin: .8rem 0 1.2rem; }
 table { border-collapse: collapse; width: 100%; font-size: .86rem; }
-th { background: var(--accent); color: #fff; text-align: left; padding: .4rem .5rem; position: sticky; top: 2.1rem; }
+th { background: var(--accent); color: #fff; text-align: left; padding: .4rem .5rem; }
 td { border-bottom: 1px solid var(--line); padding: .35rem .5rem; vertical-align: top; overflow-wrap: anywhere; }
 tbody tr:nth-child(even) td { background: var(--zebra); }
 .r { text-align: right; } .c { text-align: center; }
@@ -366,7 +366,7 @@ figure.chart .at { fill: var(--muted); }
   header.running { position: static; background: none; color: var(--ink); border-bottom: 1px solid var(--ink); }
   nav.toc, input.filter { display: none; }
   main { max-width: none; padding: 0; }
-  th { position: static; color: #000; background: #e6e9ef; }
+    th { color: #000; background: #e6e9ef; }
   tr, figure { break-inside: avoid; }
   h1, h2, h3 { break-after: avoid; }
   h1 { break-before: page; }

@@ -348,6 +348,34 @@ fn safe_link(dest: &str) -> Option<String> {
     }
 }
 
+/// Adds `by` levels to every ATX heading outside code fences (at most level 6). A level-1
+/// heading on the first line is the file's own title and is dropped: the template titles it.
+pub fn demote_headings(text: &str, by: usize) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut fenced = false;
+    let mut lines = text.lines().peekable();
+    if lines.peek().is_some_and(|l| l.starts_with("# ")) {
+        lines.next();
+    }
+    for line in lines {
+        let t = line.trim_start();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            fenced = !fenced;
+        }
+        let hashes = t.chars().take_while(|c| *c == '#').count();
+        let is_heading =
+            !fenced && (1..=6).contains(&hashes) && t[hashes..].starts_with([' ', '\t']);
+        if is_heading {
+            out.push_str(&"#".repeat((hashes + by).min(6)));
+            out.push_str(&t[hashes..]);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// A heading's anchor from its text: lower-case ASCII words joined by `-`.
 pub fn slug(text: &str) -> String {
     let mut s = String::new();
@@ -472,6 +500,15 @@ mod tests {
             panic!()
         };
         assert_eq!(items.len(), 2);
+    }
+
+    #[test]
+    fn narrative_headings_nest_under_the_template() {
+        let t = "# Services\n\nText\n\n## Detail\n\n```\n# not a heading\n```\n###### deep\n";
+        assert_eq!(
+            demote_headings(t, 2),
+            "\nText\n\n#### Detail\n\n```\n# not a heading\n```\n###### deep\n"
+        );
     }
 
     #[test]

@@ -52,6 +52,7 @@ impl Templates {
             filter(|s| format!("{{#{}}}", crate::report::anchor_slug(s))),
         );
         tera.register_filter("bytes", bytes_filter);
+        tera.register_filter("demote", demote_filter);
         let mut sources: BTreeMap<String, String> = BUILTIN
             .iter()
             .map(|(n, s)| (n.to_string(), s.to_string()))
@@ -157,6 +158,19 @@ fn anchor_filter(
             None => crate::report::anchor_slug(id),
         },
     ))
+}
+
+/// `{{ narrative | demote(by=3) }}`: pushes the headings of user Markdown down so they nest
+/// under the template's own (a narrative's `#` becomes `####`).
+fn demote_filter(
+    v: &tera::Value,
+    args: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let by = args.get("by").and_then(|b| b.as_u64()).unwrap_or(2) as usize;
+    Ok(tera::Value::String(markdown::demote_headings(
+        v.as_str().unwrap_or_default(),
+        by,
+    )))
 }
 
 fn bytes_filter(

@@ -28,6 +28,8 @@ pub struct Description {
     pub components: Components,
     pub subservice: Vec<Subservice>,
     pub cuecs: Vec<Cuec>,
+    /// The company's monitoring of its subservice organisations: controls mapped to CC9.2.
+    pub monitoring: Vec<String>,
     pub not_relevant: Vec<NotRelevantRow>,
     /// Categories not in scope, as "Privacy and Processing Integrity".
     pub categories_out_of_scope: String,
@@ -35,11 +37,19 @@ pub struct Description {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Components {
-    pub infrastructure: Vec<Asset>,
-    pub software: Vec<Asset>,
-    pub people: Vec<Asset>,
-    pub data: Vec<Asset>,
-    pub vendors: Vec<Asset>,
+    pub infrastructure: Vec<AssetRow>,
+    pub software: Vec<AssetRow>,
+    pub people: Vec<AssetRow>,
+    pub data: Vec<AssetRow>,
+    pub vendors: Vec<AssetRow>,
+}
+
+/// An asset as the description shows it, with its provider's name.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetRow {
+    #[serde(flatten)]
+    pub asset: Asset,
+    pub provider_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,8 +58,6 @@ pub struct Subservice {
     pub provider: ProviderRow,
     /// Controls of ours that run on the provider, with the owner there.
     pub controls: Vec<(String, Owner)>,
-    /// The company's monitoring of the provider: controls mapped to CC9.2 (vendor management).
-    pub monitoring: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -173,7 +181,13 @@ pub fn description(project: &Project, providers: &[ProviderRow]) -> Description 
             .assets
             .iter()
             .filter(|a| a.category == cat)
-            .cloned()
+            .map(|a| AssetRow {
+                asset: a.clone(),
+                provider_name: a.provider.as_ref().map(|id| {
+                    let p = project.providers.iter().find(|p| &p.id == id);
+                    p.map(|p| p.name.clone()).unwrap_or_else(|| id.clone())
+                }),
+            })
             .collect::<Vec<_>>()
     };
     let monitoring: Vec<String> = project
@@ -204,9 +218,9 @@ pub fn description(project: &Project, providers: &[ProviderRow]) -> Description 
                             .map(|a| (c.id.clone(), a.owner))
                     })
                     .collect(),
-                monitoring: monitoring.clone(),
             })
             .collect(),
+        monitoring,
         cuecs: project
             .controls
             .iter()
