@@ -24,6 +24,12 @@ pub(super) fn run(args: &super::CommonArgs, mode: Mode) -> Result<Outcome, Error
     let mut diags = Diagnostics::default();
     let opts = CollectOptions {
         progress: progress_bar(args.quiet),
+        cache_dir: Some(
+            args.cache
+                .clone()
+                .unwrap_or_else(|| args.out.join(".auditpack-cache")),
+        ),
+        rehash: args.rehash,
     };
     let assessed = crate::assess_project(&args.project, &opts, &mut diags);
     if let Some(pb) = &opts.progress {

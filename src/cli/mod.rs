@@ -53,6 +53,12 @@ struct CommonArgs {
     /// Print nothing but errors
     #[arg(long, short, conflicts_with = "verbose")]
     quiet: bool,
+    /// Folder of the hash cache [default: OUT/.auditpack-cache]
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Hash every file again, even those the cache proves unchanged
+    #[arg(long)]
+    rehash: bool,
 }
 
 /// Parses argv and runs the command.

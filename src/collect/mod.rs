@@ -5,6 +5,7 @@
 //! files (unreadable, a link leaving the folder, a name BagIt cannot carry) are reported and the
 //! run goes on.
 
+pub mod cache;
 pub mod dates;
 
 use crate::diag::{Diagnostic, Diagnostics};
@@ -63,6 +64,10 @@ impl Inventory {
 pub struct CollectOptions {
     /// Progress in bytes hashed; hidden when `None`.
     pub progress: Option<indicatif::ProgressBar>,
+    /// Folder of the hash cache (see [`cache`]); `None`: no cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Hash every file even when the cache proves it unchanged (the cache is rewritten).
+    pub rehash: bool,
 }
 
 /// A regular file found by the walk, not yet hashed.
@@ -71,6 +76,7 @@ struct Found {
     rel: String,
     size: u64,
     mtime: Option<std::time::SystemTime>,
+    stamp: Option<cache::Stamp>,
 }
 
 /// Walks and hashes the project's evidence folder.
@@ -83,12 +89,20 @@ pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics
     if let Some(pb) = &opts.progress {
         pb.set_length(total);
     }
+    let cached = match (&opts.cache_dir, opts.rehash) {
+        (Some(dir), false) => cache::Cache::load(dir),
+        _ => cache::Cache::default(),
+    };
     let hashed: Vec<Result<String, std::io::Error>> = found
         .par_iter()
         .map_init(
             || vec![0u8; BUF_SIZE],
             |buf, f| {
-                let r = hash_file(&f.full, buf);
+                let hit = f.stamp.as_ref().and_then(|s| cached.get(&f.rel, s));
+                let r = match hit {
+                    Some(h) => Ok(h.to_string()),
+                    None => hash_file(&f.full, buf),
+                };
                 if let Some(pb) = &opts.progress {
                     pb.inc(f.size);
                 }
@@ -96,6 +110,18 @@ pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics
             },
         )
         .collect();
+    if let Some(dir) = &opts.cache_dir {
+        let entries = found
+            .iter()
+            .zip(&hashed)
+            .filter_map(|(f, h)| Some((f.rel.as_str(), f.stamp?, h.as_deref().ok()?)));
+        if let Err(e) = cache::Cache::save(dir, entries) {
+            diags.push(
+                Diagnostic::warning("cache-not-written", format!("cannot write the hash cache in {}: {e}", dir.display()))
+                    .hint("the next collect hashes every file again; check that the folder is writable or give --cache"),
+            );
+        }
+    }
 
     let mut files = Vec::with_capacity(found.len());
     for (f, h) in found.into_iter().zip(hashed) {
@@ -267,6 +293,7 @@ fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found
             full: path.to_path_buf(),
             rel,
             size: meta.as_ref().map(|m| m.len()).unwrap_or(0),
+            stamp: meta.as_ref().map(cache::Stamp::of),
             mtime: meta.and_then(|m| m.modified().ok()),
         };
         if found.rel.ends_with(SIDECAR_SUFFIX) {

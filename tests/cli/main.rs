@@ -1,8 +1,9 @@
 //! Integration tests: the real binary on fixture projects. One test binary, a module per area.
 
 mod build_outputs;
+mod cache;
 mod collect_index;
 mod docs;
-mod sample;
 mod harness;
 mod load_errors;
+mod sample;
