@@ -8,13 +8,35 @@ use crate::output::Staging;
 use crate::package::Artifact;
 use crate::render::{Templates, doc::DocMeta};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-pub(super) fn run(args: &super::CommonArgs, full: bool) -> Result<Outcome, Error> {
+#[derive(clap::Args)]
+pub(super) struct BuildArgs {
+    #[command(flatten)]
+    pub(super) common: super::CommonArgs,
+    /// Sign the package with this private key (from `auditpack keygen`)
+    #[arg(long, value_name = "KEY")]
+    sign: Option<PathBuf>,
+}
+
+/// `full` is `Some` for `build` (reports and package), `None` for `collect` (index only).
+pub(super) fn run(args: &super::CommonArgs, full: Option<&BuildArgs>) -> Result<Outcome, Error> {
+    let signing_key = match full.and_then(|b| b.sign.as_ref()) {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| Error::io("read the signing key", p, e))?;
+            Some(crate::package::sign::parse_private_key(&text).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?)
+        }
+        None => None,
+    };
     let mut diags = Diagnostics::default();
     let opts = CollectOptions { progress: progress_bar(args.quiet) };
     let assessed = crate::assess_project(&args.project, &opts, &mut diags);
     if let Some(pb) = &opts.progress {
         pb.finish_and_clear();
+    }
+    // Nothing secret goes to the auditor: scanned before anything is written.
+    if let (Some(_), Some(a)) = (full, &assessed) {
+        crate::package::secrets::scan(&a.project, &a.index, &mut diags);
     }
     if let Some(a) = &assessed {
         check_out_dir(&a.project, &args.out)?;
@@ -27,8 +49,8 @@ pub(super) fn run(args: &super::CommonArgs, full: bool) -> Result<Outcome, Error
     let mut staging = Staging::new(&args.out)?;
     let index_json = to_json(&assessed.index)?;
     staging.write("index.json", &index_json)?;
-    if full {
-        write_build(&assessed, index_json, &mut staging)?;
+    if full.is_some() {
+        write_build(&assessed, index_json, signing_key.as_ref(), &mut staging)?;
     }
     let written = staging.commit()?;
     print_diagnostics(&diags, args.verbose, args.quiet);
@@ -72,7 +94,12 @@ fn check_out_dir(project: &crate::project::Project, out: &std::path::Path) -> Re
     Ok(())
 }
 
-fn write_build(a: &crate::Assessed, index_json: Vec<u8>, staging: &mut Staging) -> Result<(), Error> {
+fn write_build(
+    a: &crate::Assessed,
+    index_json: Vec<u8>,
+    signing_key: Option<&ed25519_dalek::SigningKey>,
+    staging: &mut Staging,
+) -> Result<(), Error> {
     let project = &a.project;
     let templates = Templates::load(Some(&project.root.join(&project.paths.templates)))?;
     let markdown = templates.render("report.md", &a.report)?;
@@ -96,7 +123,7 @@ fn write_build(a: &crate::Assessed, index_json: Vec<u8>, staging: &mut Staging) 
     let zip_name = format!("{}.zip", crate::package::bag_name(project));
     let zip_path = staging.dir().join(&zip_name);
     let file = staging.file(&zip_name)?;
-    let summary = crate::package::write(project, &a.index, &artifacts, std::io::BufWriter::new(file.as_file_mut()))
+    let summary = crate::package::write(project, &a.index, &artifacts, signing_key, std::io::BufWriter::new(file.as_file_mut()))
         .map_err(|e| match e {
             Error::Package { message, .. } => Error::Package { path: zip_path.clone(), message },
             other => other,

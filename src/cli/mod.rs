@@ -5,6 +5,8 @@
 
 mod build;
 mod init;
+mod keygen;
+mod verify;
 
 use crate::diag::{Diagnostics, Severity};
 use clap::{Args, Parser, Subcommand};
@@ -28,8 +30,17 @@ enum Command {
     },
     /// Hash and index the evidence; writes index.json to the output folder
     Collect(CommonArgs),
-    /// Collect, assess and write the reports (Markdown, HTML, PDF), index.json and the package zip
-    Build(CommonArgs),
+    /// Collect, assess, scan for secrets and write the reports (Markdown, HTML, PDF), index.json and the package zip
+    Build(build::BuildArgs),
+    /// Check a package (zip or unpacked folder): checksums, completeness, Payload-Oxum, signature.
+    /// Exit 0 intact, 1 tampered or incomplete, 2 unreadable
+    Verify(verify::VerifyArgs),
+    /// Write a new ed25519 key pair for signing packages into DIR (never overwrites)
+    Keygen {
+        /// Folder for auditpack-signing.key (private, mode 0600) and auditpack-signing.pub
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Write the built-in report templates into DIR for editing (existing files are kept)
     Templates {
         /// Folder to write the templates to, usually PROJECT/templates
@@ -67,8 +78,10 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Init { dir } => init::run(&dir),
-        Command::Collect(args) => build::run(&args, false),
-        Command::Build(args) => build::run(&args, true),
+        Command::Collect(args) => build::run(&args, None),
+        Command::Build(args) => build::run(&args.common, Some(&args)),
+        Command::Verify(args) => verify::run(&args),
+        Command::Keygen { out } => keygen::run(&out),
         Command::Templates { dir } => crate::render::write_defaults(&dir).map(|written| {
             for n in &written {
                 eprintln!("wrote {}", dir.join(n).display());

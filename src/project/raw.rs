@@ -9,7 +9,7 @@ use toml::Spanned;
 pub type S<T> = Spanned<T>;
 
 pub const TOP_KEYS: &[&str] =
-    &["organisation", "system", "audit", "paths", "branding", "provider", "responsibility"];
+    &["organisation", "system", "audit", "paths", "branding", "provider", "responsibility", "package", "snapshot"];
 
 pub const ORGANISATION_KEYS: &[&str] = &["name", "website", "contact"];
 #[derive(Deserialize)]
@@ -55,6 +55,22 @@ pub struct Branding {
     pub confidentiality: Option<String>,
     pub accent: Option<S<String>>,
     pub logo: Option<S<String>>,
+}
+
+pub const PACKAGE_KEYS: &[&str] = &["allow_secrets"];
+/// `[package]`: settings of the package stage.
+#[derive(Deserialize, Default)]
+pub struct Package {
+    /// Evidence files (paths or globs relative to the project) that may hold secrets.
+    #[serde(default)]
+    pub allow_secrets: Vec<S<String>>,
+}
+
+pub const SNAPSHOT_KEYS: &[&str] = &["store"];
+/// `[snapshot]`: where snapshots are kept.
+#[derive(Deserialize, Default)]
+pub struct Snapshot {
+    pub store: Option<S<String>>,
 }
 
 pub const PROVIDER_KEYS: &[&str] = &["id", "name", "service_model", "method", "services", "csocs"];
