@@ -363,7 +363,7 @@ fn check_manifests<'a>(
                     );
                 } else {
                     problems.push(
-                        Diagnostic::error("missing-file", format!("`{entry}` is listed in {} but missing", m.name))
+                        Diagnostic::error("missing-from-bag", format!("`{entry}` is listed in {} but missing", m.name))
                             .at(loc)
                             .hint("a file was deleted or renamed after the package was made"),
                     );
