@@ -17,6 +17,12 @@ pub(super) struct BuildArgs {
     /// Sign the package with this private key (from `auditpack keygen`)
     #[arg(long, value_name = "KEY")]
     sign: Option<PathBuf>,
+    /// Rebuild the package exactly as of snapshot ID (a number, `latest`, or a hash prefix)
+    #[arg(long, value_name = "ID")]
+    snapshot: Option<String>,
+    /// The snapshot store (default: `[snapshot] store` in auditpack.toml, else PROJECT/.auditpack/snapshots)
+    #[arg(long, value_name = "DIR", requires = "snapshot")]
+    store: Option<PathBuf>,
 }
 
 /// `full` is `Some` for `build` (reports and package), `None` for `collect` (index only).
@@ -28,9 +34,28 @@ pub(super) fn run(args: &super::CommonArgs, full: Option<&BuildArgs>) -> Result<
         }
         None => None,
     };
+    // `--snapshot`: the project as it was, written to a temporary folder, with the history the
+    // store held then; everything below runs on it as on the live project.
+    let mut root = args.project.clone();
+    let mut history = crate::History::Project;
+    let mut _as_of = None;
+    if let Some(b) = full
+        && let Some(id) = &b.snapshot
+    {
+        let store = crate::snapshot::Store::new(crate::snapshot::store_dir(&args.project, None, b.store.as_deref()));
+        let n = store.resolve(id)?;
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("create a temporary folder in", std::env::temp_dir(), e))?;
+        crate::snapshot::materialize(&store, n, tmp.path())?;
+        root = tmp.path().to_path_buf();
+        history = crate::History::Store { dir: store.dir.clone(), upto: n };
+        _as_of = Some(tmp);
+        if !args.quiet {
+            eprintln!("building the package as of snapshot {n}");
+        }
+    }
     let mut diags = Diagnostics::default();
     let opts = CollectOptions { progress: progress_bar(args.quiet) };
-    let assessed = crate::assess_project(&args.project, &opts, &mut diags);
+    let assessed = crate::assess_project_with(&root, &opts, &history, &mut diags);
     if let Some(pb) = &opts.progress {
         pb.finish_and_clear();
     }
@@ -70,7 +95,7 @@ pub(super) fn run(args: &super::CommonArgs, full: Option<&BuildArgs>) -> Result<
     Ok(Outcome::Ok)
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
     let mut s = serde_json::to_vec_pretty(v).map_err(|e| Error::Usage(format!("cannot serialise JSON: {e}")))?;
     s.push(b'\n');
     Ok(s)

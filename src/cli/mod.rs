@@ -6,6 +6,7 @@
 mod build;
 mod init;
 mod keygen;
+mod snapshot;
 mod verify;
 
 use crate::diag::{Diagnostics, Severity};
@@ -35,6 +36,8 @@ enum Command {
     /// Check a package (zip or unpacked folder): checksums, completeness, Payload-Oxum, signature.
     /// Exit 0 intact, 1 tampered or incomplete, 2 unreadable
     Verify(verify::VerifyArgs),
+    /// Record the project and its evidence in the snapshot store; `list`, `diff` and `verify` read the store
+    Snapshot(snapshot::SnapshotArgs),
     /// Write a new ed25519 key pair for signing packages into DIR (never overwrites)
     Keygen {
         /// Folder for auditpack-signing.key (private, mode 0600) and auditpack-signing.pub
@@ -82,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Build(args) => build::run(&args.common, Some(&args)),
         Command::Verify(args) => verify::run(&args),
         Command::Keygen { out } => keygen::run(&out),
+        Command::Snapshot(args) => snapshot::run(&args),
         Command::Templates { dir } => crate::render::write_defaults(&dir).map(|written| {
             for n in &written {
                 eprintln!("wrote {}", dir.join(n).display());
