@@ -14,13 +14,12 @@ fn build(f: &Fixture, out: &str, extra: &[&str]) -> PathBuf {
     let mut args = vec!["build", "project", "--out", out, "-q"];
     args.extend_from_slice(extra);
     f.run(&args).code(0);
-    let zip = std::fs::read_dir(&out_dir)
+    std::fs::read_dir(&out_dir)
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "zip"))
-        .expect("the build wrote a zip");
-    zip
+        .expect("the build wrote a zip")
 }
 
 /// Extracts a (trusted, test-made) zip into `dest`; returns the bag folder.
@@ -67,7 +66,13 @@ fn recompute_manifests(bag: &Path) {
     let info = std::fs::read_to_string(bag.join("bag-info.txt")).unwrap();
     let info: String = info
         .lines()
-        .map(|l| if l.starts_with("Payload-Oxum:") { format!("Payload-Oxum: {bytes}.{}\n", files.len()) } else { format!("{l}\n") })
+        .map(|l| {
+            if l.starts_with("Payload-Oxum:") {
+                format!("Payload-Oxum: {bytes}.{}\n", files.len())
+            } else {
+                format!("{l}\n")
+            }
+        })
         .collect();
     std::fs::write(bag.join("bag-info.txt"), info).unwrap();
     let mut tags = String::new();
@@ -96,8 +101,12 @@ fn a_built_package_verifies_as_zip_and_as_folder_and_bagit_py_accepts_it() {
 
     // An independent validator agrees (CI installs bagit; locally it may be missing).
     match std::process::Command::new("bagit.py").arg("--validate").arg(&bag).output() {
-        Ok(out) => assert!(out.status.success(), "bagit.py rejected the bag:\n{}", String::from_utf8_lossy(&out.stderr)),
-        Err(_) if std::env::var("CI").is_err() => eprintln!("bagit.py is not installed: skipped the independent validation"),
+        Ok(out) => {
+            assert!(out.status.success(), "bagit.py rejected the bag:\n{}", String::from_utf8_lossy(&out.stderr))
+        }
+        Err(_) if std::env::var("CI").is_err() => {
+            eprintln!("bagit.py is not installed: skipped the independent validation")
+        }
         Err(e) => panic!("bagit.py is required in CI (pip install bagit): {e}"),
     }
 }
@@ -172,7 +181,9 @@ fn a_recomputed_manifest_is_caught_only_with_the_signature() {
     f.run(&["verify", bag.to_str().unwrap()]).code(0); // checksums alone cannot tell
     f.run(&["verify", bag.to_str().unwrap(), "--key", key]).code(1).out_says(&["[signature-invalid]"]);
     // bagit.py still accepts a signed bag: the signature is a tag file no manifest lists.
-    if let Ok(out) = std::process::Command::new("bagit.py").arg("--validate").arg(unzip(&zip, &f.dir.path().join("v"))).output() {
+    if let Ok(out) =
+        std::process::Command::new("bagit.py").arg("--validate").arg(unzip(&zip, &f.dir.path().join("v"))).output()
+    {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 
@@ -399,7 +410,9 @@ fn secrets_in_evidence_stop_the_build_unless_the_file_is_allowed() {
         "auditpack.toml",
         &format!("{toml}\n[package]\nallow_secrets = [\"evidence/AC-01/deploy-notes-*.txt\", \"evidence/AC-01/id_rsa-*\", \"evidence/none.txt\"]\n"),
     );
-    f.run(&["build", "project", "--out", "out"]).code(0).err_says(&["warning[unused-allow-secrets]", "evidence/none.txt"]);
+    f.run(&["build", "project", "--out", "out"])
+        .code(0)
+        .err_says(&["warning[unused-allow-secrets]", "evidence/none.txt"]);
 
     // A typo in the new section is located like any other.
     f.write("auditpack.toml", &format!("{toml}\n[package]\nallow_secret = []\n"));

@@ -1041,7 +1041,7 @@ impl Container {
             if name.starts_with(['/', '\\'])
                 || name.as_bytes().get(1) == Some(&b':')
                 || name.contains('\0')
-                || comps.iter().any(|c| *c == "..")
+                || comps.contains(&"..")
             {
                 hostile(
                     &mut found,

@@ -42,7 +42,8 @@ pub fn repo() -> PathBuf {
 }
 
 pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_auditpack")).args(args).current_dir(cwd).output().expect("run auditpack");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_auditpack")).args(args).current_dir(cwd).output().expect("run auditpack");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
