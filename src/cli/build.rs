@@ -45,7 +45,14 @@ pub(super) fn run(args: &super::CommonArgs, full: Option<&BuildArgs>) -> Result<
         let store = crate::snapshot::Store::new(crate::snapshot::store_dir(&args.project, None, b.store.as_deref()));
         let n = store.resolve(id)?;
         let tmp = tempfile::tempdir().map_err(|e| Error::io("create a temporary folder in", std::env::temp_dir(), e))?;
-        crate::snapshot::materialize(&store, n, tmp.path())?;
+        let manifest = crate::snapshot::materialize(&store, n, tmp.path())?;
+        if manifest.auditpack != env!("CARGO_PKG_VERSION") && !args.quiet {
+            eprintln!(
+                "note: snapshot {n} was taken by auditpack {}; this is {}, so the package may differ from one built then",
+                manifest.auditpack,
+                env!("CARGO_PKG_VERSION")
+            );
+        }
         root = tmp.path().to_path_buf();
         history = crate::History::Store { dir: store.dir.clone(), upto: n };
         _as_of = Some(tmp);

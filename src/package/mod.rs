@@ -231,7 +231,12 @@ fn readme(bag: &str) -> String {
          \n\
          or with the Library of Congress validator (pip install bagit):\n\
          \n\
-         \x20 bagit.py --validate {bag}\n"
+         \x20 bagit.py --validate {bag}\n\
+         \n\
+         auditpack checks all of this, and the signature when tagmanifest-sha256.txt.sig is present\n\
+         (an ed25519 signature of tagmanifest-sha256.txt), with the sender's public key:\n\
+         \n\
+         \x20 auditpack verify {bag}.zip --key auditpack-signing.pub\n"
     )
 }
 

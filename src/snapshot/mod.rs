@@ -506,6 +506,8 @@ pub struct Listed {
     pub id: u64,
     pub sha256: String,
     pub created: String,
+    /// The auditpack version that took it: `build --snapshot` is byte-identical with the same one.
+    pub auditpack: String,
     pub files: usize,
     pub bytes: u64,
     /// Bytes of content first recorded by this snapshot.
@@ -528,6 +530,7 @@ pub fn list(store: &Store) -> Result<Vec<Listed>, Error> {
             id,
             sha256,
             created: m.created.clone(),
+            auditpack: m.auditpack.clone(),
             files: m.files.len(),
             bytes: m.files.values().map(|r| r.size).sum(),
             new_bytes,
