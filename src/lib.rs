@@ -5,7 +5,11 @@
 //! ```text
 //! project::load -> collect::collect -> index::build -> assess::assess
 //!     -> report::build -> render (Markdown -> Document -> HTML, PDF) -> package::write
+//!     -> snapshot::take
 //! ```
+//!
+//! Earlier snapshots feed back into `assess` as [`assess::PastEvidence`], so evidence replaced
+//! since it was recorded still counts for its period.
 //!
 //! Problems in the user's data are [`diag::Diagnostic`]s, collected across the whole run;
 //! failures of the tool itself (I/O, a template that does not parse) are [`Error`]s. The library
@@ -23,6 +27,7 @@ pub mod package;
 pub mod project;
 pub mod render;
 pub mod report;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 
@@ -63,11 +68,25 @@ pub struct Assessed {
     pub report: report::Report,
 }
 
+/// Where earlier snapshots come from for Type 2 coverage.
+pub enum History {
+    /// The project's own store (`[snapshot] store`), every snapshot, if the store exists.
+    Project,
+    /// A given store, snapshots up to and including `upto` (for `build --snapshot`).
+    Store { dir: PathBuf, upto: u64 },
+}
+
 /// Runs load -> collect -> index -> assess -> report model. Returns `None` when the project has
 /// errors that stop the pipeline (they are in `diags`).
-pub fn assess_project(
+pub fn assess_project(root: &Path, opts: &collect::CollectOptions, diags: &mut diag::Diagnostics) -> Option<Assessed> {
+    assess_project_with(root, opts, &History::Project, diags)
+}
+
+/// [`assess_project`] with the snapshot history to take into account.
+pub fn assess_project_with(
     root: &Path,
     opts: &collect::CollectOptions,
+    history: &History,
     diags: &mut diag::Diagnostics,
 ) -> Option<Assessed> {
     let loaded = project::load(root);
@@ -78,7 +97,14 @@ pub fn assess_project(
     }
     let inventory = collect::collect(&project, opts, diags);
     let index = index::build(&project, inventory, diags);
-    let assessment = assess::assess(&project, &index, diags);
+    let past = match history {
+        History::Project => {
+            let store = snapshot::Store::new(snapshot::store_dir(root, Some(&project.snapshot.store), None));
+            snapshot::history(&store, None, diags)
+        }
+        History::Store { dir, upto } => snapshot::history(&snapshot::Store::new(dir.clone()), Some(*upto), diags),
+    };
+    let assessment = assess::assess(&project, &index, &past, diags);
     let report = report::build(&project, &index, &assessment);
     Some(Assessed {
         project,

@@ -3,9 +3,12 @@
 //! Criteria coverage, controls with missing or stale evidence, and for Type 2 each expected
 //! occurrence of a control in the observation period matched to effective-dated evidence.
 //! Findings are diagnostics (warnings): a gap does not stop the package, it is shown in it.
+//! Evidence that earlier snapshots recorded ([`PastEvidence`]) counts for the occurrences it
+//! covers even if the file has since been replaced: a Type 2 period is proved as it happened.
 
 pub mod periods;
 
+use crate::collect::dates::Effective;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::index::EvidenceIndex;
 use crate::model::{AuditType, Frequency};
@@ -54,20 +57,36 @@ pub enum TestResult {
     NoEvidence,
 }
 
-pub fn assess(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics) -> Assessment {
+/// Evidence an earlier snapshot recorded, as it was then (see `snapshot::history`).
+#[derive(Debug, Clone)]
+pub struct PastEvidence {
+    pub path: String,
+    pub sha256: String,
+    pub effective: Effective,
+    pub controls: Vec<String>,
+    /// The earliest snapshot that holds this content at this path.
+    pub snapshot: u64,
+}
+
+impl PastEvidence {
+    /// How the evidence is named in occurrences: the path and the snapshot that holds it.
+    pub fn label(&self) -> String {
+        format!("{} (snapshot {})", self.path, self.snapshot)
+    }
+}
+
+pub fn assess(project: &Project, index: &EvidenceIndex, past: &[PastEvidence], diags: &mut Diagnostics) -> Assessment {
     let audit = &project.audit;
     let mut controls = BTreeMap::new();
+    // Past evidence still present unchanged is current evidence; only replaced content adds.
+    let current: std::collections::BTreeSet<(&str, &str)> =
+        index.evidence.iter().map(|f| (f.file.path.as_str(), f.file.sha256.as_str())).collect();
+    let replaced: Vec<&PastEvidence> =
+        past.iter().filter(|p| !current.contains(&(p.path.as_str(), p.sha256.as_str()))).collect();
     for c in &project.controls {
-        let files: Vec<_> = index
-            .evidence
-            .iter()
-            .filter(|f| f.controls.contains(&c.id))
-            .collect();
-        let latest = files
-            .iter()
-            .map(|f| f.effective().date)
-            .filter(|d| *d <= audit.end)
-            .max();
+        let files: Vec<_> = index.evidence.iter().filter(|f| f.controls.contains(&c.id)).collect();
+        let earlier: Vec<&&PastEvidence> = replaced.iter().filter(|p| p.controls.contains(&c.id)).collect();
+        let latest = files.iter().map(|f| f.effective().date).filter(|d| *d <= audit.end).max();
         let stale = match (latest, c.frequency.max_age_days()) {
             (Some(l), Some(max)) => (audit.end - l).get_days() as i64 > max,
             _ => false,
@@ -83,23 +102,16 @@ pub fn assess(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics)
                     .iter()
                     .filter(|f| f.effective().overlaps(w.start, w.end))
                     .map(|f| f.file.path.clone())
+                    .chain(earlier.iter().filter(|p| p.effective.overlaps(w.start, w.end)).map(|p| p.label()))
                     .collect(),
                 label: w.label,
                 start: w.start,
                 end: w.end,
             })
             .collect();
-        let in_period = files
-            .iter()
-            .filter(|f| f.effective().overlaps(audit.start, audit.end))
-            .count();
-        let (result, result_text) = result(
-            audit.kind,
-            c.frequency,
-            files.len(),
-            in_period,
-            &occurrences,
-        );
+        let in_period = files.iter().filter(|f| f.effective().overlaps(audit.start, audit.end)).count()
+            + earlier.iter().filter(|p| p.effective.overlaps(audit.start, audit.end)).count();
+        let (result, result_text) = result(audit.kind, c.frequency, files.len(), in_period, &occurrences);
 
         if files.is_empty() {
             diags.push(

@@ -8,6 +8,7 @@ use crate::output::Staging;
 use crate::package::Artifact;
 use crate::render::{Templates, doc::DocMeta};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// What a run writes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -20,20 +21,73 @@ pub(super) enum Mode {
     Describe,
 }
 
-pub(super) fn run(args: &super::CommonArgs, mode: Mode) -> Result<Outcome, Error> {
+#[derive(clap::Args)]
+pub(super) struct BuildArgs {
+    #[command(flatten)]
+    pub(super) common: super::CommonArgs,
+    /// Sign the package with this private key (from `auditpack keygen`)
+    #[arg(long, value_name = "KEY")]
+    sign: Option<PathBuf>,
+    /// Rebuild the package exactly as of snapshot ID (a number, `latest`, or a hash prefix)
+    #[arg(long, value_name = "ID")]
+    snapshot: Option<String>,
+    /// The snapshot store (default: `[snapshot] store` in auditpack.toml, else PROJECT/.auditpack/snapshots)
+    #[arg(long, value_name = "DIR", requires = "snapshot")]
+    store: Option<PathBuf>,
+}
+
+/// `full` carries the options only `build` has (signing, snapshots).
+pub(super) fn run(args: &super::CommonArgs, mode: Mode, full: Option<&BuildArgs>) -> Result<Outcome, Error> {
+    let signing_key = match full.and_then(|b| b.sign.as_ref()) {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| Error::io("read the signing key", p, e))?;
+            Some(crate::package::sign::parse_private_key(&text).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?)
+        }
+        None => None,
+    };
+    // `--snapshot`: the project as it was, written to a temporary folder, with the history the
+    // store held then; everything below runs on it as on the live project.
+    let mut root = args.project.clone();
+    let mut history = crate::History::Project;
+    let mut _as_of = None;
+    if let Some(b) = full
+        && let Some(id) = &b.snapshot
+    {
+        let store = crate::snapshot::Store::new(crate::snapshot::store_dir(&args.project, None, b.store.as_deref()));
+        let n = store.resolve(id)?;
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("create a temporary folder in", std::env::temp_dir(), e))?;
+        let manifest = crate::snapshot::materialize(&store, n, tmp.path())?;
+        if manifest.auditpack != env!("CARGO_PKG_VERSION") && !args.quiet {
+            eprintln!(
+                "note: snapshot {n} was taken by auditpack {}; this is {}, so the package may differ from one built then",
+                manifest.auditpack,
+                env!("CARGO_PKG_VERSION")
+            );
+        }
+        root = tmp.path().to_path_buf();
+        history = crate::History::Store { dir: store.dir.clone(), upto: n };
+        _as_of = Some(tmp);
+        if !args.quiet {
+            eprintln!("building the package as of snapshot {n}");
+        }
+    }
     let mut diags = Diagnostics::default();
     let opts = CollectOptions {
         progress: progress_bar(args.quiet),
-        cache_dir: Some(
-            args.cache
-                .clone()
-                .unwrap_or_else(|| args.out.join(".auditpack-cache")),
-        ),
+        // A rebuild from a snapshot reads a fresh temporary copy: no cache to trust there.
+        cache_dir: match full.and_then(|b| b.snapshot.as_ref()) {
+            Some(_) => None,
+            None => Some(args.cache.clone().unwrap_or_else(|| args.out.join(".auditpack-cache"))),
+        },
         rehash: args.rehash,
     };
-    let assessed = crate::assess_project(&args.project, &opts, &mut diags);
+    let assessed = crate::assess_project_with(&root, &opts, &history, &mut diags);
     if let Some(pb) = &opts.progress {
         pb.finish_and_clear();
+    }
+    // Nothing secret goes to the auditor: scanned before anything is written.
+    if let (Some(_), Some(a)) = (full, &assessed) {
+        crate::package::secrets::scan(&a.project, &a.index, &mut diags);
     }
     if let Some(a) = &assessed {
         check_out_dir(&a.project, &args.out)?;
@@ -49,7 +103,7 @@ pub(super) fn run(args: &super::CommonArgs, mode: Mode) -> Result<Outcome, Error
         Mode::Collect => staging.write("index.json", &index_json)?,
         Mode::Build => {
             staging.write("index.json", &index_json)?;
-            write_build(&assessed, index_json, &mut staging)?;
+            write_build(&assessed, index_json, signing_key.as_ref(), &mut staging)?;
         }
         Mode::Describe => write_description(&assessed, &mut staging)?,
     }
@@ -71,9 +125,8 @@ pub(super) fn run(args: &super::CommonArgs, mode: Mode) -> Result<Outcome, Error
     Ok(Outcome::Ok)
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
-    let mut s = serde_json::to_vec_pretty(v)
-        .map_err(|e| Error::Usage(format!("cannot serialise JSON: {e}")))?;
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
+    let mut s = serde_json::to_vec_pretty(v).map_err(|e| Error::Usage(format!("cannot serialise JSON: {e}")))?;
     s.push(b'\n');
     Ok(s)
 }
@@ -151,6 +204,7 @@ fn write_description(a: &crate::Assessed, staging: &mut Staging) -> Result<(), E
 fn write_build(
     a: &crate::Assessed,
     index_json: Vec<u8>,
+    signing_key: Option<&ed25519_dalek::SigningKey>,
     staging: &mut Staging,
 ) -> Result<(), Error> {
     let project = &a.project;
@@ -190,19 +244,11 @@ fn write_build(
     let zip_name = format!("{}.zip", crate::package::bag_name(project));
     let zip_path = staging.dir().join(&zip_name);
     let file = staging.file(&zip_name)?;
-    let summary = crate::package::write(
-        project,
-        &a.index,
-        &artifacts,
-        std::io::BufWriter::new(file.as_file_mut()),
-    )
-    .map_err(|e| match e {
-        Error::Package { message, .. } => Error::Package {
-            path: zip_path.clone(),
-            message,
-        },
-        other => other,
-    })?;
+    let summary = crate::package::write(project, &a.index, &artifacts, signing_key, std::io::BufWriter::new(file.as_file_mut()))
+        .map_err(|e| match e {
+            Error::Package { message, .. } => Error::Package { path: zip_path.clone(), message },
+            other => other,
+        })?;
     let _ = summary;
     Ok(())
 }

@@ -5,6 +5,9 @@
 
 mod build;
 mod init;
+mod keygen;
+mod snapshot;
+mod verify;
 
 use crate::diag::{Diagnostics, Severity};
 use clap::{Args, Parser, Subcommand};
@@ -28,10 +31,21 @@ enum Command {
     },
     /// Hash and index the evidence; writes index.json to the output folder
     Collect(CommonArgs),
-    /// Collect, assess and write the reports (Markdown, HTML, PDF), index.json and the package zip
-    Build(CommonArgs),
+    /// Collect, assess, scan for secrets and write the reports (Markdown, HTML, PDF), index.json and the package zip
+    Build(build::BuildArgs),
     /// Render only the system description (Section III) as description.md, .html and .pdf
     Describe(CommonArgs),
+    /// Check a package (zip or unpacked folder): checksums, completeness, Payload-Oxum, signature.
+    /// Exit 0 intact, 1 tampered or incomplete, 2 unreadable
+    Verify(verify::VerifyArgs),
+    /// Record the project and its evidence in the snapshot store; `list`, `diff` and `verify` read the store
+    Snapshot(snapshot::SnapshotArgs),
+    /// Write a new ed25519 key pair for signing packages into DIR (never overwrites)
+    Keygen {
+        /// Folder for auditpack-signing.key (private, mode 0600) and auditpack-signing.pub
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Write the built-in report templates into DIR for editing (existing files are kept)
     Templates {
         /// Folder to write the templates to, usually PROJECT/templates
@@ -77,9 +91,12 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Init { dir } => init::run(&dir),
-        Command::Collect(args) => build::run(&args, build::Mode::Collect),
-        Command::Build(args) => build::run(&args, build::Mode::Build),
-        Command::Describe(args) => build::run(&args, build::Mode::Describe),
+        Command::Collect(args) => build::run(&args, build::Mode::Collect, None),
+        Command::Build(args) => build::run(&args.common, build::Mode::Build, Some(&args)),
+        Command::Describe(args) => build::run(&args, build::Mode::Describe, None),
+        Command::Verify(args) => verify::run(&args),
+        Command::Keygen { out } => keygen::run(&out),
+        Command::Snapshot(args) => snapshot::run(&args),
         Command::Templates { dir } => crate::render::write_defaults(&dir).map(|written| {
             for n in &written {
                 eprintln!("wrote {}", dir.join(n).display());

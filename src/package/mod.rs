@@ -7,7 +7,12 @@
 //!
 //! Entries are sorted, timestamps are the package date, permissions fixed; evidence is streamed
 //! from disk (and hashed again on the way, so a file changed since collection is caught), Stored
-//! when already compressed and Deflated otherwise.
+//! when already compressed and Deflated otherwise. With a signing key, the signature of the tag
+//! manifest is one more tag file ([`sign`]); [`verify`] is the auditor's side.
+
+pub mod secrets;
+pub mod sign;
+pub mod verify;
 
 use crate::Error;
 use crate::collect::hex;
@@ -73,6 +78,7 @@ pub fn write<W: Write + Seek>(
     project: &Project,
     index: &EvidenceIndex,
     artifacts: &[Artifact],
+    signing_key: Option<&ed25519_dalek::SigningKey>,
     out: W,
 ) -> Result<Summary, Error> {
     let bag = bag_name(project);
@@ -128,11 +134,14 @@ pub fn write<W: Write + Seek>(
         ("bagit.txt", &bagit),
         ("manifest-sha256.txt", &manifest),
     ];
-    let tagmanifest: String = tags
-        .iter()
-        .map(|(n, t)| format!("{}  {n}\n", hex(&Sha256::digest(t.as_bytes()))))
-        .collect();
-    tags.push(("tagmanifest-sha256.txt", &tagmanifest));
+    let tagmanifest: String =
+        tags.iter().map(|(n, t)| format!("{}  {n}\n", hex(&Sha256::digest(t.as_bytes())))).collect();
+    tags.push((sign::SIGNED_FILE, &tagmanifest));
+    let signature = signing_key.map(|k| sign::signature_text(k, tagmanifest.as_bytes()));
+    if let Some(s) = &signature {
+        tags.push((sign::SIGNATURE_FILE, s));
+    }
+    tags.sort();
 
     let date = zip_date(project.audit.report_date);
     let options = |name: &str, size: u64| {
@@ -275,7 +284,12 @@ fn readme(bag: &str) -> String {
          \n\
          or with the Library of Congress validator (pip install bagit):\n\
          \n\
-         \x20 bagit.py --validate {bag}\n"
+         \x20 bagit.py --validate {bag}\n\
+         \n\
+         auditpack checks all of this, and the signature when tagmanifest-sha256.txt.sig is present\n\
+         (an ed25519 signature of tagmanifest-sha256.txt), with the sender's public key:\n\
+         \n\
+         \x20 auditpack verify {bag}.zip --key auditpack-signing.pub\n"
     )
 }
 

@@ -34,6 +34,8 @@ pub struct Project {
     pub audit: Audit,
     pub paths: Paths,
     pub branding: Branding,
+    pub package: PackageSettings,
+    pub snapshot: SnapshotSettings,
     pub providers: Vec<Provider>,
     pub matrix: Matrix,
     pub controls: Vec<Control>,
@@ -98,6 +100,31 @@ pub struct Branding {
     pub accent: String,
     pub logo: Option<PathBuf>,
 }
+
+/// `[package]` in auditpack.toml.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PackageSettings {
+    /// Evidence that may hold secrets (paths or globs relative to the project), each with where
+    /// it is written, so an entry that allows nothing can be pointed at.
+    pub allow_secrets: Vec<AllowSecret>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AllowSecret {
+    pub pattern: String,
+    #[serde(skip)]
+    pub location: Location,
+}
+
+/// `[snapshot]` in auditpack.toml.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotSettings {
+    /// The snapshot store: relative to the project, or absolute.
+    pub store: PathBuf,
+}
+
+/// Where snapshots are kept unless `[snapshot] store` says otherwise.
+pub const DEFAULT_SNAPSHOT_STORE: &str = ".auditpack/snapshots";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Provider {
@@ -284,6 +311,12 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     let branding: raw::Branding = section("branding", raw::BRANDING_KEYS, diags)
         .and_then(|v| toml_de::deserialize(&src, v, "in [branding]", raw::BRANDING_KEYS, diags))
         .unwrap_or_default();
+    let package: raw::Package = section("package", raw::PACKAGE_KEYS, diags)
+        .and_then(|v| toml_de::deserialize(&src, v, "in [package]", raw::PACKAGE_KEYS, diags))
+        .unwrap_or_default();
+    let snapshot: raw::Snapshot = section("snapshot", raw::SNAPSHOT_KEYS, diags)
+        .and_then(|v| toml_de::deserialize(&src, v, "in [snapshot]", raw::SNAPSHOT_KEYS, diags))
+        .unwrap_or_default();
     let raw_providers: Vec<raw::Provider> = match toml_de::get(top, "provider") {
         Some(v) => toml_de::array(&src, v, "provider", diags)
             .iter()
@@ -325,6 +358,10 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     let audit = audit.and_then(|a| validate_audit(&src, a, diags));
     let paths = validate_paths(&src, paths, diags);
     let branding = validate_branding(&src, branding, diags);
+    let package = validate_package(&src, package, diags);
+    let snapshot = SnapshotSettings {
+        store: snapshot.store.map(|s| PathBuf::from(s.into_inner())).unwrap_or_else(|| PathBuf::from(DEFAULT_SNAPSHOT_STORE)),
+    };
     let providers = validate_providers(&src, raw_providers, diags);
     let matrix = validate_matrix(&src, responsibility, diags);
     let categories = audit
@@ -381,6 +418,8 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         audit: audit?,
         paths,
         branding,
+        package,
+        snapshot,
         providers,
         matrix,
         controls,
@@ -679,6 +718,23 @@ fn validate_branding(src: &Source, b: raw::Branding, diags: &mut Diagnostics) ->
         accent,
         logo: b.logo.map(|l| PathBuf::from(l.into_inner())),
     }
+}
+
+fn validate_package(src: &Source, p: raw::Package, diags: &mut Diagnostics) -> PackageSettings {
+    let mut allow_secrets = Vec::new();
+    for a in p.allow_secrets {
+        let location = src.location(a.span().start);
+        if let Err(e) = globset::Glob::new(a.get_ref()) {
+            diags.push(
+                Diagnostic::error("invalid-pattern", format!("`{}` is not a valid path or glob: {}", a.get_ref(), e.kind()))
+                    .at(location)
+                    .hint("give the evidence file's path relative to the project, e.g. \"evidence/keys/test-key.pem\""),
+            );
+            continue;
+        }
+        allow_secrets.push(AllowSecret { pattern: a.into_inner(), location });
+    }
+    PackageSettings { allow_secrets }
 }
 
 pub const DEFAULT_ACCENT: &str = "#1f4e79";

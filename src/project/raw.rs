@@ -18,6 +18,8 @@ pub const TOP_KEYS: &[&str] = &[
     "responsibility",
     "not_relevant",
     "sampling",
+    "package",
+    "snapshot",
 ];
 
 pub const ORGANISATION_KEYS: &[&str] = &["name", "website", "contact"];
@@ -78,6 +80,22 @@ pub struct Branding {
     pub confidentiality: Option<String>,
     pub accent: Option<S<String>>,
     pub logo: Option<S<String>>,
+}
+
+pub const PACKAGE_KEYS: &[&str] = &["allow_secrets"];
+/// `[package]`: settings of the package stage.
+#[derive(Deserialize, Default)]
+pub struct Package {
+    /// Evidence files (paths or globs relative to the project) that may hold secrets.
+    #[serde(default)]
+    pub allow_secrets: Vec<S<String>>,
+}
+
+pub const SNAPSHOT_KEYS: &[&str] = &["store"];
+/// `[snapshot]`: where snapshots are kept.
+#[derive(Deserialize, Default)]
+pub struct Snapshot {
+    pub store: Option<S<String>>,
 }
 
 pub const PROVIDER_KEYS: &[&str] = &["id", "name", "service_model", "method", "services", "csocs"];

@@ -1,0 +1,76 @@
+//! `auditpack verify PACKAGE [--key PUBKEY]`: the auditor's check of a package, printed as text
+//! or JSON on stdout. Exit 0 intact, 1 tampered or incomplete, 2 unreadable.
+
+use super::Outcome;
+use crate::Error;
+use crate::diag::Severity;
+use crate::package::verify::{SignatureState, VerifyOptions, verify};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub(super) struct VerifyArgs {
+    /// The package: a .zip, or a folder holding the unpacked bag
+    package: PathBuf,
+    /// The signer's public key file (from `auditpack keygen`); the signature must then be valid
+    #[arg(long, value_name = "PUBKEY")]
+    key: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+pub(super) fn run(args: &VerifyArgs) -> Result<Outcome, Error> {
+    let key = match &args.key {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| Error::io("read the public key", p, e))?;
+            Some(
+                crate::package::sign::parse_public_key(&text)
+                    .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?,
+            )
+        }
+        None => None,
+    };
+    let v = verify(&args.package, &VerifyOptions { key })?;
+    match args.format {
+        Format::Json => {
+            let s =
+                serde_json::to_string_pretty(&v).map_err(|e| Error::Usage(format!("cannot serialise JSON: {e}")))?;
+            println!("{s}");
+        }
+        Format::Text => {
+            let verdict = if v.intact { "intact" } else { "NOT INTACT" };
+            println!("{}: {verdict}", v.package.display());
+            if !v.bag.is_empty() {
+                println!("  bag:        {}", v.bag);
+            }
+            if let Some(ver) = &v.bagit_version {
+                println!("  BagIt:      {ver}, manifests {}", v.algorithms.join(", "));
+            }
+            println!("  payload:    {} files, {} bytes", v.payload_files, v.payload_bytes);
+            let sig = match v.signature {
+                SignatureState::Absent => "none".to_string(),
+                SignatureState::NotChecked => {
+                    format!("present (key {}), not checked: give --key", v.signed_by.as_deref().unwrap_or("?"))
+                }
+                SignatureState::Valid => {
+                    format!("valid (key {})", v.signed_by.as_deref().unwrap_or("?"))
+                }
+                SignatureState::Invalid => "INVALID".to_string(),
+                SignatureState::Missing => "MISSING (a key was given)".to_string(),
+            };
+            println!("  signature:  {sig}");
+            for d in v.problems.sorted() {
+                println!("{d}");
+            }
+            let (e, w) = (v.problems.count(Severity::Error), v.problems.count(Severity::Warning));
+            println!("{e} error(s), {w} warning(s)");
+        }
+    }
+    Ok(if v.intact { Outcome::Ok } else { Outcome::ProjectErrors })
+}

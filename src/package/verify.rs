@@ -1,0 +1,1219 @@
+//! Verifying a package: the auditor's side of the seventh stage. A BagIt bag, zipped or
+//! unpacked, is checked for completeness (nothing missing, nothing extra), every checksum of
+//! every manifest and tag manifest, Payload-Oxum, and the signature when a key is given.
+//!
+//! A zip is never extracted: entries are streamed through the hashers, reads are bounded by the
+//! declared sizes, and hostile archives (`..` or absolute names, duplicate names, overlapping
+//! entries, compression bombs) are refused before anything is decompressed. Every problem is a
+//! diagnostic; only a package that cannot be read at all is an [`Error`].
+
+use super::sign;
+use crate::Error;
+use crate::collect::hex;
+use crate::diag::{Diagnostic, Diagnostics, Location};
+use serde::Serialize;
+use sha2::Digest;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use unicode_normalization::UnicodeNormalization;
+
+/// Tag files (bagit.txt, manifests, bag-info.txt) are read whole; larger ones are refused.
+const TAG_FILE_LIMIT: u64 = 256 << 20;
+/// An entry whose declared size is more than this many times its compressed size, and more
+/// than [`BOMB_MIN_SIZE`], is treated as a compression bomb. Deflate cannot exceed ~1032:1.
+const BOMB_RATIO: u64 = 1000;
+const BOMB_MIN_SIZE: u64 = 16 << 20;
+const BUF_SIZE: usize = 1 << 16;
+
+#[derive(Debug, Default)]
+pub struct VerifyOptions {
+    /// The public key the signature must verify with; `None` leaves the signature unchecked.
+    pub key: Option<ed25519_dalek::VerifyingKey>,
+}
+
+/// What `auditpack verify` found. Also the JSON output.
+#[derive(Debug, Serialize)]
+pub struct Verification {
+    pub package: PathBuf,
+    pub format: &'static str,
+    /// The bag's folder inside the zip (empty for a folder, or a zip with the bag at its root).
+    pub bag: String,
+    pub bagit_version: Option<String>,
+    /// Algorithms of the payload manifests that were checked.
+    pub algorithms: Vec<String>,
+    pub payload_files: usize,
+    pub payload_bytes: u64,
+    pub signature: SignatureState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
+    pub intact: bool,
+    pub problems: Diagnostics,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureState {
+    /// No signature and no key: nothing to check.
+    Absent,
+    /// A signature is there but no key was given.
+    NotChecked,
+    Valid,
+    Invalid,
+    /// A key was given but the bag has no signature.
+    Missing,
+}
+
+/// Verifies the package at `path`, a zip file or a bag folder.
+pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification, Error> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("read the package", path, e))?;
+    let mut problems = Diagnostics::default();
+    let (mut bag, format) = if meta.is_dir() {
+        (Container::folder(path, &mut problems)?, "folder")
+    } else {
+        (Container::zip(path, &mut problems)?, "zip")
+    };
+    let mut v = Verification {
+        package: path.to_path_buf(),
+        format,
+        bag: bag.prefix.trim_end_matches('/').to_string(),
+        bagit_version: None,
+        algorithms: Vec::new(),
+        payload_files: 0,
+        payload_bytes: 0,
+        signature: SignatureState::Absent,
+        signed_by: None,
+        intact: false,
+        problems: Diagnostics::default(),
+    };
+    if !bag.refused {
+        check(&mut bag, opts, &mut v, &mut problems);
+    }
+    v.intact = !problems.has_errors();
+    v.problems = problems;
+    Ok(v)
+}
+
+/// One parsed manifest (payload or tag): path -> (checksum, line).
+struct Manifest {
+    name: String,
+    algorithm: Algorithm,
+    entries: BTreeMap<String, (String, usize)>,
+}
+
+fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, problems: &mut Diagnostics) {
+    let at = |file: &str| Location::file(file);
+    // bagit.txt: strict, always UTF-8.
+    let mut encoding = Encoding::Utf8;
+    let mut version = (1, 0);
+    match bag.read_small("bagit.txt", problems) {
+        None if !bag.files.contains_key("bagit.txt") => problems.push(
+            Diagnostic::error("missing-bagit-txt", "the bag has no bagit.txt")
+                .at(at("bagit.txt"))
+                .hint("every bag starts with bagit.txt; this is not a complete BagIt bag"),
+        ),
+        None => {}
+        Some(bytes) => {
+            if let Some((ver, enc)) = parse_bagit_txt(&bytes, problems) {
+                v.bagit_version = Some(format!("{}.{}", ver.0, ver.1));
+                version = ver;
+                encoding = enc;
+            }
+        }
+    }
+    let strict = version >= (1, 0);
+
+    let tag_files: Vec<String> = bag.files.keys().filter(|p| !p.starts_with("data/")).cloned().collect();
+    let mut payload: Vec<Manifest> = Vec::new();
+    let mut tags: Vec<Manifest> = Vec::new();
+    for name in &tag_files {
+        let (is_tag, alg) = if let Some(a) = name.strip_prefix("tagmanifest-").and_then(|r| r.strip_suffix(".txt")) {
+            (true, a)
+        } else if let Some(a) = name.strip_prefix("manifest-").and_then(|r| r.strip_suffix(".txt")) {
+            (false, a)
+        } else {
+            continue;
+        };
+        let Some(algorithm) = Algorithm::parse(alg) else {
+            problems.push(
+                Diagnostic::warning(
+                    "unknown-algorithm",
+                    format!("`{alg}` is not a checksum algorithm auditpack knows; {name} was not checked"),
+                )
+                .at(at(name))
+                .hint("auditpack checks md5, sha1, sha224, sha256, sha384 and sha512 manifests"),
+            );
+            continue;
+        };
+        let Some(bytes) = bag.read_small(name, problems) else {
+            continue;
+        };
+        let text = decode(&bytes, encoding, name, problems);
+        let m = parse_manifest(name, algorithm, &text, is_tag, strict, problems);
+        if is_tag { tags.push(m) } else { payload.push(m) }
+    }
+    if payload.is_empty() {
+        problems.push(
+            Diagnostic::error("missing-manifest", "the bag has no payload manifest (manifest-<algorithm>.txt)")
+                .at(at("manifest-sha256.txt"))
+                .hint("a bag lists every payload file with its checksum in at least one manifest"),
+        );
+    }
+    v.algorithms = payload.iter().map(|m| m.algorithm.name().to_string()).collect();
+
+    // bag-info.txt: Payload-Oxum.
+    let mut oxum: Option<(u64, u64)> = None;
+    if bag.files.contains_key("bag-info.txt")
+        && let Some(bytes) = bag.read_small("bag-info.txt", problems)
+    {
+        let text = decode(&bytes, encoding, "bag-info.txt", problems);
+        oxum = parse_bag_info(&text, problems);
+    }
+
+    // fetch.txt: files that are meant to be fetched; missing ones make the bag incomplete.
+    let mut fetch: BTreeSet<String> = BTreeSet::new();
+    if bag.files.contains_key("fetch.txt")
+        && let Some(bytes) = bag.read_small("fetch.txt", problems)
+    {
+        let text = decode(&bytes, encoding, "fetch.txt", problems);
+        for (i, line) in split_lines(&text).into_iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let mut parts = line.splitn(3, [' ', '\t']);
+            let (_url, _len, path) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
+            let loc = Location { file: "fetch.txt".into(), line: Some(i + 1), col: None };
+            match normalise_path(path.trim(), problems, &loc) {
+                Some(p) if p.starts_with("data/") => {
+                    fetch.insert(p);
+                }
+                _ => problems.push(
+                    Diagnostic::error(
+                        "path-outside-payload",
+                        format!("fetch.txt names `{}`, which is outside data/", path.trim()),
+                    )
+                    .at(loc)
+                    .hint("a fetched file must land inside the bag's data/ folder; the bag may be hostile"),
+                ),
+            }
+        }
+    }
+
+    // Which algorithms each file must be hashed with.
+    let mut wanted: BTreeMap<String, BTreeSet<Algorithm>> = BTreeMap::new();
+    let payload_files: Vec<String> = bag.files.keys().filter(|p| p.starts_with("data/")).cloned().collect();
+    for p in &payload_files {
+        wanted.entry(p.clone()).or_default();
+    }
+    let mut resolved: Vec<BTreeMap<String, String>> = Vec::new(); // per manifest: entry -> actual file
+    for m in payload.iter().chain(tags.iter()) {
+        let r = resolve(m, &bag.files, problems);
+        for actual in r.values() {
+            wanted.entry(actual.clone()).or_default().insert(m.algorithm);
+        }
+        resolved.push(r);
+    }
+
+    // One pass over the files, in the container's order (sequential reads in a zip).
+    let mut order: Vec<(&String, &BTreeSet<Algorithm>)> = wanted.iter().collect();
+    order.sort_by_key(|(p, _)| bag.files.get(*p).map(|f| f.order).unwrap_or(usize::MAX));
+    let mut digests: BTreeMap<String, BTreeMap<Algorithm, String>> = BTreeMap::new();
+    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut unreadable: BTreeSet<String> = BTreeSet::new();
+    for (path, algs) in order {
+        match bag.hash(path, algs) {
+            Ok((size, d)) => {
+                sizes.insert(path.clone(), size);
+                digests.insert(path.clone(), d);
+            }
+            Err(msg) => {
+                unreadable.insert(path.clone());
+                problems.push(
+                    Diagnostic::error("corrupt-entry", format!("cannot read the file: {msg}"))
+                        .at(at(path))
+                        .hint("the package is damaged or was tampered with; ask for a new copy"),
+                );
+            }
+        }
+    }
+
+    // Compare every manifest with what is there.
+    let system_missing = check_manifests(
+        payload.iter().chain(tags.iter()),
+        &resolved,
+        &digests,
+        &unreadable,
+        &fetch,
+        &bag.files,
+        problems,
+    );
+    for (m, r) in payload.iter().zip(&resolved) {
+        for p in &payload_files {
+            let listed = r.values().any(|a| a == p);
+            if !listed {
+                problems.push(
+                    Diagnostic::error("unlisted-file", format!("the file is in the payload but not in {}", m.name))
+                        .at(at(p))
+                        .hint("a file was added to the package after it was made"),
+                );
+            }
+        }
+    }
+    for p in &payload_files {
+        if is_system_file(p) {
+            problems.push(
+                Diagnostic::warning("system-file", "an operating-system metadata file is in the payload")
+                    .at(at(p))
+                    .hint("files like .DS_Store and Thumbs.db are usually not evidence; check the bag's maker"),
+            );
+        }
+    }
+
+    v.payload_files = payload_files.len();
+    v.payload_bytes = payload_files.iter().filter_map(|p| sizes.get(p)).sum();
+    if let Some((bytes, count)) = oxum {
+        let (found_bytes, found_count) = (v.payload_bytes, v.payload_files as u64);
+        if (bytes, count) != (found_bytes, found_count) {
+            // A lost .DS_Store or Thumbs.db explains a shortfall without hiding a real change.
+            let explained = system_missing > 0 && count == found_count + system_missing && found_bytes <= bytes;
+            let d = if explained { Diagnostic::warning } else { Diagnostic::error };
+            problems.push(
+                d(
+                    "payload-oxum",
+                    format!(
+                        "Payload-Oxum says {count} files and {bytes} bytes; the payload has {found_count} files and {found_bytes} bytes"
+                    ),
+                )
+                .at(at("bag-info.txt"))
+                .hint("files were added, removed or changed in size after the bag was made"),
+            );
+        }
+    }
+
+    check_signature(bag, opts, v, &tags, &resolved[payload.len()..], &tag_files, problems);
+}
+
+/// Maps each manifest entry to the file it names. A name that is absent but differs only in
+/// Unicode normalisation or letter case from a file that the same manifest also lists, with the
+/// same checksum, is the same file recorded twice by a tool on another file system: a warning.
+fn resolve(m: &Manifest, files: &BTreeMap<String, FileInfo>, problems: &mut Diagnostics) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (entry, (sum, line)) in &m.entries {
+        if files.contains_key(entry) {
+            out.insert(entry.clone(), entry.clone());
+            continue;
+        }
+        let nfc: String = entry.nfc().collect();
+        let twin = m.entries.iter().find(|(other, (other_sum, _))| {
+            *other != entry
+                && files.contains_key(*other)
+                && other_sum.eq_ignore_ascii_case(sum)
+                && (other.nfc().collect::<String>() == nfc || other.to_lowercase() == entry.to_lowercase())
+        });
+        if let Some((other, _)) = twin {
+            problems.push(
+                Diagnostic::warning(
+                    "duplicate-name-variant",
+                    format!("`{entry}` and `{other}` are listed separately but name one file (case or Unicode normalisation)"),
+                )
+                .at(Location { file: m.name.clone().into(), line: Some(*line), col: None })
+                .hint("the bag was probably made on a case-insensitive or normalising file system"),
+            );
+            out.insert(entry.clone(), other.clone());
+        }
+    }
+    out
+}
+
+/// Checks each manifest entry's file and checksum. Returns how many missing files were
+/// operating-system metadata files (reported as warnings).
+fn check_manifests<'a>(
+    manifests: impl Iterator<Item = &'a Manifest>,
+    resolved: &[BTreeMap<String, String>],
+    digests: &BTreeMap<String, BTreeMap<Algorithm, String>>,
+    unreadable: &BTreeSet<String>,
+    fetch: &BTreeSet<String>,
+    files: &BTreeMap<String, FileInfo>,
+    problems: &mut Diagnostics,
+) -> u64 {
+    let mut system_missing = BTreeSet::new();
+    for (m, r) in manifests.zip(resolved) {
+        for (entry, (sum, line)) in &m.entries {
+            let loc = Location { file: m.name.clone().into(), line: Some(*line), col: None };
+            let Some(actual) = r.get(entry) else {
+                if fetch.contains(entry) {
+                    problems.push(
+                        Diagnostic::error(
+                            "incomplete-bag",
+                            format!("`{entry}` is listed in fetch.txt but was never fetched"),
+                        )
+                        .at(loc)
+                        .hint("fetch the file into the bag before relying on it"),
+                    );
+                } else if is_system_file(entry) && !files.contains_key(entry) {
+                    system_missing.insert(entry.clone());
+                    problems.push(
+                        Diagnostic::warning(
+                            "missing-system-file",
+                            format!("`{entry}` is listed in {} but missing", m.name),
+                        )
+                        .at(loc)
+                        .hint("operating-system metadata files are often dropped by copies and archivers"),
+                    );
+                } else {
+                    problems.push(
+                        Diagnostic::error("missing-from-bag", format!("`{entry}` is listed in {} but missing", m.name))
+                            .at(loc)
+                            .hint("a file was deleted or renamed after the package was made"),
+                    );
+                }
+                continue;
+            };
+            if unreadable.contains(actual) {
+                continue;
+            }
+            let Some(found) = digests.get(actual).and_then(|d| d.get(&m.algorithm)) else {
+                continue;
+            };
+            if !found.eq_ignore_ascii_case(sum) {
+                problems.push(
+                    Diagnostic::error(
+                        "checksum-mismatch",
+                        format!("`{actual}` has {} {found}, {} says {sum}", m.algorithm.name(), m.name),
+                    )
+                    .at(loc)
+                    .hint(if actual.starts_with("data/") {
+                        "the file was changed after the package was made"
+                    } else {
+                        "a tag file (manifest, bag-info.txt) was changed after the package was made"
+                    }),
+                );
+            }
+        }
+    }
+    system_missing.len() as u64
+}
+
+fn check_signature(
+    bag: &mut Container,
+    opts: &VerifyOptions,
+    v: &mut Verification,
+    tags: &[Manifest],
+    tag_resolved: &[BTreeMap<String, String>],
+    tag_files: &[String],
+    problems: &mut Diagnostics,
+) {
+    let at = Location::file(sign::SIGNATURE_FILE);
+    let present = bag.files.contains_key(sign::SIGNATURE_FILE);
+    let parsed = if present {
+        bag.read_small(sign::SIGNATURE_FILE, problems)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map(|t| sign::parse_signature(&t))
+    } else {
+        None
+    };
+    let Some(key) = &opts.key else {
+        match parsed {
+            Some(Ok(s)) => {
+                v.signature = SignatureState::NotChecked;
+                v.signed_by = Some(s.key_id.clone());
+                problems.push(
+                    Diagnostic::note(
+                        "signature-not-checked",
+                        format!("the package is signed by key {}; it was not checked", s.key_id),
+                    )
+                    .at(at)
+                    .hint("give the signer's public key with --key to check the signature"),
+                );
+            }
+            Some(Err(e)) => {
+                v.signature = SignatureState::Invalid;
+                problems.push(
+                    Diagnostic::error("signature-invalid", format!("the signature file cannot be read: {e}"))
+                        .at(at)
+                        .hint("the signature was damaged or forged"),
+                );
+            }
+            None => {}
+        }
+        return;
+    };
+    let wanted = sign::key_id(key);
+    let sig = match parsed {
+        None => {
+            v.signature = SignatureState::Missing;
+            problems.push(
+                Diagnostic::error(
+                    "signature-missing",
+                    format!("a key ({wanted}) was given but the package is not signed"),
+                )
+                .at(at)
+                .hint("the signature was removed, or the package was built without --sign"),
+            );
+            return;
+        }
+        Some(Err(e)) => {
+            v.signature = SignatureState::Invalid;
+            problems.push(
+                Diagnostic::error("signature-invalid", format!("the signature file cannot be read: {e}"))
+                    .at(at)
+                    .hint("the signature was damaged or forged"),
+            );
+            return;
+        }
+        Some(Ok(s)) => s,
+    };
+    v.signed_by = Some(sig.key_id.clone());
+    let signed =
+        if bag.files.contains_key(sign::SIGNED_FILE) { bag.read_small(sign::SIGNED_FILE, problems) } else { None };
+    let ok = signed.as_deref().is_some_and(|b| sign::verify(key, b, &sig));
+    if ok {
+        v.signature = SignatureState::Valid;
+    } else {
+        v.signature = SignatureState::Invalid;
+        let why = if signed.is_none() {
+            format!("{} is missing, so the signature covers nothing", sign::SIGNED_FILE)
+        } else if sig.public_key != *key {
+            format!("the package was signed by key {}, not by the given key {wanted}", sig.key_id)
+        } else {
+            format!("the signature does not match {}: the manifests were changed after signing", sign::SIGNED_FILE)
+        };
+        problems.push(
+            Diagnostic::error("signature-invalid", why)
+                .at(at)
+                .hint("do not trust this package; ask the sender for a new copy and compare the key id"),
+        );
+        return;
+    }
+    // Everything the signature vouches for must go through the signed tag manifest.
+    let covered: BTreeSet<&String> = tags
+        .iter()
+        .zip(tag_resolved)
+        .filter(|(m, _)| m.name == sign::SIGNED_FILE)
+        .flat_map(|(_, r)| r.values())
+        .collect();
+    for t in tag_files {
+        let is_manifest_of_tags = t.starts_with("tagmanifest-") && t.ends_with(".txt");
+        if t != sign::SIGNATURE_FILE && !is_manifest_of_tags && !covered.contains(t) {
+            problems.push(
+                Diagnostic::error(
+                    "unsigned-tag-file",
+                    format!("`{t}` is not covered by the signed {}", sign::SIGNED_FILE),
+                )
+                .at(Location::file(t.as_str()))
+                .hint("a tag file was added after signing; do not trust it"),
+            );
+        }
+    }
+}
+
+/// Parses bagit.txt strictly: `BagIt-Version: M.N` and `Tag-File-Character-Encoding: X`.
+fn parse_bagit_txt(bytes: &[u8], problems: &mut Diagnostics) -> Option<((u32, u32), Encoding)> {
+    let err = |line: Option<usize>, msg: String, hint: &str| {
+        Diagnostic::error("invalid-bagit-txt", msg)
+            .at(Location { file: "bagit.txt".into(), line, col: None })
+            .hint(hint.to_string())
+    };
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        problems.push(err(
+            Some(1),
+            "bagit.txt starts with a byte-order mark".into(),
+            "BagIt forbids a BOM in bagit.txt",
+        ));
+        return None;
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        problems.push(err(None, "bagit.txt is not UTF-8".into(), "bagit.txt is always UTF-8"));
+        return None;
+    };
+    let (mut version, mut encoding) = (None, None);
+    let mut ok = true;
+    for (i, line) in split_lines(text).into_iter().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        match line.split_once(": ") {
+            Some(("BagIt-Version", v)) => {
+                let parsed = v.split_once('.').and_then(|(a, b)| {
+                    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+                    if digits(a) && digits(b) { Some((a.parse().ok()?, b.parse().ok()?)) } else { None }
+                });
+                match parsed {
+                    Some(p) => version = Some(p),
+                    None => {
+                        ok = false;
+                        problems.push(err(
+                            Some(i + 1),
+                            format!("`{v}` is not a BagIt version"),
+                            "write the version as MAJOR.MINOR, e.g. 1.0",
+                        ));
+                    }
+                }
+            }
+            Some(("Tag-File-Character-Encoding", e)) => match Encoding::parse(e) {
+                Some(enc) => encoding = Some(enc),
+                None => {
+                    ok = false;
+                    problems.push(
+                        Diagnostic::error(
+                            "unsupported-encoding",
+                            format!("tag files are in `{e}`, which auditpack cannot read"),
+                        )
+                        .at(Location { file: "bagit.txt".into(), line: Some(i + 1), col: None })
+                        .hint("auditpack reads UTF-8, UTF-16 and ISO-8859-1 tag files"),
+                    );
+                }
+            },
+            _ => {
+                ok = false;
+                problems.push(err(
+                    Some(i + 1),
+                    format!("unexpected line `{}`", line.escape_debug()),
+                    "bagit.txt holds exactly `BagIt-Version: M.N` and `Tag-File-Character-Encoding: ENCODING`",
+                ));
+            }
+        }
+    }
+    if version.is_none() && ok {
+        problems.push(err(None, "bagit.txt has no BagIt-Version".into(), "add `BagIt-Version: 1.0`"));
+    }
+    if encoding.is_none() && ok {
+        problems.push(err(
+            None,
+            "bagit.txt has no Tag-File-Character-Encoding".into(),
+            "add `Tag-File-Character-Encoding: UTF-8`",
+        ));
+    }
+    Some((version?, encoding?)).filter(|_| ok)
+}
+
+/// Reads bag-info.txt's Payload-Oxum (`<bytes>.<files>`), reporting a malformed or repeated one.
+fn parse_bag_info(text: &str, problems: &mut Diagnostics) -> Option<(u64, u64)> {
+    let mut oxum = None;
+    for (i, line) in split_lines(text).into_iter().enumerate() {
+        let Some((label, value)) = line.split_once(':') else {
+            continue;
+        };
+        if label.trim() != "Payload-Oxum" || line.starts_with([' ', '\t']) {
+            continue;
+        }
+        let loc = Location { file: "bag-info.txt".into(), line: Some(i + 1), col: None };
+        let parsed =
+            value.trim().split_once('.').and_then(|(b, n)| Some((b.parse::<u64>().ok()?, n.parse::<u64>().ok()?)));
+        match (parsed, oxum) {
+            (None, _) => problems.push(
+                Diagnostic::error("payload-oxum", format!("Payload-Oxum `{}` is not <bytes>.<files>", value.trim()))
+                    .at(loc)
+                    .hint("the bag-info.txt was damaged or edited"),
+            ),
+            (Some(_), Some(_)) => problems.push(
+                Diagnostic::error("payload-oxum", "Payload-Oxum appears more than once")
+                    .at(loc)
+                    .hint("BagIt allows one Payload-Oxum; bag-info.txt was edited"),
+            ),
+            (Some(p), None) => oxum = Some(p),
+        }
+    }
+    oxum
+}
+
+fn parse_manifest(
+    name: &str,
+    algorithm: Algorithm,
+    text: &str,
+    is_tag: bool,
+    strict: bool,
+    problems: &mut Diagnostics,
+) -> Manifest {
+    let mut entries: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let hex_len = algorithm.hex_len();
+    for (i, line) in split_lines(text).into_iter().enumerate() {
+        let loc = Location { file: name.into(), line: Some(i + 1), col: None };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (sum, rest) = line.split_once([' ', '\t']).unwrap_or((line, ""));
+        let path = rest.trim_start_matches([' ', '\t']);
+        if sum.len() != hex_len || !sum.bytes().all(|b| b.is_ascii_hexdigit()) || path.is_empty() {
+            problems.push(
+                Diagnostic::error(
+                    "invalid-manifest-line",
+                    format!("not `<{} checksum> <path>`: `{}`", algorithm.name(), line.escape_debug()),
+                )
+                .at(loc)
+                .hint("the manifest was damaged or edited by hand"),
+            );
+            continue;
+        }
+        let path = match path.strip_prefix('*') {
+            Some(p) => {
+                problems.push(
+                    Diagnostic::warning(
+                        "binary-marker",
+                        "the path starts with `*`, as written by md5sum/sha256sum in binary mode",
+                    )
+                    .at(loc.clone())
+                    .hint("BagIt manifests have no mode marker; it was ignored"),
+                );
+                p
+            }
+            None => path,
+        };
+        let Some(p) = normalise_path(path, problems, &loc) else {
+            problems.push(
+                Diagnostic::error("path-outside-bag", format!("`{path}` points outside the bag"))
+                    .at(loc)
+                    .hint("manifest paths are relative to the bag and may not use `..`, `~` or absolute paths; the bag may be hostile"),
+            );
+            continue;
+        };
+        if is_tag == p.starts_with("data/") {
+            let (code, msg) = if is_tag {
+                ("payload-in-tag-manifest", format!("the tag manifest lists payload file `{p}`"))
+            } else {
+                ("path-outside-payload", format!("the payload manifest lists `{p}`, which is outside data/"))
+            };
+            problems
+                .push(Diagnostic::error(code, msg).at(loc).hint("the manifest was made by a broken tool or edited"));
+            continue;
+        }
+        match entries.get(&p) {
+            Some((prev, _)) if !prev.eq_ignore_ascii_case(sum) => problems.push(
+                Diagnostic::error(
+                    "duplicate-manifest-entry",
+                    format!("`{p}` is listed twice with different checksums"),
+                )
+                .at(loc)
+                .hint("a manifest lists each file once; it was edited"),
+            ),
+            Some(_) => problems.push(
+                if strict { Diagnostic::error } else { Diagnostic::warning }(
+                    "duplicate-manifest-entry",
+                    format!("`{p}` is listed twice"),
+                )
+                .at(loc)
+                .hint("a manifest lists each file once (BagIt 1.0 makes this an error)"),
+            ),
+            None => {
+                entries.insert(p, (sum.to_ascii_lowercase(), i + 1));
+            }
+        }
+    }
+    Manifest { name: name.to_string(), algorithm, entries }
+}
+
+/// Decodes BagIt's percent-encoding of CR, LF and `%`, drops a leading `./`, and refuses paths
+/// that leave the bag. Returns `None` for a hostile path.
+fn normalise_path(raw: &str, problems: &mut Diagnostics, loc: &Location) -> Option<String> {
+    let mut p = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find('%') {
+        p.push_str(&rest[..i]);
+        let code = rest.get(i + 1..i + 3).unwrap_or("");
+        match code.to_ascii_uppercase().as_str() {
+            "0A" => p.push('\n'),
+            "0D" => p.push('\r'),
+            "25" => p.push('%'),
+            _ => {
+                p.push('%');
+                rest = &rest[i + 1..];
+                continue;
+            }
+        }
+        rest = &rest[i + 3..];
+    }
+    p.push_str(rest);
+    if let Some(stripped) = p.strip_prefix("./") {
+        problems.push(
+            Diagnostic::warning("dot-slash-path", format!("the path `{raw}` starts with `./`"))
+                .at(loc.clone())
+                .hint("BagIt paths are written without `./`; it was ignored"),
+        );
+        p = stripped.to_string();
+    }
+    let hostile = p.starts_with('/')
+        || p.starts_with('~')
+        || p.contains('\\')
+        || p.contains('\0')
+        || p.as_bytes().get(1) == Some(&b':')
+        || p.split('/').any(|c| c == ".." || c == "." || c.is_empty());
+    if hostile { None } else { Some(p) }
+}
+
+fn is_system_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    matches!(name, ".DS_Store" | "Thumbs.db" | "desktop.ini" | "ehthumbs.db") || name.starts_with("._")
+}
+
+/// Splits on LF, CRLF or CR (BagIt allows each).
+fn split_lines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\n' || b[i] == b'\r' {
+            out.push(&text[start..i]);
+            if b[i] == b'\r' && b.get(i + 1) == Some(&b'\n') {
+                i += 1;
+            }
+            start = i + 1;
+        }
+        i += 1;
+    }
+    if start < b.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Utf8,
+    Utf16,
+    Latin1,
+}
+
+impl Encoding {
+    fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_uppercase().replace('_', "-").as_str() {
+            "UTF-8" | "UTF8" => Some(Encoding::Utf8),
+            "UTF-16" | "UTF16" => Some(Encoding::Utf16),
+            "ISO-8859-1" | "LATIN-1" | "LATIN1" | "ISO8859-1" => Some(Encoding::Latin1),
+            _ => None,
+        }
+    }
+}
+
+fn decode(bytes: &[u8], enc: Encoding, name: &str, problems: &mut Diagnostics) -> String {
+    match enc {
+        Encoding::Utf8 => {
+            let b = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes);
+            match std::str::from_utf8(b) {
+                Ok(s) => s.to_string(),
+                Err(_) => {
+                    problems.push(
+                        Diagnostic::error("invalid-tag-file", "the tag file is not valid UTF-8")
+                            .at(Location::file(name))
+                            .hint("bagit.txt declares UTF-8; the file was damaged"),
+                    );
+                    String::from_utf8_lossy(b).into_owned()
+                }
+            }
+        }
+        Encoding::Latin1 => bytes.iter().map(|&b| b as char).collect(),
+        Encoding::Utf16 => {
+            let (big, body) = match bytes {
+                [0xFF, 0xFE, rest @ ..] => (false, rest),
+                [0xFE, 0xFF, rest @ ..] => (true, rest),
+                _ => (true, bytes),
+            };
+            let units: Vec<u16> = body
+                .chunks(2)
+                .map(|c| {
+                    let pair = [c[0], *c.get(1).unwrap_or(&0)];
+                    if big { u16::from_be_bytes(pair) } else { u16::from_le_bytes(pair) }
+                })
+                .collect();
+            String::from_utf16_lossy(&units)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Algorithm {
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Algorithm {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "md5" => Algorithm::Md5,
+            "sha1" => Algorithm::Sha1,
+            "sha224" => Algorithm::Sha224,
+            "sha256" => Algorithm::Sha256,
+            "sha384" => Algorithm::Sha384,
+            "sha512" => Algorithm::Sha512,
+            _ => return None,
+        })
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "md5",
+            Algorithm::Sha1 => "sha1",
+            Algorithm::Sha224 => "sha224",
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Sha384 => "sha384",
+            Algorithm::Sha512 => "sha512",
+        }
+    }
+    fn hex_len(self) -> usize {
+        match self {
+            Algorithm::Md5 => 32,
+            Algorithm::Sha1 => 40,
+            Algorithm::Sha224 => 56,
+            Algorithm::Sha256 => 64,
+            Algorithm::Sha384 => 96,
+            Algorithm::Sha512 => 128,
+        }
+    }
+    fn hasher(self) -> Hasher {
+        match self {
+            Algorithm::Md5 => Hasher::Md5(md5::Md5::new()),
+            Algorithm::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            Algorithm::Sha224 => Hasher::Sha224(sha2::Sha224::new()),
+            Algorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            Algorithm::Sha384 => Hasher::Sha384(sha2::Sha384::new()),
+            Algorithm::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+        }
+    }
+}
+
+enum Hasher {
+    Md5(md5::Md5),
+    Sha1(sha1::Sha1),
+    Sha224(sha2::Sha224),
+    Sha256(sha2::Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    fn update(&mut self, b: &[u8]) {
+        match self {
+            Hasher::Md5(h) => h.update(b),
+            Hasher::Sha1(h) => h.update(b),
+            Hasher::Sha224(h) => h.update(b),
+            Hasher::Sha256(h) => h.update(b),
+            Hasher::Sha384(h) => h.update(b),
+            Hasher::Sha512(h) => h.update(b),
+        }
+    }
+    fn finish(self) -> String {
+        match self {
+            Hasher::Md5(h) => hex(&h.finalize()),
+            Hasher::Sha1(h) => hex(&h.finalize()),
+            Hasher::Sha224(h) => hex(&h.finalize()),
+            Hasher::Sha256(h) => hex(&h.finalize()),
+            Hasher::Sha384(h) => hex(&h.finalize()),
+            Hasher::Sha512(h) => hex(&h.finalize()),
+        }
+    }
+}
+
+/// Streams `r` through the hashers of `algs`, reading at most `limit` bytes (more is an error).
+fn hash_stream<R: Read>(
+    mut r: R,
+    limit: u64,
+    algs: &BTreeSet<Algorithm>,
+) -> Result<(u64, BTreeMap<Algorithm, String>), String> {
+    let mut hashers: Vec<(Algorithm, Hasher)> = algs.iter().map(|a| (*a, a.hasher())).collect();
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut total: u64 = 0;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.to_string()),
+        };
+        total += n as u64;
+        if total > limit {
+            return Err(format!("it holds more than its declared {limit} bytes"));
+        }
+        for (_, h) in &mut hashers {
+            h.update(&buf[..n]);
+        }
+    }
+    Ok((total, hashers.into_iter().map(|(a, h)| (a, h.finish())).collect()))
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FileInfo {
+    /// Declared (zip) or real (folder) size.
+    size: u64,
+    /// Position in the container, for sequential reading.
+    order: usize,
+}
+
+/// A bag's files, from a folder or a zip, addressed by their path inside the bag.
+struct Container {
+    files: BTreeMap<String, FileInfo>,
+    /// The bag's folder inside the zip, with a trailing `/` (empty for a folder).
+    prefix: String,
+    /// A hostile archive: nothing more is read from it.
+    refused: bool,
+    source: Source,
+}
+
+enum Source {
+    Folder(PathBuf),
+    Zip { archive: Box<zip::ZipArchive<BufReader<File>>>, index: BTreeMap<String, usize> },
+}
+
+impl Container {
+    fn folder(path: &Path, problems: &mut Diagnostics) -> Result<Container, Error> {
+        // The unzipped package holds the bag in one folder: accept it as well as the bag itself.
+        let mut root = path.to_path_buf();
+        if !root.join("bagit.txt").exists() {
+            let subdirs: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| Error::io("list", path, e))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .collect();
+            if let [only] = subdirs.as_slice()
+                && only.is_dir()
+                && only.join("bagit.txt").is_file()
+            {
+                root = only.clone();
+            }
+        }
+        let mut files = BTreeMap::new();
+        let walker = walkdir::WalkDir::new(&root).follow_links(false).sort_by_file_name();
+        for (order, entry) in walker.into_iter().enumerate() {
+            let entry = entry
+                .map_err(|e| Error::Package { path: root.clone(), message: format!("cannot list the bag: {e}") })?;
+            let rel_path = entry.path().strip_prefix(&root).unwrap_or(entry.path());
+            if rel_path.as_os_str().is_empty() || entry.file_type().is_dir() {
+                continue;
+            }
+            let Some(rel) = rel_path.to_str().map(|_| crate::collect::slash(rel_path)) else {
+                problems.push(
+                    Diagnostic::error("invalid-file-name", "a file name is not valid UTF-8")
+                        .at(Location::file(crate::collect::slash(rel_path)))
+                        .hint("BagIt manifests are text; the file cannot be listed in one"),
+                );
+                continue;
+            };
+            if entry.file_type().is_symlink() {
+                problems.push(
+                    Diagnostic::error("symlink-in-bag", "the bag holds a symbolic link; it was not followed")
+                        .at(Location::file(rel.as_str()))
+                        .hint("a bag holds regular files only; the link may point outside it"),
+                );
+                continue;
+            }
+            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            files.insert(rel, FileInfo { size, order });
+        }
+        Ok(Container { files, prefix: String::new(), refused: false, source: Source::Folder(root) })
+    }
+
+    fn zip(path: &Path, problems: &mut Diagnostics) -> Result<Container, Error> {
+        let file = File::open(path).map_err(|e| Error::io("open the package", path, e))?;
+        let archive_size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let unreadable = |e: zip::result::ZipError| Error::Package {
+            path: path.to_path_buf(),
+            message: format!("not a readable zip archive ({e}); it may be truncated or not a zip at all"),
+        };
+        let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(unreadable)?;
+        let mut found: Vec<Diagnostic> = Vec::new();
+        let hostile = |found: &mut Vec<Diagnostic>, msg: String, name: Option<&str>| {
+            let d = Diagnostic::error("hostile-archive", msg)
+                .hint("the archive was crafted to escape, hide or exhaust; it was not read. Do not extract it");
+            found.push(match name {
+                Some(n) => d.at(Location::file(n)),
+                None => d,
+            });
+        };
+        if archive.has_duplicate_names() {
+            hostile(
+                &mut found,
+                "the archive holds two entries with the same name; which one counts is ambiguous".into(),
+                None,
+            );
+        }
+        let mut names: Vec<(String, u64, usize)> = Vec::new();
+        let mut declared_total: u64 = 0;
+        for i in 0..archive.len() {
+            let e = archive.by_index_data(i).map_err(unreadable)?;
+            let Ok(name) = std::str::from_utf8(e.name_raw()).map(str::to_string) else {
+                hostile(&mut found, format!("entry #{} has a name that is not UTF-8", i + 1), None);
+                continue;
+            };
+            let comps: Vec<&str> = name.split(['/', '\\']).collect();
+            if name.starts_with(['/', '\\'])
+                || name.as_bytes().get(1) == Some(&b':')
+                || name.contains('\0')
+                || comps.contains(&"..")
+            {
+                hostile(
+                    &mut found,
+                    format!("the entry `{}` has an absolute path or `..`", name.escape_debug()),
+                    Some(&name),
+                );
+                continue;
+            }
+            if e.encrypted() {
+                hostile(&mut found, format!("the entry `{name}` is encrypted"), Some(&name));
+                continue;
+            }
+            let (size, packed) = (e.size(), e.compressed_size());
+            if size > BOMB_MIN_SIZE && size / packed.max(1) > BOMB_RATIO {
+                hostile(
+                    &mut found,
+                    format!(
+                        "the entry `{name}` declares {size} bytes from {packed} compressed bytes (a compression bomb)"
+                    ),
+                    Some(&name),
+                );
+                continue;
+            }
+            declared_total = declared_total.saturating_add(size);
+            if e.is_dir() {
+                continue;
+            }
+            names.push((name, size, i));
+        }
+        if declared_total > BOMB_MIN_SIZE && declared_total / archive_size.max(1) > BOMB_RATIO {
+            hostile(
+                &mut found,
+                format!(
+                    "the entries declare {declared_total} bytes in a {archive_size}-byte archive (a compression bomb)"
+                ),
+                None,
+            );
+        }
+        if found.is_empty() && archive.has_overlapping_entries().unwrap_or(true) {
+            hostile(&mut found, "entries overlap inside the archive (a known zip-bomb construction)".into(), None);
+        }
+        let refused = !found.is_empty();
+        for d in found {
+            problems.push(d);
+        }
+        // The bag: at the archive's root, or in its one top-level folder.
+        let prefix = if names.iter().any(|(n, ..)| n == "bagit.txt") {
+            String::new()
+        } else {
+            let tops: BTreeSet<&str> = names.iter().map(|(n, ..)| n.split('/').next().unwrap_or("")).collect();
+            match tops.into_iter().collect::<Vec<_>>().as_slice() {
+                [one] if names.iter().all(|(n, ..)| n.contains('/')) => format!("{one}/"),
+                _ => {
+                    if !refused {
+                        problems.push(
+                            Diagnostic::error("not-a-bag", "the archive does not hold one bag folder")
+                                .hint("an auditpack package holds exactly one top-level folder with bagit.txt in it"),
+                        );
+                    }
+                    String::new()
+                }
+            }
+        };
+        let mut files = BTreeMap::new();
+        let mut index = BTreeMap::new();
+        for (name, size, i) in names {
+            let Some(rel) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            files.insert(rel.to_string(), FileInfo { size, order: i });
+            index.insert(rel.to_string(), i);
+        }
+        Ok(Container { files, prefix, refused, source: Source::Zip { archive: Box::new(archive), index } })
+    }
+
+    /// Reads a tag file whole (bounded); problems are reported and give `None`.
+    fn read_small(&mut self, rel: &str, problems: &mut Diagnostics) -> Option<Vec<u8>> {
+        let info = *self.files.get(rel)?;
+        if info.size > TAG_FILE_LIMIT {
+            problems.push(
+                Diagnostic::error(
+                    "oversized-tag-file",
+                    format!("the tag file is {} bytes; auditpack reads at most {TAG_FILE_LIMIT}", info.size),
+                )
+                .at(Location::file(rel))
+                .hint("tag files are small text files; this one was inflated"),
+            );
+            return None;
+        }
+        let limit = match &self.source {
+            Source::Folder(_) => TAG_FILE_LIMIT,
+            Source::Zip { .. } => info.size,
+        };
+        let mut out = Vec::with_capacity(info.size as usize);
+        let r = match &mut self.source {
+            Source::Folder(root) => File::open(root.join(rel))
+                .and_then(|f| f.take(limit + 1).read_to_end(&mut out))
+                .map_err(|e| e.to_string()),
+            Source::Zip { archive, index } => match archive.by_index(index[rel]) {
+                Ok(f) => f.take(limit + 1).read_to_end(&mut out).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        match r {
+            Ok(n) if n as u64 > limit => {
+                problems.push(
+                    Diagnostic::error("corrupt-entry", "the file holds more bytes than it declares")
+                        .at(Location::file(rel))
+                        .hint("the archive was tampered with"),
+                );
+                None
+            }
+            Ok(_) => Some(out),
+            Err(e) => {
+                problems.push(
+                    Diagnostic::error("corrupt-entry", format!("cannot read the file: {e}"))
+                        .at(Location::file(rel))
+                        .hint("the package is damaged or was tampered with; ask for a new copy"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Streams a file through the hashers of `algs`; returns its real size and the digests.
+    fn hash(&mut self, rel: &str, algs: &BTreeSet<Algorithm>) -> Result<(u64, BTreeMap<Algorithm, String>), String> {
+        let info = *self.files.get(rel).ok_or("not in the bag")?;
+        match &mut self.source {
+            Source::Folder(root) => {
+                let f = File::open(root.join(rel)).map_err(|e| e.to_string())?;
+                hash_stream(f, u64::MAX, algs)
+            }
+            Source::Zip { archive, index } => {
+                let f = archive.by_index(index[rel]).map_err(|e| e.to_string())?;
+                let (n, d) = hash_stream(f, info.size, algs)?;
+                if n != info.size {
+                    return Err(format!("it holds {n} bytes but declares {}", info.size));
+                }
+                Ok((n, d))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_paths_are_refused_and_encodings_decoded() {
+        let mut d = Diagnostics::default();
+        let loc = Location::file("m");
+        assert_eq!(normalise_path("data/a%0Ab%25c", &mut d, &loc).as_deref(), Some("data/a\nb%c"));
+        assert_eq!(normalise_path("data/%7Ex", &mut d, &loc).as_deref(), Some("data/%7Ex"));
+        assert_eq!(normalise_path("./data/x", &mut d, &loc).as_deref(), Some("data/x"));
+        for bad in ["../x", "data/../../x", "/etc/passwd", "~/x", "C:\\x", "data//x"] {
+            assert_eq!(normalise_path(bad, &mut d, &loc), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bagit_txt_is_strict() {
+        let mut d = Diagnostics::default();
+        assert!(parse_bagit_txt(b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n", &mut d).is_some());
+        assert!(d.is_empty());
+        assert!(parse_bagit_txt(b"BagIt-Version : 1.0\nTag-File-Character-Encoding : UTF-8\n", &mut d).is_none());
+        assert!(parse_bagit_txt(b"BagIt-Version: .97\nTag-File-Character-Encoding: UTF-8\n", &mut d).is_none());
+        assert!(parse_bagit_txt(b"BagIt-Version: 0.97\n", &mut d).is_none());
+    }
+
+    #[test]
+    fn lines_split_on_any_convention() {
+        assert_eq!(split_lines("a\r\nb\rc\nd"), vec!["a", "b", "c", "d"]);
+    }
+}

@@ -1,0 +1,420 @@
+//! Issue 6: the package the auditor verifies. The real binary on a fixture project (the one
+//! `auditpack init` writes) and on the BagIt conformance suite; every tamper and hostile-archive
+//! case of the issue has a test here. Snapshot tests live in tests/snapshots.rs.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Builds the fixture project into `out`, optionally signed; returns the zip's path.
+fn build(f: &Fixture, out: &str, extra: &[&str]) -> PathBuf {
+    let out_dir = f.dir.path().join(out);
+    let mut args = vec!["build", "project", "--out", out, "-q"];
+    args.extend_from_slice(extra);
+    f.run(&args).code(0);
+    std::fs::read_dir(&out_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "zip"))
+        .expect("the build wrote a zip")
+}
+
+/// Extracts a (trusted, test-made) zip into `dest`; returns the bag folder.
+fn unzip(zip: &Path, dest: &Path) -> PathBuf {
+    let mut a = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut top = None;
+    for i in 0..a.len() {
+        let mut e = a.by_index(i).unwrap();
+        let rel = e.enclosed_name().unwrap();
+        top.get_or_insert_with(|| dest.join(rel.components().next().unwrap()));
+        let p = dest.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let mut bytes = Vec::new();
+        e.read_to_end(&mut bytes).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    top.unwrap()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Recomputes manifest-sha256.txt, Payload-Oxum and tagmanifest-sha256.txt after the payload
+/// was changed: what a careful forger does. Only a signature catches it.
+fn recompute_manifests(bag: &Path) {
+    let mut files = Vec::new();
+    for e in walkdir::WalkDir::new(bag.join("data")).sort_by_file_name() {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            files.push(e.path().to_path_buf());
+        }
+    }
+    let mut manifest = String::new();
+    let mut bytes = 0u64;
+    for p in &files {
+        let b = std::fs::read(p).unwrap();
+        bytes += b.len() as u64;
+        let rel = p.strip_prefix(bag).unwrap().to_str().unwrap().to_string();
+        manifest.push_str(&format!("{}  {rel}\n", sha256_hex(&b)));
+    }
+    std::fs::write(bag.join("manifest-sha256.txt"), &manifest).unwrap();
+    let info = std::fs::read_to_string(bag.join("bag-info.txt")).unwrap();
+    let info: String = info
+        .lines()
+        .map(|l| {
+            if l.starts_with("Payload-Oxum:") {
+                format!("Payload-Oxum: {bytes}.{}\n", files.len())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(bag.join("bag-info.txt"), info).unwrap();
+    let mut tags = String::new();
+    for t in ["README.txt", "bag-info.txt", "bagit.txt", "manifest-sha256.txt"] {
+        tags.push_str(&format!("{}  {t}\n", sha256_hex(&std::fs::read(bag.join(t)).unwrap())));
+    }
+    std::fs::write(bag.join("tagmanifest-sha256.txt"), tags).unwrap();
+}
+
+const EVIDENCE: &str = "data/evidence/AC-01/access-review-2026-Q2.csv";
+
+#[test]
+fn a_built_package_verifies_as_zip_and_as_folder_and_bagit_py_accepts_it() {
+    let f = Fixture::init();
+    let zip = build(&f, "out", &[]);
+    f.run(&["verify", zip.to_str().unwrap()]).code(0).out_says(&["intact", "signature:  none"]);
+    let bag = unzip(&zip, &f.dir.path().join("unzipped"));
+    f.run(&["verify", bag.to_str().unwrap()]).code(0);
+    // The folder holding the unpacked bag is accepted too.
+    f.run(&["verify", "unzipped"]).code(0);
+    // JSON output is machine-readable and says the same.
+    let r = f.run(&["verify", zip.to_str().unwrap(), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
+    assert_eq!(v["intact"], true);
+    assert_eq!(v["algorithms"][0], "sha256");
+
+    // An independent validator agrees (CI installs bagit; locally it may be missing).
+    match std::process::Command::new("bagit.py").arg("--validate").arg(&bag).output() {
+        Ok(out) => {
+            assert!(out.status.success(), "bagit.py rejected the bag:\n{}", String::from_utf8_lossy(&out.stderr))
+        }
+        Err(_) if std::env::var("CI").is_err() => {
+            eprintln!("bagit.py is not installed: skipped the independent validation")
+        }
+        Err(e) => panic!("bagit.py is required in CI (pip install bagit): {e}"),
+    }
+}
+
+#[test]
+fn two_builds_are_byte_identical_signed_or_not() {
+    let f = Fixture::init();
+    let a = std::fs::read(build(&f, "a", &[])).unwrap();
+    let b = std::fs::read(build(&f, "b", &[])).unwrap();
+    assert!(a == b, "two builds of the same project differ");
+    f.run(&["keygen", "--out", "keys"]).code(0);
+    let a = std::fs::read(build(&f, "sa", &["--sign", "keys/auditpack-signing.key"])).unwrap();
+    let b = std::fs::read(build(&f, "sb", &["--sign", "keys/auditpack-signing.key"])).unwrap();
+    assert!(a == b, "two signed builds differ (ed25519 is deterministic)");
+}
+
+/// Each tamper case of the issue, on the unpacked bag: (what is done, expected code).
+#[test]
+fn every_tamper_case_is_caught_in_a_folder() {
+    type Tamper = fn(&Path);
+    let cases: &[(&str, Tamper, &str)] = &[
+        ("a byte changed in an evidence file", |b| flip_byte(&b.join(EVIDENCE)), "checksum-mismatch"),
+        ("an evidence file deleted", |b| std::fs::remove_file(b.join(EVIDENCE)).unwrap(), "missing-from-bag"),
+        ("a file added", |b| std::fs::write(b.join("data/evidence/extra.txt"), "x").unwrap(), "unlisted-file"),
+        (
+            "a file renamed",
+            |b| std::fs::rename(b.join(EVIDENCE), b.join("data/evidence/AC-01/renamed.csv")).unwrap(),
+            "missing-from-bag",
+        ),
+        (
+            "the manifest edited",
+            |b| {
+                let m = std::fs::read_to_string(b.join("manifest-sha256.txt")).unwrap();
+                std::fs::write(b.join("manifest-sha256.txt"), m.replacen('a', "b", 1)).unwrap();
+            },
+            "checksum-mismatch",
+        ),
+        (
+            "Payload-Oxum edited",
+            |b| {
+                let m = std::fs::read_to_string(b.join("bag-info.txt")).unwrap();
+                std::fs::write(b.join("bag-info.txt"), m.replace("Payload-Oxum: ", "Payload-Oxum: 1")).unwrap();
+            },
+            "payload-oxum",
+        ),
+        ("bagit.txt removed", |b| std::fs::remove_file(b.join("bagit.txt")).unwrap(), "missing-bagit-txt"),
+    ];
+    let f = Fixture::init();
+    let zip = build(&f, "out", &[]);
+    for (i, (what, tamper, code)) in cases.iter().enumerate() {
+        let bag = unzip(&zip, &f.dir.path().join(format!("case{i}")));
+        tamper(&bag);
+        let r = f.run(&["verify", bag.to_str().unwrap()]);
+        assert_eq!(r.code, 1, "{what}: not caught\n{}", r.stdout);
+        assert!(r.stdout.contains(&format!("[{code}]")), "{what}: expected {code}\n{}", r.stdout);
+    }
+}
+
+#[test]
+fn a_recomputed_manifest_is_caught_only_with_the_signature() {
+    let f = Fixture::init();
+    f.run(&["keygen", "--out", "keys"]).code(0);
+    let zip = build(&f, "out", &["--sign", "keys/auditpack-signing.key"]);
+    let key = "keys/auditpack-signing.pub";
+    f.run(&["verify", zip.to_str().unwrap(), "--key", key]).code(0).out_says(&["signature:  valid"]);
+    // Without the key, a signed package says it was not checked.
+    f.run(&["verify", zip.to_str().unwrap()]).code(0).out_says(&["not checked"]);
+
+    let bag = unzip(&zip, &f.dir.path().join("forged"));
+    std::fs::write(bag.join(EVIDENCE), "user,access\nmallory,admin\n").unwrap();
+    recompute_manifests(&bag);
+    f.run(&["verify", bag.to_str().unwrap()]).code(0); // checksums alone cannot tell
+    f.run(&["verify", bag.to_str().unwrap(), "--key", key]).code(1).out_says(&["[signature-invalid]"]);
+    // bagit.py still accepts a signed bag: the signature is a tag file no manifest lists.
+    if let Ok(out) =
+        std::process::Command::new("bagit.py").arg("--validate").arg(unzip(&zip, &f.dir.path().join("v"))).output()
+    {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    // Removing the signature does not help the forger.
+    std::fs::remove_file(bag.join("tagmanifest-sha256.txt.sig")).unwrap();
+    f.run(&["verify", bag.to_str().unwrap(), "--key", key]).code(1).out_says(&["[signature-missing]"]);
+
+    // Another key's signature is named as such.
+    f.run(&["keygen", "--out", "other"]).code(0);
+    f.run(&["verify", zip.to_str().unwrap(), "--key", "other/auditpack-signing.pub"])
+        .code(1)
+        .out_says(&["[signature-invalid]", "not by the given key"]);
+    // An unsigned package with a key given: missing.
+    let plain = build(&f, "plain", &[]);
+    f.run(&["verify", plain.to_str().unwrap(), "--key", key]).code(1).out_says(&["[signature-missing]"]);
+}
+
+#[test]
+fn keygen_writes_a_private_key_only_its_owner_reads_and_never_overwrites() {
+    let f = Fixture::init();
+    f.run(&["keygen", "--out", "keys"]).code(0);
+    let private = f.dir.path().join("keys/auditpack-signing.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let before = std::fs::read(&private).unwrap();
+    f.run(&["keygen", "--out", "keys"]).code(2).err_says(&["already exists"]);
+    assert_eq!(std::fs::read(&private).unwrap(), before);
+    // A public key given where a private one is expected is a clear error.
+    f.run(&["build", "project", "--sign", "keys/auditpack-signing.pub"]).code(2).err_says(&["other key of the pair"]);
+}
+
+fn flip_byte(p: &Path) {
+    let mut b = std::fs::read(p).unwrap();
+    b[0] ^= 1;
+    std::fs::write(p, b).unwrap();
+}
+
+/// Rewrites a zip, changing entries with `edit` (None drops the entry).
+fn rewrite_zip(src: &Path, dest: &Path, edit: impl Fn(&str, Vec<u8>) -> Vec<(String, Vec<u8>)>) {
+    let mut a = zip::ZipArchive::new(std::fs::File::open(src).unwrap()).unwrap();
+    let mut w = zip::ZipWriter::new(std::fs::File::create(dest).unwrap());
+    for i in 0..a.len() {
+        let mut e = a.by_index(i).unwrap();
+        let name = e.name().unwrap().to_string();
+        let mut bytes = Vec::new();
+        e.read_to_end(&mut bytes).unwrap();
+        for (n, b) in edit(&name, bytes) {
+            w.start_file(n, zip::write::SimpleFileOptions::default()).unwrap();
+            w.write_all(&b).unwrap();
+        }
+    }
+    w.finish().unwrap();
+}
+
+#[test]
+fn a_tampered_zip_is_caught_without_extracting_it() {
+    let f = Fixture::init();
+    let zip = build(&f, "out", &[]);
+    let bad = f.dir.path().join("bad.zip");
+    rewrite_zip(&zip, &bad, |name, mut b| {
+        if name.ends_with("access-review-2026-Q2.csv") {
+            b[0] ^= 1;
+        }
+        vec![(name.to_string(), b)]
+    });
+    let before: Vec<_> = std::fs::read_dir(f.dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    f.run(&["verify", "bad.zip"]).code(1).out_says(&["[checksum-mismatch]", "access-review-2026-Q2.csv"]);
+    let after: Vec<_> = std::fs::read_dir(f.dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(before, after, "verify wrote nothing beside the package");
+
+    rewrite_zip(&zip, &bad, |name, b| if name.ends_with(".csv") { vec![] } else { vec![(name.to_string(), b)] });
+    f.run(&["verify", "bad.zip"]).code(1).out_says(&["[missing-from-bag]"]);
+}
+
+/// A small valid bag zip made by the test, with `extra` entries appended verbatim.
+fn bag_zip(path: &Path, extra: &[(&str, &[u8])]) {
+    let data = b"hello\n";
+    let manifest = format!("{}  data/hello.txt\n", sha256_hex(data));
+    let mut w = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default();
+    let mut add = |n: &str, b: &[u8]| {
+        w.start_file(n, opts).unwrap();
+        w.write_all(b).unwrap();
+    };
+    add("bag/bagit.txt", b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n");
+    add("bag/manifest-sha256.txt", manifest.as_bytes());
+    add("bag/data/hello.txt", data);
+    for (n, b) in extra {
+        add(n, b);
+    }
+    w.finish().unwrap();
+}
+
+/// Replaces every occurrence of `from` with `to` (same length) in the file's bytes.
+fn patch(path: &Path, from: &[u8], to: &[u8]) {
+    assert_eq!(from.len(), to.len());
+    let mut b = std::fs::read(path).unwrap();
+    let mut n = 0;
+    let mut i = 0;
+    while i + from.len() <= b.len() {
+        if &b[i..i + from.len()] == from {
+            b[i..i + from.len()].copy_from_slice(to);
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(n > 0, "pattern not found");
+    std::fs::write(path, b).unwrap();
+}
+
+/// Sets the uncompressed size of entry `name` in both its local and central headers.
+fn set_declared_size(path: &Path, name: &[u8], size: u32) {
+    let mut b = std::fs::read(path).unwrap();
+    for i in 0..b.len().saturating_sub(46) {
+        let sig = &b[i..i + 4];
+        let (size_at, name_len_at, name_at) = if sig == b"PK\x03\x04" {
+            (22, 26, 30)
+        } else if sig == b"PK\x01\x02" {
+            (24, 28, 46)
+        } else {
+            continue;
+        };
+        let len = u16::from_le_bytes([b[i + name_len_at], b[i + name_len_at + 1]]) as usize;
+        if b.get(i + name_at..i + name_at + len) == Some(name) {
+            b[i + size_at..i + size_at + 4].copy_from_slice(&size.to_le_bytes());
+        }
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn hostile_archives_are_refused() {
+    let f = Fixture::init();
+    let d = f.dir.path();
+    bag_zip(&d.join("ok.zip"), &[]);
+    f.run(&["verify", "ok.zip"]).code(0);
+
+    bag_zip(&d.join("dotdot.zip"), &[("bag/data/../../evil.txt", b"x")]);
+    f.run(&["verify", "dotdot.zip"]).code(1).out_says(&["[hostile-archive]", "evil.txt"]);
+
+    bag_zip(&d.join("abs.zip"), &[("bag/data/zabsolute.txt", b"x")]);
+    patch(&d.join("abs.zip"), b"bag/data/zabsolute.txt", b"/etc/data/absolute.txt");
+    f.run(&["verify", "abs.zip"]).code(1).out_says(&["[hostile-archive]", "absolute"]);
+
+    // Two entries with one name: written under different names, then renamed in place.
+    bag_zip(&d.join("dup.zip"), &[("bag/data/hellp.txt", b"evil\n")]);
+    patch(&d.join("dup.zip"), b"bag/data/hellp.txt", b"bag/data/hello.txt");
+    f.run(&["verify", "dup.zip"]).code(1).out_says(&["[hostile-archive]", "same name"]);
+
+    // A bomb: an entry declaring 4 GB from a few compressed bytes is refused unread.
+    bag_zip(&d.join("bomb.zip"), &[("bag/data/bomb.bin", &[0u8; 1000])]);
+    set_declared_size(&d.join("bomb.zip"), b"bag/data/bomb.bin", u32::MAX - 1);
+    f.run(&["verify", "bomb.zip"]).code(1).out_says(&["[hostile-archive]", "compression bomb"]);
+
+    // An entry holding more than it declares is read only up to its declared size.
+    bag_zip(&d.join("liar.zip"), &[("bag/data/more.txt", &[b'a'; 5000])]);
+    set_declared_size(&d.join("liar.zip"), b"bag/data/more.txt", 10);
+    let r = f.run(&["verify", "liar.zip"]);
+    assert!(r.code == 1 || r.code == 2, "a lying size is not accepted: {}\n{}", r.code, r.stdout);
+}
+
+#[test]
+fn a_truncated_or_foreign_file_is_unreadable() {
+    let f = Fixture::init();
+    let zip = build(&f, "out", &[]);
+    let bytes = std::fs::read(&zip).unwrap();
+    for cut in [bytes.len() - 10, bytes.len() / 2, 100] {
+        std::fs::write(f.dir.path().join("cut.zip"), &bytes[..cut]).unwrap();
+        f.run(&["verify", "cut.zip"]).code(2).err_says(&["not a readable zip"]);
+    }
+    std::fs::write(f.dir.path().join("notes.txt"), "hello").unwrap();
+    f.run(&["verify", "notes.txt"]).code(2);
+    f.run(&["verify", "does-not-exist.zip"]).code(2);
+}
+
+/// The Library of Congress conformance suite: valid bags pass, invalid ones fail, warning bags
+/// pass with a warning. The OS-specific cases are invalid everywhere for a verifier that never
+/// resolves paths outside the bag.
+#[test]
+fn the_bagit_conformance_suite() {
+    let suite = repo().join("../shared/fixtures/bagit-conformance");
+    if !suite.is_dir() {
+        panic!("the conformance suite is missing at {}", suite.display());
+    }
+    let mut checked = 0;
+    for version in ["v0.97", "v1.0"] {
+        for (group, want) in [("valid", 0), ("warning", 0), ("invalid", 1), ("linux-only", 1), ("windows-only", 1)] {
+            let dir = suite.join(version).join(group);
+            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            let mut bags: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+            bags.sort();
+            for bag in bags {
+                let r = run_in(&repo(), &["verify", bag.to_str().unwrap()]);
+                assert_eq!(r.code, want, "{}: exit {} (want {want})\n{}{}", bag.display(), r.code, r.stdout, r.stderr);
+                if group == "warning" {
+                    assert!(r.stdout.contains("warning["), "{}: no warning\n{}", bag.display(), r.stdout);
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 40, "only {checked} conformance bags found");
+}
+
+#[test]
+fn secrets_in_evidence_stop_the_build_unless_the_file_is_allowed() {
+    let f = Fixture::init();
+    f.write("evidence/AC-01/deploy-notes-2026-05-01.txt", "deploy log\nAWS key AKIAIOSFODNN7EXAMPLE used\n");
+    f.write("evidence/AC-01/id_rsa-2026-05-01.txt", "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n");
+    let r = f.run(&["build", "project", "--out", "out"]);
+    r.code(1).err_says(&[
+        "evidence/AC-01/deploy-notes-2026-05-01.txt:2: error[secret-in-evidence]",
+        "aws-access-key-id",
+        "evidence/AC-01/id_rsa-2026-05-01.txt:1: error[secret-in-evidence]",
+        "allow_secrets",
+    ]);
+    assert!(!f.dir.path().join("out").join("index.json").exists(), "nothing written");
+
+    let toml = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
+    f.write(
+        "auditpack.toml",
+        &format!("{toml}\n[package]\nallow_secrets = [\"evidence/AC-01/deploy-notes-*.txt\", \"evidence/AC-01/id_rsa-*\", \"evidence/none.txt\"]\n"),
+    );
+    f.run(&["build", "project", "--out", "out"])
+        .code(0)
+        .err_says(&["warning[unused-allow-secrets]", "evidence/none.txt"]);
+
+    // A typo in the new section is located like any other.
+    f.write("auditpack.toml", &format!("{toml}\n[package]\nallow_secret = []\n"));
+    f.run(&["build", "project", "--out", "out"]).code(1).err_says(&["error[unknown-key]", "allow_secret"]);
+}
