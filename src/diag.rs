@@ -38,11 +38,7 @@ pub struct Location {
 
 impl Location {
     pub fn file(file: impl Into<PathBuf>) -> Self {
-        Location {
-            file: file.into(),
-            line: None,
-            col: None,
-        }
+        Location { file: file.into(), line: None, col: None }
     }
 }
 
@@ -72,13 +68,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {
-        Diagnostic {
-            code,
-            severity,
-            message: message.into(),
-            location: None,
-            hint: None,
-        }
+        Diagnostic { code, severity, message: message.into(), location: None, hint: None }
     }
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Error, message)
@@ -164,11 +154,7 @@ impl Source {
     pub fn new(display: impl Into<PathBuf>, text: String) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Source {
-            display: display.into(),
-            text,
-            line_starts,
-        }
+        Source { display: display.into(), text, line_starts }
     }
 
     /// The location of byte `offset` (clamped to the text).
@@ -181,11 +167,7 @@ impl Source {
             end -= 1;
         }
         let col = self.text[start..end].chars().count() + 1;
-        Location {
-            file: self.display.clone(),
-            line: Some(line + 1),
-            col: Some(col),
-        }
+        Location { file: self.display.clone(), line: Some(line + 1), col: Some(col) }
     }
 
     pub fn path(&self) -> &Path {
@@ -209,11 +191,7 @@ mod tests {
     #[test]
     fn display_reads_like_a_compiler() {
         let d = Diagnostic::error("unknown-key", "unknown key `titel`")
-            .at(Location {
-                file: "controls.toml".into(),
-                line: Some(3),
-                col: Some(1),
-            })
+            .at(Location { file: "controls.toml".into(), line: Some(3), col: Some(1) })
             .hint("did you mean `title`?");
         assert_eq!(
             d.to_string(),

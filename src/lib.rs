@@ -35,11 +35,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot {op} {}: {source}", path.display())]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
     #[error("template `{name}`: {message}")]
     Template { name: String, message: String },
     #[error("PDF rendering failed: {0}")]
@@ -52,11 +48,7 @@ pub enum Error {
 
 impl Error {
     pub fn io(op: &'static str, path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io {
-            op,
-            path: path.as_ref().to_path_buf(),
-            source,
-        }
+        Error::Io { op, path: path.as_ref().to_path_buf(), source }
     }
 }
 
@@ -106,10 +98,5 @@ pub fn assess_project_with(
     };
     let assessment = assess::assess(&project, &index, &past, diags);
     let report = report::build(&project, &index, &assessment);
-    Some(Assessed {
-        project,
-        index,
-        assessment,
-        report,
-    })
+    Some(Assessed { project, index, assessment, report })
 }

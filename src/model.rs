@@ -199,10 +199,7 @@ impl Sampling {
     pub fn size(&self, freq: Frequency, population: usize) -> usize {
         let n = match self {
             Sampling::Table { sizes } => sizes.get(&freq).copied().unwrap_or(1) as usize,
-            Sampling::Statistical {
-                tolerable_rate,
-                risk,
-            } => statistical_size(*tolerable_rate, *risk),
+            Sampling::Statistical { tolerable_rate, risk } => statistical_size(*tolerable_rate, *risk),
         };
         n.min(population)
     }
@@ -250,8 +247,7 @@ pub fn criteria() -> &'static [Criterion] {
         file.families
             .into_iter()
             .flat_map(|fam| {
-                let category =
-                    Category::parse(&fam.category).expect("known category in tsc-criteria.json");
+                let category = Category::parse(&fam.category).expect("known category in tsc-criteria.json");
                 fam.criteria.into_iter().map(move |(id, title)| Criterion {
                     id,
                     family: fam.id.clone(),
@@ -272,10 +268,7 @@ pub fn criterion(id: &str) -> Option<&'static Criterion> {
 
 /// The position of a criterion id in the AICPA order, for sorting.
 pub fn criterion_rank(id: &str) -> usize {
-    criteria()
-        .iter()
-        .position(|c| c.id == id)
-        .unwrap_or(usize::MAX)
+    criteria().iter().position(|c| c.id == id).unwrap_or(usize::MAX)
 }
 
 /// The shared-responsibility matrix: service model x layer -> owner.
@@ -288,24 +281,12 @@ impl Default for Matrix {
         use Layer::*;
         use Owner::*;
         let column = |cells: [Owner; 6]| -> BTreeMap<Layer, Owner> {
-            [Data, Application, Compute, Storage, Network, Physical]
-                .into_iter()
-                .zip(cells)
-                .collect()
+            [Data, Application, Compute, Storage, Network, Physical].into_iter().zip(cells).collect()
         };
         Matrix(BTreeMap::from([
-            (
-                ServiceModel::Saas,
-                column([Joint, Joint, Provider, Provider, Provider, Provider]),
-            ),
-            (
-                ServiceModel::Paas,
-                column([Tenant, Joint, Joint, Provider, Provider, Provider]),
-            ),
-            (
-                ServiceModel::Iaas,
-                column([Tenant, Tenant, Tenant, Joint, Joint, Provider]),
-            ),
+            (ServiceModel::Saas, column([Joint, Joint, Provider, Provider, Provider, Provider])),
+            (ServiceModel::Paas, column([Tenant, Joint, Joint, Provider, Provider, Provider])),
+            (ServiceModel::Iaas, column([Tenant, Tenant, Tenant, Joint, Joint, Provider])),
         ]))
     }
 }
@@ -327,28 +308,15 @@ mod tests {
     fn sixty_one_criteria_in_five_categories() {
         let all = criteria();
         assert_eq!(all.len(), 61);
-        assert_eq!(
-            all.iter()
-                .filter(|c| c.category == Category::Security)
-                .count(),
-            33
-        );
-        assert_eq!(
-            all.iter()
-                .filter(|c| c.category == Category::Privacy)
-                .count(),
-            18
-        );
+        assert_eq!(all.iter().filter(|c| c.category == Category::Security).count(), 33);
+        assert_eq!(all.iter().filter(|c| c.category == Category::Privacy).count(), 18);
     }
 
     #[test]
     fn criterion_ids_are_normalised() {
         assert_eq!(criterion(" cc6.1 ").map(|c| c.id.as_str()), Some("CC6.1"));
         assert!(criterion("CC6.9").is_none());
-        assert!(
-            criterion("CC1.0").is_none(),
-            "group headings are not criteria"
-        );
+        assert!(criterion("CC1.0").is_none(), "group headings are not criteria");
     }
 
     #[test]
@@ -368,11 +336,7 @@ mod tests {
         let s = Sampling::default();
         assert_eq!(s.size(Frequency::Quarterly, 2), 2);
         assert_eq!(s.size(Frequency::Daily, 181), 25);
-        assert_eq!(
-            s.size(Frequency::Daily, 10),
-            10,
-            "never more than the population"
-        );
+        assert_eq!(s.size(Frequency::Daily, 10), 10, "never more than the population");
     }
 
     #[test]

@@ -15,10 +15,7 @@ pub struct Staging {
 impl Staging {
     pub fn new(dir: &Path) -> Result<Self, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create the output folder", dir, e))?;
-        Ok(Staging {
-            dir: dir.to_path_buf(),
-            files: Vec::new(),
-        })
+        Ok(Staging { dir: dir.to_path_buf(), files: Vec::new() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -29,8 +26,7 @@ impl Staging {
     pub fn file(&mut self, name: &str) -> Result<&mut NamedTempFile, Error> {
         let dest = self.dir.join(name);
         let parent = dest.parent().unwrap_or(&self.dir).to_path_buf();
-        std::fs::create_dir_all(&parent)
-            .map_err(|e| Error::io("create the output folder", &parent, e))?;
+        std::fs::create_dir_all(&parent).map_err(|e| Error::io("create the output folder", &parent, e))?;
         let tmp = tempfile::Builder::new()
             .prefix(".auditpack-")
             .tempfile_in(&parent)
@@ -49,11 +45,8 @@ impl Staging {
     pub fn commit(self) -> Result<Vec<PathBuf>, Error> {
         let mut done = Vec::new();
         for (tmp, dest) in self.files {
-            tmp.as_file()
-                .sync_all()
-                .map_err(|e| Error::io("flush", &dest, e))?;
-            tmp.persist(&dest)
-                .map_err(|e| Error::io("move into place", &dest, e.error))?;
+            tmp.as_file().sync_all().map_err(|e| Error::io("flush", &dest, e))?;
+            tmp.persist(&dest).map_err(|e| Error::io("move into place", &dest, e.error))?;
             // NamedTempFile is created 0600; outputs are ordinary files.
             #[cfg(unix)]
             {
@@ -78,11 +71,7 @@ mod tests {
         s.write("a.txt", b"a").unwrap();
         assert!(!out.join("a.txt").exists());
         drop(s);
-        assert_eq!(
-            std::fs::read_dir(&out).unwrap().count(),
-            0,
-            "temporary files are removed"
-        );
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "temporary files are removed");
         let mut s = Staging::new(&out).unwrap();
         s.write("sub/b.txt", b"b").unwrap();
         s.commit().unwrap();

@@ -136,11 +136,8 @@ pub fn assess(project: &Project, index: &EvidenceIndex, past: &[PastEvidence], d
                 .hint("collect current evidence of the control"),
             );
         }
-        let missing: Vec<&str> = occurrences
-            .iter()
-            .filter(|o| o.evidence.is_empty())
-            .map(|o| o.label.as_str())
-            .collect();
+        let missing: Vec<&str> =
+            occurrences.iter().filter(|o| o.evidence.is_empty()).map(|o| o.label.as_str()).collect();
         if !files.is_empty() && !missing.is_empty() {
             diags.push(
                 Diagnostic::warning(
@@ -160,14 +157,7 @@ pub fn assess(project: &Project, index: &EvidenceIndex, past: &[PastEvidence], d
         }
         controls.insert(
             c.id.clone(),
-            ControlStatus {
-                evidence_count: files.len(),
-                latest,
-                stale,
-                occurrences,
-                result,
-                result_text,
-            },
+            ControlStatus { evidence_count: files.len(), latest, stale, occurrences, result, result_text },
         );
     }
 
@@ -192,12 +182,8 @@ pub fn assess(project: &Project, index: &EvidenceIndex, past: &[PastEvidence], d
         );
     }
 
-    let inferred_dates: Vec<String> = index
-        .evidence
-        .iter()
-        .filter(|f| f.effective().inferred())
-        .map(|f| f.file.path.clone())
-        .collect();
+    let inferred_dates: Vec<String> =
+        index.evidence.iter().filter(|f| f.effective().inferred()).map(|f| f.file.path.clone()).collect();
     for p in &inferred_dates {
         diags.push(
             Diagnostic::note("inferred-date", "the effective date comes from the file's modification time")
@@ -205,22 +191,14 @@ pub fn assess(project: &Project, index: &EvidenceIndex, past: &[PastEvidence], d
                 .hint("put a date in the file name (2026-03-31, 2026-Q1, 2026-03) or give a sidecar `effective`"),
         );
     }
-    Assessment {
-        controls,
-        uncovered_criteria,
-        inferred_dates,
-    }
+    Assessment { controls, uncovered_criteria, inferred_dates }
 }
 
 fn abbreviate(items: &[&str], max: usize) -> String {
     if items.len() <= max {
         items.join(", ")
     } else {
-        format!(
-            "{}, ... ({} more)",
-            items[..max].join(", "),
-            items.len() - max
-        )
+        format!("{}, ... ({} more)", items[..max].join(", "), items.len() - max)
     }
 }
 
@@ -233,34 +211,25 @@ fn result(
     occ: &[Occurrence],
 ) -> (TestResult, String) {
     match kind {
-        AuditType::Type1 if total == 0 => (
-            TestResult::NoEvidence,
-            "No evidence of the control's design was provided.".into(),
-        ),
-        AuditType::Type1 => (
-            TestResult::NoExceptions,
-            "Control design and evidence present. No exceptions noted.".into(),
-        ),
+        AuditType::Type1 if total == 0 => {
+            (TestResult::NoEvidence, "No evidence of the control's design was provided.".into())
+        }
+        AuditType::Type1 => {
+            (TestResult::NoExceptions, "Control design and evidence present. No exceptions noted.".into())
+        }
         AuditType::Type2 => {
             if in_period == 0 {
                 return (
                     TestResult::DidNotOperate,
-                    "The control did not operate during the period; operating effectiveness could not be tested.".into(),
+                    "The control did not operate during the period; operating effectiveness could not be tested."
+                        .into(),
                 );
             }
-            let missing: Vec<&str> = occ
-                .iter()
-                .filter(|o| o.evidence.is_empty())
-                .map(|o| o.label.as_str())
-                .collect();
+            let missing: Vec<&str> = occ.iter().filter(|o| o.evidence.is_empty()).map(|o| o.label.as_str()).collect();
             if missing.is_empty() {
                 (TestResult::NoExceptions, "No exceptions noted.".into())
             } else {
-                let unit = if freq == Frequency::Daily {
-                    "days"
-                } else {
-                    "expected occurrences"
-                };
+                let unit = if freq == Frequency::Daily { "days" } else { "expected occurrences" };
                 (
                     TestResult::Exceptions,
                     format!(

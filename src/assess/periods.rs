@@ -29,9 +29,7 @@ pub fn windows(freq: Frequency, start: Date, end: Date) -> Vec<Window> {
     let first_month = ((start.month() - 1) / months_per) * months_per + 1;
     let mut cur = Date::new(start.year(), first_month, 1).expect("valid month");
     while cur <= end {
-        let next = cur
-            .checked_add((months_per as i32).months())
-            .unwrap_or(Date::MAX);
+        let next = cur.checked_add((months_per as i32).months()).unwrap_or(Date::MAX);
         let last = next.yesterday().unwrap_or(next);
         let label = match months_per {
             12 => format!("{}", cur.year()),
@@ -39,11 +37,7 @@ pub fn windows(freq: Frequency, start: Date, end: Date) -> Vec<Window> {
             3 => format!("{}-Q{}", cur.year(), (cur.month() - 1) / 3 + 1),
             _ => format!("{}-{:02}", cur.year(), cur.month()),
         };
-        out.push(Window {
-            label,
-            start: cur.max(start),
-            end: last.min(end),
-        });
+        out.push(Window { label, start: cur.max(start), end: last.min(end) });
         cur = next;
     }
     out
@@ -51,9 +45,7 @@ pub fn windows(freq: Frequency, start: Date, end: Date) -> Vec<Window> {
 
 fn weeks(start: Date, end: Date) -> Vec<Window> {
     let mut out = Vec::new();
-    let mut cur = start
-        .checked_sub((start.weekday().to_monday_zero_offset() as i32).days())
-        .unwrap_or(start);
+    let mut cur = start.checked_sub((start.weekday().to_monday_zero_offset() as i32).days()).unwrap_or(start);
     debug_assert_eq!(cur.weekday(), Weekday::Monday);
     while cur <= end {
         let last = cur.checked_add(6.days()).unwrap_or(Date::MAX);
@@ -72,15 +64,7 @@ fn weeks(start: Date, end: Date) -> Vec<Window> {
 }
 
 fn days(start: Date, end: Date) -> Vec<Window> {
-    start
-        .series(1.day())
-        .take_while(|d| *d <= end)
-        .map(|d| Window {
-            label: d.to_string(),
-            start: d,
-            end: d,
-        })
-        .collect()
+    start.series(1.day()).take_while(|d| *d <= end).map(|d| Window { label: d.to_string(), start: d, end: d }).collect()
 }
 
 #[cfg(test)]
@@ -89,10 +73,7 @@ mod tests {
     use jiff::civil::date;
 
     fn labels(f: Frequency) -> Vec<String> {
-        windows(f, date(2026, 1, 1), date(2026, 6, 30))
-            .into_iter()
-            .map(|w| w.label)
-            .collect()
+        windows(f, date(2026, 1, 1), date(2026, 6, 30)).into_iter().map(|w| w.label).collect()
     }
 
     #[test]
@@ -102,10 +83,7 @@ mod tests {
         assert_eq!(labels(Frequency::Annual), ["2026"]);
         assert_eq!(labels(Frequency::Semiannual), ["2026-H1"]);
         assert_eq!(labels(Frequency::Daily).len(), 181);
-        assert_eq!(
-            labels(Frequency::Weekly).first().map(String::as_str),
-            Some("2026-W01")
-        );
+        assert_eq!(labels(Frequency::Weekly).first().map(String::as_str), Some("2026-W01"));
         assert!(labels(Frequency::PerEvent).is_empty());
     }
 

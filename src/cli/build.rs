@@ -41,7 +41,10 @@ pub(super) fn run(args: &super::CommonArgs, mode: Mode, full: Option<&BuildArgs>
     let signing_key = match full.and_then(|b| b.sign.as_ref()) {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| Error::io("read the signing key", p, e))?;
-            Some(crate::package::sign::parse_private_key(&text).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?)
+            Some(
+                crate::package::sign::parse_private_key(&text)
+                    .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?,
+            )
         }
         None => None,
     };
@@ -55,7 +58,8 @@ pub(super) fn run(args: &super::CommonArgs, mode: Mode, full: Option<&BuildArgs>
     {
         let store = crate::snapshot::Store::new(crate::snapshot::store_dir(&args.project, None, b.store.as_deref()));
         let n = store.resolve(id)?;
-        let tmp = tempfile::tempdir().map_err(|e| Error::io("create a temporary folder in", std::env::temp_dir(), e))?;
+        let tmp =
+            tempfile::tempdir().map_err(|e| Error::io("create a temporary folder in", std::env::temp_dir(), e))?;
         let manifest = crate::snapshot::materialize(&store, n, tmp.path())?;
         if manifest.auditpack != env!("CARGO_PKG_VERSION") && !args.quiet {
             eprintln!(
@@ -137,11 +141,7 @@ fn check_out_dir(project: &crate::project::Project, out: &std::path::Path) -> Re
     let (Ok(ev), Ok(cwd)) = (evidence.canonicalize(), std::env::current_dir()) else {
         return Ok(());
     };
-    let out_abs = if out.is_absolute() {
-        out.to_path_buf()
-    } else {
-        cwd.join(out)
-    };
+    let out_abs = if out.is_absolute() { out.to_path_buf() } else { cwd.join(out) };
     // The output folder may not exist yet: resolve its nearest existing ancestor.
     let Some(existing) = out_abs.ancestors().find(|a| a.exists()) else {
         return Ok(());
@@ -173,11 +173,7 @@ fn render(a: &crate::Assessed, template: &str, meta: DocMeta) -> Result<Rendered
     let document = crate::render::markdown::parse(&markdown, meta, &BTreeMap::new());
     let html = crate::render::html::render(&document);
     let pdf = crate::render::pdf::render(&document).map_err(|e| Error::Pdf(e.to_string()))?;
-    Ok(Rendered {
-        markdown,
-        html,
-        pdf,
-    })
+    Ok(Rendered { markdown, html, pdf })
 }
 
 fn write_description(a: &crate::Assessed, staging: &mut Staging) -> Result<(), Error> {
@@ -186,9 +182,7 @@ fn write_description(a: &crate::Assessed, staging: &mut Staging) -> Result<(), E
     meta.subtitle = vec![
         a.report.meta.organisation.clone(),
         match a.report.meta.kind {
-            crate::model::AuditType::Type1 => {
-                a.report.meta.period_text.replacen("as of", "As of", 1)
-            }
+            crate::model::AuditType::Type1 => a.report.meta.period_text.replacen("as of", "As of", 1),
             crate::model::AuditType::Type2 => {
                 format!("For the period {}", a.report.meta.period_text)
             }
@@ -208,34 +202,15 @@ fn write_build(
     staging: &mut Staging,
 ) -> Result<(), Error> {
     let project = &a.project;
-    let Rendered {
-        markdown,
-        html,
-        pdf,
-    } = render(a, "report.md", doc_meta(a)?)?;
+    let Rendered { markdown, html, pdf } = render(a, "report.md", doc_meta(a)?)?;
     let report_json = to_json(&a.report)?;
 
     let artifacts = vec![
-        Artifact {
-            name: "index.json".into(),
-            bytes: index_json,
-        },
-        Artifact {
-            name: "report/report.md".into(),
-            bytes: markdown.into_bytes(),
-        },
-        Artifact {
-            name: "report/report.html".into(),
-            bytes: html.into_bytes(),
-        },
-        Artifact {
-            name: "report/report.pdf".into(),
-            bytes: pdf,
-        },
-        Artifact {
-            name: "report/report.json".into(),
-            bytes: report_json,
-        },
+        Artifact { name: "index.json".into(), bytes: index_json },
+        Artifact { name: "report/report.md".into(), bytes: markdown.into_bytes() },
+        Artifact { name: "report/report.html".into(), bytes: html.into_bytes() },
+        Artifact { name: "report/report.pdf".into(), bytes: pdf },
+        Artifact { name: "report/report.json".into(), bytes: report_json },
     ];
     for art in &artifacts[1..] {
         let name = art.name.trim_start_matches("report/");
@@ -244,11 +219,12 @@ fn write_build(
     let zip_name = format!("{}.zip", crate::package::bag_name(project));
     let zip_path = staging.dir().join(&zip_name);
     let file = staging.file(&zip_name)?;
-    let summary = crate::package::write(project, &a.index, &artifacts, signing_key, std::io::BufWriter::new(file.as_file_mut()))
-        .map_err(|e| match e {
-            Error::Package { message, .. } => Error::Package { path: zip_path.clone(), message },
-            other => other,
-        })?;
+    let summary =
+        crate::package::write(project, &a.index, &artifacts, signing_key, std::io::BufWriter::new(file.as_file_mut()))
+            .map_err(|e| match e {
+                Error::Package { message, .. } => Error::Package { path: zip_path.clone(), message },
+                other => other,
+            })?;
     let _ = summary;
     Ok(())
 }

@@ -5,31 +5,14 @@ use crate::Error;
 use std::path::Path;
 
 const FILES: &[(&str, &str)] = &[
-    (
-        "auditpack.toml",
-        include_str!("../../templates/init/auditpack.toml"),
-    ),
-    (
-        "controls.toml",
-        include_str!("../../templates/init/controls.toml"),
-    ),
-    (
-        "assets.toml",
-        include_str!("../../templates/init/assets.toml"),
-    ),
-    (
-        "risks.json",
-        include_str!("../../templates/init/risks.json"),
-    ),
-    (
-        "narrative/services.md",
-        include_str!("../../templates/init/narrative/services.md"),
-    ),
+    ("auditpack.toml", include_str!("../../templates/init/auditpack.toml")),
+    ("controls.toml", include_str!("../../templates/init/controls.toml")),
+    ("assets.toml", include_str!("../../templates/init/assets.toml")),
+    ("risks.json", include_str!("../../templates/init/risks.json")),
+    ("narrative/services.md", include_str!("../../templates/init/narrative/services.md")),
     (
         "evidence/GOV-01/information-security-policy-2026-01-15.md",
-        include_str!(
-            "../../templates/init/evidence/GOV-01/information-security-policy-2026-01-15.md"
-        ),
+        include_str!("../../templates/init/evidence/GOV-01/information-security-policy-2026-01-15.md"),
     ),
     (
         "evidence/AC-01/access-review-2026-Q2.csv",

@@ -82,9 +82,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    ExitCode::SUCCESS
-                }
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
                 _ => ExitCode::from(2),
             };
         }
@@ -102,10 +100,7 @@ pub fn main() -> ExitCode {
                 eprintln!("wrote {}", dir.join(n).display());
             }
             if written.is_empty() {
-                eprintln!(
-                    "every template already exists in {}; nothing written",
-                    dir.display()
-                );
+                eprintln!("every template already exists in {}; nothing written", dir.display());
             }
             Outcome::Ok
         }),
@@ -156,10 +151,8 @@ fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
     }
     let pb = indicatif::ProgressBar::new(0);
     pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "hashing {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("hashing {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(pb)
 }

@@ -45,13 +45,7 @@ impl Stamp {
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map(|d| d.as_nanos() as i128)
                 .unwrap_or(0);
-            Stamp {
-                size: meta.len(),
-                mtime_ns,
-                ctime_ns: mtime_ns,
-                ino: 0,
-                dev: 0,
-            }
+            Stamp { size: meta.len(), mtime_ns, ctime_ns: mtime_ns, ino: 0, dev: 0 }
         }
     }
 }
@@ -82,10 +76,7 @@ impl Cache {
                 entries.insert(p, (stamp, hash));
             }
         }
-        Cache {
-            entries,
-            written_ns,
-        }
+        Cache { entries, written_ns }
     }
 
     /// The cached hash of `rel` if its stamp is unchanged and not racily recent.
@@ -95,22 +86,13 @@ impl Cache {
     }
 
     /// Writes a new cache of `files` into `dir`, atomically.
-    pub fn save<'a>(
-        dir: &Path,
-        files: impl Iterator<Item = (&'a str, Stamp, &'a str)>,
-    ) -> std::io::Result<()> {
+    pub fn save<'a>(dir: &Path, files: impl Iterator<Item = (&'a str, Stamp, &'a str)>) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".collect-cache-")
-            .tempfile_in(dir)?;
+        let mut tmp = tempfile::Builder::new().prefix(".collect-cache-").tempfile_in(dir)?;
         {
             let mut w = BufWriter::new(tmp.as_file_mut());
             for (rel, s, hash) in files {
-                writeln!(
-                    w,
-                    "{hash} {} {} {} {} {} {rel}",
-                    s.size, s.mtime_ns, s.ctime_ns, s.ino, s.dev
-                )?;
+                writeln!(w, "{hash} {} {} {} {} {} {rel}", s.size, s.mtime_ns, s.ctime_ns, s.ino, s.dev)?;
             }
             w.flush()?;
         }
@@ -147,34 +129,14 @@ mod tests {
         std::fs::write(&f, "x").unwrap();
         let stamp = Stamp::of(&std::fs::metadata(&f).unwrap());
         let hash = "a".repeat(64);
-        Cache::save(
-            dir.path(),
-            [("dir/a b.txt", stamp, hash.as_str())].into_iter(),
-        )
-        .unwrap();
+        Cache::save(dir.path(), [("dir/a b.txt", stamp, hash.as_str())].into_iter()).unwrap();
         let c = Cache::load(dir.path());
         // Written just now: the file is racily clean, so it is not trusted yet.
         assert_eq!(c.get("dir/a b.txt", &stamp), None);
-        let older = Stamp {
-            mtime_ns: stamp.mtime_ns - 10 * RACY_NS,
-            ..stamp
-        };
-        let c2 = Cache {
-            entries: HashMap::from([("p".to_string(), (older, hash.clone()))]),
-            written_ns: c.written_ns,
-        };
+        let older = Stamp { mtime_ns: stamp.mtime_ns - 10 * RACY_NS, ..stamp };
+        let c2 = Cache { entries: HashMap::from([("p".to_string(), (older, hash.clone()))]), written_ns: c.written_ns };
         assert_eq!(c2.get("p", &older), Some(hash.as_str()));
-        assert_eq!(
-            c2.get(
-                "p",
-                &Stamp {
-                    ctime_ns: older.ctime_ns + 1,
-                    ..older
-                }
-            ),
-            None,
-            "any change of ctime"
-        );
+        assert_eq!(c2.get("p", &Stamp { ctime_ns: older.ctime_ns + 1, ..older }), None, "any change of ctime");
         assert_eq!(c2.get("q", &older), None);
     }
 

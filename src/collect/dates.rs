@@ -27,12 +27,7 @@ pub struct Effective {
 
 impl Effective {
     pub fn day(date: Date, source: DateSource) -> Self {
-        Effective {
-            date,
-            start: date,
-            end: date,
-            source,
-        }
+        Effective { date, start: date, end: date, source }
     }
     pub fn inferred(&self) -> bool {
         self.source == DateSource::ModifiedTime
@@ -46,12 +41,10 @@ impl Effective {
 /// A date found in a file name: `YYYY-MM-DD` first, then `YYYY-Qn`, then `YYYY-MM`.
 pub fn from_file_name(name: &str) -> Option<Effective> {
     let b = name.as_bytes();
-    let digits =
-        |s: usize, n: usize| s + n <= b.len() && b[s..s + n].iter().all(u8::is_ascii_digit);
+    let digits = |s: usize, n: usize| s + n <= b.len() && b[s..s + n].iter().all(u8::is_ascii_digit);
     // A token must not be glued to more digits on either side (e.g. a build number).
-    let bounded = |s: usize, e: usize| {
-        (s == 0 || !b[s - 1].is_ascii_digit()) && (e >= b.len() || !b[e].is_ascii_digit())
-    };
+    let bounded =
+        |s: usize, e: usize| (s == 0 || !b[s - 1].is_ascii_digit()) && (e >= b.len() || !b[e].is_ascii_digit());
     let num = |s: usize, n: usize| name[s..s + n].parse::<i16>().ok();
 
     let mut quarter = None;
@@ -80,12 +73,7 @@ pub fn from_file_name(name: &str) -> Option<Effective> {
             let start = Date::new(year, (q - 1) * 3 + 1, 1).ok();
             let end = Date::new(year, q * 3, 1).ok().map(|d| d.last_of_month());
             if let (Some(start), Some(end)) = (start, end) {
-                quarter = Some(Effective {
-                    date: end,
-                    start,
-                    end,
-                    source: DateSource::FileName,
-                });
+                quarter = Some(Effective { date: end, start, end, source: DateSource::FileName });
             }
         }
         if month.is_none()
@@ -94,12 +82,7 @@ pub fn from_file_name(name: &str) -> Option<Effective> {
             && let Ok(start) = Date::new(year, num(i + 5, 2)? as i8, 1)
         {
             let end = start.last_of_month();
-            month = Some(Effective {
-                date: end,
-                start,
-                end,
-                source: DateSource::FileName,
-            });
+            month = Some(Effective { date: end, start, end, source: DateSource::FileName });
         }
     }
     quarter.or(month)
@@ -120,10 +103,7 @@ mod tests {
     #[test]
     fn quarters_and_months_cover_their_span() {
         let q = from_file_name("okta-users-2026-Q2.csv").unwrap();
-        assert_eq!(
-            (q.start, q.end, q.date),
-            (date(2026, 4, 1), date(2026, 6, 30), date(2026, 6, 30))
-        );
+        assert_eq!((q.start, q.end, q.date), (date(2026, 4, 1), date(2026, 6, 30), date(2026, 6, 30)));
         let m = from_file_name("scan_2026-02.json").unwrap();
         assert_eq!((m.start, m.end), (date(2026, 2, 1), date(2026, 2, 28)));
         assert!(m.overlaps(date(2026, 2, 10), date(2026, 2, 10)));
@@ -133,11 +113,7 @@ mod tests {
     #[test]
     fn no_date_or_impossible_dates() {
         assert_eq!(from_file_name("org-chart.pdf"), None);
-        assert_eq!(
-            from_file_name("build-12026-01-01.log"),
-            None,
-            "glued to more digits"
-        );
+        assert_eq!(from_file_name("build-12026-01-01.log"), None, "glued to more digits");
         assert_eq!(from_file_name("report-2026-13.csv"), None);
         assert_eq!(
             from_file_name("x-2026-02-30.csv").map(|e| e.start),

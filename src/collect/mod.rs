@@ -111,14 +111,15 @@ pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics
         )
         .collect();
     if let Some(dir) = &opts.cache_dir {
-        let entries = found
-            .iter()
-            .zip(&hashed)
-            .filter_map(|(f, h)| Some((f.rel.as_str(), f.stamp?, h.as_deref().ok()?)));
+        let entries =
+            found.iter().zip(&hashed).filter_map(|(f, h)| Some((f.rel.as_str(), f.stamp?, h.as_deref().ok()?)));
         if let Err(e) = cache::Cache::save(dir, entries) {
             diags.push(
-                Diagnostic::warning("cache-not-written", format!("cannot write the hash cache in {}: {e}", dir.display()))
-                    .hint("the next collect hashes every file again; check that the folder is writable or give --cache"),
+                Diagnostic::warning(
+                    "cache-not-written",
+                    format!("cannot write the hash cache in {}: {e}", dir.display()),
+                )
+                .hint("the next collect hashes every file again; check that the folder is writable or give --cache"),
             );
         }
     }
@@ -129,32 +130,14 @@ pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics
         match h {
             Ok(sha256) => {
                 let effective = dates::from_file_name(file_name(&f.rel))
-                    .or_else(|| {
-                        f.mtime
-                            .and_then(mtime_date)
-                            .map(|d| Effective::day(d, DateSource::ModifiedTime))
-                    })
-                    .unwrap_or_else(|| {
-                        Effective::day(project.audit.report_date, DateSource::ModifiedTime)
-                    });
-                files.push(EvidenceFile {
-                    path,
-                    rel: f.rel,
-                    size: f.size,
-                    sha256,
-                    effective,
-                    sidecar: None,
-                });
+                    .or_else(|| f.mtime.and_then(mtime_date).map(|d| Effective::day(d, DateSource::ModifiedTime)))
+                    .unwrap_or_else(|| Effective::day(project.audit.report_date, DateSource::ModifiedTime));
+                files.push(EvidenceFile { path, rel: f.rel, size: f.size, sha256, effective, sidecar: None });
             }
             Err(e) => diags.push(
-                Diagnostic::error(
-                    "unreadable-file",
-                    format!("cannot read the evidence file: {e}"),
-                )
-                .at_file(&path)
-                .hint(
-                    "fix its permissions or remove it; it is left out of the index and the package",
-                ),
+                Diagnostic::error("unreadable-file", format!("cannot read the evidence file: {e}"))
+                    .at_file(&path)
+                    .hint("fix its permissions or remove it; it is left out of the index and the package"),
             ),
         }
     }
@@ -172,10 +155,7 @@ fn mtime_date(t: std::time::SystemTime) -> Option<jiff::civil::Date> {
 }
 
 pub fn slash(p: &Path) -> String {
-    p.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
 /// SHA-256 of a file, streamed through `buf`; lower-case hex.
@@ -221,10 +201,7 @@ fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found
         format!("{}/{}", slash(display_root), slash(rel))
     };
     let mut outside: Vec<PathBuf> = Vec::new();
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(true)
-        .sort_by_file_name()
-        .into_iter();
+    let walker = walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter();
     let mut it = walker.filter_entry(|e| {
         if !e.path_is_symlink() {
             return true;
@@ -245,12 +222,9 @@ fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found
             Err(e) => {
                 let path = e.path().map(&shown).unwrap_or_else(|| slash(display_root));
                 let d = if e.loop_ancestor().is_some() {
-                    Diagnostic::error(
-                        "symlink-loop",
-                        "a symbolic link points back to a folder that contains it",
-                    )
-                    .at_file(path)
-                    .hint("remove the link; the folder is collected once through its real path")
+                    Diagnostic::error("symlink-loop", "a symbolic link points back to a folder that contains it")
+                        .at_file(path)
+                        .hint("remove the link; the folder is collected once through its real path")
                 } else if e.path().is_some_and(|p| p.is_symlink()) {
                     Diagnostic::error("broken-symlink", "a symbolic link points to nothing")
                         .at_file(path)
@@ -317,12 +291,7 @@ fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found
 }
 
 /// Reads each sidecar and attaches it to its evidence file; the sidecar's date wins.
-fn attach_sidecars(
-    project: &Project,
-    files: &mut [EvidenceFile],
-    sidecars: Vec<Found>,
-    diags: &mut Diagnostics,
-) {
+fn attach_sidecars(project: &Project, files: &mut [EvidenceFile], sidecars: Vec<Found>, diags: &mut Diagnostics) {
     let mut buf = vec![0u8; 64 * 1024];
     for s in sidecars {
         let target = &s.rel[..s.rel.len() - SIDECAR_SUFFIX.len()];
@@ -338,18 +307,14 @@ fn attach_sidecars(
             );
             continue;
         };
-        let Some(meta) =
-            crate::project::load_sidecar(&project.root, Path::new(&path), project, diags)
-        else {
+        let Some(meta) = crate::project::load_sidecar(&project.root, Path::new(&path), project, diags) else {
             continue;
         };
         let sha256 = match hash_file(&s.full, &mut buf) {
             Ok(h) => h,
             Err(e) => {
-                diags.push(
-                    Diagnostic::error("unreadable-file", format!("cannot read the sidecar: {e}"))
-                        .at_file(&path),
-                );
+                diags
+                    .push(Diagnostic::error("unreadable-file", format!("cannot read the sidecar: {e}")).at_file(&path));
                 continue;
             }
         };
@@ -357,12 +322,7 @@ fn attach_sidecars(
         if let Some(d) = meta.effective {
             f.effective = Effective::day(d, DateSource::Sidecar);
         }
-        f.sidecar = Some(SidecarFile {
-            path,
-            sha256,
-            size: s.size,
-            meta,
-        });
+        f.sidecar = Some(SidecarFile { path, sha256, size: s.size, meta });
     }
 }
 

@@ -128,55 +128,39 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
             for pi in set.matches(&file.rel) {
                 *pattern_hits.entry((*ci, pi)).or_default() += 1;
                 let c = &project.controls[*ci];
-                mapped_by
-                    .entry(c.id.clone())
-                    .or_default()
-                    .push(format!("pattern:{}", c.evidence_patterns[pi]));
+                mapped_by.entry(c.id.clone()).or_default().push(format!("pattern:{}", c.evidence_patterns[pi]));
             }
         }
         for d in dirs {
             if control_ids.contains(d) {
-                mapped_by
-                    .entry((*d).to_string())
-                    .or_default()
-                    .push("folder".to_string());
+                mapped_by.entry((*d).to_string()).or_default().push("folder".to_string());
             }
         }
         if let Some(s) = &file.sidecar {
             for c in &s.meta.controls {
-                mapped_by
-                    .entry(c.clone())
-                    .or_default()
-                    .push("sidecar".to_string());
+                mapped_by.entry(c.clone()).or_default().push("sidecar".to_string());
             }
         }
         let provider = file
             .sidecar
             .as_ref()
             .and_then(|s| s.meta.provider.clone())
-            .or_else(|| {
-                dirs.iter()
-                    .find(|d| provider_ids.contains(**d))
-                    .map(|d| d.to_string())
-            });
+            .or_else(|| dirs.iter().find(|d| provider_ids.contains(**d)).map(|d| d.to_string()));
         let controls: Vec<String> = mapped_by.keys().cloned().collect();
         let owner = file_owner(project, &controls, provider.as_deref());
-        evidence.push(IndexedFile {
-            file,
-            controls,
-            mapped_by,
-            provider,
-            owner,
-        });
+        evidence.push(IndexedFile { file, controls, mapped_by, provider, owner });
     }
 
     for (ci, c) in project.controls.iter().enumerate() {
         for (pi, p) in c.evidence_patterns.iter().enumerate() {
             if !pattern_hits.contains_key(&(ci, pi)) {
                 diags.push(
-                    Diagnostic::warning("pattern-matches-nothing", format!("evidence pattern `{p}` of control `{}` matches no file", c.id))
-                        .at(c.location.clone())
-                        .hint("patterns are relative to the evidence folder; check the folder names and extensions"),
+                    Diagnostic::warning(
+                        "pattern-matches-nothing",
+                        format!("evidence pattern `{p}` of control `{}` matches no file", c.id),
+                    )
+                    .at(c.location.clone())
+                    .hint("patterns are relative to the evidence folder; check the folder names and extensions"),
                 );
             }
         }
@@ -185,10 +169,7 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
     let mut controls = BTreeMap::new();
     let mut owners: BTreeMap<Owner, Vec<OwnerEntry>> = BTreeMap::new();
     for c in &project.controls {
-        let files: Vec<&IndexedFile> = evidence
-            .iter()
-            .filter(|f| f.controls.contains(&c.id))
-            .collect();
+        let files: Vec<&IndexedFile> = evidence.iter().filter(|f| f.controls.contains(&c.id)).collect();
         let assignments: Vec<IndexedAssignment> = c
             .assignments
             .iter()
@@ -197,9 +178,7 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
                 owner: a.owner,
                 evidence: files
                     .iter()
-                    .filter(|f| {
-                        f.provider.is_none() || a.provider.is_none() || f.provider == a.provider
-                    })
+                    .filter(|f| f.provider.is_none() || a.provider.is_none() || f.provider == a.provider)
                     .map(|f| f.file.path.clone())
                     .collect(),
             })
@@ -225,11 +204,8 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
         );
     }
 
-    let unmapped: Vec<String> = evidence
-        .iter()
-        .filter(|f| f.controls.is_empty())
-        .map(|f| f.file.path.clone())
-        .collect();
+    let unmapped: Vec<String> =
+        evidence.iter().filter(|f| f.controls.is_empty()).map(|f| f.file.path.clone()).collect();
     for path in &unmapped {
         diags.push(
             Diagnostic::note("unmapped-evidence", "the file evidences no control")

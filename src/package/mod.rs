@@ -41,15 +41,12 @@ pub struct Summary {
 
 /// Extensions whose content is already compressed: stored as they are.
 const STORED: &[&str] = &[
-    "png", "jpg", "jpeg", "gif", "webp", "heic", "pdf", "zip", "gz", "tgz", "bz2", "xz", "zst",
-    "7z", "docx", "xlsx", "pptx", "odt", "ods", "mp4", "mov", "jar",
+    "png", "jpg", "jpeg", "gif", "webp", "heic", "pdf", "zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "docx", "xlsx",
+    "pptx", "odt", "ods", "mp4", "mov", "jar",
 ];
 
 pub fn is_precompressed(path: &str) -> bool {
-    let ext = path
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
+    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     STORED.contains(&ext.as_str())
 }
 
@@ -82,10 +79,7 @@ pub fn write<W: Write + Seek>(
     out: W,
 ) -> Result<Summary, Error> {
     let bag = bag_name(project);
-    let zip_err = |e: zip::result::ZipError| Error::Package {
-        path: PathBuf::from(&bag),
-        message: e.to_string(),
-    };
+    let zip_err = |e: zip::result::ZipError| Error::Package { path: PathBuf::from(&bag), message: e.to_string() };
 
     let mut entries: Vec<Entry<'_>> = artifacts
         .iter()
@@ -101,30 +95,21 @@ pub fn write<W: Write + Seek>(
             name: f.file.path.clone(),
             sha256: f.file.sha256.clone(),
             size: f.file.size,
-            source: Source::File {
-                path: project.root.join(&f.file.path),
-                expected: &f.file.sha256,
-            },
+            source: Source::File { path: project.root.join(&f.file.path), expected: &f.file.sha256 },
         });
         if let Some(s) = &f.file.sidecar {
             entries.push(Entry {
                 name: s.path.clone(),
                 sha256: s.sha256.clone(),
                 size: s.size,
-                source: Source::File {
-                    path: project.root.join(&s.path),
-                    expected: &s.sha256,
-                },
+                source: Source::File { path: project.root.join(&s.path), expected: &s.sha256 },
             });
         }
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
 
     let payload_bytes: u64 = entries.iter().map(|e| e.size).sum();
-    let manifest: String = entries
-        .iter()
-        .map(|e| format!("{}  data/{}\n", e.sha256, e.name))
-        .collect();
+    let manifest: String = entries.iter().map(|e| format!("{}  data/{}\n", e.sha256, e.name)).collect();
     let bagit = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".to_string();
     let bag_info = bag_info(project, &bag, payload_bytes, entries.len());
     let readme = readme(&bag);
@@ -159,10 +144,8 @@ pub fn write<W: Write + Seek>(
 
     // One sorted list of every entry, tag files and payload alike.
     let mut all: Vec<(String, u64, &Source<'_>)> = Vec::with_capacity(entries.len() + tags.len());
-    let tag_sources: Vec<(String, Source<'_>)> = tags
-        .iter()
-        .map(|(n, t)| (format!("{bag}/{n}"), Source::Memory(t.as_bytes())))
-        .collect();
+    let tag_sources: Vec<(String, Source<'_>)> =
+        tags.iter().map(|(n, t)| (format!("{bag}/{n}"), Source::Memory(t.as_bytes()))).collect();
     for (name, src) in &tag_sources {
         let size = match src {
             Source::Memory(b) => b.len() as u64,
@@ -178,31 +161,21 @@ pub fn write<W: Write + Seek>(
     let mut zip = ZipWriter::new(out);
     let mut buf = vec![0u8; 1 << 20];
     for (name, size, source) in all {
-        zip.start_file(name.as_str(), options(&name, size))
-            .map_err(zip_err)?;
+        zip.start_file(name.as_str(), options(&name, size)).map_err(zip_err)?;
         match source {
-            Source::Memory(bytes) => zip
-                .write_all(bytes)
-                .map_err(|err| Error::io("write the package entry", &name, err))?,
+            Source::Memory(bytes) => {
+                zip.write_all(bytes).map_err(|err| Error::io("write the package entry", &name, err))?
+            }
             Source::File { path, expected } => copy_checked(path, expected, &mut zip, &mut buf)?,
         }
     }
     zip.finish().map_err(zip_err)?;
-    Ok(Summary {
-        bag_name: bag,
-        payload_files: entries.len(),
-        payload_bytes,
-    })
+    Ok(Summary { bag_name: bag, payload_files: entries.len(), payload_bytes })
 }
 
 /// Streams a file into the zip, hashing it on the way; a file that changed since it was
 /// collected would make the manifest lie, so that is an error.
-fn copy_checked<W: Write>(
-    path: &Path,
-    expected: &str,
-    out: &mut W,
-    buf: &mut [u8],
-) -> Result<(), Error> {
+fn copy_checked<W: Write>(path: &Path, expected: &str, out: &mut W, buf: &mut [u8]) -> Result<(), Error> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io("open evidence file", path, e))?;
     let mut h = Sha256::new();
     loop {
@@ -213,14 +186,12 @@ fn copy_checked<W: Write>(
             Err(e) => return Err(Error::io("read evidence file", path, e)),
         };
         h.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(|e| Error::io("write the package entry for", path, e))?;
+        out.write_all(&buf[..n]).map_err(|e| Error::io("write the package entry for", path, e))?;
     }
     if hex(&h.finalize()) != expected {
         return Err(Error::Package {
             path: path.to_path_buf(),
-            message: "the file changed while the package was being built; run the build again"
-                .into(),
+            message: "the file changed while the package was being built; run the build again".into(),
         });
     }
     Ok(())
@@ -238,10 +209,7 @@ fn one_line(s: &str) -> String {
 
 fn bag_info(project: &Project, bag: &str, bytes: u64, files: usize) -> String {
     let a = &project.audit;
-    let mut lines = vec![format!(
-        "Source-Organization: {}",
-        one_line(&project.organisation.name)
-    )];
+    let mut lines = vec![format!("Source-Organization: {}", one_line(&project.organisation.name))];
     if let Some(c) = &project.organisation.contact {
         lines.push(format!("Contact-Email: {}", one_line(c)));
     }
@@ -260,10 +228,7 @@ fn bag_info(project: &Project, bag: &str, bytes: u64, files: usize) -> String {
     lines.push(format!("External-Identifier: {bag}"));
     lines.push(format!("Bagging-Date: {}", a.report_date));
     lines.push(format!("Payload-Oxum: {bytes}.{files}"));
-    lines.push(format!(
-        "Bag-Software-Agent: auditpack {}",
-        env!("CARGO_PKG_VERSION")
-    ));
+    lines.push(format!("Bag-Software-Agent: auditpack {}", env!("CARGO_PKG_VERSION")));
     lines.push(format!("Audit-Type: SOC 2 {kind}"));
     lines.push(format!("Audit-Period-Start: {}", a.start));
     lines.push(format!("Audit-Period-End: {}", a.end));

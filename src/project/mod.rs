@@ -10,8 +10,8 @@ pub mod toml_de;
 
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use crate::model::{
-    AssetCategory, AuditType, Category, Criticality, Frequency, Layer, Matrix, Method, Owner,
-    Sampling, ServiceModel, TestType,
+    AssetCategory, AuditType, Category, Criticality, Frequency, Layer, Matrix, Method, Owner, Sampling, ServiceModel,
+    TestType,
 };
 use jiff::civil::Date;
 use raw::S;
@@ -173,11 +173,7 @@ impl Control {
     pub fn overall_owner(&self) -> Owner {
         let mut owners = self.assignments.iter().map(|a| a.owner);
         let first = owners.next().unwrap_or(Owner::Tenant);
-        if owners.all(|o| o == first) {
-            first
-        } else {
-            Owner::Joint
-        }
+        if owners.all(|o| o == first) { first } else { Owner::Joint }
     }
 }
 
@@ -229,9 +225,7 @@ fn read_source(root: &Path, rel: &Path, diags: &mut Diagnostics) -> Option<Sourc
                 let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
                 let loc = Source::new(rel, text).location(at);
                 diags.push(
-                    Diagnostic::error("not-utf8", "the file is not valid UTF-8")
-                        .at(loc)
-                        .hint("save the file as UTF-8"),
+                    Diagnostic::error("not-utf8", "the file is not valid UTF-8").at(loc).hint("save the file as UTF-8"),
                 );
                 None
             }
@@ -256,21 +250,14 @@ pub fn load(root: &Path) -> Loaded {
 
 fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     if !root.join(CONFIG_FILE).is_file() {
-        let what = if root.is_dir() {
-            "the folder has no auditpack.toml"
-        } else {
-            "the folder does not exist"
-        };
+        let what = if root.is_dir() { "the folder has no auditpack.toml" } else { "the folder does not exist" };
         diags.push(
-            Diagnostic::error(
-                "no-project",
-                format!("{} is not an auditpack project: {what}", root.display()),
-            )
-            .at_file(root.join(CONFIG_FILE))
-            .hint(format!(
-                "run `auditpack init {}` to start a project, or give the project folder",
-                root.display()
-            )),
+            Diagnostic::error("no-project", format!("{} is not an auditpack project: {what}", root.display()))
+                .at_file(root.join(CONFIG_FILE))
+                .hint(format!(
+                    "run `auditpack init {}` to start a project, or give the project folder",
+                    root.display()
+                )),
         );
         return None;
     }
@@ -283,24 +270,16 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         let v = toml_de::get(top, key);
         if v.is_none() && matches!(key, "organisation" | "system" | "audit") {
             diags.push(
-                Diagnostic::error(
-                    "missing-key",
-                    format!("auditpack.toml has no [{key}] section"),
-                )
-                .at(src.location(0))
-                .hint(format!(
-                    "add a [{key}] table with the keys {}",
-                    known.join(", ")
-                )),
+                Diagnostic::error("missing-key", format!("auditpack.toml has no [{key}] section"))
+                    .at(src.location(0))
+                    .hint(format!("add a [{key}] table with the keys {}", known.join(", "))),
             );
         }
         v
     };
 
-    let organisation: Option<raw::Organisation> =
-        section("organisation", raw::ORGANISATION_KEYS, diags).and_then(|v| {
-            toml_de::deserialize(&src, v, "in [organisation]", raw::ORGANISATION_KEYS, diags)
-        });
+    let organisation: Option<raw::Organisation> = section("organisation", raw::ORGANISATION_KEYS, diags)
+        .and_then(|v| toml_de::deserialize(&src, v, "in [organisation]", raw::ORGANISATION_KEYS, diags));
     let system: Option<raw::System> = section("system", raw::SYSTEM_KEYS, diags)
         .and_then(|v| toml_de::deserialize(&src, v, "in [system]", raw::SYSTEM_KEYS, diags));
     let audit: Option<raw::Audit> = section("audit", raw::AUDIT_KEYS, diags)
@@ -322,13 +301,7 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
-                toml_de::deserialize(
-                    &src,
-                    p,
-                    &format!("in provider #{}", i + 1),
-                    raw::PROVIDER_KEYS,
-                    diags,
-                )
+                toml_de::deserialize(&src, p, &format!("in provider #{}", i + 1), raw::PROVIDER_KEYS, diags)
             })
             .collect(),
         None => Vec::new(),
@@ -338,13 +311,7 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
-                toml_de::deserialize(
-                    &src,
-                    p,
-                    &format!("in not_relevant #{}", i + 1),
-                    raw::NOT_RELEVANT_KEYS,
-                    diags,
-                )
+                toml_de::deserialize(&src, p, &format!("in not_relevant #{}", i + 1), raw::NOT_RELEVANT_KEYS, diags)
             })
             .collect(),
         None => Vec::new(),
@@ -360,25 +327,18 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     let branding = validate_branding(&src, branding, diags);
     let package = validate_package(&src, package, diags);
     let snapshot = SnapshotSettings {
-        store: snapshot.store.map(|s| PathBuf::from(s.into_inner())).unwrap_or_else(|| PathBuf::from(DEFAULT_SNAPSHOT_STORE)),
+        store: snapshot
+            .store
+            .map(|s| PathBuf::from(s.into_inner()))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SNAPSHOT_STORE)),
     };
     let providers = validate_providers(&src, raw_providers, diags);
     let matrix = validate_matrix(&src, responsibility, diags);
-    let categories = audit
-        .as_ref()
-        .map(|a| a.categories.clone())
-        .unwrap_or_default();
+    let categories = audit.as_ref().map(|a| a.categories.clone()).unwrap_or_default();
     let not_relevant = validate_not_relevant(&src, raw_not_relevant, &categories, diags);
     let sampling = validate_sampling(&src, raw_sampling, diags);
 
-    let controls = load_controls(
-        root,
-        &paths.controls,
-        &providers,
-        &matrix,
-        &categories,
-        diags,
-    );
+    let controls = load_controls(root, &paths.controls, &providers, &matrix, &categories, diags);
     let assets = load_assets(root, &paths.assets, &providers, diags);
     let risks = risks::load(root, &paths.risks, diags);
     let narratives = load_narratives(root, &paths.narrative, diags);
@@ -386,35 +346,28 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     if !root.join(&paths.evidence).is_dir() {
         let loc = src.location(paths_span(&src, "evidence"));
         diags.push(
-            Diagnostic::error("missing-evidence-dir", format!("the evidence folder `{}` does not exist", paths.evidence.display()))
-                .at(loc)
-                .hint("create the folder and put the evidence files in it, or set `evidence` under [paths]"),
+            Diagnostic::error(
+                "missing-evidence-dir",
+                format!("the evidence folder `{}` does not exist", paths.evidence.display()),
+            )
+            .at(loc)
+            .hint("create the folder and put the evidence files in it, or set `evidence` under [paths]"),
         );
     }
     if let Some(logo) = &branding.logo
         && !root.join(logo).is_file()
     {
         diags.push(
-            Diagnostic::error(
-                "missing-file",
-                format!("the logo `{}` does not exist", logo.display()),
-            )
-            .at(src.location(paths_span(&src, "logo")))
-            .hint("give a PNG or JPEG file relative to the project folder, or remove `logo`"),
+            Diagnostic::error("missing-file", format!("the logo `{}` does not exist", logo.display()))
+                .at(src.location(paths_span(&src, "logo")))
+                .hint("give a PNG or JPEG file relative to the project folder, or remove `logo`"),
         );
     }
 
     Some(Project {
         root: root.to_path_buf(),
-        organisation: organisation.map(|o| Organisation {
-            name: o.name,
-            website: o.website,
-            contact: o.contact,
-        })?,
-        system: system.map(|s| System {
-            name: s.name,
-            summary: s.summary,
-        })?,
+        organisation: organisation.map(|o| Organisation { name: o.name, website: o.website, contact: o.contact })?,
+        system: system.map(|s| System { name: s.name, summary: s.summary })?,
         audit: audit?,
         paths,
         branding,
@@ -443,10 +396,7 @@ fn validate_not_relevant(
             diags.push(
                 Diagnostic::error(
                     "unknown-criterion",
-                    format!(
-                        "`{}` is not a trust services criterion",
-                        n.criterion.get_ref().trim()
-                    ),
+                    format!("`{}` is not a trust services criterion", n.criterion.get_ref().trim()),
                 )
                 .at(src.location(n.criterion.span().start))
                 .hint("use an id such as CC6.4 or A1.3"),
@@ -470,20 +420,14 @@ fn validate_not_relevant(
         }
         if n.reason.trim().is_empty() {
             diags.push(
-                Diagnostic::error(
-                    "missing-key",
-                    format!("{} is declared not relevant without a reason", c.id),
-                )
-                .at(src.location(n.criterion.span().start))
-                .hint("DC 200 asks why the criterion does not apply: write it in `reason`"),
+                Diagnostic::error("missing-key", format!("{} is declared not relevant without a reason", c.id))
+                    .at(src.location(n.criterion.span().start))
+                    .hint("DC 200 asks why the criterion does not apply: write it in `reason`"),
             );
             continue;
         }
         if !out.iter().any(|o| o.criterion == c.id) {
-            out.push(NotRelevant {
-                criterion: c.id.clone(),
-                reason: n.reason,
-            });
+            out.push(NotRelevant { criterion: c.id.clone(), reason: n.reason });
         }
     }
     out.sort_by_key(|n| crate::model::criterion_rank(&n.criterion));
@@ -491,11 +435,7 @@ fn validate_not_relevant(
 }
 
 fn validate_sampling(src: &Source, raw: raw::Sampling, diags: &mut Diagnostics) -> Sampling {
-    let method = raw
-        .method
-        .as_ref()
-        .map(|m| m.get_ref().as_str())
-        .unwrap_or("table");
+    let method = raw.method.as_ref().map(|m| m.get_ref().as_str()).unwrap_or("table");
     let fraction = |v: &Option<S<f64>>, key: &str, default: f64, diags: &mut Diagnostics| -> f64 {
         match v {
             Some(x) if *x.get_ref() > 0.0 && *x.get_ref() < 1.0 => *x.get_ref(),
@@ -503,10 +443,7 @@ fn validate_sampling(src: &Source, raw: raw::Sampling, diags: &mut Diagnostics) 
                 diags.push(
                     Diagnostic::error(
                         "invalid-value",
-                        format!(
-                            "`{key}` must be a fraction between 0 and 1, found {}",
-                            x.get_ref()
-                        ),
+                        format!("`{key}` must be a fraction between 0 and 1, found {}", x.get_ref()),
                     )
                     .at(src.location(x.span().start))
                     .hint("e.g. 0.05 for 5%"),
@@ -553,12 +490,9 @@ fn validate_sampling(src: &Source, raw: raw::Sampling, diags: &mut Diagnostics) 
         other => {
             if let Some(m) = &raw.method {
                 diags.push(
-                    Diagnostic::error(
-                        "invalid-value",
-                        format!("unknown sampling method `{other}`"),
-                    )
-                    .at(src.location(m.span().start))
-                    .hint("use `table` (sizes by frequency) or `statistical`"),
+                    Diagnostic::error("invalid-value", format!("unknown sampling method `{other}`"))
+                        .at(src.location(m.span().start))
+                        .hint("use `table` (sizes by frequency) or `statistical`"),
                 );
             }
             Sampling::default()
@@ -568,10 +502,7 @@ fn validate_sampling(src: &Source, raw: raw::Sampling, diags: &mut Diagnostics) 
 
 /// Best-effort offset of `key = ` in auditpack.toml, for diagnostics about defaulted paths.
 fn paths_span(src: &Source, key: &str) -> usize {
-    src.text
-        .find(&format!("{key} ="))
-        .or_else(|| src.text.find(&format!("{key}=")))
-        .unwrap_or(0)
+    src.text.find(&format!("{key} =")).or_else(|| src.text.find(&format!("{key}="))).unwrap_or(0)
 }
 
 fn bad_word(src: &Source, s: &S<String>, what: &str, expected: String) -> Diagnostic {
@@ -590,12 +521,7 @@ fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostics) -> Optio
         match Category::parse(c.get_ref()) {
             Some(cat) if !categories.contains(&cat) => categories.push(cat),
             Some(_) => {}
-            None => diags.push(bad_word(
-                src,
-                c,
-                "trust services category",
-                Category::expected(),
-            )),
+            None => diags.push(bad_word(src, c, "trust services category", Category::expected())),
         }
     }
     categories.sort();
@@ -631,21 +557,15 @@ fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostics) -> Optio
                     ));
                 }
                 if a.period_end.is_none() {
-                    diags.push(missing(
-                        "period_end",
-                        "a Type 2 report covers a period: add `period_end = YYYY-MM-DD`",
-                    ));
+                    diags.push(missing("period_end", "a Type 2 report covers a period: add `period_end = YYYY-MM-DD`"));
                 }
                 return None;
             };
             if e.get_ref().0 <= s.get_ref().0 {
                 diags.push(
-                    Diagnostic::error(
-                        "invalid-period",
-                        "the observation period ends before it starts",
-                    )
-                    .at(src.location(e.span().start))
-                    .hint("`period_end` must be after `period_start`"),
+                    Diagnostic::error("invalid-period", "the observation period ends before it starts")
+                        .at(src.location(e.span().start))
+                        .hint("`period_end` must be after `period_start`"),
                 );
                 return None;
             }
@@ -653,13 +573,7 @@ fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostics) -> Optio
         }
     };
     let report_date = a.report_date.map(|d| d.get_ref().0).unwrap_or(end);
-    Some(Audit {
-        kind: kind?,
-        start,
-        end,
-        report_date,
-        categories,
-    })
+    Some(Audit { kind: kind?, start, end, report_date, categories })
 }
 
 fn validate_paths(src: &Source, p: raw::Paths, diags: &mut Diagnostics) -> Paths {
@@ -668,18 +582,11 @@ fn validate_paths(src: &Source, p: raw::Paths, diags: &mut Diagnostics) -> Paths
             return PathBuf::from(default);
         };
         let path = PathBuf::from(v.get_ref());
-        if path.is_absolute()
-            || path
-                .components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
+        if path.is_absolute() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
             diags.push(
-                Diagnostic::error(
-                    "invalid-path",
-                    format!("`{}` leaves the project folder", v.get_ref()),
-                )
-                .at(src.location(v.span().start))
-                .hint("paths are relative to the project folder and may not use `..`"),
+                Diagnostic::error("invalid-path", format!("`{}` leaves the project folder", v.get_ref()))
+                    .at(src.location(v.span().start))
+                    .hint("paths are relative to the project folder and may not use `..`"),
             );
             return PathBuf::from(default);
         }
@@ -700,21 +607,16 @@ fn validate_branding(src: &Source, b: raw::Branding, diags: &mut Diagnostics) ->
         Some(a) if is_hex_colour(a.get_ref()) => a.get_ref().to_ascii_lowercase(),
         Some(a) => {
             diags.push(
-                Diagnostic::error(
-                    "invalid-value",
-                    format!("`{}` is not a colour", a.get_ref()),
-                )
-                .at(src.location(a.span().start))
-                .hint("write the accent colour as #rrggbb, e.g. \"#1f4e79\""),
+                Diagnostic::error("invalid-value", format!("`{}` is not a colour", a.get_ref()))
+                    .at(src.location(a.span().start))
+                    .hint("write the accent colour as #rrggbb, e.g. \"#1f4e79\""),
             );
             DEFAULT_ACCENT.to_string()
         }
         None => DEFAULT_ACCENT.to_string(),
     };
     Branding {
-        confidentiality: b
-            .confidentiality
-            .unwrap_or_else(|| "Confidential".to_string()),
+        confidentiality: b.confidentiality.unwrap_or_else(|| "Confidential".to_string()),
         accent,
         logo: b.logo.map(|l| PathBuf::from(l.into_inner())),
     }
@@ -726,9 +628,12 @@ fn validate_package(src: &Source, p: raw::Package, diags: &mut Diagnostics) -> P
         let location = src.location(a.span().start);
         if let Err(e) = globset::Glob::new(a.get_ref()) {
             diags.push(
-                Diagnostic::error("invalid-pattern", format!("`{}` is not a valid path or glob: {}", a.get_ref(), e.kind()))
-                    .at(location)
-                    .hint("give the evidence file's path relative to the project, e.g. \"evidence/keys/test-key.pem\""),
+                Diagnostic::error(
+                    "invalid-pattern",
+                    format!("`{}` is not a valid path or glob: {}", a.get_ref(), e.kind()),
+                )
+                .at(location)
+                .hint("give the evidence file's path relative to the project, e.g. \"evidence/keys/test-key.pem\""),
             );
             continue;
         }
@@ -744,9 +649,7 @@ fn is_hex_colour(s: &str) -> bool {
 }
 
 fn valid_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn check_id(
@@ -761,9 +664,7 @@ fn check_id(
         diags.push(
             Diagnostic::error(
                 "invalid-id",
-                format!(
-                    "{what} id `{text}` has characters other than letters, digits, `-`, `_` and `.`"
-                ),
+                format!("{what} id `{text}` has characters other than letters, digits, `-`, `_` and `.`"),
             )
             .at(src.location(id.span().start))
             .hint("ids name folders and anchors: keep them short and plain, e.g. AC-01"),
@@ -781,36 +682,22 @@ fn check_id(
                 format!("{what} id `{text}` is used twice"),
             )
             .at(src.location(id.span().start))
-            .hint(format!(
-                "the first use is on line {first}; give each {what} its own id"
-            )),
+            .hint(format!("the first use is on line {first}; give each {what} its own id")),
         );
         return false;
     }
-    seen.insert(
-        text.clone(),
-        src.location(id.span().start).line.unwrap_or(0),
-    );
+    seen.insert(text.clone(), src.location(id.span().start).line.unwrap_or(0));
     true
 }
 
-fn validate_providers(
-    src: &Source,
-    raw: Vec<raw::Provider>,
-    diags: &mut Diagnostics,
-) -> Vec<Provider> {
+fn validate_providers(src: &Source, raw: Vec<raw::Provider>, diags: &mut Diagnostics) -> Vec<Provider> {
     let mut seen = BTreeMap::new();
     let mut out = Vec::new();
     for p in raw {
         let ok = check_id(src, &p.id, "provider", &mut seen, diags);
         let model = ServiceModel::parse(p.service_model.get_ref());
         if model.is_none() {
-            diags.push(bad_word(
-                src,
-                &p.service_model,
-                "service model",
-                ServiceModel::expected(),
-            ));
+            diags.push(bad_word(src, &p.service_model, "service model", ServiceModel::expected()));
         }
         let method = match &p.method {
             None => Some(Method::CarveOut),
@@ -836,25 +723,16 @@ fn validate_providers(
     out
 }
 
-fn validate_matrix(
-    src: &Source,
-    raw: Option<raw::Responsibility>,
-    diags: &mut Diagnostics,
-) -> Matrix {
+fn validate_matrix(src: &Source, raw: Option<raw::Responsibility>, diags: &mut Diagnostics) -> Matrix {
     let mut m = Matrix::default();
     // toml gives no spans for keys here; problems are located at the cell's value.
     for (model, layers) in raw.unwrap_or_default() {
         let model_v = ServiceModel::parse(&model);
         for (layer, owner) in layers {
             let at = |what: &str, word: &str, expected: String| {
-                Diagnostic::error(
-                    "invalid-value",
-                    format!("unknown {what} `{word}` in [responsibility]"),
-                )
-                .at(src.location(owner.span().start))
-                .hint(format!(
-                    "write MODEL.LAYER = \"OWNER\" with MODEL one of {expected}"
-                ))
+                Diagnostic::error("invalid-value", format!("unknown {what} `{word}` in [responsibility]"))
+                    .at(src.location(owner.span().start))
+                    .hint(format!("write MODEL.LAYER = \"OWNER\" with MODEL one of {expected}"))
             };
             if model_v.is_none() {
                 diags.push(at("service model", &model, ServiceModel::expected()));
@@ -867,11 +745,7 @@ fn validate_matrix(
                 diags.push(at(
                     "layer",
                     &layer,
-                    format!(
-                        "{} and LAYER one of {}",
-                        ServiceModel::expected(),
-                        Layer::expected()
-                    ),
+                    format!("{} and LAYER one of {}", ServiceModel::expected(), Layer::expected()),
                 ));
             }
             if owner_v.is_none() {
@@ -898,11 +772,7 @@ fn control_files(root: &Path, path: &Path, diags: &mut Diagnostics) -> Vec<PathB
                 .collect(),
             Err(e) => {
                 diags.push(
-                    Diagnostic::error(
-                        "unreadable-file",
-                        format!("cannot list the controls folder: {e}"),
-                    )
-                    .at_file(path),
+                    Diagnostic::error("unreadable-file", format!("cannot list the controls folder: {e}")).at_file(path),
                 );
                 Vec::new()
             }
@@ -934,24 +804,13 @@ fn load_controls(
         let Some(doc) = toml_de::parse(&src, diags) else {
             continue;
         };
-        toml_de::check_keys(
-            &src,
-            doc.get_ref(),
-            raw::CONTROLS_FILE_KEYS,
-            "in a controls file",
-            diags,
-        );
+        toml_de::check_keys(&src, doc.get_ref(), raw::CONTROLS_FILE_KEYS, "in a controls file", diags);
         let Some(list) = toml_de::get(doc.get_ref(), "control") else {
             continue;
         };
-        for (i, v) in toml_de::array(&src, list, "control", diags)
-            .iter()
-            .enumerate()
-        {
+        for (i, v) in toml_de::array(&src, list, "control", diags).iter().enumerate() {
             let what = format!("in control #{}", i + 1);
-            let Some(c) =
-                toml_de::deserialize::<raw::Control>(&src, v, &what, raw::CONTROL_KEYS, diags)
-            else {
+            let Some(c) = toml_de::deserialize::<raw::Control>(&src, v, &what, raw::CONTROL_KEYS, diags) else {
                 continue;
             };
             if !check_id(&src, &c.id, "control", &mut seen, diags) {
@@ -990,12 +849,7 @@ fn validate_control(
     }
     let frequency = Frequency::parse(c.frequency.get_ref());
     if frequency.is_none() {
-        diags.push(bad_word(
-            src,
-            &c.frequency,
-            "frequency",
-            Frequency::expected(),
-        ));
+        diags.push(bad_word(src, &c.frequency, "frequency", Frequency::expected()));
         ok = false;
     }
     let mut criteria: Vec<String> = Vec::new();
@@ -1017,10 +871,7 @@ fn validate_control(
                             ),
                         )
                         .at(src.location(cr.span().start))
-                        .hint(format!(
-                            "add \"{}\" to [audit] categories, or remove the criterion",
-                            found.category
-                        )),
+                        .hint(format!("add \"{}\" to [audit] categories, or remove the criterion", found.category)),
                     );
                 }
                 if !criteria.contains(&found.id) {
@@ -1058,19 +909,13 @@ fn validate_control(
             diags.push(
                 Diagnostic::error(
                     "unknown-provider",
-                    format!(
-                        "control `{id}` runs on provider `{}`, which is not declared",
-                        p.get_ref()
-                    ),
+                    format!("control `{id}` runs on provider `{}`, which is not declared", p.get_ref()),
                 )
                 .at(src.location(p.span().start))
                 .hint(if known.is_empty() {
                     "declare it as a [[provider]] in auditpack.toml".to_string()
                 } else {
-                    format!(
-                        "declare it as a [[provider]] in auditpack.toml, or use one of: {}",
-                        known.join(", ")
-                    )
+                    format!("declare it as a [[provider]] in auditpack.toml, or use one of: {}", known.join(", "))
                 }),
             );
             ok = false;
@@ -1096,11 +941,7 @@ fn validate_control(
             diags.push(
                 Diagnostic::error(
                     "invalid-pattern",
-                    format!(
-                        "evidence pattern `{}` is not a valid glob: {}",
-                        pat.get_ref(),
-                        e.kind()
-                    ),
+                    format!("evidence pattern `{}` is not a valid glob: {}", pat.get_ref(), e.kind()),
                 )
                 .at(src.location(pat.span().start))
                 .hint("use `*` within a folder, `**` across folders and `{a,b}` for alternatives"),
@@ -1113,27 +954,18 @@ fn validate_control(
     }
     let layer = layer?;
     let assignments = if provider_ids.is_empty() {
-        vec![Assignment {
-            provider: None,
-            owner: overrides.get(&None).copied().unwrap_or(Owner::Tenant),
-        }]
+        vec![Assignment { provider: None, owner: overrides.get(&None).copied().unwrap_or(Owner::Tenant) }]
     } else {
         provider_ids
             .iter()
             .map(|pid| {
-                let p = providers
-                    .iter()
-                    .find(|p| &p.id == pid)
-                    .expect("checked above");
+                let p = providers.iter().find(|p| &p.id == pid).expect("checked above");
                 let owner = overrides
                     .get(&Some(pid.clone()))
                     .or(overrides.get(&None))
                     .copied()
                     .unwrap_or_else(|| matrix.get(p.service_model, layer));
-                Assignment {
-                    provider: Some(pid.clone()),
-                    owner,
-                }
+                Assignment { provider: Some(pid.clone()), owner }
             })
             .collect()
     };
@@ -1171,12 +1003,9 @@ fn validate_owner_override(
         let o = Owner::parse(word);
         if o.is_none() {
             diags.push(
-                Diagnostic::error(
-                    "invalid-value",
-                    format!("unknown owner `{word}` on control `{id}`"),
-                )
-                .at(at.clone())
-                .hint(format!("use one of {}", Owner::expected())),
+                Diagnostic::error("invalid-value", format!("unknown owner `{word}` on control `{id}`"))
+                    .at(at.clone())
+                    .hint(format!("use one of {}", Owner::expected())),
             );
         }
         o
@@ -1190,9 +1019,12 @@ fn validate_owner_override(
             for (pid, word) in map {
                 if !providers.contains(pid) {
                     diags.push(
-                        Diagnostic::error("unknown-provider", format!("control `{id}` sets an owner for `{pid}`, which is not one of its providers"))
-                            .at(at.clone())
-                            .hint("list the provider in the control's `providers`, or remove it from `owner`"),
+                        Diagnostic::error(
+                            "unknown-provider",
+                            format!("control `{id}` sets an owner for `{pid}`, which is not one of its providers"),
+                        )
+                        .at(at.clone())
+                        .hint("list the provider in the control's `providers`, or remove it from `owner`"),
                     );
                     ok = false;
                     continue;
@@ -1212,12 +1044,7 @@ fn validate_owner_override(
     Some(out)
 }
 
-fn load_assets(
-    root: &Path,
-    path: &Path,
-    providers: &[Provider],
-    diags: &mut Diagnostics,
-) -> Vec<Asset> {
+fn load_assets(root: &Path, path: &Path, providers: &[Provider], diags: &mut Diagnostics) -> Vec<Asset> {
     if !root.join(path).exists() {
         diags.push(
             Diagnostic::note("no-assets", format!("no asset inventory at `{}`", path.display()))
@@ -1231,45 +1058,25 @@ fn load_assets(
     let Some(doc) = toml_de::parse(&src, diags) else {
         return Vec::new();
     };
-    toml_de::check_keys(
-        &src,
-        doc.get_ref(),
-        raw::ASSETS_FILE_KEYS,
-        "in assets.toml",
-        diags,
-    );
+    toml_de::check_keys(&src, doc.get_ref(), raw::ASSETS_FILE_KEYS, "in assets.toml", diags);
     let Some(list) = toml_de::get(doc.get_ref(), "asset") else {
         return Vec::new();
     };
     let mut seen = BTreeMap::new();
     let mut out = Vec::new();
-    for (i, v) in toml_de::array(&src, list, "asset", diags)
-        .iter()
-        .enumerate()
-    {
+    for (i, v) in toml_de::array(&src, list, "asset", diags).iter().enumerate() {
         let what = format!("in asset #{}", i + 1);
-        let Some(a) = toml_de::deserialize::<raw::Asset>(&src, v, &what, raw::ASSET_KEYS, diags)
-        else {
+        let Some(a) = toml_de::deserialize::<raw::Asset>(&src, v, &what, raw::ASSET_KEYS, diags) else {
             continue;
         };
         let id_ok = check_id(&src, &a.id, "asset", &mut seen, diags);
         let category = AssetCategory::parse(a.category.get_ref());
         if category.is_none() {
-            diags.push(bad_word(
-                &src,
-                &a.category,
-                "asset category",
-                AssetCategory::expected(),
-            ));
+            diags.push(bad_word(&src, &a.category, "asset category", AssetCategory::expected()));
         }
         let criticality = Criticality::parse(a.criticality.get_ref());
         if criticality.is_none() {
-            diags.push(bad_word(
-                &src,
-                &a.criticality,
-                "criticality",
-                Criticality::expected(),
-            ));
+            diags.push(bad_word(&src, &a.criticality, "criticality", Criticality::expected()));
         }
         let mut provider_ok = true;
         if let Some(p) = &a.provider
@@ -1278,20 +1085,14 @@ fn load_assets(
             diags.push(
                 Diagnostic::error(
                     "unknown-provider",
-                    format!(
-                        "asset `{}` is on provider `{}`, which is not declared",
-                        a.id.get_ref(),
-                        p.get_ref()
-                    ),
+                    format!("asset `{}` is on provider `{}`, which is not declared", a.id.get_ref(), p.get_ref()),
                 )
                 .at(src.location(p.span().start))
                 .hint("declare the provider as a [[provider]] in auditpack.toml"),
             );
             provider_ok = false;
         }
-        if let (true, true, Some(category), Some(criticality)) =
-            (id_ok, provider_ok, category, criticality)
-        {
+        if let (true, true, Some(category), Some(criticality)) = (id_ok, provider_ok, category, criticality) {
             out.push(Asset {
                 id: a.id.into_inner(),
                 name: a.name,
@@ -1330,27 +1131,17 @@ fn load_narratives(root: &Path, dir: &Path, diags: &mut Diagnostics) -> Vec<Narr
         .filter_map(|p| {
             let rel = dir.join(p.file_name()?);
             let src = read_source(root, &rel, diags)?;
-            Some(Narrative {
-                name: p.file_stem()?.to_string_lossy().into_owned(),
-                file: rel,
-                markdown: src.text,
-            })
+            Some(Narrative { name: p.file_stem()?.to_string_lossy().into_owned(), file: rel, markdown: src.text })
         })
         .collect()
 }
 
 /// Parses a `<file>.meta.toml` sidecar. `rel` is its path relative to the project.
-pub fn load_sidecar(
-    root: &Path,
-    rel: &Path,
-    project: &Project,
-    diags: &mut Diagnostics,
-) -> Option<Sidecar> {
+pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diagnostics) -> Option<Sidecar> {
     let src = read_source(root, rel, diags)?;
     let doc = toml_de::parse(&src, diags)?;
     let value = Value::new(doc.span(), toml::de::DeValue::Table(doc.into_inner()));
-    let raw: raw::Sidecar =
-        toml_de::deserialize(&src, &value, "in the sidecar", raw::SIDECAR_KEYS, diags)?;
+    let raw: raw::Sidecar = toml_de::deserialize(&src, &value, "in the sidecar", raw::SIDECAR_KEYS, diags)?;
     let known: BTreeSet<&str> = project.controls.iter().map(|c| c.id.as_str()).collect();
     let mut controls = Vec::new();
     for c in &raw.controls {
@@ -1360,10 +1151,7 @@ pub fn load_sidecar(
             diags.push(
                 Diagnostic::error(
                     "unknown-control",
-                    format!(
-                        "the sidecar names control `{}`, which is not in the catalogue",
-                        c.get_ref()
-                    ),
+                    format!("the sidecar names control `{}`, which is not in the catalogue", c.get_ref()),
                 )
                 .at(src.location(c.span().start))
                 .hint("use the id of a control in controls.toml"),
@@ -1376,10 +1164,7 @@ pub fn load_sidecar(
             diags.push(
                 Diagnostic::error(
                     "unknown-provider",
-                    format!(
-                        "the sidecar names provider `{}`, which is not declared",
-                        p.get_ref()
-                    ),
+                    format!("the sidecar names provider `{}`, which is not declared", p.get_ref()),
                 )
                 .at(src.location(p.span().start))
                 .hint("use the id of a [[provider]] in auditpack.toml"),

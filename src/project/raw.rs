@@ -37,14 +37,7 @@ pub struct System {
     pub summary: Option<String>,
 }
 
-pub const AUDIT_KEYS: &[&str] = &[
-    "type",
-    "as_of",
-    "period_start",
-    "period_end",
-    "report_date",
-    "categories",
-];
+pub const AUDIT_KEYS: &[&str] = &["type", "as_of", "period_start", "period_end", "report_date", "categories"];
 #[derive(Deserialize)]
 pub struct Audit {
     #[serde(rename = "type")]
@@ -56,14 +49,7 @@ pub struct Audit {
     pub categories: S<Vec<S<String>>>,
 }
 
-pub const PATHS_KEYS: &[&str] = &[
-    "evidence",
-    "controls",
-    "assets",
-    "risks",
-    "narrative",
-    "templates",
-];
+pub const PATHS_KEYS: &[&str] = &["evidence", "controls", "assets", "risks", "narrative", "templates"];
 #[derive(Deserialize, Default)]
 pub struct Paths {
     pub evidence: Option<S<String>>,
@@ -167,10 +153,7 @@ impl<'de> Deserialize<'de> for OwnerSpec {
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<OwnerSpec, E> {
                 Ok(OwnerSpec::All(s.to_string()))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<OwnerSpec, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<OwnerSpec, A::Error> {
                 let mut out = BTreeMap::new();
                 while let Some((k, v)) = map.next_entry::<String, String>()? {
                     out.insert(k, v);
@@ -183,15 +166,7 @@ impl<'de> Deserialize<'de> for OwnerSpec {
 }
 
 pub const ASSETS_FILE_KEYS: &[&str] = &["asset"];
-pub const ASSET_KEYS: &[&str] = &[
-    "id",
-    "name",
-    "category",
-    "criticality",
-    "provider",
-    "owner",
-    "description",
-];
+pub const ASSET_KEYS: &[&str] = &["id", "name", "category", "criticality", "provider", "owner", "description"];
 #[derive(Deserialize)]
 pub struct Asset {
     pub id: S<String>,

@@ -65,32 +65,22 @@ pub struct RiskControl {
 pub const LEVELS: &[&str] = &["Low", "Medium", "High"];
 
 pub fn level_rank(word: &str) -> Option<usize> {
-    LEVELS
-        .iter()
-        .position(|l| l.eq_ignore_ascii_case(word.trim()))
+    LEVELS.iter().position(|l| l.eq_ignore_ascii_case(word.trim()))
 }
 
 pub fn load(root: &Path, rel: &Path, diags: &mut Diagnostics) -> Vec<Risk> {
     if !root.join(rel).exists() {
         diags.push(
-            Diagnostic::note(
-                "no-risks",
-                format!("no risk register at `{}`", rel.display()),
-            )
-            .hint("keep the risk register (CC3.1/CC3.2) in risks.json; see docs/project.md"),
+            Diagnostic::note("no-risks", format!("no risk register at `{}`", rel.display()))
+                .hint("keep the risk register (CC3.1/CC3.2) in risks.json; see docs/project.md"),
         );
         return Vec::new();
     }
     let text = match std::fs::read_to_string(root.join(rel)) {
         Ok(t) => t,
         Err(e) => {
-            diags.push(
-                Diagnostic::error(
-                    "unreadable-file",
-                    format!("cannot read the risk register: {e}"),
-                )
-                .at_file(rel),
-            );
+            diags
+                .push(Diagnostic::error("unreadable-file", format!("cannot read the risk register: {e}")).at_file(rel));
             return Vec::new();
         }
     };
@@ -114,12 +104,9 @@ pub fn parse(src: &Source, diags: &mut Diagnostics) -> Vec<Risk> {
     let spans = SpanIndex::new(&src.text);
     let serde_json::Value::Array(entries) = value else {
         diags.push(
-            Diagnostic::error(
-                "register-not-array",
-                "the risk register must be a JSON array of risks",
-            )
-            .at(src.location(0))
-            .hint("write the register as [ {\"risk_id\": \"RISK-001\", ...}, ... ]"),
+            Diagnostic::error("register-not-array", "the risk register must be a JSON array of risks")
+                .at(src.location(0))
+                .hint("write the register as [ {\"risk_id\": \"RISK-001\", ...}, ... ]"),
         );
         return Vec::new();
     };
@@ -133,12 +120,9 @@ pub fn parse(src: &Source, diags: &mut Diagnostics) -> Vec<Risk> {
         };
         if !entry.is_object() {
             diags.push(
-                Diagnostic::error(
-                    "invalid-risk",
-                    format!("risk #{} is not a JSON object", i + 1),
-                )
-                .at(at(&[]))
-                .hint("each risk is an object with at least risk_id and description"),
+                Diagnostic::error("invalid-risk", format!("risk #{} is not a JSON object", i + 1))
+                    .at(at(&[]))
+                    .hint("each risk is an object with at least risk_id and description"),
             );
             continue;
         }
@@ -147,43 +131,31 @@ pub fn parse(src: &Source, diags: &mut Diagnostics) -> Vec<Risk> {
             Err(e) => {
                 let text = e.to_string();
                 let field = missing_field(&text);
-                diags.push(
-                    Diagnostic::error("invalid-risk", format!("risk #{}: {e}", i + 1))
-                        .at(at(&[]))
-                        .hint(match field {
-                            Some(f) => format!("add `{f}` to the entry"),
-                            None => "see docs/project.md for the fields of a risk".to_string(),
-                        }),
-                );
+                diags.push(Diagnostic::error("invalid-risk", format!("risk #{}: {e}", i + 1)).at(at(&[])).hint(
+                    match field {
+                        Some(f) => format!("add `{f}` to the entry"),
+                        None => "see docs/project.md for the fields of a risk".to_string(),
+                    },
+                ));
                 continue;
             }
         };
         risk.location = at(&[]);
         if let Some(first) = seen.get(&risk.risk_id) {
             diags.push(
-                Diagnostic::error(
-                    "duplicate-risk",
-                    format!("risk id `{}` is used twice", risk.risk_id),
-                )
-                .at(at(&[Seg::Key("risk_id")]))
-                .hint(format!(
-                    "the first use is risk #{first}; give each risk its own id"
-                )),
+                Diagnostic::error("duplicate-risk", format!("risk id `{}` is used twice", risk.risk_id))
+                    .at(at(&[Seg::Key("risk_id")]))
+                    .hint(format!("the first use is risk #{first}; give each risk its own id")),
             );
             continue;
         }
         seen.insert(risk.risk_id.clone(), i + 1);
         let mut ok = true;
-        for (key, rating) in [
-            ("inherent_risk", &risk.inherent_risk),
-            ("residual_risk", &risk.residual_risk),
-        ] {
+        for (key, rating) in [("inherent_risk", &risk.inherent_risk), ("residual_risk", &risk.residual_risk)] {
             let Some(r) = rating else { continue };
-            for (field, word) in [
-                ("likelihood", Some(&r.likelihood)),
-                ("impact", Some(&r.impact)),
-                ("score", r.score.as_ref()),
-            ] {
+            for (field, word) in
+                [("likelihood", Some(&r.likelihood)), ("impact", Some(&r.impact)), ("score", r.score.as_ref())]
+            {
                 if let Some(word) = word
                     && level_rank(word).is_none()
                 {
@@ -205,17 +177,9 @@ pub fn parse(src: &Source, diags: &mut Diagnostics) -> Vec<Risk> {
                     diags.push(
                         Diagnostic::error(
                             "unknown-criterion",
-                            format!(
-                                "risk `{}`: `{t}` is not a trust services criterion",
-                                risk.risk_id
-                            ),
+                            format!("risk `{}`: `{t}` is not a trust services criterion", risk.risk_id),
                         )
-                        .at(at(&[
-                            Seg::Key("controls"),
-                            Seg::Index(ci),
-                            Seg::Key("mapped_tsc"),
-                            Seg::Index(ti),
-                        ]))
+                        .at(at(&[Seg::Key("controls"), Seg::Index(ci), Seg::Key("mapped_tsc"), Seg::Index(ti)]))
                         .hint("use ids such as CC6.1 or A1.2"),
                     );
                     ok = false;
@@ -248,9 +212,7 @@ struct SpanIndex<'t> {
 
 impl<'t> SpanIndex<'t> {
     fn new(text: &'t str) -> Self {
-        let ast = jsonc_parser::parse_to_ast(text, &Default::default(), &Default::default())
-            .ok()
-            .and_then(|r| r.value);
+        let ast = jsonc_parser::parse_to_ast(text, &Default::default(), &Default::default()).ok().and_then(|r| r.value);
         SpanIndex { ast }
     }
 
@@ -263,11 +225,9 @@ impl<'t> SpanIndex<'t> {
         for seg in path {
             let next = match (seg, cur) {
                 (Seg::Index(i), Value::Array(a)) => a.elements.get(*i),
-                (Seg::Key(k), Value::Object(o)) => o
-                    .properties
-                    .iter()
-                    .find(|p| p.name.as_str() == *k)
-                    .map(|p| &p.value),
+                (Seg::Key(k), Value::Object(o)) => {
+                    o.properties.iter().find(|p| p.name.as_str() == *k).map(|p| &p.value)
+                }
                 _ => None,
             };
             match next {

@@ -18,17 +18,11 @@ pub fn parse<'a>(src: &'a Source, diags: &mut Diagnostics) -> Option<Spanned<DeT
     match DeTable::parse(&src.text) {
         Ok(t) => Some(t),
         Err(e) => {
-            let loc = e
-                .span()
-                .map(|s| src.location(s.start))
-                .unwrap_or_else(|| Location::file(src.path()));
+            let loc = e.span().map(|s| src.location(s.start)).unwrap_or_else(|| Location::file(src.path()));
             diags.push(
-                Diagnostic::error(
-                    "toml-syntax",
-                    format!("invalid TOML: {}", first_line(e.message())),
-                )
-                .at(loc)
-                .hint("fix the syntax at this place; see https://toml.io for the format"),
+                Diagnostic::error("toml-syntax", format!("invalid TOML: {}", first_line(e.message())))
+                    .at(loc)
+                    .hint("fix the syntax at this place; see https://toml.io for the format"),
             );
             None
         }
@@ -41,20 +35,11 @@ fn first_line(s: &str) -> &str {
 
 /// Looks up `key` in a spanned table.
 pub fn get<'t, 'a>(table: &'t DeTable<'a>, key: &str) -> Option<&'t Value<'a>> {
-    table
-        .iter()
-        .find(|(k, _)| k.get_ref().as_ref() == key)
-        .map(|(_, v)| v)
+    table.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(_, v)| v)
 }
 
 /// Reports every key of `table` that is not in `known`.
-pub fn check_keys(
-    src: &Source,
-    table: &DeTable<'_>,
-    known: &[&str],
-    what: &str,
-    diags: &mut Diagnostics,
-) {
+pub fn check_keys(src: &Source, table: &DeTable<'_>, known: &[&str], what: &str, diags: &mut Diagnostics) {
     for (k, _) in table.iter() {
         let name: &str = k.get_ref();
         if !known.contains(&name) {
@@ -63,26 +48,12 @@ pub fn check_keys(
     }
 }
 
-fn unknown_key(
-    src: &Source,
-    span: Range<usize>,
-    key: &str,
-    what: &str,
-    known: &[&str],
-) -> Diagnostic {
+fn unknown_key(src: &Source, span: Range<usize>, key: &str, what: &str, known: &[&str]) -> Diagnostic {
     let hint = match closest(key, known) {
-        Some(k) => format!(
-            "did you mean `{k}`? Known keys {what}: {}",
-            known.join(", ")
-        ),
-        None => format!(
-            "known keys {what}: {}; see docs/project.md",
-            known.join(", ")
-        ),
+        Some(k) => format!("did you mean `{k}`? Known keys {what}: {}", known.join(", ")),
+        None => format!("known keys {what}: {}; see docs/project.md", known.join(", ")),
     };
-    Diagnostic::error("unknown-key", format!("unknown key `{key}` {what}"))
-        .at(src.location(span.start))
-        .hint(hint)
+    Diagnostic::error("unknown-key", format!("unknown key `{key}` {what}")).at(src.location(span.start)).hint(hint)
 }
 
 /// The known word nearest to `word` by edit distance, if it is plausibly a typo.
@@ -103,9 +74,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for j in 0..b.len() {
             let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != b[j]))
-                .min(row[j] + 1)
-                .min(cur + 1);
+            row[j + 1] = (prev + usize::from(ca != b[j])).min(row[j] + 1).min(cur + 1);
             prev = cur;
         }
     }
@@ -136,12 +105,9 @@ pub fn deserialize<T: DeserializeOwned>(
         Err(e) => {
             let at = e.span().unwrap_or(value.span());
             diags.push(
-                Diagnostic::error(
-                    "invalid-value",
-                    format!("{} {what}", first_line(e.message())),
-                )
-                .at(src.location(at.start))
-                .hint("see docs/project.md for the keys and values this table takes"),
+                Diagnostic::error("invalid-value", format!("{} {what}", first_line(e.message())))
+                    .at(src.location(at.start))
+                    .hint("see docs/project.md for the keys and values this table takes"),
             );
             None
         }
@@ -162,9 +128,7 @@ fn segments(path: &serde_ignored::Path<'_>) -> Vec<String> {
             v.push(key.clone());
             v
         }
-        Path::Some { parent }
-        | Path::NewtypeStruct { parent }
-        | Path::NewtypeVariant { parent } => segments(parent),
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => segments(parent),
     }
 }
 
@@ -173,44 +137,26 @@ fn key_span(value: &Value<'_>, path: &[String]) -> Option<Range<usize>> {
     let (first, rest) = path.split_first()?;
     match value.get_ref() {
         DeValue::Table(t) => {
-            let (k, v) = t
-                .iter()
-                .find(|(k, _)| k.get_ref().as_ref() == first.as_str())?;
-            if rest.is_empty() {
-                Some(k.span())
-            } else {
-                key_span(v, rest)
-            }
+            let (k, v) = t.iter().find(|(k, _)| k.get_ref().as_ref() == first.as_str())?;
+            if rest.is_empty() { Some(k.span()) } else { key_span(v, rest) }
         }
         DeValue::Array(a) => {
             let v = a.get(first.parse::<usize>().ok()?)?;
-            if rest.is_empty() {
-                Some(v.span())
-            } else {
-                key_span(v, rest)
-            }
+            if rest.is_empty() { Some(v.span()) } else { key_span(v, rest) }
         }
         _ => None,
     }
 }
 
 /// The elements of an array-of-tables key such as `[[control]]`; reports a non-array value.
-pub fn array<'t, 'a>(
-    src: &Source,
-    value: &'t Value<'a>,
-    key: &str,
-    diags: &mut Diagnostics,
-) -> &'t [Value<'a>] {
+pub fn array<'t, 'a>(src: &Source, value: &'t Value<'a>, key: &str, diags: &mut Diagnostics) -> &'t [Value<'a>] {
     match value.get_ref() {
         DeValue::Array(a) => a,
         other => {
             diags.push(
                 Diagnostic::error(
                     "invalid-value",
-                    format!(
-                        "`{key}` must be an array of tables, found a {}",
-                        other.type_str()
-                    ),
+                    format!("`{key}` must be an array of tables, found a {}", other.type_str()),
                 )
                 .at(src.location(value.span().start))
                 .hint(format!("write each entry as a `[[{key}]]` table")),
@@ -238,10 +184,7 @@ impl<'de> serde::Deserialize<'de> for TomlDate {
                     .ok_or_else(|| E::custom(format!("`{s}` is not a date of the form YYYY-MM-DD")))
             }
             // toml hands a datetime over as a one-entry map holding its text.
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<TomlDate, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TomlDate, A::Error> {
                 let _key: Option<String> = map.next_key()?;
                 let text: String = map.next_value()?;
                 self.visit_str(&text)
@@ -266,10 +209,7 @@ mod tests {
 
     #[test]
     fn typos_find_their_key() {
-        assert_eq!(
-            closest("titel", &["id", "title", "criteria"]),
-            Some("title")
-        );
+        assert_eq!(closest("titel", &["id", "title", "criteria"]), Some("title"));
         assert_eq!(closest("zzzzzz", &["id", "title"]), None);
     }
 

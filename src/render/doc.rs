@@ -110,11 +110,7 @@ pub struct ChartCell {
 
 impl Inline {
     pub fn plain(text: impl Into<String>) -> Self {
-        Inline {
-            text: text.into(),
-            style: Style::default(),
-            link: None,
-        }
+        Inline { text: text.into(), style: Style::default(), link: None }
     }
 }
 

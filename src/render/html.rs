@@ -18,16 +18,8 @@ pub fn render(doc: &Document) -> String {
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     out.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n");
-    let _ = writeln!(
-        out,
-        "<title>{}</title>",
-        esc(&format!("{} — {}", m.title, m.organisation))
-    );
-    let _ = writeln!(
-        out,
-        "<style>{}</style>",
-        CSS.replace("ACCENT", safe_colour(&m.accent))
-    );
+    let _ = writeln!(out, "<title>{}</title>", esc(&format!("{} — {}", m.title, m.organisation)));
+    let _ = writeln!(out, "<style>{}</style>", CSS.replace("ACCENT", safe_colour(&m.accent)));
     out.push_str("</head>\n<body>\n");
     let _ = writeln!(
         out,
@@ -35,9 +27,7 @@ pub fn render(doc: &Document) -> String {
         esc(&m.organisation),
         esc(&m.confidentiality)
     );
-    out.push_str(
-        "<div class=\"layout\">\n<nav class=\"toc\" aria-label=\"Contents\"><h2>Contents</h2>\n",
-    );
+    out.push_str("<div class=\"layout\">\n<nav class=\"toc\" aria-label=\"Contents\"><h2>Contents</h2>\n");
     toc(&mut out, doc);
     out.push_str("</nav>\n<main>\n");
     cover(&mut out, doc);
@@ -55,27 +45,15 @@ fn esc(s: &str) -> String {
 }
 
 fn safe_colour(c: &str) -> &str {
-    if c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|c| c.is_ascii_hexdigit()) {
-        c
-    } else {
-        "#1f4e79"
-    }
+    if c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|c| c.is_ascii_hexdigit()) { c } else { "#1f4e79" }
 }
 
 fn cover(out: &mut String, doc: &Document) {
     let m = &doc.meta;
     out.push_str("<section class=\"cover\">\n");
     if let Some(logo) = &m.logo {
-        let mime = if logo.starts_with(b"\x89PNG") {
-            "image/png"
-        } else {
-            "image/jpeg"
-        };
-        let _ = writeln!(
-            out,
-            "<img class=\"logo\" alt=\"logo\" src=\"data:{mime};base64,{}\">",
-            base64(logo)
-        );
+        let mime = if logo.starts_with(b"\x89PNG") { "image/png" } else { "image/jpeg" };
+        let _ = writeln!(out, "<img class=\"logo\" alt=\"logo\" src=\"data:{mime};base64,{}\">", base64(logo));
     }
     let _ = writeln!(out, "<h1 class=\"title\">{}</h1>", esc(&m.title));
     for line in &m.subtitle {
@@ -97,22 +75,12 @@ fn toc(out: &mut String, doc: &Document) {
                 if open_sub {
                     out.push_str("</ol></li>\n");
                 }
-                let _ = write!(
-                    out,
-                    "<li><a href=\"#{}\">{}</a>",
-                    esc(id),
-                    esc(&plain_text(text))
-                );
+                let _ = write!(out, "<li><a href=\"#{}\">{}</a>", esc(id), esc(&plain_text(text)));
                 out.push_str("<ol>\n");
                 open_sub = true;
             }
             2 => {
-                let _ = writeln!(
-                    out,
-                    "<li><a href=\"#{}\">{}</a></li>",
-                    esc(id),
-                    esc(&plain_text(text))
-                );
+                let _ = writeln!(out, "<li><a href=\"#{}\">{}</a></li>", esc(id), esc(&plain_text(text)));
             }
             _ => {}
         }
@@ -133,11 +101,7 @@ fn inlines(out: &mut String, inl: &[Inline]) {
             let _ = write!(open, "<a href=\"{h}\">");
             close.insert_str(0, "</a>");
         }
-        for (on, tag) in [
-            (i.style.bold, "strong"),
-            (i.style.italic, "em"),
-            (i.style.code, "code"),
-        ] {
+        for (on, tag) in [(i.style.bold, "strong"), (i.style.italic, "em"), (i.style.code, "code")] {
             if on {
                 let _ = write!(open, "<{tag}>");
                 close.insert_str(0, &format!("</{tag}>"));
@@ -182,7 +146,9 @@ fn block(out: &mut String, b: &Block, doc: &Document) {
             let filter = t.rows.len() > FILTER_ROWS;
             out.push_str("<div class=\"table-wrap\">");
             if filter {
-                out.push_str("<input type=\"search\" class=\"filter\" placeholder=\"Filter rows…\" aria-label=\"Filter rows\">");
+                out.push_str(
+                    "<input type=\"search\" class=\"filter\" placeholder=\"Filter rows…\" aria-label=\"Filter rows\">",
+                );
             }
             out.push_str("<table>\n<thead><tr>");
             let align = |i: usize| match t.align.get(i) {
@@ -240,12 +206,7 @@ fn chart(out: &mut String, c: &Chart) {
         "<figure class=\"chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">",
         esc(&c.title)
     );
-    let _ = write!(
-        out,
-        "<text x=\"{}\" y=\"20\" class=\"ct\">{}</text>",
-        left,
-        esc(&c.title)
-    );
+    let _ = write!(out, "<text x=\"{}\" y=\"20\" class=\"ct\">{}</text>", left, esc(&c.title));
     for (r, row) in c.cells.iter().enumerate() {
         let y = top + r as f64 * cell_h;
         if let Some(l) = c.row_labels.get(r) {
@@ -304,11 +265,7 @@ fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -395,20 +352,14 @@ mod tests {
     #[test]
     fn user_text_is_escaped() {
         let doc = Document {
-            meta: DocMeta {
-                title: "<b>t</b>".into(),
-                ..Default::default()
-            },
+            meta: DocMeta { title: "<b>t</b>".into(), ..Default::default() },
             blocks: vec![
                 Block::Heading {
                     level: 1,
                     id: "x\"onmouseover=\"a".into(),
                     text: vec![Inline::plain("<script>alert(1)</script>")],
                 },
-                Block::Paragraph(vec![Inline {
-                    link: Some("javascript:alert(1)\"".into()),
-                    ..Inline::plain("l")
-                }]),
+                Block::Paragraph(vec![Inline { link: Some("javascript:alert(1)\"".into()), ..Inline::plain("l") }]),
             ],
         };
         let html = render(&doc);

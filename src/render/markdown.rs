@@ -19,10 +19,7 @@ pub fn parse(markdown: &str, meta: DocMeta, charts: &BTreeMap<String, Chart>) ->
         b.event(ev);
     }
     b.flush_inline();
-    Document {
-        meta,
-        blocks: b.stack.pop().map(|f| f.blocks).unwrap_or_default(),
-    }
+    Document { meta, blocks: b.stack.pop().map(|f| f.blocks).unwrap_or_default() }
 }
 
 /// An open container on the builder's stack.
@@ -106,11 +103,7 @@ impl<'c> Builder<'c> {
             last.text.push_str(t);
             return;
         }
-        self.inlines.push(Inline {
-            text: t.to_string(),
-            style: self.style,
-            link: self.link.clone(),
-        });
+        self.inlines.push(Inline { text: t.to_string(), style: self.style, link: self.link.clone() });
     }
 
     fn unique_id(&mut self, wanted: String) -> String {
@@ -148,10 +141,7 @@ impl<'c> Builder<'c> {
 
     fn html(&mut self, h: &str) {
         let t = h.trim();
-        let marker = t
-            .strip_prefix("<!--")
-            .and_then(|r| r.strip_suffix("-->"))
-            .map(str::trim);
+        let marker = t.strip_prefix("<!--").and_then(|r| r.strip_suffix("-->")).map(str::trim);
         match marker {
             Some("toc") => {
                 self.flush_inline();
@@ -183,10 +173,7 @@ impl<'c> Builder<'c> {
             }
             Tag::BlockQuote(_) => {
                 self.flush_inline();
-                self.stack.push(Frame {
-                    kind: FrameKind::Quote,
-                    ..Default::default()
-                });
+                self.stack.push(Frame { kind: FrameKind::Quote, ..Default::default() });
             }
             Tag::CodeBlock(kind) => {
                 self.flush_inline();
@@ -196,17 +183,11 @@ impl<'c> Builder<'c> {
             Tag::List(start) => {
                 self.flush_inline();
                 self.frame();
-                self.stack.push(Frame {
-                    kind: FrameKind::List(start.is_some()),
-                    ..Default::default()
-                });
+                self.stack.push(Frame { kind: FrameKind::List(start.is_some()), ..Default::default() });
             }
             Tag::Item => {
                 self.flush_inline();
-                self.stack.push(Frame {
-                    kind: FrameKind::Item,
-                    ..Default::default()
-                });
+                self.stack.push(Frame { kind: FrameKind::Item, ..Default::default() });
             }
             Tag::Table(aligns) => {
                 self.flush_inline();
@@ -267,10 +248,7 @@ impl<'c> Builder<'c> {
             }
             TagEnd::Item => {
                 self.flush_inline();
-                let blocks = self
-                    .pop(FrameKind::Item)
-                    .map(|f| f.blocks)
-                    .unwrap_or_default();
+                let blocks = self.pop(FrameKind::Item).map(|f| f.blocks).unwrap_or_default();
                 if let Some(list) = self.stack.last_mut() {
                     list.items.push(blocks);
                 }
@@ -278,10 +256,7 @@ impl<'c> Builder<'c> {
             TagEnd::List(ordered) => {
                 self.flush_inline();
                 if let Some(f) = self.pop(FrameKind::List(ordered)) {
-                    self.push_block(Block::List {
-                        ordered,
-                        items: f.items,
-                    });
+                    self.push_block(Block::List { ordered, items: f.items });
                 }
             }
             TagEnd::TableCell => {
@@ -314,11 +289,7 @@ impl<'c> Builder<'c> {
     }
 
     fn pop(&mut self, kind: FrameKind) -> Option<Frame> {
-        if self.stack.last().is_some_and(|f| f.kind == kind) {
-            self.stack.pop()
-        } else {
-            None
-        }
+        if self.stack.last().is_some_and(|f| f.kind == kind) { self.stack.pop() } else { None }
     }
 }
 
@@ -363,8 +334,7 @@ pub fn demote_headings(text: &str, by: usize) -> String {
             fenced = !fenced;
         }
         let hashes = t.chars().take_while(|c| *c == '#').count();
-        let is_heading =
-            !fenced && (1..=6).contains(&hashes) && t[hashes..].starts_with([' ', '\t']);
+        let is_heading = !fenced && (1..=6).contains(&hashes) && t[hashes..].starts_with([' ', '\t']);
         if is_heading {
             out.push_str(&"#".repeat((hashes + by).min(6)));
             out.push_str(&t[hashes..]);
@@ -387,11 +357,7 @@ pub fn slug(text: &str) -> String {
         }
     }
     let s = s.trim_end_matches('-').to_string();
-    if s.is_empty() {
-        "section".to_string()
-    } else {
-        s
-    }
+    if s.is_empty() { "section".to_string() } else { s }
 }
 
 /// Escapes user text for inline Markdown, so it shows as written and cannot open a heading,
@@ -422,10 +388,7 @@ pub fn escape(text: &str) -> String {
 
 fn escape_inline(text: &str, out: &mut String) {
     for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '&' | '~' | '!' | '{' | '}'
-        ) {
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '&' | '~' | '!' | '{' | '}') {
             out.push('\\');
         }
         out.push(c);
@@ -448,13 +411,8 @@ mod tests {
 
     #[test]
     fn escaped_user_text_round_trips_as_text() {
-        for s in [
-            "# not a heading",
-            "<script>alert(1)</script>",
-            "a | b",
-            "1. not a list",
-            "*x* _y_ [l](javascript:x)",
-        ] {
+        for s in ["# not a heading", "<script>alert(1)</script>", "a | b", "1. not a list", "*x* _y_ [l](javascript:x)"]
+        {
             let d = doc(&escape(s));
             match &d.blocks[..] {
                 [Block::Paragraph(p)] => assert_eq!(super::super::doc::plain_text(p), s),
@@ -476,54 +434,33 @@ mod tests {
 
     #[test]
     fn headings_get_unique_ids_and_tables_cells() {
-        let d = doc(
-            "# A b {#x}\n\n## Same\n\n## Same\n\n| h1 | h2 |\n|---|--:|\n| a | `b` |\n\n- one\n- two\n",
-        );
+        let d = doc("# A b {#x}\n\n## Same\n\n## Same\n\n| h1 | h2 |\n|---|--:|\n| a | `b` |\n\n- one\n- two\n");
         let ids: Vec<&str> = d
             .blocks
             .iter()
-            .filter_map(|b| {
-                if let Block::Heading { id, .. } = b {
-                    Some(id.as_str())
-                } else {
-                    None
-                }
-            })
+            .filter_map(|b| if let Block::Heading { id, .. } = b { Some(id.as_str()) } else { None })
             .collect();
         assert_eq!(ids, ["x", "same", "same-2"]);
-        let Block::Table(t) = &d.blocks[3] else {
-            panic!()
-        };
+        let Block::Table(t) = &d.blocks[3] else { panic!() };
         assert_eq!(t.align, [Align::Left, Align::Right]);
         assert!(t.rows[0][1][0].style.code);
-        let Block::List { items, .. } = &d.blocks[4] else {
-            panic!()
-        };
+        let Block::List { items, .. } = &d.blocks[4] else { panic!() };
         assert_eq!(items.len(), 2);
     }
 
     #[test]
     fn narrative_headings_nest_under_the_template() {
         let t = "# Services\n\nText\n\n## Detail\n\n```\n# not a heading\n```\n###### deep\n";
-        assert_eq!(
-            demote_headings(t, 2),
-            "\nText\n\n#### Detail\n\n```\n# not a heading\n```\n###### deep\n"
-        );
+        assert_eq!(demote_headings(t, 2), "\nText\n\n#### Detail\n\n```\n# not a heading\n```\n###### deep\n");
     }
 
     #[test]
     fn unsafe_links_are_dropped() {
         let d = doc("[a](javascript:alert(1)) [b](https://x.example) [c](#anchor)");
-        let Block::Paragraph(p) = &d.blocks[0] else {
-            panic!()
-        };
+        let Block::Paragraph(p) = &d.blocks[0] else { panic!() };
         let links: Vec<Option<&str>> = p.iter().map(|i| i.link.as_deref()).collect();
         assert!(links.contains(&Some("https://x.example")));
         assert!(links.contains(&Some("#anchor")));
-        assert!(
-            !links
-                .iter()
-                .any(|l| l.is_some_and(|l| l.starts_with("javascript")))
-        );
+        assert!(!links.iter().any(|l| l.is_some_and(|l| l.starts_with("javascript"))));
     }
 }

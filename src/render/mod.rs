@@ -17,20 +17,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("report.md", include_str!("../../templates/report.md")),
     ("auditor.md", include_str!("../../templates/auditor.md")),
     ("assertion.md", include_str!("../../templates/assertion.md")),
-    (
-        "description.md",
-        include_str!("../../templates/description.md"),
-    ),
+    ("description.md", include_str!("../../templates/description.md")),
     ("describe.md", include_str!("../../templates/describe.md")),
     ("controls.md", include_str!("../../templates/controls.md")),
-    (
-        "other-information.md",
-        include_str!("../../templates/other-information.md"),
-    ),
-    (
-        "evidence-index.md",
-        include_str!("../../templates/evidence-index.md"),
-    ),
+    ("other-information.md", include_str!("../../templates/other-information.md")),
+    ("evidence-index.md", include_str!("../../templates/evidence-index.md")),
 ];
 
 pub struct Templates {
@@ -47,16 +38,11 @@ impl Templates {
         tera.register_filter("md", filter(markdown::escape));
         tera.register_filter("cell", filter(markdown::escape_cell));
         tera.register_filter("anchor", anchor_filter);
-        tera.register_filter(
-            "id",
-            filter(|s| format!("{{#{}}}", crate::report::anchor_slug(s))),
-        );
+        tera.register_filter("id", filter(|s| format!("{{#{}}}", crate::report::anchor_slug(s))));
         tera.register_filter("bytes", bytes_filter);
         tera.register_filter("demote", demote_filter);
-        let mut sources: BTreeMap<String, String> = BUILTIN
-            .iter()
-            .map(|(n, s)| (n.to_string(), s.to_string()))
-            .collect();
+        let mut sources: BTreeMap<String, String> =
+            BUILTIN.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
         let mut overridden = Vec::new();
         if let Some(dir) = dir.filter(|d| d.is_dir()) {
             let rd = std::fs::read_dir(dir).map_err(|e| Error::io("list templates in", dir, e))?;
@@ -64,35 +50,26 @@ impl Templates {
             files.sort();
             for p in files {
                 if p.extension().is_some_and(|x| x == "md") && p.is_file() {
-                    let name = p
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let text = std::fs::read_to_string(&p)
-                        .map_err(|e| Error::io("read template", &p, e))?;
+                    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let text = std::fs::read_to_string(&p).map_err(|e| Error::io("read template", &p, e))?;
                     overridden.push(name.clone());
                     sources.insert(name, text);
                 }
             }
         }
         tera.add_raw_templates(sources.iter().map(|(n, s)| (n.as_str(), s.as_str())))
-            .map_err(|e| Error::Template {
-                name: "templates".into(),
-                message: tera_message(&e),
-            })?;
+            .map_err(|e| Error::Template { name: "templates".into(), message: tera_message(&e) })?;
         Ok(Templates { tera, overridden })
     }
 
     /// Renders template `name` with `value` as its context (the report model's fields at top level).
     pub fn render<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<String, Error> {
-        let ctx = tera::Context::from_serialize(value).map_err(|e| Error::Template {
-            name: name.into(),
-            message: tera_message(&e),
-        })?;
-        let text = self.tera.render(name, &ctx).map_err(|e| Error::Template {
-            name: name.into(),
-            message: tera_message(&e),
-        })?;
+        let ctx = tera::Context::from_serialize(value)
+            .map_err(|e| Error::Template { name: name.into(), message: tera_message(&e) })?;
+        let text = self
+            .tera
+            .render(name, &ctx)
+            .map_err(|e| Error::Template { name: name.into(), message: tera_message(&e) })?;
         Ok(tidy(&text))
     }
 }
@@ -134,9 +111,7 @@ fn tera_message(e: &tera::Error) -> String {
 }
 
 fn filter(f: fn(&str) -> String) -> impl tera::Filter {
-    move |v: &tera::Value,
-          _: &std::collections::HashMap<String, tera::Value>|
-          -> tera::Result<tera::Value> {
+    move |v: &tera::Value, _: &std::collections::HashMap<String, tera::Value>| -> tera::Result<tera::Value> {
         let s = match v {
             tera::Value::String(s) => s.clone(),
             tera::Value::Null => String::new(),
@@ -147,36 +122,22 @@ fn filter(f: fn(&str) -> String) -> impl tera::Filter {
 }
 
 /// `{{ id | anchor(prefix="criterion") }}` -> `criterion-cc6-1`, the anchor the report model uses.
-fn anchor_filter(
-    v: &tera::Value,
-    args: &std::collections::HashMap<String, tera::Value>,
-) -> tera::Result<tera::Value> {
+fn anchor_filter(v: &tera::Value, args: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
     let id = v.as_str().unwrap_or_default();
-    Ok(tera::Value::String(
-        match args.get("prefix").and_then(|p| p.as_str()) {
-            Some(prefix) => crate::report::anchor(prefix, id),
-            None => crate::report::anchor_slug(id),
-        },
-    ))
+    Ok(tera::Value::String(match args.get("prefix").and_then(|p| p.as_str()) {
+        Some(prefix) => crate::report::anchor(prefix, id),
+        None => crate::report::anchor_slug(id),
+    }))
 }
 
 /// `{{ narrative | demote(by=3) }}`: pushes the headings of user Markdown down so they nest
 /// under the template's own (a narrative's `#` becomes `####`).
-fn demote_filter(
-    v: &tera::Value,
-    args: &std::collections::HashMap<String, tera::Value>,
-) -> tera::Result<tera::Value> {
+fn demote_filter(v: &tera::Value, args: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
     let by = args.get("by").and_then(|b| b.as_u64()).unwrap_or(2) as usize;
-    Ok(tera::Value::String(markdown::demote_headings(
-        v.as_str().unwrap_or_default(),
-        by,
-    )))
+    Ok(tera::Value::String(markdown::demote_headings(v.as_str().unwrap_or_default(), by)))
 }
 
-fn bytes_filter(
-    v: &tera::Value,
-    _: &std::collections::HashMap<String, tera::Value>,
-) -> tera::Result<tera::Value> {
+fn bytes_filter(v: &tera::Value, _: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
     let n = v.as_u64().unwrap_or(0);
     Ok(tera::Value::String(human_bytes(n)))
 }
@@ -189,11 +150,7 @@ pub fn human_bytes(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
 /// Writes the built-in templates into `dir` for editing; existing files are left alone.
@@ -219,19 +176,10 @@ mod tests {
     #[test]
     fn project_templates_override_builtins_by_name() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("evidence-index.md"),
-            "custom {{ meta.organisation | md }}",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("evidence-index.md"), "custom {{ meta.organisation | md }}").unwrap();
         let t = Templates::load(Some(dir.path())).unwrap();
         assert_eq!(t.overridden, ["evidence-index.md"]);
-        let out = t
-            .render(
-                "evidence-index.md",
-                &serde_json::json!({"meta": {"organisation": "A*B"}}),
-            )
-            .unwrap();
+        let out = t.render("evidence-index.md", &serde_json::json!({"meta": {"organisation": "A*B"}})).unwrap();
         assert_eq!(out, "custom A\\*B\n");
     }
 
@@ -239,9 +187,7 @@ mod tests {
     fn a_broken_template_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("controls.md"), "{% for x in %}").unwrap();
-        let err = Templates::load(Some(dir.path()))
-            .err()
-            .expect("parse error");
+        let err = Templates::load(Some(dir.path())).err().expect("parse error");
         assert!(err.to_string().contains("controls.md"), "{err}");
     }
 

@@ -165,15 +165,7 @@ pub fn anchor(prefix: &str, id: &str) -> String {
 
 /// An id as an anchor: ASCII letters and digits kept (lower case), anything else `-`.
 pub fn anchor_slug(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect()
+    id.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
 }
 
 /// "30 June 2026"
@@ -185,20 +177,14 @@ pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) 
     let audit = &project.audit;
     let provider_name = |id: &Option<String>| -> String {
         match id {
-            Some(id) => project
-                .providers
-                .iter()
-                .find(|p| &p.id == id)
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| id.clone()),
+            Some(id) => {
+                project.providers.iter().find(|p| &p.id == id).map(|p| p.name.clone()).unwrap_or_else(|| id.clone())
+            }
             None => project.organisation.name.clone(),
         }
     };
-    let by_path: BTreeMap<&str, &crate::index::IndexedFile> = index
-        .evidence
-        .iter()
-        .map(|f| (f.file.path.as_str(), f))
-        .collect();
+    let by_path: BTreeMap<&str, &crate::index::IndexedFile> =
+        index.evidence.iter().map(|f| (f.file.path.as_str(), f)).collect();
 
     let mut controls: Vec<ControlRow> = project
         .controls
@@ -261,12 +247,7 @@ pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) 
             family: cr.family.clone(),
             family_title: cr.family_title.clone(),
             category: cr.category,
-            controls: project
-                .controls
-                .iter()
-                .filter(|c| c.criteria.contains(&cr.id))
-                .map(|c| c.id.clone())
-                .collect(),
+            controls: project.controls.iter().filter(|c| c.criteria.contains(&cr.id)).map(|c| c.id.clone()).collect(),
         })
         .collect();
 
@@ -290,29 +271,19 @@ pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) 
         .collect();
 
     let status = |pred: fn(&ControlStatus) -> bool| -> Vec<String> {
-        assessment
-            .controls
-            .iter()
-            .filter(|(_, s)| pred(s))
-            .map(|(id, _)| id.clone())
-            .collect()
+        assessment.controls.iter().filter(|(_, s)| pred(s)).map(|(id, _)| id.clone()).collect()
     };
     let gaps = Gaps {
         uncovered_criteria: assessment.uncovered_criteria.clone(),
         no_evidence: status(|s| s.evidence_count == 0),
         stale: status(|s| s.stale),
-        exceptions: status(|s| {
-            s.evidence_count > 0 && s.result == crate::assess::TestResult::Exceptions
-        }),
+        exceptions: status(|s| s.evidence_count > 0 && s.result == crate::assess::TestResult::Exceptions),
         inferred_dates: assessment.inferred_dates.clone(),
     };
 
     let (period_text, type_title) = match audit.kind {
         AuditType::Type1 => (format!("as of {}", long_date(audit.end)), "Type 1"),
-        AuditType::Type2 => (
-            format!("{} to {}", long_date(audit.start), long_date(audit.end)),
-            "Type 2",
-        ),
+        AuditType::Type2 => (format!("{} to {}", long_date(audit.start), long_date(audit.end)), "Type 2"),
     };
     let criteria_covered = criteria.iter().filter(|c| !c.controls.is_empty()).count();
     let providers: Vec<ProviderRow> = project
@@ -321,11 +292,7 @@ pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) 
         .map(|p| ProviderRow {
             id: p.id.clone(),
             name: p.name.clone(),
-            service_model: p
-                .service_model
-                .as_str()
-                .to_uppercase()
-                .replace("AAS", "aaS"),
+            service_model: p.service_model.as_str().to_uppercase().replace("AAS", "aaS"),
             method: p.method.to_string(),
             services: p.services.clone(),
             csocs: p.csocs.clone(),
@@ -355,14 +322,7 @@ pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) 
             confidentiality: project.branding.confidentiality.clone(),
             accent: project.branding.accent.clone(),
         },
-        scope: audit
-            .categories
-            .iter()
-            .map(|c| ScopeCategory {
-                id: *c,
-                title: c.title(),
-            })
-            .collect(),
+        scope: audit.categories.iter().map(|c| ScopeCategory { id: *c, title: c.title() }).collect(),
         providers: providers.clone(),
         totals: Totals {
             controls: controls.len(),
@@ -378,11 +338,7 @@ pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) 
         unmapped: index.unmapped.clone(),
         assets: project.assets.clone(),
         risks: project.risks.clone(),
-        narratives: project
-            .narratives
-            .iter()
-            .map(|n| (n.name.clone(), n.markdown.clone()))
-            .collect(),
+        narratives: project.narratives.iter().map(|n| (n.name.clone(), n.markdown.clone())).collect(),
         gaps,
     }
 }

@@ -4,9 +4,7 @@
 
 use super::{ControlRow, EvidenceRef, ProviderRow};
 use crate::assess::{Occurrence, TestResult};
-use crate::model::{
-    AssetCategory, AuditType, Category, Frequency, Layer, Method, Owner, ServiceModel,
-};
+use crate::model::{AssetCategory, AuditType, Category, Frequency, Layer, Method, Owner, ServiceModel};
 use crate::project::{Asset, Project};
 use serde::Serialize;
 
@@ -121,24 +119,14 @@ pub fn and_list(items: &[&str]) -> String {
     }
 }
 
-pub fn assertion(
-    project: &Project,
-    providers: &[ProviderRow],
-    controls: &[ControlRow],
-) -> Assertion {
+pub fn assertion(project: &Project, providers: &[ProviderRow], controls: &[ControlRow]) -> Assertion {
     let titles: Vec<&str> = project.audit.categories.iter().map(|c| c.title()).collect();
-    let carved: Vec<&crate::project::Provider> = project
-        .providers
-        .iter()
-        .filter(|p| p.method == Method::CarveOut)
-        .collect();
+    let carved: Vec<&crate::project::Provider> =
+        project.providers.iter().filter(|p| p.method == Method::CarveOut).collect();
     let mut csoc_criteria: Vec<String> = Vec::new();
     for c in &project.controls {
         let relies = c.assignments.iter().any(|a| {
-            a.owner != Owner::Tenant
-                && a.provider
-                    .as_ref()
-                    .is_some_and(|p| carved.iter().any(|cp| &cp.id == p))
+            a.owner != Owner::Tenant && a.provider.as_ref().is_some_and(|p| carved.iter().any(|cp| &cp.id == p))
         });
         if relies {
             for cr in &c.criteria {
@@ -149,13 +137,7 @@ pub fn assertion(
         }
     }
     csoc_criteria.sort_by_key(|c| crate::model::criterion_rank(c));
-    let by_method = |m: &str| {
-        providers
-            .iter()
-            .filter(|p| p.method == m)
-            .cloned()
-            .collect::<Vec<_>>()
-    };
+    let by_method = |m: &str| providers.iter().filter(|p| p.method == m).cloned().collect::<Vec<_>>();
     Assertion {
         categories_text: and_list(&titles),
         carved_out: by_method(Method::CarveOut.as_str()),
@@ -165,10 +147,7 @@ pub fn assertion(
         exceptions: controls
             .iter()
             .filter(|c| {
-                matches!(
-                    c.status.result,
-                    TestResult::Exceptions | TestResult::DidNotOperate | TestResult::NoEvidence
-                )
+                matches!(c.status.result, TestResult::Exceptions | TestResult::DidNotOperate | TestResult::NoEvidence)
             })
             .map(|c| c.id.clone())
             .collect(),
@@ -190,12 +169,8 @@ pub fn description(project: &Project, providers: &[ProviderRow]) -> Description 
             })
             .collect::<Vec<_>>()
     };
-    let monitoring: Vec<String> = project
-        .controls
-        .iter()
-        .filter(|c| c.criteria.iter().any(|cr| cr == "CC9.2"))
-        .map(|c| c.id.clone())
-        .collect();
+    let monitoring: Vec<String> =
+        project.controls.iter().filter(|c| c.criteria.iter().any(|cr| cr == "CC9.2")).map(|c| c.id.clone()).collect();
     Description {
         components: Components {
             infrastructure: of(AssetCategory::Infrastructure),
@@ -238,18 +213,12 @@ pub fn description(project: &Project, providers: &[ProviderRow]) -> Description 
             .iter()
             .map(|n| NotRelevantRow {
                 criterion: n.criterion.clone(),
-                title: crate::model::criterion(&n.criterion)
-                    .map(|c| c.title.clone())
-                    .unwrap_or_default(),
+                title: crate::model::criterion(&n.criterion).map(|c| c.title.clone()).unwrap_or_default(),
                 reason: n.reason.clone(),
             })
             .collect(),
         categories_out_of_scope: and_list(
-            &Category::ALL
-                .iter()
-                .filter(|c| !project.audit.in_scope(**c))
-                .map(|c| c.title())
-                .collect::<Vec<_>>(),
+            &Category::ALL.iter().filter(|c| !project.audit.in_scope(**c)).map(|c| c.title()).collect::<Vec<_>>(),
         ),
     }
 }
@@ -264,18 +233,12 @@ pub fn systematic(len: usize, n: usize) -> Vec<usize> {
 }
 
 /// The test record of a control, from its status and evidence.
-pub fn test_record(
-    project: &Project,
-    control: &crate::project::Control,
-    row: &ControlRow,
-) -> TestRecord {
+pub fn test_record(project: &Project, control: &crate::project::Control, row: &ControlRow) -> TestRecord {
     let types: Vec<&str> = control.test_types.iter().map(|t| t.as_str()).collect();
     let types = {
         let s = types.join(", ");
         let mut c = s.chars();
-        c.next()
-            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-            .unwrap_or_default()
+        c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
     };
     let by_path = |p: &str| row.evidence.iter().find(|e| e.path == p).cloned();
     let occ: &[Occurrence] = &row.status.occurrences;
@@ -292,18 +255,11 @@ pub fn test_record(
                 .collect();
             TestRecord {
                 types,
-                population_text: format!(
-                    "{population} {} occurrence(s) in the period",
-                    control.frequency
-                ),
+                population_text: format!("{population} {} occurrence(s) in the period", control.frequency),
                 population,
                 sample_size: n,
                 samples,
-                exceptions: occ
-                    .iter()
-                    .filter(|o| o.evidence.is_empty())
-                    .map(|o| o.label.clone())
-                    .collect(),
+                exceptions: occ.iter().filter(|o| o.evidence.is_empty()).map(|o| o.label.clone()).collect(),
             }
         }
         _ => {
@@ -314,9 +270,7 @@ pub fn test_record(
                 .iter()
                 .filter(|e| {
                     project.audit.kind == AuditType::Type1
-                        || e.date
-                            .parse()
-                            .is_ok_and(|d: jiff::civil::Date| d >= start && d <= end)
+                        || e.date.parse().is_ok_and(|d: jiff::civil::Date| d >= start && d <= end)
                 })
                 .collect();
             let population = events.len();
@@ -334,10 +288,7 @@ pub fn test_record(
                 sample_size: n,
                 samples: systematic(population, n)
                     .into_iter()
-                    .map(|i| Sample {
-                        label: events[i].date.clone(),
-                        evidence: vec![events[i].clone()],
-                    })
+                    .map(|i| Sample { label: events[i].date.clone(), evidence: vec![events[i].clone()] })
                     .collect(),
                 exceptions: Vec::new(),
             }

@@ -9,22 +9,13 @@ const FILE: &str = "evidence/AC-01/access-review-2026-Q2.csv";
 const WRONG: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn set_old_mtime(f: &Fixture, rel: &str) {
-    let ok = Command::new("touch")
-        .args(["-d", "2026-01-01T00:00:00Z"])
-        .arg(f.path(rel))
-        .status()
-        .unwrap()
-        .success();
+    let ok = Command::new("touch").args(["-d", "2026-01-01T00:00:00Z"]).arg(f.path(rel)).status().unwrap().success();
     assert!(ok);
 }
 
 fn hash_of(f: &Fixture, rel: &str) -> Option<String> {
     let index = f.index();
-    let e = index["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["path"] == rel)?;
+    let e = index["evidence"].as_array().unwrap().iter().find(|e| e["path"] == rel)?;
     Some(e["sha256"].as_str().unwrap().to_string())
 }
 
@@ -45,11 +36,7 @@ fn poisoned() -> (Fixture, String) {
 fn an_unchanged_file_is_not_read_again() {
     let (f, _) = poisoned();
     f.run("collect", &[]).code(0);
-    assert_eq!(
-        hash_of(&f, FILE).as_deref(),
-        Some(WRONG),
-        "the cached hash was used"
-    );
+    assert_eq!(hash_of(&f, FILE).as_deref(), Some(WRONG), "the cached hash was used");
 }
 
 #[test]
@@ -79,10 +66,7 @@ fn same_size_rewrite_with_the_old_mtime_forced_back_is_caught() {
     let got = hash_of(&f, FILE).unwrap();
     assert_ne!(got, WRONG);
     assert_ne!(got, truth);
-    let want: String = hmac_sha256::Hash::hash(&new)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let want: String = hmac_sha256::Hash::hash(&new).iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(got, want);
 }
 

@@ -26,10 +26,7 @@ fn hashes_match_an_independent_implementation() {
     assert_eq!(files.len(), 4);
     for e in files {
         let bytes = std::fs::read(f.root().join(e["path"].as_str().unwrap())).unwrap();
-        let want: String = hmac_sha256::Hash::hash(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let want: String = hmac_sha256::Hash::hash(&bytes).iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(e["sha256"], want.as_str(), "{}", e["path"]);
         assert_eq!(e["size"], bytes.len() as u64);
     }
@@ -65,14 +62,7 @@ iaas.storage = "tenant"
 "#,
     );
     let mut controls = String::new();
-    for layer in [
-        "data",
-        "application",
-        "compute",
-        "storage",
-        "network",
-        "physical",
-    ] {
+    for layer in ["data", "application", "compute", "storage", "network", "physical"] {
         controls.push_str(&format!(
             "[[control]]\nid = \"L-{layer}\"\ntitle = \"t\"\ndescription = \"d\"\ncriteria = [\"CC6.1\"]\nlayer = \"{layer}\"\nfrequency = \"annual\"\nproviders = [\"okta\", \"heroku\", \"aws\"]\n\n"
         ));
@@ -91,13 +81,8 @@ fn owners_follow_the_reference_matrix_and_overrides() {
     f.run("collect", &[]).code(0);
     let index = f.index();
     let owner = |control: &str, provider: &str| -> String {
-        let a = index["controls"][control]["assignments"]
-            .as_array()
-            .unwrap();
-        a.iter().find(|a| a["provider"] == provider).unwrap()["owner"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        let a = index["controls"][control]["assignments"].as_array().unwrap();
+        a.iter().find(|a| a["provider"] == provider).unwrap()["owner"].as_str().unwrap().to_string()
     };
     // Reference table (docs/responsibility.md), with iaas.storage overridden to tenant.
     let expected = [
@@ -110,28 +95,17 @@ fn owners_follow_the_reference_matrix_and_overrides() {
     ];
     for (layer, owners) in expected {
         for (provider, want) in ["okta", "heroku", "aws"].iter().zip(owners) {
-            assert_eq!(
-                owner(&format!("L-{layer}"), provider),
-                want,
-                "{layer} on {provider}"
-            );
+            assert_eq!(owner(&format!("L-{layer}"), provider), want, "{layer} on {provider}");
         }
     }
     assert_eq!(owner("OVR", "okta"), "tenant", "per-provider override");
     assert_eq!(owner("OVR", "aws"), "tenant", "matrix");
     let gov = &index["controls"]["GOV"];
     assert_eq!(gov["owner"], "tenant");
-    assert!(
-        gov["assignments"][0].get("provider").is_none(),
-        "a control on no provider is the company's own"
-    );
+    assert!(gov["assignments"][0].get("provider").is_none(), "a control on no provider is the company's own");
     // owner -> controls grouping
-    let joint: Vec<&str> = index["owners"]["joint"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["control"].as_str().unwrap())
-        .collect();
+    let joint: Vec<&str> =
+        index["owners"]["joint"].as_array().unwrap().iter().map(|e| e["control"].as_str().unwrap()).collect();
     assert!(joint.contains(&"L-network"));
 }
 
@@ -170,57 +144,28 @@ fn files_map_by_pattern_folder_and_sidecar() {
     assert_eq!(cfg["mapped_by"]["L-storage"][0], "sidecar");
     assert_eq!(cfg["effective"]["date"], "2026-03-15");
     assert_eq!(cfg["effective"]["source"], "sidecar");
-    assert_eq!(
-        cfg["provider"], "aws",
-        "a folder named after a provider attributes the file"
-    );
-    assert_eq!(
-        cfg["owner"], "tenant",
-        "L-storage on aws is tenant after the override"
-    );
+    assert_eq!(cfg["provider"], "aws", "a folder named after a provider attributes the file");
+    assert_eq!(cfg["owner"], "tenant", "L-storage on aws is tenant after the override");
     assert_eq!(cfg["sidecar"]["source"], "AWS Config");
-    assert_eq!(
-        index["unmapped"],
-        serde_json::json!(["evidence/misc/org-chart.txt"])
-    );
-    assert_eq!(
-        file(&index, "evidence/misc/org-chart.txt")["owner"],
-        "tenant"
-    );
+    assert_eq!(index["unmapped"], serde_json::json!(["evidence/misc/org-chart.txt"]));
+    assert_eq!(file(&index, "evidence/misc/org-chart.txt")["owner"], "tenant");
     // The sidecar is metadata, not a piece of evidence of its own.
-    assert!(
-        index["evidence"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| !e["path"].as_str().unwrap().ends_with(".meta.toml"))
-    );
+    assert!(index["evidence"].as_array().unwrap().iter().all(|e| !e["path"].as_str().unwrap().ends_with(".meta.toml")));
 }
 
 #[test]
 fn undated_files_are_marked_inferred() {
     let f = Fixture::init();
     f.write("evidence/AC-01/undated.txt", "x\n");
-    f.run("collect", &["--verbose"])
-        .code(0)
-        .says(&["evidence/AC-01/undated.txt: note[inferred-date]"]);
-    assert_eq!(
-        file(&f.index(), "evidence/AC-01/undated.txt")["effective"]["source"],
-        "modified-time"
-    );
+    f.run("collect", &["--verbose"]).code(0).says(&["evidence/AC-01/undated.txt: note[inferred-date]"]);
+    assert_eq!(file(&f.index(), "evidence/AC-01/undated.txt")["effective"]["source"], "modified-time");
 }
 
 #[test]
 fn an_orphan_sidecar_and_a_bad_sidecar_are_reported() {
     let f = Fixture::init();
-    f.write(
-        "evidence/AC-01/gone.csv.meta.toml",
-        "controls = [\"AC-01\"]\n",
-    );
-    f.write(
-        "evidence/AC-01/access-review-2026-Q2.csv.meta.toml",
-        "controls = [\"NOPE\"]\nefective = 2026-01-01\n",
-    );
+    f.write("evidence/AC-01/gone.csv.meta.toml", "controls = [\"AC-01\"]\n");
+    f.write("evidence/AC-01/access-review-2026-Q2.csv.meta.toml", "controls = [\"NOPE\"]\nefective = 2026-01-01\n");
     f.run("collect", &[]).code(1).says(&[
         "evidence/AC-01/gone.csv.meta.toml: warning[orphan-sidecar]",
         "evidence/AC-01/access-review-2026-Q2.csv.meta.toml:1:13: error[unknown-control]",
@@ -234,32 +179,17 @@ fn symlinks_stay_inside_the_evidence_folder() {
     use std::os::unix::fs::symlink;
     let f = Fixture::init();
     std::fs::write(f.dir.path().join("secret.txt"), "outside\n").unwrap();
-    symlink(
-        f.dir.path().join("secret.txt"),
-        f.path("evidence/AC-01/escape.txt"),
-    )
-    .unwrap();
+    symlink(f.dir.path().join("secret.txt"), f.path("evidence/AC-01/escape.txt")).unwrap();
     symlink(f.path("evidence/GOV-01"), f.path("evidence/AC-01/policies")).unwrap(); // inside: followed
     symlink(f.path("evidence"), f.path("evidence/GOV-01/loop")).unwrap();
-    f.run("collect", &[]).code(1).says(&[
-        "evidence/AC-01/escape.txt: error[symlink-outside]",
-        "error[symlink-loop]",
-    ]);
+    f.run("collect", &[]).code(1).says(&["evidence/AC-01/escape.txt: error[symlink-outside]", "error[symlink-loop]"]);
     // The run went on: the index was not written because of the errors, but collect saw the rest.
     f.remove("evidence/AC-01/escape.txt");
     f.remove("evidence/GOV-01/loop");
     f.run("collect", &[]).code(0);
     let idx = f.index();
-    let paths: Vec<&str> = idx["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
-    assert!(
-        paths.contains(&"evidence/AC-01/policies/information-security-policy-2026-01-15.md"),
-        "{paths:?}"
-    );
+    let paths: Vec<&str> = idx["evidence"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert!(paths.contains(&"evidence/AC-01/policies/information-security-policy-2026-01-15.md"), "{paths:?}");
 }
 
 #[cfg(unix)]
@@ -283,28 +213,13 @@ fn an_unreadable_file_is_reported_and_the_run_goes_on() {
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         }
         cmd = std::process::Command::new("setpriv");
-        cmd.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_auditpack"),
-        ]);
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_auditpack")]);
     }
-    let out = cmd
-        .args(["collect", "project", "--out", "out"])
-        .current_dir(f.dir.path())
-        .output()
-        .unwrap();
+    let out = cmd.args(["collect", "project", "--out", "out"]).current_dir(f.dir.path()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("evidence/AC-01/locked-2026-04-01.csv: error[unreadable-file]"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("1 error(s)"),
-        "only that file is a problem: {stderr}"
-    );
+    assert!(stderr.contains("evidence/AC-01/locked-2026-04-01.csv: error[unreadable-file]"), "{stderr}");
+    assert!(stderr.contains("1 error(s)"), "only that file is a problem: {stderr}");
 }
 
 #[test]
@@ -324,10 +239,7 @@ fn names_bagit_cannot_carry_are_refused() {
 #[test]
 fn the_output_folder_may_not_be_inside_the_evidence() {
     let f = Fixture::init();
-    crate::harness::run_in(
-        f.dir.path(),
-        &["build", "project", "--out", "project/evidence/out"],
-    )
-    .code(2)
-    .says(&["inside the evidence folder"]);
+    crate::harness::run_in(f.dir.path(), &["build", "project", "--out", "project/evidence/out"])
+        .code(2)
+        .says(&["inside the evidence folder"]);
 }

@@ -5,20 +5,13 @@ use crate::harness::repo;
 /// Codes in `Diagnostic::error("code"` (and warning/note/new) calls and `=> "code"` arms.
 fn codes_in(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for marker in [
-        "Diagnostic::error(",
-        "Diagnostic::warning(",
-        "Diagnostic::note(",
-        "=> \"",
-    ] {
+    for marker in ["Diagnostic::error(", "Diagnostic::warning(", "Diagnostic::note(", "=> \""] {
         let mut rest = text;
         while let Some(i) = rest.find(marker) {
             rest = &rest[i + marker.len()..];
             let s = rest.trim_start().trim_start_matches('"');
-            let code: String = s
-                .chars()
-                .take_while(|c| c.is_ascii_lowercase() || *c == '-' || c.is_ascii_digit())
-                .collect();
+            let code: String =
+                s.chars().take_while(|c| c.is_ascii_lowercase() || *c == '-' || c.is_ascii_digit()).collect();
             if code.contains('-') && s[code.len()..].starts_with('"') {
                 out.push(code);
             }
@@ -54,8 +47,5 @@ fn every_diagnostic_code_is_documented() {
         }
     }
     assert!(seen > 30, "the scan found the codes ({seen})");
-    assert!(
-        missing.is_empty(),
-        "undocumented diagnostic codes: {missing:?}"
-    );
+    assert!(missing.is_empty(), "undocumented diagnostic codes: {missing:?}");
 }

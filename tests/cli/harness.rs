@@ -18,11 +18,7 @@ impl Run {
     #[track_caller]
     pub fn says(&self, needles: &[&str]) -> &Self {
         for n in needles {
-            assert!(
-                self.stderr.contains(n),
-                "stderr lacks {n:?}:\n{}",
-                self.stderr
-            );
+            assert!(self.stderr.contains(n), "stderr lacks {n:?}:\n{}", self.stderr);
         }
         self
     }
@@ -42,15 +38,8 @@ pub fn bin() -> Command {
 }
 
 pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
-    let out = bin()
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run auditpack");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let out = bin().args(args).current_dir(cwd).output().expect("run auditpack");
+    Run { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
 }
 
 impl Fixture {

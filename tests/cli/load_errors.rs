@@ -12,34 +12,22 @@ fn the_init_project_builds_cleanly() {
 #[test]
 fn malformed_toml_is_located() {
     let f = Fixture::init();
-    f.write(
-        "controls.toml",
-        "[[control]]\nid = \"AC-01\"\ntitle = \"unterminated\n",
-    );
-    f.run("collect", &[])
-        .code(1)
-        .says(&["controls.toml:3:", "error[toml-syntax]", "hint:"]);
+    f.write("controls.toml", "[[control]]\nid = \"AC-01\"\ntitle = \"unterminated\n");
+    f.run("collect", &[]).code(1).says(&["controls.toml:3:", "error[toml-syntax]", "hint:"]);
 }
 
 #[test]
 fn malformed_json_is_located() {
     let f = Fixture::init();
-    f.write(
-        "risks.json",
-        "[\n  {\"risk_id\": \"R1\",\n   \"description\": \"x\"\n  ,]\n",
-    );
-    f.run("collect", &[])
-        .code(1)
-        .says(&["risks.json:4:", "error[json-syntax]"]);
+    f.write("risks.json", "[\n  {\"risk_id\": \"R1\",\n   \"description\": \"x\"\n  ,]\n");
+    f.run("collect", &[]).code(1).says(&["risks.json:4:", "error[json-syntax]"]);
 }
 
 #[test]
 fn every_unknown_key_is_reported_in_one_run() {
     let f = Fixture::init();
     let toml = std::fs::read_to_string(f.path("controls.toml")).unwrap();
-    let toml = toml
-        .replacen("title =", "titel =", 1)
-        .replacen("layer =", "layr =", 1);
+    let toml = toml.replacen("title =", "titel =", 1).replacen("layer =", "layr =", 1);
     f.write("controls.toml", &toml);
     let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
     f.write("auditpack.toml", &format!("{cfg}\n[extras]\nx = 1\n"));
@@ -95,68 +83,44 @@ providers = ["gcp"]
 fn bad_words_name_the_allowed_ones() {
     let f = Fixture::init();
     let toml = std::fs::read_to_string(f.path("controls.toml")).unwrap();
-    f.write(
-        "controls.toml",
-        &toml.replacen("frequency = \"annual\"", "frequency = \"yearly\"", 1),
-    );
-    f.run("collect", &[]).code(1).says(&[
-        "error[invalid-value]: unknown frequency `yearly`",
-        "use one of `annual`, `semiannual`",
-    ]);
+    f.write("controls.toml", &toml.replacen("frequency = \"annual\"", "frequency = \"yearly\"", 1));
+    f.run("collect", &[])
+        .code(1)
+        .says(&["error[invalid-value]: unknown frequency `yearly`", "use one of `annual`, `semiannual`"]);
 }
 
 #[test]
 fn a_project_without_security_is_refused() {
     let f = Fixture::init();
     let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
-    f.write(
-        "auditpack.toml",
-        &cfg.replace(
-            "categories = [\"security\"]",
-            "categories = [\"availability\"]",
-        ),
-    );
-    f.run("build", &[])
-        .code(1)
-        .says(&["error[missing-security]", "auditpack.toml:17:14:"]);
-    assert!(
-        !f.out("index.json").exists(),
-        "nothing is written for a refused project"
-    );
+    f.write("auditpack.toml", &cfg.replace("categories = [\"security\"]", "categories = [\"availability\"]"));
+    f.run("build", &[]).code(1).says(&["error[missing-security]", "auditpack.toml:17:14:"]);
+    assert!(!f.out("index.json").exists(), "nothing is written for a refused project");
 }
 
 #[test]
 fn type2_needs_a_period_in_order() {
     let f = Fixture::init();
     let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
-    let cfg = cfg.replace(
-        "type = \"type1\"",
-        "type = \"type2\"\nperiod_start = 2026-06-30\nperiod_end = 2026-01-01",
-    );
+    let cfg = cfg.replace("type = \"type1\"", "type = \"type2\"\nperiod_start = 2026-06-30\nperiod_end = 2026-01-01");
     f.write("auditpack.toml", &cfg);
-    f.run("collect", &[]).code(1).says(&[
-        "error[invalid-period]",
-        "`period_end` must be after `period_start`",
-    ]);
+    f.run("collect", &[]).code(1).says(&["error[invalid-period]", "`period_end` must be after `period_start`"]);
 }
 
 #[test]
 fn a_missing_evidence_folder_is_an_error() {
     let f = Fixture::init();
     f.remove("evidence");
-    f.run("collect", &[]).code(1).says(&[
-        "error[missing-evidence-dir]",
-        "the evidence folder `evidence` does not exist",
-    ]);
+    f.run("collect", &[])
+        .code(1)
+        .says(&["error[missing-evidence-dir]", "the evidence folder `evidence` does not exist"]);
 }
 
 #[test]
 fn an_empty_folder_is_not_a_project() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("empty")).unwrap();
-    run_in(dir.path(), &["build", "empty"])
-        .code(1)
-        .says(&["error[no-project]", "auditpack init"]);
+    run_in(dir.path(), &["build", "empty"]).code(1).says(&["error[no-project]", "auditpack init"]);
 }
 
 #[test]
@@ -198,8 +162,6 @@ fn bad_arguments_exit_2() {
 fn init_never_overwrites() {
     let f = Fixture::init();
     let before = snapshot_tree(&f.root());
-    run_in(f.dir.path(), &["init", "project"])
-        .code(2)
-        .says(&["already exists", "never overwrites"]);
+    run_in(f.dir.path(), &["init", "project"]).code(2).says(&["already exists", "never overwrites"]);
     assert_eq!(before, snapshot_tree(&f.root()));
 }
