@@ -3,7 +3,7 @@
 //! The pipeline, one module per stage, each a value in and a value out:
 //!
 //! ```text
-//! project::load -> collect::collect -> index::build -> assess::assess
+//! project::load -> collect::collect -> index::build -> scan::import -> assess::assess
 //!     -> report::build -> render (Markdown -> Document -> HTML, PDF) -> package::write
 //! ```
 //!
@@ -23,6 +23,7 @@ pub mod package;
 pub mod project;
 pub mod render;
 pub mod report;
+pub mod scan;
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +52,7 @@ impl Error {
 pub struct Assessed {
     pub project: project::Project,
     pub index: index::EvidenceIndex,
+    pub scans: scan::ScanResults,
     pub assessment: assess::Assessment,
     pub report: report::Report,
 }
@@ -58,15 +60,33 @@ pub struct Assessed {
 /// Runs load -> collect -> index -> assess -> report model. Returns `None` when the project has
 /// errors that stop the pipeline (they are in `diags`).
 pub fn assess_project(root: &Path, opts: &collect::CollectOptions, diags: &mut diag::Diagnostics) -> Option<Assessed> {
+    assess_project_with(root, opts, &[], false, diags)
+}
+
+/// [`assess_project`] with scanner reports from the command line (`--scan`). With `keep_going`
+/// the pipeline runs on whatever part of the project loaded, despite errors, so that `check`
+/// reports every finding of every stage in one run.
+pub fn assess_project_with(
+    root: &Path,
+    opts: &collect::CollectOptions,
+    scans: &[PathBuf],
+    keep_going: bool,
+    diags: &mut diag::Diagnostics,
+) -> Option<Assessed> {
     let loaded = project::load(root);
     diags.extend(loaded.diags);
     let project = loaded.project?;
-    if diags.has_errors() {
+    if diags.has_errors() && !keep_going {
         return None;
     }
-    let inventory = collect::collect(&project, opts, diags);
+    let inventory = if root.join(&project.paths.evidence).is_dir() {
+        collect::collect(&project, opts, diags)
+    } else {
+        collect::Inventory::default()
+    };
     let index = index::build(&project, inventory, diags);
-    let assessment = assess::assess(&project, &index, diags);
-    let report = report::build(&project, &index, &assessment);
-    Some(Assessed { project, index, assessment, report })
+    let scans = scan::import(&project, &index, scans, diags);
+    let assessment = assess::assess(&project, &index, &scans, diags);
+    let report = report::build(&project, &index, &scans, &assessment);
+    Some(Assessed { project, index, scans, assessment, report })
 }

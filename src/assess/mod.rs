@@ -5,6 +5,7 @@
 //! Findings are diagnostics (warnings): a gap does not stop the package, it is shown in it.
 
 pub mod periods;
+pub mod risk;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::index::EvidenceIndex;
@@ -22,6 +23,8 @@ pub struct Assessment {
     pub uncovered_criteria: Vec<String>,
     /// Files whose effective date was inferred from the modification time.
     pub inferred_dates: Vec<String>,
+    /// The risk register checked against the controls, assets, objectives and scanner findings.
+    pub risk: risk::RiskAssessment,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,7 +57,12 @@ pub enum TestResult {
     NoEvidence,
 }
 
-pub fn assess(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics) -> Assessment {
+pub fn assess(
+    project: &Project,
+    index: &EvidenceIndex,
+    scans: &crate::scan::ScanResults,
+    diags: &mut Diagnostics,
+) -> Assessment {
     let audit = &project.audit;
     let mut controls = BTreeMap::new();
     for c in &project.controls {
@@ -157,7 +165,8 @@ pub fn assess(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics)
                 .hint("put a date in the file name (2026-03-31, 2026-Q1, 2026-03) or give a sidecar `effective`"),
         );
     }
-    Assessment { controls, uncovered_criteria, inferred_dates }
+    let risk = risk::assess(project, &controls, index, scans, diags);
+    Assessment { controls, uncovered_criteria, inferred_dates, risk }
 }
 
 fn abbreviate(items: &[&str], max: usize) -> String {

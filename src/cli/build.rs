@@ -7,7 +7,6 @@ use crate::diag::Diagnostics;
 use crate::output::Staging;
 use crate::package::Artifact;
 use crate::render::{Templates, doc::DocMeta};
-use std::collections::BTreeMap;
 
 pub(super) fn run(args: &super::CommonArgs, full: bool) -> Result<Outcome, Error> {
     let mut diags = Diagnostics::default();
@@ -77,7 +76,8 @@ fn write_build(a: &crate::Assessed, index_json: Vec<u8>, staging: &mut Staging) 
     let templates = Templates::load(Some(&project.root.join(&project.paths.templates)))?;
     let markdown = templates.render("report.md", &a.report)?;
     let meta = doc_meta(a)?;
-    let document = crate::render::markdown::parse(&markdown, meta, &BTreeMap::new());
+    let charts = crate::render::charts::charts(&a.report);
+    let document = crate::render::markdown::parse(&markdown, meta, &charts);
     let html = crate::render::html::render(&document);
     let pdf = crate::render::pdf::render(&document).map_err(|e| Error::Pdf(e.to_string()))?;
     let report_json = to_json(&a.report)?;

@@ -3,6 +3,7 @@
 //!
 //! Built-in templates are embedded; a project's `templates/` folder overrides them by name.
 
+pub mod charts;
 pub mod doc;
 pub mod html;
 pub mod markdown;
@@ -17,6 +18,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("report.md", include_str!("../../templates/report.md")),
     ("description.md", include_str!("../../templates/description.md")),
     ("controls.md", include_str!("../../templates/controls.md")),
+    ("risk.md", include_str!("../../templates/risk.md")),
     ("evidence-index.md", include_str!("../../templates/evidence-index.md")),
 ];
 
