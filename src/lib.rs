@@ -13,6 +13,7 @@
 //! wall clock: dates come from the project, so the same input gives the same bytes.
 
 pub mod assess;
+pub mod check;
 pub mod cli;
 pub mod collect;
 pub mod diag;

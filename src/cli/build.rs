@@ -11,7 +11,10 @@ use crate::render::{Templates, doc::DocMeta};
 pub(super) fn run(args: &super::CommonArgs, full: bool) -> Result<Outcome, Error> {
     let mut diags = Diagnostics::default();
     let opts = CollectOptions { progress: progress_bar(args.quiet) };
-    let assessed = crate::assess_project(&args.project, &opts, &mut diags);
+    let assessed = crate::assess_project_with(&args.project, &opts, &args.scan, false, &mut diags);
+    // `[check] levels` apply to the build too, so a denied finding stops the package.
+    let levels = assessed.as_ref().map(|a| a.project.check.clone());
+    let diags = crate::check::apply_levels(diags, levels.as_ref());
     if let Some(pb) = &opts.progress {
         pb.finish_and_clear();
     }
@@ -81,6 +84,7 @@ fn write_build(a: &crate::Assessed, index_json: Vec<u8>, staging: &mut Staging) 
     let html = crate::render::html::render(&document);
     let pdf = crate::render::pdf::render(&document).map_err(|e| Error::Pdf(e.to_string()))?;
     let report_json = to_json(&a.report)?;
+    let register_csv = crate::project::risks_csv::export(&a.project.risks);
 
     let artifacts = vec![
         Artifact { name: "index.json".into(), bytes: index_json },
@@ -88,6 +92,7 @@ fn write_build(a: &crate::Assessed, index_json: Vec<u8>, staging: &mut Staging) 
         Artifact { name: "report/report.html".into(), bytes: html.into_bytes() },
         Artifact { name: "report/report.pdf".into(), bytes: pdf },
         Artifact { name: "report/report.json".into(), bytes: report_json },
+        Artifact { name: "report/risk-register.csv".into(), bytes: register_csv.into_bytes() },
     ];
     for art in &artifacts[1..] {
         let name = art.name.trim_start_matches("report/");

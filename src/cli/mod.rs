@@ -4,6 +4,7 @@
 //! failed (bad arguments, I/O, a broken template).
 
 mod build;
+mod check;
 mod init;
 
 use crate::diag::{Diagnostics, Severity};
@@ -30,6 +31,11 @@ enum Command {
     Collect(CommonArgs),
     /// Collect, assess and write the reports (Markdown, HTML, PDF), index.json and the package zip
     Build(CommonArgs),
+    /// Run every check (project, evidence, controls, risk register, scanner findings) and report
+    /// every finding; exit 1 when something is at deny level
+    Check(CheckArgs),
+    /// Print the risk register converted to CSV or JSON (e.g. to import a spreadsheet register)
+    Register(RegisterArgs),
     /// Write the built-in report templates into DIR for editing (existing files are kept)
     Templates {
         /// Folder to write the templates to, usually PROJECT/templates
@@ -51,6 +57,48 @@ struct CommonArgs {
     /// Print nothing but errors
     #[arg(long, short, conflicts_with = "verbose")]
     quiet: bool,
+    /// A scanner report (Trivy or Grype JSON, SARIF 2.1.0) to import besides those in the evidence; repeatable
+    #[arg(long = "scan", value_name = "FILE")]
+    scan: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The project folder (holding auditpack.toml)
+    #[arg(default_value = ".")]
+    project: PathBuf,
+    /// Output format: text for people (stderr), json or sarif (stdout)
+    #[arg(long, value_enum, default_value = "text")]
+    format: CheckFormat,
+    /// A scanner report (Trivy or Grype JSON, SARIF 2.1.0) to import besides those in the evidence; repeatable
+    #[arg(long = "scan", value_name = "FILE")]
+    scan: Vec<PathBuf>,
+    /// Also print notes in the text format
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Args)]
+struct RegisterArgs {
+    /// The project folder (holding auditpack.toml)
+    #[arg(default_value = ".")]
+    project: PathBuf,
+    /// The format to print the register in
+    #[arg(long, value_enum, default_value = "csv")]
+    to: RegisterFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RegisterFormat {
+    Csv,
+    Json,
 }
 
 /// Parses argv and runs the command.
@@ -69,6 +117,8 @@ pub fn main() -> ExitCode {
         Command::Init { dir } => init::run(&dir),
         Command::Collect(args) => build::run(&args, false),
         Command::Build(args) => build::run(&args, true),
+        Command::Check(args) => check::run(&args),
+        Command::Register(args) => check::register(&args),
         Command::Templates { dir } => crate::render::write_defaults(&dir).map(|written| {
             for n in &written {
                 eprintln!("wrote {}", dir.join(n).display());

@@ -1,0 +1,98 @@
+//! Every diagnostic code auditpack emits, with its default severity and a one-line summary:
+//! the rules of the SARIF output and the names `[check] levels` accepts. Each is documented in
+//! docs/diagnostics.md (a test keeps the three lists in step with the source).
+
+use crate::diag::Severity::{self, Error, Note, Warning};
+
+pub struct Code {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+}
+
+const fn c(code: &'static str, severity: Severity, summary: &'static str) -> Code {
+    Code { code, severity, summary }
+}
+
+pub const CODES: &[Code] = &[
+    // Loading the project.
+    c("no-project", Error, "The folder is not an auditpack project"),
+    c("not-utf8", Error, "A project file is not valid UTF-8"),
+    c("unreadable-file", Error, "A file cannot be read"),
+    c("toml-syntax", Error, "A TOML file does not parse"),
+    c("json-syntax", Error, "A JSON file does not parse"),
+    c("unknown-key", Error, "A key that auditpack does not know (a typo?)"),
+    c("missing-key", Error, "A required key or section is missing"),
+    c("invalid-value", Error, "A value is not one of the allowed words or not of the right type"),
+    c("invalid-id", Error, "An id has characters other than letters, digits, -, _ and ."),
+    c("invalid-path", Error, "A path leaves the project folder"),
+    c("invalid-pattern", Error, "A glob pattern does not parse"),
+    c("invalid-period", Error, "The observation period ends before it starts"),
+    c("missing-security", Error, "The Security category is not in scope"),
+    c("missing-evidence-dir", Error, "The evidence folder does not exist"),
+    c("missing-file", Error, "A file named in the project does not exist"),
+    c("missing-criteria", Error, "A control maps to no criterion"),
+    c("unknown-criterion", Error, "Not one of the 61 trust services criteria"),
+    c("criterion-out-of-scope", Warning, "A control maps to a criterion of a category not in scope"),
+    c("unknown-provider", Error, "A provider that is not declared"),
+    c("unknown-control", Error, "A sidecar names a control that is not in the catalogue"),
+    c("duplicate-control", Error, "Two controls share an id"),
+    c("duplicate-asset", Error, "Two assets share an id"),
+    c("duplicate-id", Error, "Two entries share an id"),
+    c("no-controls", Error, "The project has no controls"),
+    c("no-assets", Note, "The project has no asset inventory"),
+    c("no-narrative", Note, "The project has no narrative folder"),
+    // Evidence.
+    c("broken-symlink", Warning, "A symbolic link in the evidence points nowhere"),
+    c("symlink-loop", Warning, "A symbolic link loop in the evidence"),
+    c("symlink-outside", Warning, "A symbolic link leaves the evidence folder"),
+    c("unpackageable-name", Error, "An evidence file name BagIt cannot carry"),
+    c("orphan-sidecar", Warning, "A sidecar whose evidence file does not exist"),
+    c("pattern-matches-nothing", Warning, "A control's evidence pattern matches no file"),
+    c("unmapped-evidence", Note, "An evidence file maps to no control"),
+    c("inferred-date", Note, "An effective date taken from the file's modification time"),
+    // Assessment of controls.
+    c("missing-evidence", Warning, "A control has no evidence"),
+    c("stale-evidence", Warning, "A control's latest evidence is older than its frequency allows"),
+    c("missing-occurrence", Warning, "A control has no evidence for some occurrences in the period"),
+    c("uncovered-criterion", Warning, "Criteria in scope that no control addresses"),
+    // The risk register.
+    c("no-risks", Note, "The project has no risk register"),
+    c("register-not-array", Error, "The risk register is not a JSON array"),
+    c("invalid-risk", Error, "A register entry is not a valid risk (e.g. no risk_id)"),
+    c("duplicate-risk", Error, "Two risks share an id"),
+    c("unknown-level", Error, "A likelihood, impact or score that the scoring matrix does not know"),
+    c("unknown-risk-field", Warning, "A register field that looks like a typo of a known one"),
+    c("unknown-asset", Error, "A risk names an asset that is not in assets.toml"),
+    c("unknown-objective", Error, "A risk names an objective that is not declared"),
+    c("csv-syntax", Error, "The CSV register does not parse"),
+    c("csv-missing-column", Error, "The CSV register lacks a required column"),
+    c("csv-ragged-row", Error, "A CSV row has more or fewer cells than the header"),
+    // Risk checks.
+    c("score-mismatch", Warning, "A declared score disagrees with likelihood x impact"),
+    c("risk-without-control", Warning, "A Medium or High risk maps to no control"),
+    c("unknown-risk-control", Warning, "A risk relies on a control that is not in the catalogue"),
+    c("potential-significant-deficiency", Warning, "A risk relies on a control whose evidence is missing or stale"),
+    c("accepted-without-justification", Warning, "An accepted risk has no business justification"),
+    c("accepted-high-risk", Warning, "A High risk is accepted"),
+    c("residual-above-inherent", Warning, "A residual rating above the inherent one"),
+    c("mitigate-without-reduction", Warning, "A mitigated risk whose residual rating equals the inherent one"),
+    c("stale-risk-review", Warning, "A risk not reviewed within the review interval (12 months by default)"),
+    c("no-risk-review-minutes", Warning, "No minutes of a risk-review meeting in the period"),
+    c("generic-risk", Warning, "A risk described too generically to map to a control"),
+    c("vendor-asset-without-risk", Warning, "A vendor that no risk concerns (supply chain ignored)"),
+    c("critical-asset-without-risk", Warning, "A critical asset that no risk concerns"),
+    c("impact-below-criticality", Warning, "A risk's impact is lower than the criticality of its asset"),
+    c("objective-unaddressed", Warning, "An objective that no risk threatens"),
+    c("no-objectives", Note, "The project declares no objectives (CC3.1)"),
+    // Scanner findings.
+    c("invalid-scanner-report", Error, "A scanner report that cannot be read"),
+    c("scan-target-unmapped", Note, "Scanner findings on a target that belongs to no asset"),
+    c("scanner-raises-likelihood", Warning, "Critical or high findings raise a risk's likelihood; review it"),
+    // The check configuration.
+    c("unknown-check-code", Error, "[check] levels names a code auditpack does not emit"),
+];
+
+pub fn find(code: &str) -> Option<&'static Code> {
+    CODES.iter().find(|c| c.code == code)
+}
