@@ -187,7 +187,7 @@ pub fn assess(
             let level = &s.levels[top_level.unwrap_or(0)].name;
             diags.push(
                 Diagnostic::warning("risk-without-control", format!("risk `{}` is rated {level} but maps to no control", r.risk_id))
-                    .at(at(r, &[Seg::Key("controls")]))
+                    .at(at(r, &[Seg::Key("risk_id")]))
                     .hint("list the controls that mitigate it under `controls` (every Medium or High risk needs at least one)"),
             );
         }

@@ -43,14 +43,18 @@ pub fn apply_levels(diags: Diagnostics, settings: Option<&CheckSettings>) -> Dia
     }
     for l in levels {
         if codes::find(&l.code).is_none() {
-            let near = crate::project::toml_de::closest(&l.code, &codes::CODES.iter().map(|c| c.code).collect::<Vec<_>>());
+            let near =
+                crate::project::toml_de::closest(&l.code, &codes::CODES.iter().map(|c| c.code).collect::<Vec<_>>());
             out.push(
-                Diagnostic::error("unknown-check-code", format!("[check] levels names `{}`, which is not a diagnostic code", l.code))
-                    .at(l.location.clone())
-                    .hint(match near {
-                        Some(n) => format!("did you mean `{n}`? The codes are listed in docs/diagnostics.md"),
-                        None => "the codes are listed in docs/diagnostics.md".to_string(),
-                    }),
+                Diagnostic::error(
+                    "unknown-check-code",
+                    format!("[check] levels names `{}`, which is not a diagnostic code", l.code),
+                )
+                .at(l.location.clone())
+                .hint(match near {
+                    Some(n) => format!("did you mean `{n}`? The codes are listed in docs/diagnostics.md"),
+                    None => "the codes are listed in docs/diagnostics.md".to_string(),
+                }),
             );
         }
     }

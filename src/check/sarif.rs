@@ -132,7 +132,10 @@ mod tests {
     #[test]
     fn uris_are_relative_to_the_repository() {
         let cwd = Path::new("/repo");
-        assert_eq!(uri(Path::new("risks.json"), Path::new("evidence-samples"), Some(cwd)), "evidence-samples/risks.json");
+        assert_eq!(
+            uri(Path::new("risks.json"), Path::new("evidence-samples"), Some(cwd)),
+            "evidence-samples/risks.json"
+        );
         assert_eq!(uri(Path::new("risks.json"), Path::new("."), Some(cwd)), "risks.json");
         assert_eq!(uri(Path::new("a b.json"), Path::new("/repo/p"), Some(cwd)), "p/a%20b.json");
         assert_eq!(uri(Path::new("x.json"), Path::new("/elsewhere"), Some(cwd)), "file:///elsewhere/x.json");

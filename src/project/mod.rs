@@ -1132,15 +1132,11 @@ fn load_check_settings(src: &Source, top: &toml::de::DeTable<'_>, diags: &mut Di
             _ => None,
         };
         match parsed {
-            Some(l) => levels.push(CodeLevel {
-                code: code.get_ref().clone(),
-                level: l,
-                location: src.location(code.span().start),
-            }),
+            Some(l) => levels.push(CodeLevel { code: code.clone(), level: l, location: src.location(level.span().start) }),
             None => diags.push(
                 Diagnostic::error(
                     "invalid-value",
-                    format!("unknown level `{}` for `{}`", level.get_ref(), code.get_ref()),
+                    format!("unknown level `{}` for `{}`", level.get_ref(), code),
                 )
                 .at(src.location(level.span().start))
                 .hint("use \"allow\", \"warn\" or \"deny\""),

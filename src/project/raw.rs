@@ -196,5 +196,5 @@ pub const CHECK_KEYS: &[&str] = &["levels"];
 #[derive(Deserialize, Default)]
 pub struct CheckConfig {
     #[serde(default)]
-    pub levels: BTreeMap<S<String>, S<String>>,
+    pub levels: BTreeMap<String, S<String>>,
 }

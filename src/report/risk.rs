@@ -233,7 +233,7 @@ pub fn section(project: &Project, controls: &[ControlRow], ra: &RiskAssessment) 
             assets: r.assets.clone(),
             stride: r.stride.clone(),
             threat_source: r.threat_source.as_ref().map(|t| {
-                [t.origin.as_deref(), t.nature.as_deref(), t.vendor.as_deref().map(|v| v)]
+                [t.origin.as_deref(), t.nature.as_deref(), t.vendor.as_deref()]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()
