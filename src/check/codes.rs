@@ -96,3 +96,46 @@ pub const CODES: &[Code] = &[
 pub fn find(code: &str) -> Option<&'static Code> {
     CODES.iter().find(|c| c.code == code)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every code the source emits is registered and documented; every registered code exists.
+    #[test]
+    fn registry_source_and_docs_agree() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut emitted = BTreeSet::new();
+        for e in walkdir::WalkDir::new(root.join("src")).into_iter().filter_map(|e| e.ok()) {
+            if e.path().extension().is_none_or(|x| x != "rs") || e.path().ends_with("codes.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            for (i, _) in text.match_indices("Diagnostic::") {
+                let rest = &text[i..];
+                let Some(open) = rest.find('(') else { continue };
+                let call = rest[open + 1..].trim_start();
+                if let Some(s) = call.strip_prefix('"') {
+                    let code = &s[..s.find('"').unwrap()];
+                    if code.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+                        emitted.insert(code.to_string());
+                    }
+                }
+            }
+            for q in ["\"duplicate-control\"", "\"duplicate-asset\"", "\"unknown-asset\"", "\"unknown-objective\""] {
+                if text.contains(q) {
+                    emitted.insert(q.trim_matches('"').to_string());
+                }
+            }
+        }
+        let registered: BTreeSet<String> = CODES.iter().map(|c| c.code.to_string()).collect();
+        let missing: Vec<&String> = emitted.difference(&registered).collect();
+        assert!(missing.is_empty(), "codes emitted but not registered: {missing:?}");
+        let docs = std::fs::read_to_string(root.join("docs/diagnostics.md")).unwrap();
+        for c in CODES {
+            assert!(docs.contains(&format!("## {}\n", c.code)), "{} is not documented in docs/diagnostics.md", c.code);
+        }
+        assert_eq!(registered.len(), CODES.len(), "codes are unique");
+    }
+}
