@@ -3,7 +3,7 @@
 //! The pipeline, one module per stage, each a value in and a value out:
 //!
 //! ```text
-//! project::load -> collect::collect -> index::build -> assess::assess
+//! project::load -> collect::collect -> index::build -> scan::import -> assess::assess
 //!     -> report::build -> render (Markdown -> Document -> HTML, PDF) -> package::write
 //!     -> snapshot::take
 //! ```
@@ -17,6 +17,7 @@
 //! wall clock: dates come from the project, so the same input gives the same bytes.
 
 pub mod assess;
+pub mod check;
 pub mod cli;
 pub mod collect;
 pub mod diag;
@@ -28,6 +29,7 @@ pub mod project;
 pub mod render;
 pub mod report;
 pub mod snapshot;
+pub mod scan;
 
 use std::path::{Path, PathBuf};
 
@@ -56,13 +58,16 @@ impl Error {
 pub struct Assessed {
     pub project: project::Project,
     pub index: index::EvidenceIndex,
+    pub scans: scan::ScanResults,
     pub assessment: assess::Assessment,
     pub report: report::Report,
 }
 
 /// Where earlier snapshots come from for Type 2 coverage.
+#[derive(Default)]
 pub enum History {
     /// The project's own store (`[snapshot] store`), every snapshot, if the store exists.
+    #[default]
     Project,
     /// A given store, snapshots up to and including `upto` (for `build --snapshot`).
     Store { dir: PathBuf, upto: u64 },
@@ -71,32 +76,49 @@ pub enum History {
 /// Runs load -> collect -> index -> assess -> report model. Returns `None` when the project has
 /// errors that stop the pipeline (they are in `diags`).
 pub fn assess_project(root: &Path, opts: &collect::CollectOptions, diags: &mut diag::Diagnostics) -> Option<Assessed> {
-    assess_project_with(root, opts, &History::Project, diags)
+    assess_project_with(root, opts, &Inputs::default(), diags)
 }
 
-/// [`assess_project`] with the snapshot history to take into account.
+/// What a run takes into account beyond the project folder.
+#[derive(Default)]
+pub struct Inputs {
+    /// Earlier snapshots, for Type 2 coverage of evidence since replaced.
+    pub history: History,
+    /// Scanner reports given on the command line (`--scan`).
+    pub scans: Vec<PathBuf>,
+    /// Run on whatever part of the project loaded, despite errors, so that `check` reports every
+    /// finding of every stage in one run.
+    pub keep_going: bool,
+}
+
+/// [`assess_project`] with the snapshot history, command-line scans and error handling given.
 pub fn assess_project_with(
     root: &Path,
     opts: &collect::CollectOptions,
-    history: &History,
+    inputs: &Inputs,
     diags: &mut diag::Diagnostics,
 ) -> Option<Assessed> {
     let loaded = project::load(root);
     diags.extend(loaded.diags);
     let project = loaded.project?;
-    if diags.has_errors() {
+    if diags.has_errors() && !inputs.keep_going {
         return None;
     }
-    let inventory = collect::collect(&project, opts, diags);
+    let inventory = if root.join(&project.paths.evidence).is_dir() {
+        collect::collect(&project, opts, diags)
+    } else {
+        collect::Inventory::default()
+    };
     let index = index::build(&project, inventory, diags);
-    let past = match history {
+    let past = match &inputs.history {
         History::Project => {
             let store = snapshot::Store::new(snapshot::store_dir(root, Some(&project.snapshot.store), None));
             snapshot::history(&store, None, diags)
         }
         History::Store { dir, upto } => snapshot::history(&snapshot::Store::new(dir.clone()), Some(*upto), diags),
     };
-    let assessment = assess::assess(&project, &index, &past, diags);
-    let report = report::build(&project, &index, &assessment);
-    Some(Assessed { project, index, assessment, report })
+    let scans = scan::import(&project, &index, &inputs.scans, diags);
+    let assessment = assess::assess(&project, &index, &past, &scans, diags);
+    let report = report::build(&project, &index, &scans, &assessment);
+    Some(Assessed { project, index, scans, assessment, report })
 }

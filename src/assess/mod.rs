@@ -7,6 +7,7 @@
 //! covers even if the file has since been replaced: a Type 2 period is proved as it happened.
 
 pub mod periods;
+pub mod risk;
 
 use crate::collect::dates::Effective;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -25,6 +26,8 @@ pub struct Assessment {
     pub uncovered_criteria: Vec<String>,
     /// Files whose effective date was inferred from the modification time.
     pub inferred_dates: Vec<String>,
+    /// The risk register checked against the controls, assets, objectives and scanner findings.
+    pub risk: risk::RiskAssessment,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,7 +78,13 @@ impl PastEvidence {
     }
 }
 
-pub fn assess(project: &Project, index: &EvidenceIndex, past: &[PastEvidence], diags: &mut Diagnostics) -> Assessment {
+pub fn assess(
+    project: &Project,
+    index: &EvidenceIndex,
+    past: &[PastEvidence],
+    scans: &crate::scan::ScanResults,
+    diags: &mut Diagnostics,
+) -> Assessment {
     let audit = &project.audit;
     let mut controls = BTreeMap::new();
     // Past evidence still present unchanged is current evidence; only replaced content adds.
@@ -191,7 +200,8 @@ pub fn assess(project: &Project, index: &EvidenceIndex, past: &[PastEvidence], d
                 .hint("put a date in the file name (2026-03-31, 2026-Q1, 2026-03) or give a sidecar `effective`"),
         );
     }
-    Assessment { controls, uncovered_criteria, inferred_dates }
+    let risk = risk::assess(project, &controls, index, scans, diags);
+    Assessment { controls, uncovered_criteria, inferred_dates, risk }
 }
 
 fn abbreviate(items: &[&str], max: usize) -> String {

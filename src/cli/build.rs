@@ -7,7 +7,6 @@ use crate::diag::Diagnostics;
 use crate::output::Staging;
 use crate::package::Artifact;
 use crate::render::{Templates, doc::DocMeta};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// What a run writes.
@@ -85,7 +84,11 @@ pub(super) fn run(args: &super::CommonArgs, mode: Mode, full: Option<&BuildArgs>
         },
         rehash: args.rehash,
     };
-    let assessed = crate::assess_project_with(&root, &opts, &history, &mut diags);
+    let inputs = crate::Inputs { history, scans: args.scan.clone(), keep_going: false };
+    let assessed = crate::assess_project_with(&root, &opts, &inputs, &mut diags);
+    // `[check] levels` apply to the build too, so a denied finding stops the package.
+    let levels = assessed.as_ref().map(|a| a.project.check.clone());
+    let mut diags = crate::check::apply_levels(diags, levels.as_ref());
     if let Some(pb) = &opts.progress {
         pb.finish_and_clear();
     }
@@ -170,7 +173,8 @@ fn render(a: &crate::Assessed, template: &str, meta: DocMeta) -> Result<Rendered
     let project = &a.project;
     let templates = Templates::load(Some(&project.root.join(&project.paths.templates)))?;
     let markdown = templates.render(template, &a.report)?;
-    let document = crate::render::markdown::parse(&markdown, meta, &BTreeMap::new());
+    let charts = crate::render::charts::charts(&a.report);
+    let document = crate::render::markdown::parse(&markdown, meta, &charts);
     let html = crate::render::html::render(&document);
     let pdf = crate::render::pdf::render(&document).map_err(|e| Error::Pdf(e.to_string()))?;
     Ok(Rendered { markdown, html, pdf })
@@ -204,6 +208,7 @@ fn write_build(
     let project = &a.project;
     let Rendered { markdown, html, pdf } = render(a, "report.md", doc_meta(a)?)?;
     let report_json = to_json(&a.report)?;
+    let register_csv = crate::project::risks_csv::export(&a.project.risks);
 
     let artifacts = vec![
         Artifact { name: "index.json".into(), bytes: index_json },
@@ -211,6 +216,7 @@ fn write_build(
         Artifact { name: "report/report.html".into(), bytes: html.into_bytes() },
         Artifact { name: "report/report.pdf".into(), bytes: pdf },
         Artifact { name: "report/report.json".into(), bytes: report_json },
+        Artifact { name: "report/risk-register.csv".into(), bytes: register_csv.into_bytes() },
     ];
     for art in &artifacts[1..] {
         let name = art.name.trim_start_matches("report/");

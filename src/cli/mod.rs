@@ -4,6 +4,7 @@
 //! failed (bad arguments, I/O, a broken template).
 
 mod build;
+mod check;
 mod init;
 mod keygen;
 mod snapshot;
@@ -35,6 +36,11 @@ enum Command {
     Build(build::BuildArgs),
     /// Render only the system description (Section III) as description.md, .html and .pdf
     Describe(CommonArgs),
+    /// Run every check (project, evidence, controls, risk register, scanner findings) and report
+    /// every finding; exit 1 when something is at deny level
+    Check(CheckArgs),
+    /// Print the risk register converted to CSV or JSON (e.g. to import a spreadsheet register)
+    Register(RegisterArgs),
     /// Check a package (zip or unpacked folder): checksums, completeness, Payload-Oxum, signature.
     /// Exit 0 intact, 1 tampered or incomplete, 2 unreadable
     Verify(verify::VerifyArgs),
@@ -73,6 +79,48 @@ struct CommonArgs {
     /// Hash every file again, even those the cache proves unchanged
     #[arg(long)]
     rehash: bool,
+    /// A scanner report (Trivy or Grype JSON, SARIF 2.1.0) to import besides those in the evidence; repeatable
+    #[arg(long = "scan", value_name = "FILE")]
+    scan: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The project folder (holding auditpack.toml)
+    #[arg(default_value = ".")]
+    project: PathBuf,
+    /// Output format: text for people (stderr), json or sarif (stdout)
+    #[arg(long, value_enum, default_value = "text")]
+    format: CheckFormat,
+    /// A scanner report (Trivy or Grype JSON, SARIF 2.1.0) to import besides those in the evidence; repeatable
+    #[arg(long = "scan", value_name = "FILE")]
+    scan: Vec<PathBuf>,
+    /// Also print notes in the text format
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Args)]
+struct RegisterArgs {
+    /// The project folder (holding auditpack.toml)
+    #[arg(default_value = ".")]
+    project: PathBuf,
+    /// The format to print the register in
+    #[arg(long, value_enum, default_value = "csv")]
+    to: RegisterFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RegisterFormat {
+    Csv,
+    Json,
 }
 
 /// Parses argv and runs the command.
@@ -92,6 +140,8 @@ pub fn main() -> ExitCode {
         Command::Collect(args) => build::run(&args, build::Mode::Collect, None),
         Command::Build(args) => build::run(&args.common, build::Mode::Build, Some(&args)),
         Command::Describe(args) => build::run(&args, build::Mode::Describe, None),
+        Command::Check(args) => check::run(&args),
+        Command::Register(args) => check::register(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Keygen { out } => keygen::run(&out),
         Command::Snapshot(args) => snapshot::run(&args),

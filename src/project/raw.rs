@@ -20,6 +20,9 @@ pub const TOP_KEYS: &[&str] = &[
     "sampling",
     "package",
     "snapshot",
+    "objective",
+    "risk",
+    "check",
 ];
 
 pub const ORGANISATION_KEYS: &[&str] = &["name", "website", "contact"];
@@ -166,7 +169,8 @@ impl<'de> Deserialize<'de> for OwnerSpec {
 }
 
 pub const ASSETS_FILE_KEYS: &[&str] = &["asset"];
-pub const ASSET_KEYS: &[&str] = &["id", "name", "category", "criticality", "provider", "owner", "description"];
+pub const ASSET_KEYS: &[&str] =
+    &["id", "name", "category", "criticality", "provider", "owner", "description", "scan_targets"];
 #[derive(Deserialize)]
 pub struct Asset {
     pub id: S<String>,
@@ -176,6 +180,8 @@ pub struct Asset {
     pub provider: Option<S<String>>,
     pub owner: Option<String>,
     pub description: Option<String>,
+    #[serde(default)]
+    pub scan_targets: Vec<S<String>>,
 }
 
 pub const SIDECAR_KEYS: &[&str] = &["controls", "effective", "provider", "source", "description"];
@@ -203,4 +209,44 @@ pub struct Sampling {
     pub tolerable_rate: Option<S<f64>>,
     pub risk: Option<S<f64>>,
     pub sizes: Option<BTreeMap<String, S<i64>>>,
+}
+
+/// `[[objective]]`: a CC3.1 objective the risks are assessed against.
+pub const OBJECTIVE_KEYS: &[&str] = &["id", "title", "description", "categories"];
+#[derive(Deserialize)]
+pub struct Objective {
+    pub id: S<String>,
+    pub title: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub categories: Vec<S<String>>,
+}
+
+/// `[risk]`: the scoring matrix and the review rules.
+pub const RISK_KEYS: &[&str] = &["matrix", "likelihood", "impact", "levels", "high", "review_months", "minutes"];
+#[derive(Deserialize, Default)]
+pub struct RiskConfig {
+    pub matrix: Option<S<String>>,
+    pub likelihood: Option<S<Vec<String>>>,
+    pub impact: Option<S<Vec<String>>>,
+    pub levels: Option<S<Vec<RiskLevel>>>,
+    pub high: Option<S<String>>,
+    pub review_months: Option<S<i64>>,
+    pub minutes: Option<Vec<S<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskLevel {
+    pub name: String,
+    pub max: u32,
+    pub colour: Option<String>,
+}
+
+/// `[check]`: per-code levels for `auditpack check`.
+pub const CHECK_KEYS: &[&str] = &["levels"];
+#[derive(Deserialize, Default)]
+pub struct CheckConfig {
+    #[serde(default)]
+    pub levels: BTreeMap<String, S<String>>,
 }

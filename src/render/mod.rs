@@ -3,6 +3,7 @@
 //!
 //! Built-in templates are embedded; a project's `templates/` folder overrides them by name.
 
+pub mod charts;
 pub mod doc;
 pub mod html;
 pub mod markdown;
@@ -21,6 +22,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("describe.md", include_str!("../../templates/describe.md")),
     ("controls.md", include_str!("../../templates/controls.md")),
     ("other-information.md", include_str!("../../templates/other-information.md")),
+    ("risk.md", include_str!("../../templates/risk.md")),
     ("evidence-index.md", include_str!("../../templates/evidence-index.md")),
 ];
 

@@ -12,6 +12,8 @@ use crate::project::{Project, Risk};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod risk;
+
 pub const SCHEMA: &str = "auditpack-report/1";
 
 #[derive(Debug, Clone, Serialize)]
@@ -26,7 +28,12 @@ pub struct Report {
     pub evidence: Vec<EvidenceRow>,
     pub unmapped: Vec<String>,
     pub assets: Vec<crate::project::Asset>,
+    /// The register as written (verbatim entries).
     pub risks: Vec<Risk>,
+    /// The risk assessment section: scored register, heat maps, treatment, traceability.
+    pub risk: risk::RiskSection,
+    /// Scanner findings, summarised per asset and per risk.
+    pub scans: risk::ScanSection,
     /// Narrative Markdown by file stem (`services`, `boundaries` ...).
     pub narratives: BTreeMap<String, String>,
     pub gaps: Gaps,
@@ -173,7 +180,12 @@ pub fn long_date(d: jiff::civil::Date) -> String {
     d.strftime("%-d %B %Y").to_string()
 }
 
-pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) -> Report {
+pub fn build(
+    project: &Project,
+    index: &EvidenceIndex,
+    scans: &crate::scan::ScanResults,
+    assessment: &Assessment,
+) -> Report {
     let audit = &project.audit;
     let provider_name = |id: &Option<String>| -> String {
         match id {
@@ -300,6 +312,8 @@ pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) 
         .collect();
     let assertion = soc2::assertion(project, &providers, &controls);
     let description = soc2::description(project, &providers);
+    let risk_section = risk::section(project, &controls, &assessment.risk);
+    let scan_section = risk::scan_section(project, scans, &assessment.risk);
     Report {
         assertion,
         description,
@@ -338,6 +352,8 @@ pub fn build(project: &Project, index: &EvidenceIndex, assessment: &Assessment) 
         unmapped: index.unmapped.clone(),
         assets: project.assets.clone(),
         risks: project.risks.clone(),
+        risk: risk_section,
+        scans: scan_section,
         narratives: project.narratives.iter().map(|n| (n.name.clone(), n.markdown.clone())).collect(),
         gaps,
     }

@@ -1,0 +1,97 @@
+//! `auditpack check`: every finding of every stage (loading, collect, index, assess, risk
+//! checks, scanner import) in one run, with the project's per-code levels applied, as text,
+//! JSON or SARIF 2.1.0.
+//!
+//! Levels: `allow` drops a finding, `warn` reports it as a warning, `deny` reports it as an
+//! error. Without a level, a code keeps its severity: errors are `deny`, warnings and notes
+//! `warn`. The check fails (exit 1) when any finding is at error level after this.
+
+pub mod codes;
+pub mod sarif;
+
+use crate::diag::{Diagnostic, Diagnostics, Severity};
+use crate::project::{CheckLevel, CheckSettings};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Runs the whole pipeline on `root`, going on past errors, and applies the project's levels.
+pub fn run(root: &Path, scans: &[PathBuf]) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let opts = crate::collect::CollectOptions::default();
+    let inputs = crate::Inputs { scans: scans.to_vec(), keep_going: true, ..Default::default() };
+    let assessed = crate::assess_project_with(root, &opts, &inputs, &mut diags);
+    if let Some(a) = &assessed {
+        // What `build` would refuse to package is a finding too.
+        crate::package::secrets::scan(&a.project, &a.index, &mut diags);
+    }
+    // The levels are read even when the rest of the project did not load.
+    let settings = match &assessed {
+        Some(a) => Some(a.project.check.clone()),
+        None => crate::project::load(root).project.map(|p| p.check),
+    };
+    apply_levels(diags, settings.as_ref())
+}
+
+/// Applies `[check] levels` and reports codes in it that auditpack does not emit.
+pub fn apply_levels(diags: Diagnostics, settings: Option<&CheckSettings>) -> Diagnostics {
+    let mut out = Diagnostics::default();
+    let levels = settings.map(|s| s.levels.as_slice()).unwrap_or(&[]);
+    for d in diags.iter() {
+        let mut d = d.clone();
+        match levels.iter().rev().find(|l| l.code == d.code).map(|l| l.level) {
+            Some(CheckLevel::Allow) => continue,
+            Some(CheckLevel::Warn) => d.severity = Severity::Warning,
+            Some(CheckLevel::Deny) => d.severity = Severity::Error,
+            None => {}
+        }
+        out.push(d);
+    }
+    for l in levels {
+        if codes::find(&l.code).is_none() {
+            let near =
+                crate::project::toml_de::closest(&l.code, &codes::CODES.iter().map(|c| c.code).collect::<Vec<_>>());
+            out.push(
+                Diagnostic::error(
+                    "unknown-check-code",
+                    format!("[check] levels names `{}`, which is not a diagnostic code", l.code),
+                )
+                .at(l.location.clone())
+                .hint(match near {
+                    Some(n) => format!("did you mean `{n}`? The codes are listed in docs/diagnostics.md"),
+                    None => "the codes are listed in docs/diagnostics.md".to_string(),
+                }),
+            );
+        }
+    }
+    out
+}
+
+/// The JSON output: the diagnostics in stable order and a summary.
+#[derive(Serialize)]
+pub struct JsonReport<'a> {
+    pub schema: &'static str,
+    pub summary: Summary,
+    pub diagnostics: Vec<&'a Diagnostic>,
+}
+
+#[derive(Serialize)]
+pub struct Summary {
+    pub errors: usize,
+    pub warnings: usize,
+    pub notes: usize,
+    /// True when some finding is at deny (error) level: the check fails.
+    pub failed: bool,
+}
+
+pub fn json(diags: &Diagnostics) -> JsonReport<'_> {
+    JsonReport {
+        schema: "auditpack-check/1",
+        summary: Summary {
+            errors: diags.count(Severity::Error),
+            warnings: diags.count(Severity::Warning),
+            notes: diags.count(Severity::Note),
+            failed: diags.has_errors(),
+        },
+        diagnostics: diags.sorted(),
+    }
+}
