@@ -28,8 +28,8 @@ pub mod package;
 pub mod project;
 pub mod render;
 pub mod report;
-pub mod snapshot;
 pub mod scan;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 

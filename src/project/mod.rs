@@ -1153,9 +1153,12 @@ fn load_assets(root: &Path, path: &Path, providers: &[Provider], diags: &mut Dia
         for t in &a.scan_targets {
             if let Err(e) = globset::Glob::new(t.get_ref()) {
                 diags.push(
-                    Diagnostic::error("invalid-pattern", format!("scan target `{}` is not a valid glob: {}", t.get_ref(), e.kind()))
-                        .at(src.location(t.span().start))
-                        .hint("use `*` for any run of characters (including `/`) and `{a,b}` for alternatives"),
+                    Diagnostic::error(
+                        "invalid-pattern",
+                        format!("scan target `{}` is not a valid glob: {}", t.get_ref(), e.kind()),
+                    )
+                    .at(src.location(t.span().start))
+                    .hint("use `*` for any run of characters (including `/`) and `{a,b}` for alternatives"),
                 );
             }
         }
@@ -1437,14 +1440,13 @@ fn load_check_settings(src: &Source, top: &toml::de::DeTable<'_>, diags: &mut Di
             _ => None,
         };
         match parsed {
-            Some(l) => levels.push(CodeLevel { code: code.clone(), level: l, location: src.location(level.span().start) }),
+            Some(l) => {
+                levels.push(CodeLevel { code: code.clone(), level: l, location: src.location(level.span().start) })
+            }
             None => diags.push(
-                Diagnostic::error(
-                    "invalid-value",
-                    format!("unknown level `{}` for `{}`", level.get_ref(), code),
-                )
-                .at(src.location(level.span().start))
-                .hint("use \"allow\", \"warn\" or \"deny\""),
+                Diagnostic::error("invalid-value", format!("unknown level `{}` for `{}`", level.get_ref(), code))
+                    .at(src.location(level.span().start))
+                    .hint("use \"allow\", \"warn\" or \"deny\""),
             ),
         }
     }
