@@ -7,3 +7,4 @@ mod docs;
 mod harness;
 mod load_errors;
 mod sample;
+mod sections;
