@@ -107,6 +107,8 @@ pub struct MatrixRow {
 pub struct ControlProviders {
     pub control: String,
     pub anchor: String,
+    /// The owner when the control runs on no provider (the company's own), else "".
+    pub own: String,
     pub cells: Vec<String>,
 }
 
@@ -315,6 +317,12 @@ pub fn control_providers(project: &Project) -> Vec<ControlProviders> {
         .map(|c| ControlProviders {
             control: c.id.clone(),
             anchor: super::anchor("control", &c.id),
+            own: c
+                .assignments
+                .iter()
+                .find(|a| a.provider.is_none())
+                .map(|a| a.owner.title().to_string())
+                .unwrap_or_default(),
             cells: project
                 .providers
                 .iter()
