@@ -161,17 +161,30 @@ pub fn slash(p: &Path) -> String {
 /// SHA-256 of a file, streamed through `buf`; lower-case hex.
 pub fn hash_file(path: &Path, buf: &mut [u8]) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
+    copy_hashed(&mut file, &mut std::io::sink(), buf).map(|(hash, _)| hash)
+}
+
+/// Streams `src` into `out` through `buf` and hashes it on the way: the one read loop behind
+/// hashing, packaging and snapshots. Returns the SHA-256 (lower-case hex) and the byte count.
+pub fn copy_hashed(
+    src: &mut impl Read,
+    out: &mut impl std::io::Write,
+    buf: &mut [u8],
+) -> std::io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
+    let mut size = 0u64;
     loop {
-        let n = match file.read(buf) {
+        let n = match src.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
         hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
+        size += n as u64;
     }
-    Ok(hex(&hasher.finalize()))
+    Ok((hex(&hasher.finalize()), size))
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -20,7 +20,7 @@ use crate::index::EvidenceIndex;
 use crate::project::Project;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use std::io::{Read, Seek, Write};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use zip::write::{PreparedZipFile, SimpleFileOptions, ZipFileBuilder};
 use zip::{CompressionMethod, DateTime, ZipWriter};
@@ -217,18 +217,9 @@ pub fn write<W: Write + Seek>(
 /// collected would make the manifest lie, so that is an error.
 fn copy_checked<W: Write>(path: &Path, expected: &str, out: &mut W, buf: &mut [u8]) -> Result<(), Error> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io("open evidence file", path, e))?;
-    let mut h = Sha256::new();
-    loop {
-        let n = match f.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("read evidence file", path, e)),
-        };
-        h.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| Error::io("write the package entry for", path, e))?;
-    }
-    if hex(&h.finalize()) != expected {
+    let (hash, _) = crate::collect::copy_hashed(&mut f, out, buf)
+        .map_err(|e| Error::io("copy into the package the evidence file", path, e))?;
+    if hash != expected {
         return Err(Error::Package {
             path: path.to_path_buf(),
             message: "the file changed while the package was being built; run the build again".into(),

@@ -192,20 +192,8 @@ impl Store {
     fn put_file(&self, path: &Path, buf: &mut [u8]) -> Result<(String, u64, bool), Error> {
         let mut f = File::open(path).map_err(|e| Error::io("read", path, e))?;
         let mut tmp = self.temp()?;
-        let mut h = Sha256::new();
-        let mut size = 0u64;
-        loop {
-            let n = match f.read(buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io("read", path, e)),
-            };
-            h.update(&buf[..n]);
-            size += n as u64;
-            tmp.write_all(&buf[..n]).map_err(|e| Error::io("write", tmp.path(), e))?;
-        }
-        let sha = hex(&h.finalize());
+        let (sha, size) = crate::collect::copy_hashed(&mut f, &mut tmp, buf)
+            .map_err(|e| Error::io("copy into the snapshot store", path, e))?;
         let new = !self.blob_path(&sha).exists();
         if new {
             self.commit_blob(tmp, &sha)?;
