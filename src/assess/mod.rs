@@ -92,8 +92,14 @@ pub fn assess(
         index.evidence.iter().map(|f| (f.file.path.as_str(), f.file.sha256.as_str())).collect();
     let replaced: Vec<&PastEvidence> =
         past.iter().filter(|p| !current.contains(&(p.path.as_str(), p.sha256.as_str()))).collect();
+    let mut files_of: std::collections::HashMap<&str, Vec<&crate::index::IndexedFile>> = Default::default();
+    for f in &index.evidence {
+        for id in &f.controls {
+            files_of.entry(id.as_str()).or_default().push(f);
+        }
+    }
     for c in &project.controls {
-        let files: Vec<_> = index.evidence.iter().filter(|f| f.controls.contains(&c.id)).collect();
+        let files: &[&crate::index::IndexedFile] = files_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
         let earlier: Vec<&&PastEvidence> = replaced.iter().filter(|p| p.controls.contains(&c.id)).collect();
         let latest = files.iter().map(|f| f.effective().date).filter(|d| *d <= audit.end).max();
         let stale = match (latest, c.frequency.max_age_days()) {

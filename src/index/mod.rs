@@ -13,7 +13,7 @@ use crate::project::Project;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use jiff::civil::Date;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub const SCHEMA: &str = "auditpack-index/1";
 
@@ -100,21 +100,20 @@ pub struct OwnerEntry {
 
 /// Builds the index. Reports patterns that match nothing and files mapped to no control.
 pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -> EvidenceIndex {
-    let matchers: Vec<(usize, GlobSet)> = project
-        .controls
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let mut b = GlobSetBuilder::new();
-            for p in &c.evidence_patterns {
-                // Patterns were validated when the project was loaded.
-                if let Ok(g) = Glob::new(p) {
-                    b.add(g);
-                }
+    // One matcher over every control's patterns: a file is matched once, not once per control.
+    let mut pattern_of: Vec<(usize, usize)> = Vec::new();
+    let mut builder = GlobSetBuilder::new();
+    for (ci, c) in project.controls.iter().enumerate() {
+        for (pi, p) in c.evidence_patterns.iter().enumerate() {
+            // Patterns were validated when the project was loaded.
+            if let Ok(g) = Glob::new(p) {
+                builder.add(g);
+                pattern_of.push((ci, pi));
             }
-            (i, b.build().unwrap_or_else(|_| GlobSet::empty()))
-        })
-        .collect();
+        }
+    }
+    let matcher = builder.build().unwrap_or_else(|_| GlobSet::empty());
+    let by_id: HashMap<&str, &crate::project::Control> = project.controls.iter().map(|c| (c.id.as_str(), c)).collect();
     let control_ids: BTreeSet<&str> = project.controls.iter().map(|c| c.id.as_str()).collect();
     let provider_ids: BTreeSet<&str> = project.providers.iter().map(|p| p.id.as_str()).collect();
     let mut pattern_hits: BTreeMap<(usize, usize), usize> = BTreeMap::new();
@@ -124,12 +123,11 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
         let mut mapped_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let dirs: Vec<&str> = file.rel.split('/').collect();
         let dirs = &dirs[..dirs.len() - 1];
-        for (ci, set) in &matchers {
-            for pi in set.matches(&file.rel) {
-                *pattern_hits.entry((*ci, pi)).or_default() += 1;
-                let c = &project.controls[*ci];
-                mapped_by.entry(c.id.clone()).or_default().push(format!("pattern:{}", c.evidence_patterns[pi]));
-            }
+        for k in matcher.matches(&file.rel) {
+            let (ci, pi) = pattern_of[k];
+            *pattern_hits.entry((ci, pi)).or_default() += 1;
+            let c = &project.controls[ci];
+            mapped_by.entry(c.id.clone()).or_default().push(format!("pattern:{}", c.evidence_patterns[pi]));
         }
         for d in dirs {
             if control_ids.contains(d) {
@@ -147,7 +145,7 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
             .and_then(|s| s.meta.provider.clone())
             .or_else(|| dirs.iter().find(|d| provider_ids.contains(**d)).map(|d| d.to_string()));
         let controls: Vec<String> = mapped_by.keys().cloned().collect();
-        let owner = file_owner(project, &controls, provider.as_deref());
+        let owner = file_owner(&by_id, &controls, provider.as_deref());
         evidence.push(IndexedFile { file, controls, mapped_by, provider, owner });
     }
 
@@ -168,8 +166,14 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
 
     let mut controls = BTreeMap::new();
     let mut owners: BTreeMap<Owner, Vec<OwnerEntry>> = BTreeMap::new();
+    let mut files_of: HashMap<&str, Vec<&IndexedFile>> = HashMap::new();
+    for f in &evidence {
+        for id in &f.controls {
+            files_of.entry(id.as_str()).or_default().push(f);
+        }
+    }
     for c in &project.controls {
-        let files: Vec<&IndexedFile> = evidence.iter().filter(|f| f.controls.contains(&c.id)).collect();
+        let files: &[&IndexedFile] = files_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
         let assignments: Vec<IndexedAssignment> = c
             .assignments
             .iter()
@@ -240,10 +244,10 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
 
 /// A file's owner: the owners of the (control, provider) pairs it evidences, combined (the one
 /// owner if all agree, else joint). A file that evidences no control is the company's own record.
-fn file_owner(project: &Project, controls: &[String], provider: Option<&str>) -> Owner {
+fn file_owner(by_id: &HashMap<&str, &crate::project::Control>, controls: &[String], provider: Option<&str>) -> Owner {
     let mut owners = BTreeSet::new();
     for id in controls {
-        let Some(c) = project.controls.iter().find(|c| &c.id == id) else {
+        let Some(c) = by_id.get(id.as_str()) else {
             continue;
         };
         for a in &c.assignments {

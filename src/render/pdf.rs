@@ -25,11 +25,10 @@ use std::fmt;
 use std::rc::Rc;
 
 use printpdf::{
-    Actions, BorderArray, Color, ColorArray, Destination, FontId, ImageCompression,
-    ImageOptimizationOptions, LinePoint, LinkAnnotation, Op, PageAnnotId, PageAnnotation,
-    PaintMode, ParsedFont, PdfDocument, PdfFont, PdfFontHandle, PdfPage, PdfParseErrorSeverity,
-    PdfSaveOptions, PdfWarnMsg, Point, Pt, RawImage, Rect, Rgb, TextItem, TextMatrix, XObject,
-    XObjectId, XObjectTransform,
+    Actions, BorderArray, Color, ColorArray, Destination, FontId, ImageCompression, ImageOptimizationOptions,
+    LinePoint, LinkAnnotation, Op, PageAnnotId, PageAnnotation, PaintMode, ParsedFont, PdfDocument, PdfFont,
+    PdfFontHandle, PdfPage, PdfParseErrorSeverity, PdfSaveOptions, PdfWarnMsg, Point, Pt, RawImage, Rect, Rgb,
+    TextItem, TextMatrix, XObject, XObjectId, XObjectTransform,
 };
 
 use super::doc::{Align, Block, Chart, Document, Inline, Style, Table, plain_text};
@@ -118,11 +117,7 @@ impl Rgb3 {
 
     /// Blend towards `other`; `t = 0` keeps self.
     fn mix(self, other: Rgb3, t: f32) -> Rgb3 {
-        Rgb3(
-            self.0 + (other.0 - self.0) * t,
-            self.1 + (other.1 - self.1) * t,
-            self.2 + (other.2 - self.2) * t,
-        )
+        Rgb3(self.0 + (other.0 - self.0) * t, self.1 + (other.1 - self.1) * t, self.2 + (other.2 - self.2) * t)
     }
 
     /// Relative luminance, to pick readable text on a coloured fill.
@@ -159,16 +154,8 @@ impl Theme {
         let text = Rgb3(0.12, 0.13, 0.16);
         Theme {
             accent,
-            accent_text: if accent.luminance() > 0.55 {
-                accent.mix(Rgb3(0.0, 0.0, 0.0), 0.45)
-            } else {
-                accent
-            },
-            on_accent: if accent.luminance() < 0.6 {
-                Rgb3::WHITE
-            } else {
-                text
-            },
+            accent_text: if accent.luminance() > 0.55 { accent.mix(Rgb3(0.0, 0.0, 0.0), 0.45) } else { accent },
+            on_accent: if accent.luminance() < 0.6 { Rgb3::WHITE } else { text },
             text,
             muted: Rgb3(0.40, 0.43, 0.48),
             rule: accent.mix(Rgb3::WHITE, 0.35),
@@ -197,37 +184,21 @@ const FONT_FILES: [(&str, &str, &[u8]); 4] = [
     // The resource names double as the six-letter subset tag printpdf puts on /BaseFont,
     // so they must be uppercase letters; being fixed also keeps the output deterministic
     // (printpdf's own ids come from a process-global counter).
-    (
-        "DejaVuSans.ttf",
-        "DVSREG",
-        include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/assets/fonts/DejaVuSans.ttf"
-        )),
-    ),
+    ("DejaVuSans.ttf", "DVSREG", include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fonts/DejaVuSans.ttf"))),
     (
         "DejaVuSans-Bold.ttf",
         "DVSBLD",
-        include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/assets/fonts/DejaVuSans-Bold.ttf"
-        )),
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fonts/DejaVuSans-Bold.ttf")),
     ),
     (
         "DejaVuSans-Oblique.ttf",
         "DVSOBL",
-        include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/assets/fonts/DejaVuSans-Oblique.ttf"
-        )),
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fonts/DejaVuSans-Oblique.ttf")),
     ),
     (
         "DejaVuSansMono.ttf",
         "DVSMON",
-        include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/assets/fonts/DejaVuSansMono.ttf"
-        )),
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fonts/DejaVuSansMono.ttf")),
     ),
 ];
 
@@ -252,8 +223,7 @@ impl Fonts {
         let mut faces = Vec::with_capacity(FONT_FILES.len());
         for (name, id, bytes) in FONT_FILES {
             let mut warnings = Vec::new();
-            let font =
-                ParsedFont::from_bytes(bytes, 0, &mut warnings).ok_or(PdfError::Font(name))?;
+            let font = ParsedFont::from_bytes(bytes, 0, &mut warnings).ok_or(PdfError::Font(name))?;
             let units_per_em = f32::from(font.pdf_font_metrics.units_per_em.max(1));
             faces.push(FaceData {
                 id: FontId(id.to_string()),
@@ -272,14 +242,10 @@ impl Fonts {
         if let Some(v) = fd.advances.borrow().get(&c) {
             return *v;
         }
-        let v = fd
-            .font
-            .lookup_glyph_index(c as u32)
-            .filter(|&gid| gid != 0)
-            .map(|gid| {
-                let adv = f32::from(fd.font.get_horizontal_advance(gid));
-                (adv * 1000.0 / fd.units_per_em).trunc() / 1000.0
-            });
+        let v = fd.font.lookup_glyph_index(c as u32).filter(|&gid| gid != 0).map(|gid| {
+            let adv = f32::from(fd.font.get_horizontal_advance(gid));
+            (adv * 1000.0 / fd.units_per_em).trunc() / 1000.0
+        });
         fd.advances.borrow_mut().insert(c, v);
         v
     }
@@ -383,28 +349,13 @@ struct Word {
 }
 
 impl Word {
-    fn push_char(
-        &mut self,
-        face: Face,
-        size: f32,
-        color: Rgb3,
-        link: &Option<String>,
-        c: char,
-        w: f32,
-    ) {
+    fn push_char(&mut self, face: Face, size: f32, color: Rgb3, link: &Option<String>, c: char, w: f32) {
         match self.runs.last_mut() {
             Some(r) if r.same_style(face, size, color, link) => {
                 r.text.push(c);
                 r.width += w;
             }
-            _ => self.runs.push(Run {
-                text: c.to_string(),
-                face,
-                size,
-                color,
-                link: link.clone(),
-                width: w,
-            }),
+            _ => self.runs.push(Run { text: c.to_string(), face, size, color, link: link.clone(), width: w }),
         }
         self.width += w;
     }
@@ -439,11 +390,7 @@ fn words_from_inlines(fonts: &Fonts, inlines: &[Inline], st: &TextStyle) -> Vec<
     let mut cur = Word::default();
     for inl in inlines {
         let base = face_for(inl.style, st.bold);
-        let size = if inl.style.code {
-            st.size * CODE_SCALE
-        } else {
-            st.size
-        };
+        let size = if inl.style.code { st.size * CODE_SCALE } else { st.size };
         let color = if inl.link.is_some() {
             st.link_color
         } else if inl.style.code {
@@ -459,10 +406,7 @@ fn words_from_inlines(fonts: &Fonts, inlines: &[Inline], st: &TextStyle) -> Vec<
                 } else {
                     match out.last_mut() {
                         Some(last) if !last.hard_break => last.hard_break = true,
-                        _ => out.push(Word {
-                            hard_break: true,
-                            ..Word::default()
-                        }),
+                        _ => out.push(Word { hard_break: true, ..Word::default() }),
                     }
                 }
             } else if c == '\u{200b}' || (c.is_whitespace() && c != '\u{a0}' && c != '\u{202f}') {
@@ -499,11 +443,7 @@ struct Line {
 
 impl Line {
     fn new(size: f32) -> Line {
-        Line {
-            runs: Vec::new(),
-            width: 0.0,
-            size,
-        }
+        Line { runs: Vec::new(), width: 0.0, size }
     }
 
     fn height(&self) -> f32 {
@@ -580,18 +520,8 @@ impl LineBreaker<'_> {
 /// Greedy line breaking: as many words per line as fit `max_w`; words wider than a whole
 /// line are hard-broken so the measure is never exceeded.
 fn break_lines(fonts: &Fonts, words: &[Word], max_w: f32, base_size: f32) -> Vec<Line> {
-    let max_w = if max_w.is_finite() {
-        max_w.max(1.0)
-    } else {
-        TEXT_W
-    };
-    let mut b = LineBreaker {
-        fonts,
-        max_w,
-        base_size,
-        lines: Vec::new(),
-        cur: Line::new(base_size),
-    };
+    let max_w = if max_w.is_finite() { max_w.max(1.0) } else { TEXT_W };
+    let mut b = LineBreaker { fonts, max_w, base_size, lines: Vec::new(), cur: Line::new(base_size) };
     let mut pending_space = false;
     for w in words {
         if !w.runs.is_empty() {
@@ -640,10 +570,7 @@ fn place_broken(b: &mut LineBreaker<'_>, w: &Word, gap: f32) {
 
 /// Characters after which a long token breaks most naturally.
 fn is_break_after(c: char) -> bool {
-    matches!(
-        c,
-        '/' | '\\' | '-' | '_' | '.' | ':' | ',' | ';' | '=' | '&' | '?' | '|' | '+'
-    )
+    matches!(c, '/' | '\\' | '-' | '_' | '.' | ':' | ',' | ';' | '=' | '&' | '?' | '|' | '+')
 }
 
 /// Splits a word into chunks no wider than `first_limit` (first chunk) and `max_w` (others).
@@ -654,11 +581,7 @@ fn split_word(fonts: &Fonts, w: &Word, first_limit: f32, max_w: f32) -> Vec<Word
         .runs
         .iter()
         .enumerate()
-        .flat_map(|(ri, r)| {
-            r.text
-                .chars()
-                .map(move |c| (ri, c, fonts.char_width(r.face, r.size, c)))
-        })
+        .flat_map(|(ri, r)| r.text.chars().map(move |c| (ri, c, fonts.char_width(r.face, r.size, c))))
         .collect();
     let n = chars.len();
     let mut out = Vec::new();
@@ -701,55 +624,18 @@ fn split_word(fonts: &Fonts, w: &Word, first_limit: f32, max_w: f32) -> Vec<Word
 }
 
 /// Lays a plain string out in one face (labels, titles, TOC entries).
-fn plain_lines(
-    fonts: &Fonts,
-    text: &str,
-    face: Face,
-    size: f32,
-    color: Rgb3,
-    max_w: f32,
-) -> Vec<Line> {
-    let st = TextStyle {
-        size,
-        color,
-        bold: false,
-        link_color: color,
-        code_color: color,
-    };
-    let style = Style {
-        bold: face == Face::Bold,
-        italic: face == Face::Italic,
-        code: face == Face::Mono,
-    };
-    let inline = Inline {
-        text: text.to_string(),
-        style,
-        link: None,
-    };
-    break_lines(
-        fonts,
-        &words_from_inlines(fonts, &[inline], &st),
-        max_w,
-        size,
-    )
+fn plain_lines(fonts: &Fonts, text: &str, face: Face, size: f32, color: Rgb3, max_w: f32) -> Vec<Line> {
+    let st = TextStyle { size, color, bold: false, link_color: color, code_color: color };
+    let style = Style { bold: face == Face::Bold, italic: face == Face::Italic, code: face == Face::Mono };
+    let inline = Inline { text: text.to_string(), style, link: None };
+    break_lines(fonts, &words_from_inlines(fonts, &[inline], &st), max_w, size)
 }
 
 /// Wraps a plain label to at most `max_lines` lines, ellipsizing the last one if cut.
-fn wrap_plain(
-    fonts: &Fonts,
-    face: Face,
-    size: f32,
-    text: &str,
-    max_w: f32,
-    max_lines: usize,
-) -> Vec<(String, f32)> {
+fn wrap_plain(fonts: &Fonts, face: Face, size: f32, text: &str, max_w: f32, max_lines: usize) -> Vec<(String, f32)> {
     let lines = plain_lines(fonts, text, face, size, Rgb3::WHITE, max_w);
     let cut = lines.len() > max_lines;
-    let mut out: Vec<(String, f32)> = lines
-        .iter()
-        .take(max_lines)
-        .map(|l| (l.text(), l.width))
-        .collect();
+    let mut out: Vec<(String, f32)> = lines.iter().take(max_lines).map(|l| (l.text(), l.width)).collect();
     if cut && let Some(last) = out.last_mut() {
         let t = fonts.ellipsize(face, size, &format!("{}…", last.0), max_w);
         *last = (t.clone(), fonts.text_width(face, size, &t));
@@ -853,26 +739,14 @@ enum Item {
 
 impl Item {
     fn text(x: f32, y: f32, face: Face, size: f32, color: Rgb3, text: impl Into<String>) -> Item {
-        Item::Text(Label {
-            x,
-            y,
-            face,
-            size,
-            color,
-            text: text.into(),
-            spacing: 0.0,
-            rotated: false,
-        })
+        Item::Text(Label { x, y, face, size, color, text: text.into(), spacing: 0.0, rotated: false })
     }
 
     fn shifted(&self, dy: f32) -> Item {
         let mut it = self.clone();
         match &mut it {
             Item::Text(l) => l.y += dy,
-            Item::Fill { y, .. }
-            | Item::Stroke { y, .. }
-            | Item::Link { y, .. }
-            | Item::Image { y, .. } => *y += dy,
+            Item::Fill { y, .. } | Item::Stroke { y, .. } | Item::Link { y, .. } | Item::Image { y, .. } => *y += dy,
             Item::PageRef { y, .. } => *y += dy,
             Item::Line { y1, y2, .. } => {
                 *y1 += dy;
@@ -932,22 +806,9 @@ impl Frag {
 fn line_items(line: &Line, x: f32, y_top: f32, items: &mut Vec<Item>) {
     let baseline = y_top + line.baseline();
     for (rx, r) in &line.runs {
-        items.push(Item::text(
-            x + rx,
-            baseline,
-            r.face,
-            r.size,
-            r.color,
-            r.text.clone(),
-        ));
+        items.push(Item::text(x + rx, baseline, r.face, r.size, r.color, r.text.clone()));
         if let Some(target) = r.link.as_deref().and_then(Target::parse) {
-            items.push(Item::Link {
-                x: x + rx,
-                y: y_top,
-                w: r.width,
-                h: line.height(),
-                target,
-            });
+            items.push(Item::Link { x: x + rx, y: y_top, w: r.width, h: line.height(), target });
         }
     }
 }
@@ -960,11 +821,7 @@ fn line_frags(lines: &[Line], x: f32, before: f32, after: f32) -> Vec<Frag> {
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            let mut f = Frag {
-                height: l.height(),
-                first_baseline: Some(l.baseline()),
-                ..Frag::default()
-            };
+            let mut f = Frag { height: l.height(), first_baseline: Some(l.baseline()), ..Frag::default() };
             line_items(l, x, 0.0, &mut f.items);
             f.keep_with_next = n >= 2 && (i == 0 || i + 2 == n);
             if i == 0 {
@@ -992,10 +849,7 @@ fn collect_headings(blocks: &[Block], out: &mut Vec<HeadingInfo>) {
             Block::Heading { level, id, text } => out.push(HeadingInfo {
                 level: (*level).clamp(1, 6),
                 id: id.clone(),
-                title: plain_text(text)
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                title: plain_text(text).split_whitespace().collect::<Vec<_>>().join(" "),
             }),
             Block::List { items, .. } => items.iter().for_each(|it| collect_headings(it, out)),
             Block::Quote(inner) => collect_headings(inner, out),
@@ -1026,11 +880,7 @@ impl Layouter<'_> {
     fn body_style(&self, area: Area) -> TextStyle {
         TextStyle {
             size: BODY_SIZE,
-            color: if area.quote {
-                self.theme.muted
-            } else {
-                self.theme.text
-            },
+            color: if area.quote { self.theme.muted } else { self.theme.text },
             bold: false,
             link_color: self.theme.accent_text,
             code_color: self.theme.code_text,
@@ -1078,10 +928,7 @@ impl Layouter<'_> {
                 }],
                 ..Frag::default()
             }),
-            Block::PageBreak => out.push(Frag {
-                break_after: true,
-                ..Frag::default()
-            }),
+            Block::PageBreak => out.push(Frag { break_after: true, ..Frag::default() }),
             Block::Toc => self.toc(area, out),
             Block::Chart(c) => self.chart(c, area, out),
         }
@@ -1097,19 +944,8 @@ impl Layouter<'_> {
             3 => (10.5, th.text, 11.0, 4.0),
             _ => (BODY_SIZE, th.text, 9.0, 3.0),
         };
-        let st = TextStyle {
-            size,
-            color,
-            bold: true,
-            link_color: color,
-            code_color: color,
-        };
-        let mut lines = break_lines(
-            self.fonts,
-            &words_from_inlines(self.fonts, text, &st),
-            area.w,
-            size,
-        );
+        let st = TextStyle { size, color, bold: true, link_color: color, code_color: color };
+        let mut lines = break_lines(self.fonts, &words_from_inlines(self.fonts, text, &st), area.w, size);
         if lines.is_empty() {
             // Keep an (empty) line so links and the outline still have somewhere to point.
             lines.push(Line::new(size));
@@ -1154,23 +990,10 @@ impl Layouter<'_> {
         let fonts = self.fonts;
         let bullets = ["•", "◦", "▪"];
         let markers: Vec<String> = (0..items.len())
-            .map(|i| {
-                if ordered {
-                    format!("{}.", i + 1)
-                } else {
-                    bullets[area.list_depth % 3].to_string()
-                }
-            })
+            .map(|i| if ordered { format!("{}.", i + 1) } else { bullets[area.list_depth % 3].to_string() })
             .collect();
-        let marker_color = if ordered {
-            self.theme.text
-        } else {
-            self.theme.accent_text
-        };
-        let widest = markers
-            .iter()
-            .map(|m| fonts.text_width(Face::Regular, BODY_SIZE, m))
-            .fold(0.0, f32::max);
+        let marker_color = if ordered { self.theme.text } else { self.theme.accent_text };
+        let widest = markers.iter().map(|m| fonts.text_width(Face::Regular, BODY_SIZE, m)).fold(0.0, f32::max);
         let indent = (widest + 6.0).max(14.0).min(area.w * 0.4);
         let inner = Area {
             x: area.x + indent,
@@ -1188,18 +1011,12 @@ impl Layouter<'_> {
                 None => {
                     // An empty item still shows its marker.
                     let h = BODY_SIZE * LEADING;
-                    out.push(Frag {
-                        height: h,
-                        first_baseline: Some(baseline_in(h, BODY_SIZE)),
-                        ..Frag::default()
-                    });
+                    out.push(Frag { height: h, first_baseline: Some(baseline_in(h, BODY_SIZE)), ..Frag::default() });
                     out.len() - 1
                 }
             };
             let f = &mut out[k];
-            let baseline = f
-                .first_baseline
-                .unwrap_or_else(|| baseline_in(BODY_SIZE * LEADING, BODY_SIZE));
+            let baseline = f.first_baseline.unwrap_or_else(|| baseline_in(BODY_SIZE * LEADING, BODY_SIZE));
             let mw = fonts.text_width(Face::Regular, BODY_SIZE, &markers[i]);
             f.items.push(Item::text(
                 area.x + indent - 5.0 - mw,
@@ -1209,38 +1026,21 @@ impl Layouter<'_> {
                 marker_color,
                 markers[i].clone(),
             ));
-            f.space_before = if i == 0 {
-                Self::para_space(area)
-            } else {
-                TIGHT_SPACE
-            };
+            f.space_before = if i == 0 { Self::para_space(area) } else { TIGHT_SPACE };
         }
-        if let Some(last) = out[first_of_list..]
-            .iter_mut()
-            .rev()
-            .find(|f| !f.is_marker())
-        {
+        if let Some(last) = out[first_of_list..].iter_mut().rev().find(|f| !f.is_marker()) {
             last.space_after = last.space_after.max(Self::para_space(area));
         }
     }
 
     fn quote(&mut self, inner_blocks: &[Block], area: Area, out: &mut Vec<Frag>) {
         let indent = 14.0;
-        let inner = Area {
-            x: area.x + indent,
-            w: (area.w - indent).max(1.0),
-            quote: true,
-            ..area
-        };
+        let inner = Area { x: area.x + indent, w: (area.w - indent).max(1.0), quote: true, ..area };
         let mut frags = Vec::new();
         self.blocks(inner_blocks, inner, &mut frags);
         let mut first = true;
         for f in frags.iter_mut().filter(|f| !f.is_marker()) {
-            f.bars.push(Bar {
-                x: area.x + 2.0,
-                color: self.theme.quote_bar,
-                join_prev: !first,
-            });
+            f.bars.push(Bar { x: area.x + 2.0, color: self.theme.quote_bar, join_prev: !first });
             if first {
                 f.space_before = f.space_before.max(Self::para_space(area));
             }
@@ -1319,13 +1119,7 @@ impl Layouter<'_> {
                 space_after: if i + 1 == n { s } else { 0.0 },
                 ..Frag::default()
             };
-            f.items.push(Item::Fill {
-                x: area.x,
-                y: 0.0,
-                w: area.w,
-                h: height,
-                color: self.theme.code_bg,
-            });
+            f.items.push(Item::Fill { x: area.x, y: 0.0, w: area.w, h: height, color: self.theme.code_bg });
             let mut x = area.x + pad_x;
             let mut run: Option<(Face, f32, String)> = None;
             for &(face, c, w) in vl {
@@ -1333,14 +1127,7 @@ impl Layouter<'_> {
                     Some((rf, _, t)) if *rf == face => t.push(c),
                     _ => {
                         if let Some((rf, rx, t)) = run.take() {
-                            f.items.push(Item::text(
-                                rx,
-                                baseline,
-                                rf,
-                                size,
-                                self.theme.code_text,
-                                t,
-                            ));
+                            f.items.push(Item::text(rx, baseline, rf, size, self.theme.code_text, t));
                         }
                         run = Some((face, x, c.to_string()));
                     }
@@ -1348,8 +1135,7 @@ impl Layouter<'_> {
                 x += w;
             }
             if let Some((rf, rx, t)) = run {
-                f.items
-                    .push(Item::text(rx, baseline, rf, size, self.theme.code_text, t));
+                f.items.push(Item::text(rx, baseline, rf, size, self.theme.code_text, t));
             }
             out.push(f);
         }
@@ -1358,12 +1144,8 @@ impl Layouter<'_> {
     fn toc(&mut self, area: Area, out: &mut Vec<Frag>) {
         let fonts = self.fonts;
         let th = self.theme;
-        let entries: Vec<(usize, &HeadingInfo)> = self
-            .headings
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| h.level <= 2 && !h.title.is_empty())
-            .collect();
+        let entries: Vec<(usize, &HeadingInfo)> =
+            self.headings.iter().enumerate().filter(|(_, h)| h.level <= 2 && !h.title.is_empty()).collect();
         if entries.is_empty() {
             return;
         }
@@ -1379,14 +1161,7 @@ impl Layouter<'_> {
             };
             line_items(l, area.x, 0.0, &mut f.items);
             let y = f.height + 2.0;
-            f.items.push(Item::Line {
-                x1: area.x,
-                y1: y,
-                x2: area.x + area.w,
-                y2: y,
-                color: th.rule,
-                width: 0.8,
-            });
+            f.items.push(Item::Line { x1: area.x, y1: y, x2: area.x + area.w, y2: y, color: th.rule, width: 0.8 });
             f.height += 4.0;
             out.push(f);
         }
@@ -1394,22 +1169,15 @@ impl Layouter<'_> {
             f.break_before = true;
         }
         for (number, h) in entries {
-            let (face, size, indent, before) = if h.level == 1 {
-                (Face::Bold, 10.0, 0.0, 7.0)
-            } else {
-                (Face::Regular, BODY_SIZE, 16.0, 2.0)
-            };
+            let (face, size, indent, before) =
+                if h.level == 1 { (Face::Bold, 10.0, 0.0, 7.0) } else { (Face::Regular, BODY_SIZE, 16.0, 2.0) };
             // Room on the right for the page number and at least a short leader.
             let num_w = fonts.text_width(face, size, "0000");
             let text_w = (area.w - indent - num_w - 18.0).max(area.w * 0.3);
             let lines = plain_lines(fonts, &h.title, face, size, th.text, text_w);
             let n = lines.len();
             for (i, l) in lines.iter().enumerate() {
-                let mut f = Frag {
-                    height: l.height(),
-                    keep_with_next: i + 1 < n,
-                    ..Frag::default()
-                };
+                let mut f = Frag { height: l.height(), keep_with_next: i + 1 < n, ..Frag::default() };
                 line_items(l, area.x + indent, 0.0, &mut f.items);
                 f.items.push(Item::Link {
                     x: area.x + indent,
@@ -1479,35 +1247,21 @@ fn column_widths(min: &[f32], pref: &[f32], avail: f32) -> Vec<f32> {
     let pad = 2.0 * CELL_PAD_X;
     let floor = (pad + 12.0).min(avail / n as f32);
     let mut mins: Vec<f32> = min.iter().map(|m| (m + pad).max(floor)).collect();
-    let prefs: Vec<f32> = pref
-        .iter()
-        .zip(&mins)
-        .map(|(p, m)| (p + pad).max(*m))
-        .collect();
+    let prefs: Vec<f32> = pref.iter().zip(&mins).map(|(p, m)| (p + pad).max(*m)).collect();
     // Short columns (dates, sizes, ids) are not worth wrapping ("1.2 / KiB"): they get their
     // whole text width first, as long as every other column still gets its minimum.
     let short = (avail / n as f32).min(80.0);
-    let raised: Vec<f32> = mins
-        .iter()
-        .zip(&prefs)
-        .map(|(m, p)| if *p <= short { *p } else { *m })
-        .collect();
+    let raised: Vec<f32> = mins.iter().zip(&prefs).map(|(m, p)| if *p <= short { *p } else { *m }).collect();
     if raised.iter().sum::<f32>() <= avail {
         mins = raised;
     }
     let sum_min: f32 = mins.iter().sum();
     let sum_pref: f32 = prefs.iter().sum();
     if sum_pref <= avail {
-        prefs
-            .iter()
-            .map(|p| p + (avail - sum_pref) * p / sum_pref)
-            .collect()
+        prefs.iter().map(|p| p + (avail - sum_pref) * p / sum_pref).collect()
     } else if sum_min <= avail {
         let want = sum_pref - sum_min;
-        mins.iter()
-            .zip(&prefs)
-            .map(|(m, p)| m + (avail - sum_min) * (p - m) / want)
-            .collect()
+        mins.iter().zip(&prefs).map(|(m, p)| m + (avail - sum_min) * (p - m) / want).collect()
     } else {
         mins.iter().map(|m| m * avail / sum_min).collect()
     }
@@ -1524,10 +1278,7 @@ struct RowSpec<'a> {
 
 impl Layouter<'_> {
     fn table(&mut self, t: &Table, area: Area, out: &mut Vec<Frag>) {
-        let ncols = t
-            .header
-            .len()
-            .max(t.rows.iter().map(Vec::len).max().unwrap_or(0));
+        let ncols = t.header.len().max(t.rows.iter().map(Vec::len).max().unwrap_or(0));
         if ncols == 0 {
             return;
         }
@@ -1548,11 +1299,7 @@ impl Layouter<'_> {
             code_color: th.code_text,
         };
         let cell_words = |row: &[Vec<Inline>], st: &TextStyle| -> Vec<Vec<Word>> {
-            (0..ncols)
-                .map(|c| {
-                    words_from_inlines(fonts, row.get(c).map(Vec::as_slice).unwrap_or(&[]), st)
-                })
-                .collect()
+            (0..ncols).map(|c| words_from_inlines(fonts, row.get(c).map(Vec::as_slice).unwrap_or(&[]), st)).collect()
         };
         let header = (!t.header.is_empty()).then(|| cell_words(&t.header, &head_st));
         let rows: Vec<Vec<Vec<Word>>> = t.rows.iter().map(|r| cell_words(r, &body_st)).collect();
@@ -1567,15 +1314,11 @@ impl Layouter<'_> {
             }
         }
         let widths = column_widths(&min, &pref, area.w);
-        let align: Vec<Align> = (0..ncols)
-            .map(|c| t.align.get(c).copied().unwrap_or(Align::Left))
-            .collect();
+        let align: Vec<Align> = (0..ncols).map(|c| t.align.get(c).copied().unwrap_or(Align::Left)).collect();
         let wrap = |row: &Vec<Vec<Word>>| -> Vec<Vec<Line>> {
             row.iter()
                 .enumerate()
-                .map(|(c, words)| {
-                    break_lines(fonts, words, widths[c] - 2.0 * CELL_PAD_X, TABLE_SIZE)
-                })
+                .map(|(c, words)| break_lines(fonts, words, widths[c] - 2.0 * CELL_PAD_X, TABLE_SIZE))
                 .collect()
         };
 
@@ -1606,10 +1349,7 @@ impl Layouter<'_> {
         for (i, row) in rows.iter().enumerate() {
             let lines = wrap(row);
             let fill = (i % 2 == 1).then_some(th.zebra);
-            let content_h = lines
-                .iter()
-                .map(|ls| ls.iter().map(Line::height).sum::<f32>())
-                .fold(0.0, f32::max);
+            let content_h = lines.iter().map(|ls| ls.iter().map(Line::height).sum::<f32>()).fold(0.0, f32::max);
             if content_h + 2.0 * CELL_PAD_Y + header_h <= BODY_H / 3.0 {
                 // Ordinary rows never split: a row that does not fit moves to the next page.
                 let spec = RowSpec {
@@ -1630,28 +1370,14 @@ impl Layouter<'_> {
             let n = bands.len();
             let empty: Vec<&[Line]> = vec![&[]; ncols];
             let pad = self.row_frag(
-                &RowSpec {
-                    cells: empty,
-                    fill,
-                    open_top: true,
-                    open_bottom: true,
-                },
+                &RowSpec { cells: empty, fill, open_top: true, open_bottom: true },
                 &widths,
                 &align,
                 area.x,
             );
-            let lead_in = Rc::new(Frag {
-                height: CELL_PAD_Y,
-                items: pad.items,
-                ..Frag::default()
-            });
+            let lead_in = Rc::new(Frag { height: CELL_PAD_Y, items: pad.items, ..Frag::default() });
             for (k, cells) in bands.into_iter().enumerate() {
-                let spec = RowSpec {
-                    cells,
-                    fill,
-                    open_top: k > 0,
-                    open_bottom: k + 1 < n,
-                };
+                let spec = RowSpec { cells, fill, open_top: k > 0, open_bottom: k + 1 < n };
                 let mut f = self.row_frag(&spec, &widths, &align, area.x);
                 f.repeat_header = repeat.clone();
                 f.keep_with_next = n >= 2 && (k == 0 || k + 2 == n);
@@ -1676,33 +1402,16 @@ impl Layouter<'_> {
 
     fn row_frag(&self, spec: &RowSpec<'_>, widths: &[f32], align: &[Align], x0: f32) -> Frag {
         let th = self.theme;
-        let content_h = spec
-            .cells
-            .iter()
-            .map(|ls| ls.iter().map(Line::height).sum::<f32>())
-            .fold(0.0, f32::max);
+        let content_h = spec.cells.iter().map(|ls| ls.iter().map(Line::height).sum::<f32>()).fold(0.0, f32::max);
         // A closed row is at least one line tall even when all its cells are empty.
-        let content_h = if spec.open_top && spec.open_bottom {
-            content_h
-        } else {
-            content_h.max(TABLE_SIZE * LEADING)
-        };
+        let content_h = if spec.open_top && spec.open_bottom { content_h } else { content_h.max(TABLE_SIZE * LEADING) };
         let pad_top = if spec.open_top { 0.0 } else { CELL_PAD_Y };
         let pad_bottom = if spec.open_bottom { 0.0 } else { CELL_PAD_Y };
         let height = content_h + pad_top + pad_bottom;
         let total_w: f32 = widths.iter().sum();
-        let mut f = Frag {
-            height,
-            ..Frag::default()
-        };
+        let mut f = Frag { height, ..Frag::default() };
         if let Some(color) = spec.fill {
-            f.items.push(Item::Fill {
-                x: x0,
-                y: 0.0,
-                w: total_w,
-                h: height,
-                color,
-            });
+            f.items.push(Item::Fill { x: x0, y: 0.0, w: total_w, h: height, color });
         }
         let mut x = x0;
         for (c, lines) in spec.cells.iter().enumerate() {
@@ -1723,14 +1432,7 @@ impl Layouter<'_> {
             x += widths[c];
         }
         // Rules last so fills never cover them.
-        let rule = |x1: f32, y1: f32, x2: f32, y2: f32| Item::Line {
-            x1,
-            y1,
-            x2,
-            y2,
-            color: th.border,
-            width: 0.4,
-        };
+        let rule = |x1: f32, y1: f32, x2: f32, y2: f32| Item::Line { x1, y1, x2, y2, color: th.border, width: 0.4 };
         let mut x = x0;
         f.items.push(rule(x, 0.0, x, height));
         for w in widths {
@@ -1781,27 +1483,13 @@ impl Layouter<'_> {
         let fonts = self.fonts;
         let th = self.theme;
         let nrows = c.cells.len().max(c.row_labels.len());
-        let ncols = c
-            .col_labels
-            .len()
-            .max(c.cells.iter().map(Vec::len).max().unwrap_or(0));
-        let mut f = Frag {
-            space_before: 10.0,
-            space_after: 10.0,
-            ..Frag::default()
-        };
+        let ncols = c.col_labels.len().max(c.cells.iter().map(Vec::len).max().unwrap_or(0));
+        let mut f = Frag { space_before: 10.0, space_after: 10.0, ..Frag::default() };
         let mut y = 0.0;
 
         let (ts, tlh) = (10.5, 10.5 * 1.3);
         for (t, w) in wrap_plain(fonts, Face::Bold, ts, &c.title, area.w, 3) {
-            f.items.push(Item::text(
-                area.x + (area.w - w) / 2.0,
-                y + baseline_in(tlh, ts),
-                Face::Bold,
-                ts,
-                th.text,
-                t,
-            ));
+            f.items.push(Item::text(area.x + (area.w - w) / 2.0, y + baseline_in(tlh, ts), Face::Bold, ts, th.text, t));
             f.first_baseline.get_or_insert(y + baseline_in(tlh, ts));
             y += tlh;
         }
@@ -1817,11 +1505,7 @@ impl Layouter<'_> {
         }
 
         let (ls, llh) = (SMALL_SIZE, SMALL_SIZE * 1.3);
-        let ytitle_w = if c.y_title.trim().is_empty() {
-            0.0
-        } else {
-            llh + 8.0
-        };
+        let ytitle_w = if c.y_title.trim().is_empty() { 0.0 } else { llh + 8.0 };
         let row_label_w = c
             .row_labels
             .iter()
@@ -1837,35 +1521,25 @@ impl Layouter<'_> {
             .map(|r| {
                 (0..ncols)
                     .map(|col| {
-                        cell(r, col).map_or_else(Vec::new, |cc| {
-                            wrap_plain(fonts, Face::Bold, ls, &cc.label, cell_w - 4.0, 3)
-                        })
+                        cell(r, col)
+                            .map_or_else(Vec::new, |cc| wrap_plain(fonts, Face::Bold, ls, &cc.label, cell_w - 4.0, 3))
                     })
                     .collect()
             })
             .collect();
         let row_text: Vec<Vec<(String, f32)>> = (0..nrows)
             .map(|r| {
-                c.row_labels.get(r).map_or_else(Vec::new, |s| {
-                    wrap_plain(fonts, Face::Regular, ls, s, row_label_w, 3)
-                })
+                c.row_labels.get(r).map_or_else(Vec::new, |s| wrap_plain(fonts, Face::Regular, ls, s, row_label_w, 3))
             })
             .collect();
         let col_text: Vec<Vec<(String, f32)>> = (0..ncols)
             .map(|col| {
-                c.col_labels.get(col).map_or_else(Vec::new, |s| {
-                    wrap_plain(fonts, Face::Regular, ls, s, cell_w - 2.0, 3)
-                })
+                c.col_labels
+                    .get(col)
+                    .map_or_else(Vec::new, |s| wrap_plain(fonts, Face::Regular, ls, s, cell_w - 2.0, 3))
             })
             .collect();
-        let x_text = wrap_plain(
-            fonts,
-            Face::Italic,
-            ls,
-            &c.x_title,
-            grid_w.max(area.w * 0.5),
-            2,
-        );
+        let x_text = wrap_plain(fonts, Face::Italic, ls, &c.x_title, grid_w.max(area.w * 0.5), 2);
 
         let max_lines = |v: &[Vec<(String, f32)>]| v.iter().map(Vec::len).max().unwrap_or(0) as f32;
         let cell_text_h = cell_text.iter().map(|r| max_lines(r)).fold(0.0, f32::max) * llh;
@@ -1873,10 +1547,7 @@ impl Layouter<'_> {
         let col_h = max_lines(&col_text) * llh;
         let x_h = x_text.len() as f32 * llh;
         let below = 4.0 + col_h + if x_h > 0.0 { 4.0 + x_h } else { 0.0 };
-        let mut cell_h = (cell_w * 0.55)
-            .clamp(22.0, 40.0)
-            .max(cell_text_h + 6.0)
-            .max(row_text_h + 4.0);
+        let mut cell_h = (cell_w * 0.55).clamp(22.0, 40.0).max(cell_text_h + 6.0).max(row_text_h + 4.0);
         // Keep the chart on one page: rows shrink rather than split.
         if y + nrows as f32 * cell_h + below > BODY_H {
             cell_h = ((BODY_H - y - below) / nrows as f32).max(0.5);
@@ -1892,23 +1563,12 @@ impl Layouter<'_> {
             for (col, lines) in row_cells.iter().enumerate() {
                 let cx = gx + col as f32 * cell_w;
                 // Missing cells (ragged rows) are drawn blank; unparsable colours as neutral grey.
-                let fill = cell(r, col).map_or(Rgb3(0.97, 0.97, 0.97), |cc| {
-                    Rgb3::parse(&cc.fill).unwrap_or(Rgb3(0.85, 0.86, 0.88))
-                });
-                f.items.push(Item::Fill {
-                    x: cx,
-                    y: cy,
-                    w: cell_w,
-                    h: cell_h,
-                    color: fill,
-                });
+                let fill = cell(r, col)
+                    .map_or(Rgb3(0.97, 0.97, 0.97), |cc| Rgb3::parse(&cc.fill).unwrap_or(Rgb3(0.85, 0.86, 0.88)));
+                f.items.push(Item::Fill { x: cx, y: cy, w: cell_w, h: cell_h, color: fill });
                 let h = lines.len() as f32 * llh;
                 if h + 2.0 <= cell_h {
-                    let ink = if fill.luminance() < 0.5 {
-                        Rgb3::WHITE
-                    } else {
-                        th.text
-                    };
+                    let ink = if fill.luminance() < 0.5 { Rgb3::WHITE } else { th.text };
                     let mut ty = cy + (cell_h - h) / 2.0;
                     for (t, w) in lines {
                         f.items.push(Item::text(
@@ -1940,34 +1600,13 @@ impl Layouter<'_> {
         // White gutters between cells, then a thin frame.
         for r in 1..nrows {
             let ly = gy + r as f32 * cell_h;
-            f.items.push(Item::Line {
-                x1: gx,
-                y1: ly,
-                x2: gx + grid_w,
-                y2: ly,
-                color: Rgb3::WHITE,
-                width: 1.2,
-            });
+            f.items.push(Item::Line { x1: gx, y1: ly, x2: gx + grid_w, y2: ly, color: Rgb3::WHITE, width: 1.2 });
         }
         for col in 1..ncols {
             let lx = gx + col as f32 * cell_w;
-            f.items.push(Item::Line {
-                x1: lx,
-                y1: gy,
-                x2: lx,
-                y2: gy + grid_h,
-                color: Rgb3::WHITE,
-                width: 1.2,
-            });
+            f.items.push(Item::Line { x1: lx, y1: gy, x2: lx, y2: gy + grid_h, color: Rgb3::WHITE, width: 1.2 });
         }
-        f.items.push(Item::Stroke {
-            x: gx,
-            y: gy,
-            w: grid_w,
-            h: grid_h,
-            color: th.border,
-            width: 0.5,
-        });
+        f.items.push(Item::Stroke { x: gx, y: gy, w: grid_w, h: grid_h, color: th.border, width: 0.5 });
 
         let mut ly = gy + grid_h + 4.0;
         for (col, lines) in col_text.iter().enumerate() {
@@ -2064,14 +1703,7 @@ impl Paginator {
             && let Some(page) = self.pages.last_mut()
         {
             let y = BODY_TOP + self.y;
-            page.items.push(Item::Line {
-                x1,
-                y1: y,
-                x2,
-                y2: y,
-                color,
-                width: 0.4,
-            });
+            page.items.push(Item::Line { x1, y1: y, x2, y2: y, color, width: 0.4 });
         }
         self.pages.push(Page::default());
         self.y = 0.0;
@@ -2081,11 +1713,7 @@ impl Paginator {
 
     /// Space above `f`: collapsed margins, none at the top of a page.
     fn gap(&self, f: &Frag) -> f32 {
-        if self.has_content {
-            self.prev_after.max(f.space_before)
-        } else {
-            0.0
-        }
+        if self.has_content { self.prev_after.max(f.space_before) } else { 0.0 }
     }
 
     fn place(&mut self, f: &Frag) {
@@ -2098,13 +1726,7 @@ impl Paginator {
         page.items.extend(f.items.iter().map(|it| it.shifted(top)));
         for bar in &f.bars {
             let from = if bar.join_prev { top - gap } else { top };
-            page.items.push(Item::Fill {
-                x: bar.x,
-                y: from,
-                w: 2.5,
-                h: top + f.height - from,
-                color: bar.color,
-            });
+            page.items.push(Item::Fill { x: bar.x, y: from, w: 2.5, h: top + f.height - from, color: bar.color });
         }
         if let Some(slot) = f.heading.and_then(|h| self.anchors.get_mut(h)) {
             *slot = Some((page_index, top));
@@ -2137,13 +1759,11 @@ fn paginate(frags: &[Frag], n_headings: usize) -> Paginated {
         pending_break = f.break_after;
         let gap = p.gap(f);
         if p.has_content && p.y + gap + chain_height(frags, i) > BODY_H + EPS {
-            let header_h = f.repeat_header.as_ref().map_or(0.0, |h| h.height)
-                + f.lead_in.as_ref().map_or(0.0, |l| l.height);
+            let header_h =
+                f.repeat_header.as_ref().map_or(0.0, |h| h.height) + f.lead_in.as_ref().map_or(0.0, |l| l.height);
             // Move the whole chain to a new page if it fits there; a chain longer than a
             // page only needs its first fragment to fit.
-            if header_h + chain_height(frags, i) <= BODY_H + EPS
-                || p.y + gap + f.height > BODY_H + EPS
-            {
+            if header_h + chain_height(frags, i) <= BODY_H + EPS || p.y + gap + f.height > BODY_H + EPS {
                 p.new_page();
             }
         }
@@ -2158,10 +1778,7 @@ fn paginate(frags: &[Frag], n_headings: usize) -> Paginated {
         }
         p.place(f);
     }
-    Paginated {
-        pages: p.pages,
-        anchors: p.anchors,
-    }
+    Paginated { pages: p.pages, anchors: p.anchors }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2190,20 +1807,9 @@ fn layout_document(doc: &Document, fonts: &Fonts, logo: Option<(usize, usize)>) 
     let mut headings = Vec::new();
     collect_headings(&doc.blocks, &mut headings);
 
-    let mut layouter = Layouter {
-        fonts,
-        theme,
-        headings: &headings,
-        next_heading: 0,
-    };
+    let mut layouter = Layouter { fonts, theme, headings: &headings, next_heading: 0 };
     let mut frags = Vec::new();
-    let area = Area {
-        x: MARGIN_X,
-        w: TEXT_W,
-        tight: false,
-        list_depth: 0,
-        quote: false,
-    };
+    let area = Area { x: MARGIN_X, w: TEXT_W, tight: false, list_depth: 0, quote: false };
     layouter.blocks(&doc.blocks, area, &mut frags);
     let body = paginate(&frags, headings.len());
 
@@ -2212,11 +1818,7 @@ fn layout_document(doc: &Document, fonts: &Fonts, logo: Option<(usize, usize)>) 
     // page only to place something on it), so dropping it cannot shift the anchors.
     pages.extend(body.pages.into_iter().filter(|p| !p.items.is_empty()));
     // Body page k is PDF page k + 2 (1-based, after the title page).
-    let anchors: Vec<Option<(usize, f32)>> = body
-        .anchors
-        .iter()
-        .map(|a| a.map(|(p, y)| (p + 2, y)))
-        .collect();
+    let anchors: Vec<Option<(usize, f32)>> = body.anchors.iter().map(|a| a.map(|(p, y)| (p + 2, y))).collect();
     let mut ids: HashMap<&str, usize> = HashMap::new();
     for (i, h) in headings.iter().enumerate() {
         if !h.id.is_empty() {
@@ -2226,13 +1828,7 @@ fn layout_document(doc: &Document, fonts: &Fonts, logo: Option<(usize, usize)>) 
 
     let total = pages.len();
     for (i, page) in pages.iter_mut().enumerate() {
-        page.items = resolve_items(
-            std::mem::take(&mut page.items),
-            &anchors,
-            &ids,
-            fonts,
-            &theme,
-        );
+        page.items = resolve_items(std::mem::take(&mut page.items), &anchors, &ids, fonts, &theme);
         if i > 0 {
             page_furniture(page, i + 1, total, doc, fonts, &theme);
         }
@@ -2243,12 +1839,7 @@ fn layout_document(doc: &Document, fonts: &Fonts, logo: Option<(usize, usize)>) 
         .zip(&anchors)
         .filter(|(h, _)| h.level <= 3 && !h.title.is_empty())
         .filter_map(|(h, a)| {
-            a.map(|(page, y)| OutlineEntry {
-                level: h.level,
-                title: h.title.clone(),
-                page,
-                top: PAGE_H - y + 4.0,
-            })
+            a.map(|(page, y)| OutlineEntry { level: h.level, title: h.title.clone(), page, top: PAGE_H - y + 4.0 })
         })
         .collect();
     LaidOut { pages, outline }
@@ -2263,13 +1854,7 @@ fn resolve_items(
     fonts: &Fonts,
     theme: &Theme,
 ) -> Vec<Item> {
-    let dest = |h: usize| {
-        anchors
-            .get(h)
-            .copied()
-            .flatten()
-            .map(|(p, y)| Target::Page(p, y))
-    };
+    let dest = |h: usize| anchors.get(h).copied().flatten().map(|(p, y)| Target::Page(p, y));
     let mut out = Vec::with_capacity(items.len());
     for it in items {
         match it {
@@ -2283,15 +1868,7 @@ fn resolve_items(
                     out.push(Item::Link { x, y, w, h, target });
                 }
             }
-            Item::PageRef {
-                heading,
-                x_right,
-                y,
-                face,
-                size,
-                color,
-                leader_from,
-            } => {
+            Item::PageRef { heading, x_right, y, face, size, color, leader_from } => {
                 let Some((page, _)) = anchors.get(heading).copied().flatten() else {
                     continue;
                 };
@@ -2323,40 +1900,14 @@ fn resolve_items(
 }
 
 /// Running header (organisation | confidentiality, thin rule) and footer (title | Page X of Y).
-fn page_furniture(
-    page: &mut Page,
-    number: usize,
-    total: usize,
-    doc: &Document,
-    fonts: &Fonts,
-    theme: &Theme,
-) {
+fn page_furniture(page: &mut Page, number: usize, total: usize, doc: &Document, fonts: &Fonts, theme: &Theme) {
     let size = SMALL_SIZE;
     let right = PAGE_W - MARGIN_X;
     let conf = fonts.ellipsize(Face::Bold, size, &doc.meta.confidentiality, TEXT_W * 0.45);
     let conf_w = fonts.text_width(Face::Bold, size, &conf);
-    let org = fonts.ellipsize(
-        Face::Regular,
-        size,
-        &doc.meta.organisation,
-        TEXT_W - conf_w - 24.0,
-    );
-    page.items.push(Item::text(
-        MARGIN_X,
-        HEADER_BASELINE,
-        Face::Regular,
-        size,
-        theme.muted,
-        org,
-    ));
-    page.items.push(Item::text(
-        right - conf_w,
-        HEADER_BASELINE,
-        Face::Bold,
-        size,
-        theme.accent_text,
-        conf,
-    ));
+    let org = fonts.ellipsize(Face::Regular, size, &doc.meta.organisation, TEXT_W - conf_w - 24.0);
+    page.items.push(Item::text(MARGIN_X, HEADER_BASELINE, Face::Regular, size, theme.muted, org));
+    page.items.push(Item::text(right - conf_w, HEADER_BASELINE, Face::Bold, size, theme.accent_text, conf));
     page.items.push(Item::Line {
         x1: MARGIN_X,
         y1: HEADER_RULE,
@@ -2368,28 +1919,9 @@ fn page_furniture(
 
     let label = format!("Page {number} of {total}");
     let label_w = fonts.text_width(Face::Regular, size, &label);
-    let title = fonts.ellipsize(
-        Face::Regular,
-        size,
-        &doc.meta.title,
-        TEXT_W - label_w - 24.0,
-    );
-    page.items.push(Item::text(
-        MARGIN_X,
-        FOOTER_BASELINE,
-        Face::Regular,
-        size,
-        theme.muted,
-        title,
-    ));
-    page.items.push(Item::text(
-        right - label_w,
-        FOOTER_BASELINE,
-        Face::Regular,
-        size,
-        theme.muted,
-        label,
-    ));
+    let title = fonts.ellipsize(Face::Regular, size, &doc.meta.title, TEXT_W - label_w - 24.0);
+    page.items.push(Item::text(MARGIN_X, FOOTER_BASELINE, Face::Regular, size, theme.muted, title));
+    page.items.push(Item::text(right - label_w, FOOTER_BASELINE, Face::Regular, size, theme.muted, label));
 }
 
 fn title_page(doc: &Document, fonts: &Fonts, theme: &Theme, logo: Option<(usize, usize)>) -> Page {
@@ -2400,23 +1932,12 @@ fn title_page(doc: &Document, fonts: &Fonts, theme: &Theme, logo: Option<(usize,
         let (pw, ph) = (pw as f32, ph as f32);
         let scale = (40.0 * MM / ph).min(TEXT_W * 0.6 / pw);
         let (w, h) = (pw * scale, ph * scale);
-        items.push(Item::Image {
-            x: MARGIN_X,
-            y,
-            w,
-            h,
-        });
+        items.push(Item::Image { x: MARGIN_X, y, w, h });
         y += h;
     }
     // The title block sits at a fixed height so covers look alike with and without a logo.
     y = y.max(95.0 * MM);
-    items.push(Item::Fill {
-        x: MARGIN_X,
-        y: y - 14.0,
-        w: 18.0 * MM,
-        h: 4.0,
-        color: theme.accent,
-    });
+    items.push(Item::Fill { x: MARGIN_X, y: y - 14.0, w: 18.0 * MM, h: 4.0, color: theme.accent });
 
     // Bottom band: organisation and confidentiality under a rule.
     let rule_y = PAGE_H - 35.0 * MM;
@@ -2426,14 +1947,7 @@ fn title_page(doc: &Document, fonts: &Fonts, theme: &Theme, logo: Option<(usize,
     let ts = 26.0;
     for (t, _) in wrap_plain(fonts, Face::Bold, ts, &meta.title, TEXT_W, 4) {
         y += ts * 1.2;
-        items.push(Item::text(
-            MARGIN_X,
-            y - ts * 0.25,
-            Face::Bold,
-            ts,
-            theme.accent_text,
-            t,
-        ));
+        items.push(Item::text(MARGIN_X, y - ts * 0.25, Face::Bold, ts, theme.accent_text, t));
     }
     y += 12.0;
     let ss = 13.0;
@@ -2443,27 +1957,13 @@ fn title_page(doc: &Document, fonts: &Fonts, theme: &Theme, logo: Option<(usize,
                 break;
             }
             y += ss * 1.35;
-            items.push(Item::text(
-                MARGIN_X,
-                y - ss * 0.3,
-                Face::Regular,
-                ss,
-                theme.text,
-                t,
-            ));
+            items.push(Item::text(MARGIN_X, y - ss * 0.3, Face::Regular, ss, theme.text, t));
         }
     }
     let date = fonts.ellipsize(Face::Regular, 11.0, &meta.date, TEXT_W);
     if !date.is_empty() && y + 14.0 + 11.0 * 1.35 <= limit {
         y += 14.0 + 11.0 * 1.35;
-        items.push(Item::text(
-            MARGIN_X,
-            y - 11.0 * 0.3,
-            Face::Regular,
-            11.0,
-            theme.muted,
-            date,
-        ));
+        items.push(Item::text(MARGIN_X, y - 11.0 * 0.3, Face::Regular, 11.0, theme.muted, date));
     }
 
     items.push(Item::Line {
@@ -2478,22 +1978,8 @@ fn title_page(doc: &Document, fonts: &Fonts, theme: &Theme, logo: Option<(usize,
     let conf = fonts.ellipsize(Face::Bold, bs, &meta.confidentiality, TEXT_W * 0.45);
     let conf_w = fonts.text_width(Face::Bold, bs, &conf);
     let org = fonts.ellipsize(Face::Bold, bs, &meta.organisation, TEXT_W - conf_w - 24.0);
-    items.push(Item::text(
-        MARGIN_X,
-        rule_y + 16.0,
-        Face::Bold,
-        bs,
-        theme.text,
-        org,
-    ));
-    items.push(Item::text(
-        PAGE_W - MARGIN_X - conf_w,
-        rule_y + 16.0,
-        Face::Bold,
-        bs,
-        theme.accent_text,
-        conf,
-    ));
+    items.push(Item::text(MARGIN_X, rule_y + 16.0, Face::Bold, bs, theme.text, org));
+    items.push(Item::text(PAGE_W - MARGIN_X - conf_w, rule_y + 16.0, Face::Bold, bs, theme.accent_text, conf));
     Page { items }
 }
 
@@ -2518,22 +2004,14 @@ fn decode_logo(bytes: Option<&[u8]>) -> Result<Option<Logo>, PdfError> {
         return Ok(None);
     };
     if let Some((xobject, width, height)) = passthrough_image(bytes) {
-        return Ok(Some(Logo {
-            xobject: XObject::External(xobject),
-            width,
-            height,
-        }));
+        return Ok(Some(Logo { xobject: XObject::External(xobject), width, height }));
     }
     let mut warnings = Vec::new();
     let img = RawImage::decode_from_bytes(bytes, &mut warnings).map_err(PdfError::Logo)?;
     if img.width == 0 || img.height == 0 {
         return Err(PdfError::Logo("image has no pixels".to_string()));
     }
-    Ok(Some(Logo {
-        width: img.width,
-        height: img.height,
-        xobject: XObject::Image(img),
-    }))
+    Ok(Some(Logo { width: img.width, height: img.height, xobject: XObject::Image(img) }))
 }
 
 /// Embeds an image without decoding it: a baseline/progressive 8-bit grey or RGB JPEG as
@@ -2544,16 +2022,8 @@ fn passthrough_image(bytes: &[u8]) -> Option<(printpdf::ExternalXObject, usize, 
     use printpdf::DictItem::{Array, Dict, Int, Name, String as Str};
     let name = |n: &str| Name(n.as_bytes().to_vec());
     let (w, h, mut dict, content) = if let Some((w, h, comps)) = jpeg_info(bytes) {
-        let cs = if comps == 1 {
-            "DeviceGray"
-        } else {
-            "DeviceRGB"
-        };
-        let dict = vec![
-            ("ColorSpace", name(cs)),
-            ("BitsPerComponent", Int(8)),
-            ("Filter", name("DCTDecode")),
-        ];
+        let cs = if comps == 1 { "DeviceGray" } else { "DeviceRGB" };
+        let dict = vec![("ColorSpace", name(cs)), ("BitsPerComponent", Int(8)), ("Filter", name("DCTDecode"))];
         (w, h, dict, bytes.to_vec())
     } else {
         let png = png_info(bytes)?;
@@ -2569,10 +2039,7 @@ fn passthrough_image(bytes: &[u8]) -> Option<(printpdf::ExternalXObject, usize, 
                     name("Indexed"),
                     name("DeviceRGB"),
                     Int(entries as i64 - 1),
-                    Str {
-                        data: png.palette[..entries * 3].to_vec(),
-                        literal: false,
-                    },
+                    Str { data: png.palette[..entries * 3].to_vec(), literal: false },
                 ];
                 (1, Array(indexed))
             }
@@ -2589,12 +2056,7 @@ fn passthrough_image(bytes: &[u8]) -> Option<(printpdf::ExternalXObject, usize, 
             ("ColorSpace", cs),
             ("BitsPerComponent", Int(bpc)),
             ("Filter", name("FlateDecode")),
-            (
-                "DecodeParms",
-                Dict {
-                    map: parms.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-                },
-            ),
+            ("DecodeParms", Dict { map: parms.into_iter().map(|(k, v)| (k.to_string(), v)).collect() }),
         ];
         (png.width, png.height, dict, png.idat)
     };
@@ -2610,12 +2072,8 @@ fn passthrough_image(bytes: &[u8]) -> Option<(printpdf::ExternalXObject, usize, 
         // Already compressed (DCT or zlib); lopdf must not wrap it again.
         compress: false,
     };
-    let xobject = printpdf::ExternalXObject {
-        stream,
-        width: Some(printpdf::Px(w)),
-        height: Some(printpdf::Px(h)),
-        dpi: None,
-    };
+    let xobject =
+        printpdf::ExternalXObject { stream, width: Some(printpdf::Px(w)), height: Some(printpdf::Px(h)), dpi: None };
     Some((xobject, w, h))
 }
 
@@ -2641,12 +2099,8 @@ fn jpeg_info(b: &[u8]) -> Option<(usize, usize, u8)> {
         let len = usize::from(u16::from_be_bytes([b[i + 2], b[i + 3]]));
         if matches!(marker, 0xC0..=0xC2) {
             let seg = b.get(i + 4..i + 10)?;
-            let (precision, h, w, comps) = (
-                seg[0],
-                u16::from_be_bytes([seg[1], seg[2]]),
-                u16::from_be_bytes([seg[3], seg[4]]),
-                seg[5],
-            );
+            let (precision, h, w, comps) =
+                (seg[0], u16::from_be_bytes([seg[1], seg[2]]), u16::from_be_bytes([seg[3], seg[4]]), seg[5]);
             return (precision == 8 && w > 0 && h > 0 && matches!(comps, 1 | 3)).then_some((
                 usize::from(w),
                 usize::from(h),
@@ -2654,8 +2108,7 @@ fn jpeg_info(b: &[u8]) -> Option<(usize, usize, u8)> {
             ));
         }
         // Other SOF types (lossless, arithmetic) and a scan before any frame header: decode.
-        if matches!(marker, 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | 0xDA | 0xD9) || len < 2
-        {
+        if matches!(marker, 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | 0xDA | 0xD9) || len < 2 {
             return None;
         }
         i += 2 + len;
@@ -2676,14 +2129,7 @@ struct PngInfo {
 /// without transparency (no alpha channel, no `tRNS`). Chunk CRCs are verified.
 fn png_info(b: &[u8]) -> Option<PngInfo> {
     let rest = b.strip_prefix(b"\x89PNG\r\n\x1a\n")?;
-    let mut info = PngInfo {
-        width: 0,
-        height: 0,
-        bit_depth: 0,
-        color_type: 0,
-        palette: Vec::new(),
-        idat: Vec::new(),
-    };
+    let mut info = PngInfo { width: 0, height: 0, bit_depth: 0, color_type: 0, palette: Vec::new(), idat: Vec::new() };
     let mut i = 0;
     let mut seen_header = false;
     while i + 12 <= rest.len() {
@@ -2735,11 +2181,7 @@ fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -2780,31 +2222,18 @@ impl OpWriter<'_> {
         }
         if self.font != Some((l.face, l.size)) {
             let id = self.fonts.faces[l.face as usize].id.clone();
-            self.ops.push(Op::SetFont {
-                font: PdfFontHandle::External(id),
-                size: Pt(l.size),
-            });
+            self.ops.push(Op::SetFont { font: PdfFontHandle::External(id), size: Pt(l.size) });
             self.font = Some((l.face, l.size));
         }
         self.fill(l.color);
         if self.spacing != l.spacing {
-            self.ops.push(Op::SetCharacterSpacing {
-                multiplier: l.spacing,
-            });
+            self.ops.push(Op::SetCharacterSpacing { multiplier: l.spacing });
             self.spacing = l.spacing;
         }
         let (x, y) = (l.x, PAGE_H - l.y);
-        let m = if l.rotated {
-            [0.0, 1.0, -1.0, 0.0, x, y]
-        } else {
-            [1.0, 0.0, 0.0, 1.0, x, y]
-        };
-        self.ops.push(Op::SetTextMatrix {
-            matrix: TextMatrix::Raw(m),
-        });
-        self.ops.push(Op::ShowText {
-            items: vec![TextItem::Text(l.text.clone())],
-        });
+        let m = if l.rotated { [0.0, 1.0, -1.0, 0.0, x, y] } else { [1.0, 0.0, 0.0, 1.0, x, y] };
+        self.ops.push(Op::SetTextMatrix { matrix: TextMatrix::Raw(m) });
+        self.ops.push(Op::ShowText { items: vec![TextItem::Text(l.text.clone())] });
     }
 
     fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, mode: PaintMode) {
@@ -2833,40 +2262,17 @@ impl OpWriter<'_> {
                 self.fill(*color);
                 self.rect(*x, *y, *w, *h, PaintMode::Fill);
             }
-            Item::Stroke {
-                x,
-                y,
-                w,
-                h,
-                color,
-                width,
-            } => {
+            Item::Stroke { x, y, w, h, color, width } => {
                 self.end_text();
                 self.stroke_style(*color, *width);
                 self.rect(*x, *y, *w, *h, PaintMode::Stroke);
             }
-            Item::Line {
-                x1,
-                y1,
-                x2,
-                y2,
-                color,
-                width,
-            } => {
+            Item::Line { x1, y1, x2, y2, color, width } => {
                 self.end_text();
                 self.stroke_style(*color, *width);
-                let pt = |x: f32, y: f32| LinePoint {
-                    p: Point {
-                        x: Pt(x),
-                        y: Pt(PAGE_H - y),
-                    },
-                    bezier: false,
-                };
+                let pt = |x: f32, y: f32| LinePoint { p: Point { x: Pt(x), y: Pt(PAGE_H - y) }, bezier: false };
                 self.ops.push(Op::DrawLine {
-                    line: printpdf::Line {
-                        points: vec![pt(*x1, *y1), pt(*x2, *y2)],
-                        is_closed: false,
-                    },
+                    line: printpdf::Line { points: vec![pt(*x1, *y1), pt(*x2, *y2)], is_closed: false },
                 });
             }
             Item::Link { x, y, w, h, target } => {
@@ -2914,14 +2320,7 @@ impl OpWriter<'_> {
 }
 
 fn page_ops(page: &Page, fonts: &Fonts, logo_px: Option<(usize, usize)>) -> Vec<Op> {
-    let mut w = OpWriter {
-        fonts,
-        ops: Vec::new(),
-        in_text: false,
-        font: None,
-        fill: None,
-        spacing: 0.0,
-    };
+    let mut w = OpWriter { fonts, ops: Vec::new(), in_text: false, font: None, fill: None, spacing: 0.0 };
     for it in &page.items {
         w.item(it, logo_px);
     }
@@ -2935,11 +2334,9 @@ fn pdf_date(s: &str) -> printpdf::date::DateTime {
     let parts: Vec<&str> = s.trim().split('-').collect();
     let parsed = match parts.as_slice() {
         [y, m, d] if y.len() == 4 => match (y.parse::<i32>(), m.parse::<u8>(), d.parse::<u8>()) {
-            (Ok(y), Ok(m), Ok(d)) if (1..=12).contains(&m) && (1..=31).contains(&d) => Some(Date {
-                year: y,
-                month: m,
-                day: d,
-            }),
+            (Ok(y), Ok(m), Ok(d)) if (1..=12).contains(&m) && (1..=31).contains(&d) => {
+                Some(Date { year: y, month: m, day: d })
+            }
             _ => None,
         },
         _ => None,
@@ -2947,18 +2344,8 @@ fn pdf_date(s: &str) -> printpdf::date::DateTime {
     match parsed {
         Some(date) => DateTime::new_in_offset(
             date,
-            Time {
-                hour: 0,
-                minute: 0,
-                second: 0,
-                millisecond: 0,
-            },
-            Offset {
-                hours: 0,
-                minutes: 0,
-                seconds: 0,
-                milliseconds: 0,
-            },
+            Time { hour: 0, minute: 0, second: 0, millisecond: 0 },
+            Offset { hours: 0, minutes: 0, seconds: 0, milliseconds: 0 },
         ),
         None => DateTime::epoch(),
     }
@@ -2979,41 +2366,25 @@ fn build_pdf(doc: &Document, layout: &LaidOut, fonts: &Fonts, logo: Option<Logo>
 
     // Fixed resource ids (not printpdf's counter-based ones) keep the output deterministic.
     for fd in &fonts.faces {
-        pdf.resources
-            .fonts
-            .map
-            .insert(fd.id.clone(), PdfFont::new(fd.font.clone()));
+        pdf.resources.fonts.map.insert(fd.id.clone(), PdfFont::new(fd.font.clone()));
     }
     let logo_px = logo.as_ref().map(|l| (l.width, l.height));
     if let Some(logo) = logo {
-        pdf.resources
-            .xobjects
-            .map
-            .insert(XObjectId(LOGO_ID.to_string()), logo.xobject);
+        pdf.resources.xobjects.map.insert(XObjectId(LOGO_ID.to_string()), logo.xobject);
     }
     let pages = layout
         .pages
         .iter()
-        .map(|p| {
-            PdfPage::new(
-                printpdf::Mm(210.0),
-                printpdf::Mm(297.0),
-                page_ops(p, fonts, logo_px),
-            )
-        })
+        .map(|p| PdfPage::new(printpdf::Mm(210.0), printpdf::Mm(297.0), page_ops(p, fonts, logo_px)))
         .collect();
     pdf.with_pages(pages);
 
     // printpdf writes a flat outline sorted by (page, name): index names make that document
     // order; `save` then puts the real titles in and nests the entries.
     for (i, e) in layout.outline.iter().enumerate() {
-        pdf.bookmarks.map.insert(
-            PageAnnotId(format!("B{i:06}")),
-            PageAnnotation {
-                name: format!("{i:06}"),
-                page: e.page,
-            },
-        );
+        pdf.bookmarks
+            .map
+            .insert(PageAnnotId(format!("B{i:06}")), PageAnnotation { name: format!("{i:06}"), page: e.page });
     }
     pdf
 }
@@ -3029,11 +2400,7 @@ struct OutlineTree {
 impl OutlineTree {
     fn build(levels: &[u8]) -> OutlineTree {
         let n = levels.len();
-        let mut t = OutlineTree {
-            parent: vec![None; n],
-            children: vec![Vec::new(); n],
-            roots: Vec::new(),
-        };
+        let mut t = OutlineTree { parent: vec![None; n], children: vec![Vec::new(); n], roots: Vec::new() };
         let mut stack: Vec<usize> = Vec::new();
         for (i, &lvl) in levels.iter().enumerate() {
             while stack.last().is_some_and(|&s| levels[s] >= lvl) {
@@ -3104,10 +2471,7 @@ fn save(pdf: &PdfDocument, outline: &[OutlineEntry], id: &str) -> Result<Vec<u8>
     };
     let mut warnings: Vec<PdfWarnMsg> = Vec::new();
     let mut lo = pdf.to_lopdf_document(&opts, &mut warnings);
-    if let Some(w) = warnings
-        .iter()
-        .find(|w| w.severity == PdfParseErrorSeverity::Error)
-    {
+    if let Some(w) = warnings.iter().find(|w| w.severity == PdfParseErrorSeverity::Error) {
         return Err(PdfError::Write(w.msg.clone()));
     }
 
@@ -3124,12 +2488,7 @@ fn save(pdf: &PdfDocument, outline: &[OutlineEntry], id: &str) -> Result<Vec<u8>
     if let Ok(info_id) = lo.trailer.get(b"Info").and_then(|o| o.as_reference())
         && let Ok(info) = lo.get_object_mut(info_id).and_then(|o| o.as_dict_mut())
     {
-        for key in [
-            &b"GTS_PDFXVersion"[..],
-            b"Identifier",
-            b"Keywords",
-            b"Trapped",
-        ] {
+        for key in [&b"GTS_PDFXVersion"[..], b"Identifier", b"Keywords", b"Trapped"] {
             info.remove(key);
         }
     }
@@ -3202,14 +2561,7 @@ fn save(pdf: &PdfDocument, outline: &[OutlineEntry], id: &str) -> Result<Vec<u8>
                 dict.set("Last", items[last]);
                 // Top-level entries start open (showing their sections), deeper ones closed.
                 let count = kids.len() as i64;
-                dict.set(
-                    "Count",
-                    if tree.parent[i].is_none() {
-                        count
-                    } else {
-                        -count
-                    },
-                );
+                dict.set("Count", if tree.parent[i].is_none() { count } else { -count });
             }
         }
         if nest
@@ -3227,8 +2579,7 @@ fn save(pdf: &PdfDocument, outline: &[OutlineEntry], id: &str) -> Result<Vec<u8>
     lo.version = "1.4".to_string();
     lo.compress();
     let mut out = Vec::new();
-    lo.save_to(&mut out)
-        .map_err(|e| PdfError::Write(e.to_string()))?;
+    lo.save_to(&mut out).map_err(|e| PdfError::Write(e.to_string()))?;
     Ok(out)
 }
 
@@ -3241,21 +2592,10 @@ mod tests {
         Inline::plain(t)
     }
     fn code(t: &str) -> Inline {
-        Inline {
-            text: t.into(),
-            style: Style {
-                code: true,
-                ..Style::default()
-            },
-            link: None,
-        }
+        Inline { text: t.into(), style: Style { code: true, ..Style::default() }, link: None }
     }
     fn heading(level: u8, id: &str, t: &str) -> Block {
-        Block::Heading {
-            level,
-            id: id.into(),
-            text: vec![p(t)],
-        }
+        Block::Heading { level, id: id.into(), text: vec![p(t)] }
     }
     fn meta() -> DocMeta {
         DocMeta {
@@ -3275,26 +2615,14 @@ mod tests {
 
     fn evidence_table(rows: usize) -> Table {
         Table {
-            align: vec![
-                Align::Left,
-                Align::Center,
-                Align::Left,
-                Align::Left,
-                Align::Right,
-            ],
-            header: ["ID", "Criterion", "File", "SHA-256", "Collected"]
-                .iter()
-                .map(|s| vec![p(s)])
-                .collect(),
+            align: vec![Align::Left, Align::Center, Align::Left, Align::Left, Align::Right],
+            header: ["ID", "Criterion", "File", "SHA-256", "Collected"].iter().map(|s| vec![p(s)]).collect(),
             rows: (0..rows)
                 .map(|k| {
                     vec![
                         vec![p(&format!("E-{k:03}"))],
                         vec![p("CC6.1")],
-                        vec![code(&format!(
-                            "evidence/2024/q{}/access-reviews/okta-export-{k}.csv",
-                            k % 4 + 1
-                        ))],
+                        vec![code(&format!("evidence/2024/q{}/access-reviews/okta-export-{k}.csv", k % 4 + 1))],
                         vec![code(HEX)],
                         vec![p("2024-03-31")],
                     ]
@@ -3307,11 +2635,7 @@ mod tests {
         let mut blocks = vec![Block::Toc, heading(1, "intro", "1 Introduction")];
         blocks.push(Block::Paragraph(vec![
             p("See "),
-            Inline {
-                text: "the evidence".into(),
-                style: Style::default(),
-                link: Some("#evidence".into()),
-            },
+            Inline { text: "the evidence".into(), style: Style::default(), link: Some("#evidence".into()) },
             p(" for Zürich, naïve, — ≥ € Zażółć Ελληνικά. "),
             p(LOREM),
         ]));
@@ -3323,10 +2647,7 @@ mod tests {
         }
         blocks.push(heading(1, "evidence", "2 Evidence"));
         blocks.push(Block::Table(evidence_table(150)));
-        Document {
-            meta: meta(),
-            blocks,
-        }
+        Document { meta: meta(), blocks }
     }
 
     fn fonts() -> Fonts {
@@ -3344,16 +2665,7 @@ mod tests {
     }
 
     fn texts(page: &Page) -> Vec<&Label> {
-        page.items
-            .iter()
-            .filter_map(|it| {
-                if let Item::Text(l) = it {
-                    Some(l)
-                } else {
-                    None
-                }
-            })
-            .collect()
+        page.items.iter().filter_map(|it| if let Item::Text(l) = it { Some(l) } else { None }).collect()
     }
 
     #[test]
@@ -3371,15 +2683,8 @@ mod tests {
     #[test]
     fn page_count_is_sane() {
         let f = fonts();
-        let one = Document {
-            meta: meta(),
-            blocks: vec![Block::Paragraph(vec![p("Hello")])],
-        };
-        assert_eq!(
-            layout_document(&one, &f, None).pages.len(),
-            2,
-            "title page + one body page"
-        );
+        let one = Document { meta: meta(), blocks: vec![Block::Paragraph(vec![p("Hello")])] };
+        assert_eq!(layout_document(&one, &f, None).pages.len(), 2, "title page + one body page");
 
         let broken = Document {
             meta: meta(),
@@ -3390,28 +2695,13 @@ mod tests {
                 Block::Paragraph(vec![p("b")]),
             ],
         };
-        assert_eq!(
-            layout_document(&broken, &f, None).pages.len(),
-            3,
-            "consecutive page breaks make one break"
-        );
+        assert_eq!(layout_document(&broken, &f, None).pages.len(), 3, "consecutive page breaks make one break");
 
-        let empty = Document {
-            meta: meta(),
-            blocks: vec![],
-        };
-        assert_eq!(
-            layout_document(&empty, &f, None).pages.len(),
-            1,
-            "only the title page"
-        );
+        let empty = Document { meta: meta(), blocks: vec![] };
+        assert_eq!(layout_document(&empty, &f, None).pages.len(), 1, "only the title page");
 
         let big = layout_document(&sample_doc(), &f, None);
-        assert!(
-            (8..40).contains(&big.pages.len()),
-            "got {} pages",
-            big.pages.len()
-        );
+        assert!((8..40).contains(&big.pages.len()), "got {} pages", big.pages.len());
         // Every body page carries "Page X of Y" with the real total.
         let total = big.pages.len();
         for (i, page) in big.pages.iter().enumerate().skip(1) {
@@ -3425,14 +2715,7 @@ mod tests {
         let f = fonts();
         let inlines = vec![
             p("Plain words, "),
-            Inline {
-                text: "bold words".into(),
-                style: Style {
-                    bold: true,
-                    ..Style::default()
-                },
-                link: None,
-            },
+            Inline { text: "bold words".into(), style: Style { bold: true, ..Style::default() }, link: None },
             p(" and "),
             code("/very/long/path/to/some/evidence/file-with-a-long-name.json"),
             p(" then "),
@@ -3440,23 +2723,13 @@ mod tests {
             p(&format!(" {LOREM} Zürich ≥ € {}", "x".repeat(300))),
         ];
         let words = words_from_inlines(&f, &inlines, &body_style());
-        let source: String = inlines
-            .iter()
-            .flat_map(|i| i.text.chars())
-            .filter(|c| !c.is_whitespace())
-            .collect();
+        let source: String = inlines.iter().flat_map(|i| i.text.chars()).filter(|c| !c.is_whitespace()).collect();
         for max_w in [3.0, 20.0, 57.0, 100.0, 180.0, 333.0, TEXT_W] {
             let lines = break_lines(&f, &words, max_w, BODY_SIZE);
             for l in &lines {
                 // Narrower than one glyph: one char per line is the best possible.
                 let single = l.text().chars().count() == 1;
-                assert!(
-                    single || l.width <= max_w + EPS,
-                    "line {:?} is {} wide, max {}",
-                    l.text(),
-                    l.width,
-                    max_w
-                );
+                assert!(single || l.width <= max_w + EPS, "line {:?} is {} wide, max {}", l.text(), l.width, max_w);
                 let end = l.runs.iter().map(|(x, r)| x + r.width).fold(0.0, f32::max);
                 assert!(single || end <= max_w + EPS);
             }
@@ -3465,10 +2738,7 @@ mod tests {
                 .flat_map(|l| l.text().chars().collect::<Vec<_>>())
                 .filter(|c| !c.is_whitespace())
                 .collect();
-            assert_eq!(
-                rebuilt, source,
-                "no text lost or duplicated at width {max_w}"
-            );
+            assert_eq!(rebuilt, source, "no text lost or duplicated at width {max_w}");
         }
     }
 
@@ -3493,32 +2763,19 @@ mod tests {
     fn long_paths_prefer_separators() {
         let f = fonts();
         let path = "evidence/2024/q1/access-reviews/okta-admin-group-membership-export.csv";
-        let lines = break_lines(
-            &f,
-            &words_from_inlines(&f, &[code(path)], &body_style()),
-            120.0,
-            BODY_SIZE,
-        );
+        let lines = break_lines(&f, &words_from_inlines(&f, &[code(path)], &body_style()), 120.0, BODY_SIZE);
         assert!(lines.len() >= 2);
         for l in &lines[..lines.len() - 1] {
             let t = l.text();
-            assert!(
-                t.ends_with('/') || t.ends_with('-') || t.ends_with('.'),
-                "broke mid-word: {t:?}"
-            );
+            assert!(t.ends_with('/') || t.ends_with('-') || t.ends_with('.'), "broke mid-word: {t:?}");
         }
     }
 
     #[test]
     fn table_header_repeats_on_every_page() {
         let f = fonts();
-        let doc = Document {
-            meta: meta(),
-            blocks: vec![
-                heading(1, "", "Evidence"),
-                Block::Table(evidence_table(150)),
-            ],
-        };
+        let doc =
+            Document { meta: meta(), blocks: vec![heading(1, "", "Evidence"), Block::Table(evidence_table(150))] };
         let laid = layout_document(&doc, &f, None);
         let mut table_pages = 0;
         for page in &laid.pages[1..] {
@@ -3529,33 +2786,14 @@ mod tests {
                 table_pages += 1;
                 assert_eq!(headers, 1, "each table page shows the header exactly once");
                 // The header sits above every row on the page.
-                let header_y = t
-                    .iter()
-                    .find(|l| l.text == "SHA-256")
-                    .map(|l| l.y)
-                    .unwrap_or(f32::MAX);
-                assert!(
-                    t.iter()
-                        .filter(|l| l.text.starts_with("E-"))
-                        .all(|l| l.y > header_y)
-                );
+                let header_y = t.iter().find(|l| l.text == "SHA-256").map(|l| l.y).unwrap_or(f32::MAX);
+                assert!(t.iter().filter(|l| l.text.starts_with("E-")).all(|l| l.y > header_y));
             }
         }
-        assert!(
-            table_pages >= 3,
-            "150 rows span several pages, got {table_pages}"
-        );
+        assert!(table_pages >= 3, "150 rows span several pages, got {table_pages}");
         // Every row appears exactly once.
-        let ids: usize = laid
-            .pages
-            .iter()
-            .map(|pg| {
-                texts(pg)
-                    .iter()
-                    .filter(|l| l.text.starts_with("E-"))
-                    .count()
-            })
-            .sum();
+        let ids: usize =
+            laid.pages.iter().map(|pg| texts(pg).iter().filter(|l| l.text.starts_with("E-")).count()).sum();
         assert_eq!(ids, 150);
     }
 
@@ -3598,21 +2836,13 @@ mod tests {
         collect_headings(&doc.blocks, &mut headings);
         for page in &laid.pages[1..] {
             let t = texts(page);
-            for h in t
-                .iter()
-                .filter(|l| l.face == Face::Bold && l.size >= 12.5 && l.y < BODY_BOTTOM)
-            {
+            for h in t.iter().filter(|l| l.face == Face::Bold && l.size >= 12.5 && l.y < BODY_BOTTOM) {
                 let below: std::collections::BTreeSet<i64> = t
                     .iter()
                     .filter(|l| l.y > h.y + 1.0 && l.y < BODY_BOTTOM && l.face == Face::Regular)
                     .map(|l| (l.y * 10.0) as i64)
                     .collect();
-                assert!(
-                    below.len() >= 2,
-                    "heading {:?} is followed by {} lines on its page",
-                    h.text,
-                    below.len()
-                );
+                assert!(below.len() >= 2, "heading {:?} is followed by {} lines on its page", h.text, below.len());
             }
         }
     }
@@ -3622,43 +2852,22 @@ mod tests {
         let f = fonts();
         let laid = layout_document(&sample_doc(), &f, None);
         let toc = &laid.pages[1];
-        let entry = texts(toc)
-            .into_iter()
-            .find(|l| l.text == "2 Evidence")
-            .expect("TOC entry");
+        let entry = texts(toc).into_iter().find(|l| l.text == "2 Evidence").expect("TOC entry");
         let page_no = texts(toc)
             .into_iter()
             .find(|l| (l.y - entry.y).abs() < 0.01 && l.text.chars().all(|c| c.is_ascii_digit()))
             .expect("page number on the entry's baseline");
         let n: usize = page_no.text.parse().unwrap();
         let target = &laid.pages[n - 1];
-        assert!(
-            texts(target).iter().any(|l| l.text == "2 Evidence"),
-            "TOC number points at the heading's page"
-        );
+        assert!(texts(target).iter().any(|l| l.text == "2 Evidence"), "TOC number points at the heading's page");
         let links: Vec<&Target> = laid
             .pages
             .iter()
             .flat_map(|pg| &pg.items)
-            .filter_map(|it| {
-                if let Item::Link { target, .. } = it {
-                    Some(target)
-                } else {
-                    None
-                }
-            })
+            .filter_map(|it| if let Item::Link { target, .. } = it { Some(target) } else { None })
             .collect();
-        assert!(
-            links
-                .iter()
-                .all(|t| matches!(t, Target::Page(..) | Target::Uri(_)))
-        );
-        assert!(
-            links
-                .iter()
-                .any(|t| matches!(t, Target::Page(p, _) if *p == n)),
-            "#evidence link resolved"
-        );
+        assert!(links.iter().all(|t| matches!(t, Target::Page(..) | Target::Uri(_))));
+        assert!(links.iter().any(|t| matches!(t, Target::Page(p, _) if *p == n)), "#evidence link resolved");
         assert_eq!(laid.outline.iter().filter(|e| e.level == 1).count(), 2);
     }
 
@@ -3676,10 +2885,7 @@ mod tests {
     #[test]
     fn unicode_uses_embedded_glyphs() {
         let f = fonts();
-        for c in "Zürich naïve — ≥ € ŁódźŻółć αβγΩ"
-            .chars()
-            .filter(|c| !c.is_whitespace())
-        {
+        for c in "Zürich naïve — ≥ € ŁódźŻółć αβγΩ".chars().filter(|c| !c.is_whitespace()) {
             for face in [Face::Regular, Face::Bold, Face::Italic] {
                 assert_eq!(f.resolve(face, c), (face, c), "{c:?} in {face:?}");
             }
@@ -3694,16 +2900,8 @@ mod tests {
         let cell = |t: &str| vec![p(t)];
         let huge = "A".repeat(20_000);
         let odd = vec![
-            Block::Heading {
-                level: 0,
-                id: String::new(),
-                text: vec![],
-            },
-            Block::Heading {
-                level: 200,
-                id: "x".into(),
-                text: vec![p("")],
-            },
+            Block::Heading { level: 0, id: String::new(), text: vec![] },
+            Block::Heading { level: 200, id: "x".into(), text: vec![p("")] },
             Block::Paragraph(vec![]),
             Block::Paragraph(vec![p(""), p("   "), p("\n\n"), code("")]),
             Block::Paragraph(vec![p(&huge)]),
@@ -3718,34 +2916,16 @@ mod tests {
                 link: Some(String::new()),
             }]),
             Block::Paragraph(vec![p("emoji 😀 CJK 漢字 control \u{7} zero\u{200b}width")]),
-            Block::List {
-                ordered: true,
-                items: vec![],
-            },
-            Block::List {
-                ordered: false,
-                items: vec![vec![], vec![Block::PageBreak], vec![Block::Rule]],
-            },
-            Block::Table(Table {
-                align: vec![],
-                header: vec![],
-                rows: vec![],
-            }),
-            Block::Table(Table {
-                align: vec![],
-                header: vec![],
-                rows: vec![vec![], vec![]],
-            }),
+            Block::List { ordered: true, items: vec![] },
+            Block::List { ordered: false, items: vec![vec![], vec![Block::PageBreak], vec![Block::Rule]] },
+            Block::Table(Table { align: vec![], header: vec![], rows: vec![] }),
+            Block::Table(Table { align: vec![], header: vec![], rows: vec![vec![], vec![]] }),
             Block::Table(Table {
                 align: vec![Align::Right; 12],
                 header: vec![cell(""); 12],
                 rows: vec![vec![cell(&huge)], vec![]],
             }),
-            Block::Table(Table {
-                align: vec![],
-                header: vec![cell("only header")],
-                rows: vec![],
-            }),
+            Block::Table(Table { align: vec![], header: vec![cell("only header")], rows: vec![] }),
             Block::Code(String::new()),
             Block::Code(format!("\t\tx\r\n\n{huge}\n")),
             Block::Quote(vec![]),
@@ -3765,18 +2945,9 @@ mod tests {
                 x_title: huge.clone(),
                 y_title: huge.clone(),
                 cells: vec![
-                    vec![ChartCell {
-                        label: huge.clone(),
-                        fill: "nonsense".into(),
-                    }],
+                    vec![ChartCell { label: huge.clone(), fill: "nonsense".into() }],
                     vec![],
-                    vec![
-                        ChartCell {
-                            label: "x".into(),
-                            fill: "#fff".into()
-                        };
-                        40
-                    ],
+                    vec![ChartCell { label: "x".into(), fill: "#fff".into() }; 40],
                 ],
             }),
             Block::Chart(Chart {
@@ -3785,13 +2956,7 @@ mod tests {
                 col_labels: vec!["a".into()],
                 x_title: "x".into(),
                 y_title: "y".into(),
-                cells: vec![
-                    vec![ChartCell {
-                        label: "1".into(),
-                        fill: "#ff0000".into()
-                    }];
-                    300
-                ],
+                cells: vec![vec![ChartCell { label: "1".into(), fill: "#ff0000".into() }]; 300],
             }),
             Block::Toc,
             Block::Toc,
@@ -3806,48 +2971,21 @@ mod tests {
         m.subtitle = vec![String::new(), huge.clone()];
         for doc in [
             Document::default(),
-            Document {
-                meta: m.clone(),
-                blocks: vec![],
-            },
-            Document {
-                meta: m.clone(),
-                blocks: odd.clone(),
-            },
-            Document {
-                meta: meta(),
-                blocks: vec![Block::Toc],
-            },
-            Document {
-                meta: meta(),
-                blocks: vec![Block::PageBreak],
-            },
+            Document { meta: m.clone(), blocks: vec![] },
+            Document { meta: m.clone(), blocks: odd.clone() },
+            Document { meta: meta(), blocks: vec![Block::Toc] },
+            Document { meta: meta(), blocks: vec![Block::PageBreak] },
         ] {
             let bytes = render(&doc).expect("odd documents still render");
             assert!(bytes.starts_with(b"%PDF-"));
         }
         // Nothing drawn outside the page.
         let f = fonts();
-        for page in layout_document(
-            &Document {
-                meta: m,
-                blocks: odd,
-            },
-            &f,
-            None,
-        )
-        .pages
-        {
+        for page in layout_document(&Document { meta: m, blocks: odd }, &f, None).pages {
             for l in texts(&page) {
+                assert!(l.y >= 0.0 && l.y <= PAGE_H, "{:?} at y {}", l.text.chars().take(20).collect::<String>(), l.y);
                 assert!(
-                    l.y >= 0.0 && l.y <= PAGE_H,
-                    "{:?} at y {}",
-                    l.text.chars().take(20).collect::<String>(),
-                    l.y
-                );
-                assert!(
-                    l.x >= MARGIN_X - EPS
-                        && l.x + f.text_width(l.face, l.size, &l.text) <= PAGE_W - MARGIN_X + 0.5
+                    l.x >= MARGIN_X - EPS && l.x + f.text_width(l.face, l.size, &l.text) <= PAGE_W - MARGIN_X + 0.5
                         || l.rotated
                 );
             }
@@ -3903,23 +3041,13 @@ mod tests {
         assert_eq!((w, h), (16, 8));
         let mut m = meta();
         m.logo = Some(png.clone());
-        let bytes = render(&Document {
-            meta: m,
-            blocks: vec![],
-        })
-        .expect("renders with logo");
-        assert!(
-            bytes
-                .windows(b"/Predictor 15".len())
-                .any(|w| w == b"/Predictor 15")
-        );
+        let bytes = render(&Document { meta: m, blocks: vec![] }).expect("renders with logo");
+        assert!(bytes.windows(b"/Predictor 15".len()).any(|w| w == b"/Predictor 15"));
 
         let palette: &[u8] = &[0, 0, 0, 255, 0, 0];
         assert!(passthrough_image(&tiny_png(4, 4, 3, &[(b"PLTE", palette)])).is_some());
         // Transparency and damaged files need a real decoder.
-        assert!(
-            passthrough_image(&tiny_png(4, 4, 3, &[(b"PLTE", palette), (b"tRNS", &[0])])).is_none()
-        );
+        assert!(passthrough_image(&tiny_png(4, 4, 3, &[(b"PLTE", palette), (b"tRNS", &[0])])).is_none());
         let mut corrupt = png;
         let n = corrupt.len();
         corrupt[n - 20] ^= 0xFF;
@@ -3938,11 +3066,7 @@ mod tests {
     fn bad_logo_is_an_error_not_a_panic() {
         let mut m = meta();
         m.logo = Some(b"definitely not an image".to_vec());
-        let err = render(&Document {
-            meta: m,
-            blocks: vec![],
-        })
-        .unwrap_err();
+        let err = render(&Document { meta: m, blocks: vec![] }).unwrap_err();
         assert!(matches!(err, PdfError::Logo(_)));
     }
 
