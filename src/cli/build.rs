@@ -8,13 +8,27 @@ use crate::output::Staging;
 use crate::package::Artifact;
 use crate::render::{Templates, doc::DocMeta};
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 pub(super) fn run(args: &super::CommonArgs, full: bool) -> Result<Outcome, Error> {
+    let mut timings = Timings::default();
+    let result = run_timed(args, full, &mut timings);
+    if args.timings {
+        timings.print();
+    }
+    result
+}
+
+fn run_timed(
+    args: &super::CommonArgs,
+    full: bool,
+    timings: &mut Timings,
+) -> Result<Outcome, Error> {
     let mut diags = Diagnostics::default();
     let opts = CollectOptions {
         progress: progress_bar(args.quiet),
     };
-    let assessed = crate::assess_project(&args.project, &opts, &mut diags);
+    let assessed = assess_project(&args.project, &opts, &mut diags, timings);
     if let Some(pb) = &opts.progress {
         pb.finish_and_clear();
     }
@@ -27,12 +41,12 @@ pub(super) fn run(args: &super::CommonArgs, full: bool) -> Result<Outcome, Error
     };
 
     let mut staging = Staging::new(&args.out)?;
-    let index_json = to_json(&assessed.index)?;
+    let index_json = timings.time("index.json", || to_json(&assessed.index))?;
     staging.write("index.json", &index_json)?;
     if full {
-        write_build(&assessed, index_json, &mut staging)?;
+        write_build(&assessed, index_json, &mut staging, timings)?;
     }
-    let written = staging.commit()?;
+    let written = timings.time("write outputs", || staging.commit())?;
     print_diagnostics(&diags, args.verbose, args.quiet);
     if !args.quiet {
         let t = &assessed.index.totals;
@@ -48,6 +62,65 @@ pub(super) fn run(args: &super::CommonArgs, full: bool) -> Result<Outcome, Error
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// The stages of [`crate::assess_project`], called one by one so `--timings` can time each.
+fn assess_project(
+    root: &std::path::Path,
+    opts: &CollectOptions,
+    diags: &mut Diagnostics,
+    timings: &mut Timings,
+) -> Option<crate::Assessed> {
+    let loaded = timings.time("load", || crate::project::load(root));
+    diags.extend(loaded.diags);
+    let project = loaded.project?;
+    if diags.has_errors() {
+        return None;
+    }
+    let inventory = timings.time("collect (walk + hash)", || {
+        crate::collect::collect(&project, opts, diags)
+    });
+    let index = timings.time("index", || crate::index::build(&project, inventory, diags));
+    let assessment = timings.time("assess", || crate::assess::assess(&project, &index, diags));
+    let report = timings.time("report model", || {
+        crate::report::build(&project, &index, &assessment)
+    });
+    Some(crate::Assessed {
+        project,
+        index,
+        assessment,
+        report,
+    })
+}
+
+/// Wall time per stage for `--timings`, measured here around the library calls: the library
+/// itself never reads a clock.
+#[derive(Default)]
+struct Timings {
+    stages: Vec<(&'static str, Duration)>,
+}
+
+impl Timings {
+    fn time<T>(&mut self, stage: &'static str, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let value = f();
+        self.stages.push((stage, start.elapsed()));
+        value
+    }
+
+    fn print(&self) {
+        let total: Duration = self.stages.iter().map(|(_, d)| *d).sum();
+        eprintln!("timings (wall):");
+        for (stage, d) in &self.stages {
+            let share = if total.is_zero() {
+                0.0
+            } else {
+                100.0 * d.as_secs_f64() / total.as_secs_f64()
+            };
+            eprintln!("  {stage:<22} {:>9.3} s {share:>5.1}%", d.as_secs_f64());
+        }
+        eprintln!("  {:<22} {:>9.3} s", "total", total.as_secs_f64());
+    }
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
@@ -89,15 +162,22 @@ fn write_build(
     a: &crate::Assessed,
     index_json: Vec<u8>,
     staging: &mut Staging,
+    timings: &mut Timings,
 ) -> Result<(), Error> {
     let project = &a.project;
-    let templates = Templates::load(Some(&project.root.join(&project.paths.templates)))?;
-    let markdown = templates.render("report.md", &a.report)?;
+    let markdown = timings.time("render markdown", || {
+        let templates = Templates::load(Some(&project.root.join(&project.paths.templates)))?;
+        templates.render("report.md", &a.report)
+    })?;
     let meta = doc_meta(a)?;
-    let document = crate::render::markdown::parse(&markdown, meta, &BTreeMap::new());
-    let html = crate::render::html::render(&document);
-    let pdf = crate::render::pdf::render(&document).map_err(|e| Error::Pdf(e.to_string()))?;
-    let report_json = to_json(&a.report)?;
+    let document = timings.time("parse markdown", || {
+        crate::render::markdown::parse(&markdown, meta, &BTreeMap::new())
+    });
+    let html = timings.time("render html", || crate::render::html::render(&document));
+    let pdf = timings
+        .time("render pdf", || crate::render::pdf::render(&document))
+        .map_err(|e| Error::Pdf(e.to_string()))?;
+    let report_json = timings.time("report.json", || to_json(&a.report))?;
 
     let artifacts = vec![
         Artifact {
@@ -128,19 +208,22 @@ fn write_build(
     let zip_name = format!("{}.zip", crate::package::bag_name(project));
     let zip_path = staging.dir().join(&zip_name);
     let file = staging.file(&zip_name)?;
-    let summary = crate::package::write(
-        project,
-        &a.index,
-        &artifacts,
-        std::io::BufWriter::new(file.as_file_mut()),
-    )
-    .map_err(|e| match e {
-        Error::Package { message, .. } => Error::Package {
-            path: zip_path.clone(),
-            message,
-        },
-        other => other,
-    })?;
+    let summary = timings
+        .time("package (zip)", || {
+            crate::package::write(
+                project,
+                &a.index,
+                &artifacts,
+                std::io::BufWriter::new(file.as_file_mut()),
+            )
+        })
+        .map_err(|e| match e {
+            Error::Package { message, .. } => Error::Package {
+                path: zip_path.clone(),
+                message,
+            },
+            other => other,
+        })?;
     let _ = summary;
     Ok(())
 }

@@ -51,6 +51,9 @@ struct CommonArgs {
     /// Print nothing but errors
     #[arg(long, short, conflicts_with = "verbose")]
     quiet: bool,
+    /// Print the time each stage took to stderr (load, collect, index, assess, render, package)
+    #[arg(long)]
+    timings: bool,
 }
 
 /// Parses argv and runs the command.
