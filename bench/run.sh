@@ -294,10 +294,12 @@ bench_tree() {
         else na_row "rhash --sha256 -r" "not installed"; fi
         if ((HAVE_BAGIT)); then
             # bagit.py rewrites a folder into a bag in place: always on a hard-linked copy
-            # (same cached data, separate names), never on the generated evidence.
+            # (same cached data, separate names), never on the generated evidence. The previous
+            # run's bag is moved aside, not deleted: deleting a bag can take seconds of I/O wait.
             row "bagit.py --processes 2 --sha256 (create)" "auditpack build" bagit_create \
-                "rm -rf $s/bag && cp -al $e $s/bag" \
+                "mkdir -p $s/old && { [[ ! -e $s/bag ]] || mv $s/bag \$(mktemp -d $s/old/bag.XXXXXX)/; } && cp -al $e $s/bag" \
                 "bagit.py --quiet --processes 2 --sha256 $s/bag"
+            rm -rf "$SCRATCH/old"
             # Validation on the same bag auditpack verify reads: its package, unzipped (untimed).
             # Without a package (or unzip), on the bag bagit.py just made.
             local vbag=$s/bag vlabel="bagit.py --validate --processes 2 (its own bag)"
@@ -349,8 +351,8 @@ write_table() {
         if [[ -n $SHA_RATE && $SHA_RATE -gt 0 ]]; then
             echo "- single-core SHA-256 (\`openssl speed -evp sha256 -bytes 1048576\`): $(awk -v r="$SHA_RATE" 'BEGIN {printf "%.2f GB/s", r / 1e9}')"
         fi
-        [[ -n ${PACKAGE_BYTES[$name]:-} ]] && echo "- auditpack package: $(awk -v b="${PACKAGE_BYTES[$name]}" 'BEGIN {printf "%.3f GB", b / 1e9}')"
-        [[ -n ${ZIP_BYTES[$name]:-} ]] && echo "- \`zip -r\` output: $(awk -v b="${ZIP_BYTES[$name]}" 'BEGIN {printf "%.3f GB", b / 1e9}')"
+        [[ -n ${PACKAGE_BYTES[$name]:-} ]] && echo "- auditpack package: $(awk -v b="${PACKAGE_BYTES[$name]}" 'BEGIN {printf "%.3f GB", b / 1e9}') (${PACKAGE_BYTES[$name]} bytes, reports included)"
+        [[ -n ${ZIP_BYTES[$name]:-} ]] && echo "- \`zip -r\` output: $(awk -v b="${ZIP_BYTES[$name]}" 'BEGIN {printf "%.3f GB", b / 1e9}') (${ZIP_BYTES[$name]} bytes)"
         echo
         echo "| tool | tree | wall s (median) | CPU s | peak RSS MB | x floor | vs auditpack |"
         echo "|---|---|---:|---:|---:|---:|---|"
