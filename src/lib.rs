@@ -76,7 +76,7 @@ pub enum History {
 /// Runs load -> collect -> index -> assess -> report model. Returns `None` when the project has
 /// errors that stop the pipeline (they are in `diags`).
 pub fn assess_project(root: &Path, opts: &collect::CollectOptions, diags: &mut diag::Diagnostics) -> Option<Assessed> {
-    assess_project_with(root, opts, &Inputs::default(), diags)
+    assess_project_with(root, opts, &Inputs::default(), &mut |_| {}, diags)
 }
 
 /// What a run takes into account beyond the project folder.
@@ -92,13 +92,17 @@ pub struct Inputs {
 }
 
 /// [`assess_project`] with the snapshot history, command-line scans and error handling given.
+/// `stage_done` is called with a stage's name as each one ends (`--timings` reads its own clock
+/// there; the library never does).
 pub fn assess_project_with(
     root: &Path,
     opts: &collect::CollectOptions,
     inputs: &Inputs,
+    stage_done: &mut dyn FnMut(&'static str),
     diags: &mut diag::Diagnostics,
 ) -> Option<Assessed> {
     let loaded = project::load(root);
+    stage_done("load");
     diags.extend(loaded.diags);
     let project = loaded.project?;
     if diags.has_errors() && !inputs.keep_going {
@@ -109,7 +113,9 @@ pub fn assess_project_with(
     } else {
         collect::Inventory::default()
     };
+    stage_done("collect (walk + hash)");
     let index = index::build(&project, inventory, diags);
+    stage_done("index");
     let past = match &inputs.history {
         History::Project => {
             let store = snapshot::Store::new(snapshot::store_dir(root, Some(&project.snapshot.store), None));
@@ -119,6 +125,8 @@ pub fn assess_project_with(
     };
     let scans = scan::import(&project, &index, &inputs.scans, diags);
     let assessment = assess::assess(&project, &index, &past, &scans, diags);
+    stage_done("assess (history, scanners, checks)");
     let report = report::build(&project, &index, &scans, &assessment);
+    stage_done("report model");
     Some(Assessed { project, index, scans, assessment, report })
 }

@@ -19,7 +19,7 @@ pub fn run(root: &Path, scans: &[PathBuf]) -> Diagnostics {
     let mut diags = Diagnostics::default();
     let opts = crate::collect::CollectOptions::default();
     let inputs = crate::Inputs { scans: scans.to_vec(), keep_going: true, ..Default::default() };
-    let assessed = crate::assess_project_with(root, &opts, &inputs, &mut diags);
+    let assessed = crate::assess_project_with(root, &opts, &inputs, &mut |_| {}, &mut diags);
     if let Some(a) = &assessed {
         // What `build` would refuse to package is a finding too.
         crate::package::secrets::scan(&a.project, &a.index, &mut diags);

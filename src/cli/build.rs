@@ -37,6 +37,20 @@ pub(super) struct BuildArgs {
 
 /// `full` carries the options only `build` has (signing, snapshots).
 pub(super) fn run(args: &super::CommonArgs, mode: Mode, full: Option<&BuildArgs>) -> Result<Outcome, Error> {
+    let mut timings = Timings::new();
+    let result = run_timed(args, mode, full, &mut timings);
+    if args.timings {
+        timings.print();
+    }
+    result
+}
+
+fn run_timed(
+    args: &super::CommonArgs,
+    mode: Mode,
+    full: Option<&BuildArgs>,
+    timings: &mut Timings,
+) -> Result<Outcome, Error> {
     let signing_key = match full.and_then(|b| b.sign.as_ref()) {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| Error::io("read the signing key", p, e))?;
@@ -85,7 +99,7 @@ pub(super) fn run(args: &super::CommonArgs, mode: Mode, full: Option<&BuildArgs>
         rehash: args.rehash,
     };
     let inputs = crate::Inputs { history, scans: args.scan.clone(), keep_going: false };
-    let assessed = crate::assess_project_with(&root, &opts, &inputs, &mut diags);
+    let assessed = crate::assess_project_with(&root, &opts, &inputs, &mut |stage| timings.mark(stage), &mut diags);
     // `[check] levels` apply to the build too, so a denied finding stops the package.
     let levels = assessed.as_ref().map(|a| a.project.check.clone());
     let mut diags = crate::check::apply_levels(diags, levels.as_ref());
@@ -105,16 +119,19 @@ pub(super) fn run(args: &super::CommonArgs, mode: Mode, full: Option<&BuildArgs>
     };
 
     let mut staging = Staging::new(&args.out)?;
+    timings.mark("checks and secrets");
     let index_json = to_json(&assessed.index)?;
+    timings.mark("index.json");
     match mode {
         Mode::Collect => staging.write("index.json", &index_json)?,
         Mode::Build => {
             staging.write("index.json", &index_json)?;
-            write_build(&assessed, index_json, signing_key.as_ref(), &mut staging)?;
+            write_build(&assessed, index_json, signing_key.as_ref(), &mut staging, timings)?;
         }
-        Mode::Describe => write_description(&assessed, &mut staging)?,
+        Mode::Describe => write_description(&assessed, &mut staging, timings)?,
     }
     let written = staging.commit()?;
+    timings.mark("write outputs");
     print_diagnostics(&diags, args.verbose, args.quiet);
     if !args.quiet {
         let t = &assessed.index.totals;
@@ -169,18 +186,22 @@ struct Rendered {
     pdf: Vec<u8>,
 }
 
-fn render(a: &crate::Assessed, template: &str, meta: DocMeta) -> Result<Rendered, Error> {
+fn render(a: &crate::Assessed, template: &str, meta: DocMeta, timings: &mut Timings) -> Result<Rendered, Error> {
     let project = &a.project;
     let templates = Templates::load(Some(&project.root.join(&project.paths.templates)))?;
     let markdown = templates.render(template, &a.report)?;
+    timings.mark("render markdown");
     let charts = crate::render::charts::charts(&a.report);
     let document = crate::render::markdown::parse(&markdown, meta, &charts);
+    timings.mark("parse markdown");
     let html = crate::render::html::render(&document);
+    timings.mark("render html");
     let pdf = crate::render::pdf::render(&document).map_err(|e| Error::Pdf(e.to_string()))?;
+    timings.mark("render pdf");
     Ok(Rendered { markdown, html, pdf })
 }
 
-fn write_description(a: &crate::Assessed, staging: &mut Staging) -> Result<(), Error> {
+fn write_description(a: &crate::Assessed, staging: &mut Staging, timings: &mut Timings) -> Result<(), Error> {
     let mut meta = doc_meta(a)?;
     meta.title = format!("Description of the {}", a.report.meta.system);
     meta.subtitle = vec![
@@ -193,7 +214,7 @@ fn write_description(a: &crate::Assessed, staging: &mut Staging) -> Result<(), E
         },
         "Prepared in accordance with DC 200".to_string(),
     ];
-    let r = render(a, "describe.md", meta)?;
+    let r = render(a, "describe.md", meta, timings)?;
     staging.write("description.md", r.markdown.as_bytes())?;
     staging.write("description.html", r.html.as_bytes())?;
     staging.write("description.pdf", &r.pdf)
@@ -204,9 +225,10 @@ fn write_build(
     index_json: Vec<u8>,
     signing_key: Option<&ed25519_dalek::SigningKey>,
     staging: &mut Staging,
+    timings: &mut Timings,
 ) -> Result<(), Error> {
     let project = &a.project;
-    let Rendered { markdown, html, pdf } = render(a, "report.md", doc_meta(a)?)?;
+    let Rendered { markdown, html, pdf } = render(a, "report.md", doc_meta(a)?, timings)?;
     let report_json = to_json(&a.report)?;
     let register_csv = crate::project::risks_csv::export(&a.project.risks);
 
@@ -231,6 +253,7 @@ fn write_build(
                 Error::Package { message, .. } => Error::Package { path: zip_path.clone(), message },
                 other => other,
             })?;
+    timings.mark("package (zip)");
     let _ = summary;
     Ok(())
 }
@@ -262,4 +285,34 @@ fn doc_meta(a: &crate::Assessed) -> Result<DocMeta, Error> {
         accent: r.meta.accent.clone(),
         logo,
     })
+}
+
+/// Wall time per stage for `--timings`. The library signals where each stage ends; the clock is
+/// read here, in the CLI, so the library stays free of it.
+struct Timings {
+    last: std::time::Instant,
+    stages: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Timings {
+    fn new() -> Self {
+        Timings { last: std::time::Instant::now(), stages: Vec::new() }
+    }
+
+    /// Ends the stage `stage`: the time since the previous mark is its own.
+    fn mark(&mut self, stage: &'static str) {
+        let now = std::time::Instant::now();
+        self.stages.push((stage, now - self.last));
+        self.last = now;
+    }
+
+    fn print(&self) {
+        let total: std::time::Duration = self.stages.iter().map(|(_, d)| *d).sum();
+        eprintln!("timings (wall):");
+        for (stage, d) in &self.stages {
+            let share = if total.is_zero() { 0.0 } else { 100.0 * d.as_secs_f64() / total.as_secs_f64() };
+            eprintln!("  {stage:<36} {:>9.3} s {share:>5.1}%", d.as_secs_f64());
+        }
+        eprintln!("  {:<36} {:>9.3} s", "total", total.as_secs_f64());
+    }
 }

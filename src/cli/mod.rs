@@ -82,6 +82,9 @@ struct CommonArgs {
     /// A scanner report (Trivy or Grype JSON, SARIF 2.1.0) to import besides those in the evidence; repeatable
     #[arg(long = "scan", value_name = "FILE")]
     scan: Vec<PathBuf>,
+    /// Print the time each stage took to stderr (load, collect, index, assess, render, package)
+    #[arg(long)]
+    timings: bool,
 }
 
 #[derive(Args)]

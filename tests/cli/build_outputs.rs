@@ -105,3 +105,22 @@ fn templates_command_writes_the_defaults_once() {
     );
     run_in(dir.path(), &["templates", "t"]).code(0).says(&["nothing written"]);
 }
+
+#[test]
+fn timings_name_every_stage_and_change_no_output() {
+    let f = Fixture::init();
+    f.run("build", &[]).code(0);
+    let zip = "example-corp-soc2-type1-2026-06-30.zip";
+    let before = std::fs::read(f.out(zip)).unwrap();
+    // Stage names only: durations depend on the machine and are never asserted.
+    f.run("build", &["--timings"]).code(0).says(&[
+        "timings (wall):",
+        "collect (walk + hash)",
+        "index",
+        "render pdf",
+        "package (zip)",
+        "total",
+    ]);
+    assert_eq!(std::fs::read(f.out(zip)).unwrap(), before);
+    f.run("collect", &["--timings", "--quiet"]).code(0).says(&["load", "collect (walk + hash)", "total"]);
+}
