@@ -7,6 +7,7 @@ use crate::diag::Diagnostics;
 use crate::output::Staging;
 use crate::package::Artifact;
 use crate::render::{Templates, doc::DocMeta};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// What a run writes.
@@ -120,11 +121,19 @@ fn run_timed(
 
     let mut staging = Staging::new(&args.out)?;
     timings.mark("checks and secrets");
-    let index_json = to_json(&assessed.index)?;
-    timings.mark("index.json");
     match mode {
-        Mode::Collect => staging.write("index.json", &index_json)?,
+        Mode::Collect => {
+            // Streamed: the index of a large evidence tree is never held as one string.
+            let file = staging.file("index.json")?;
+            let mut w = std::io::BufWriter::new(file.as_file_mut());
+            serde_json::to_writer_pretty(&mut w, &assessed.index)
+                .map_err(|e| Error::Usage(format!("cannot serialise index.json: {e}")))?;
+            w.write_all(b"\n").and_then(|_| w.flush()).map_err(|e| Error::io("write", args.out.join("index.json"), e))?;
+            timings.mark("index.json");
+        }
         Mode::Build => {
+            let index_json = to_json(&assessed.index)?;
+            timings.mark("index.json");
             staging.write("index.json", &index_json)?;
             write_build(&assessed, index_json, signing_key.as_ref(), &mut staging, timings)?;
         }
