@@ -128,7 +128,9 @@ fn run_timed(
             let mut w = std::io::BufWriter::new(file.as_file_mut());
             serde_json::to_writer_pretty(&mut w, &assessed.index)
                 .map_err(|e| Error::Usage(format!("cannot serialise index.json: {e}")))?;
-            w.write_all(b"\n").and_then(|_| w.flush()).map_err(|e| Error::io("write", args.out.join("index.json"), e))?;
+            w.write_all(b"\n")
+                .and_then(|_| w.flush())
+                .map_err(|e| Error::io("write", args.out.join("index.json"), e))?;
             timings.mark("index.json");
         }
         Mode::Build => {

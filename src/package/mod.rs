@@ -40,11 +40,6 @@ pub struct Summary {
     pub payload_bytes: u64,
 }
 
-/// Entries up to this size are compressed in parallel, in memory.
-const PARALLEL_MAX: u64 = 8 << 20;
-/// The most input a parallel batch holds at once.
-const BATCH_BYTES: u64 = 64 << 20;
-
 /// Extensions whose content is already compressed: stored as they are.
 const STORED: &[&str] = &[
     "png", "jpg", "jpeg", "gif", "webp", "heic", "pdf", "zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "docx", "xlsx",
@@ -164,50 +159,19 @@ pub fn write<W: Write + Seek>(
     }
     all.sort_by(|a, b| a.0.cmp(&b.0));
 
+    // Entries are streamed one after another. Compressing small entries on every core with
+    // zip's ZipFileBuilder was tried: it kept ~300 KB per entry alive (15 GB at 50,000 files),
+    // so it is not used (docs/performance.md).
     let mut zip = ZipWriter::new(out);
     let mut buf = vec![0u8; 1 << 20];
-    let mut i = 0;
-    while i < all.len() {
-        // A run of small entries is compressed on every core, then appended in order; memory
-        // holds at most one batch. A large entry is streamed on its own.
-        let mut j = i;
-        let mut batch = 0u64;
-        while j < all.len() && all[j].1 <= PARALLEL_MAX && (j == i || batch + all[j].1 <= BATCH_BYTES) {
-            batch += all[j].1;
-            j += 1;
-        }
-        if j == i {
-            let (name, size, source) = &all[i];
-            zip.start_file(name.as_str(), options(name, *size)).map_err(zip_err)?;
-            match source {
-                Source::Memory(bytes) => {
-                    zip.write_all(bytes).map_err(|err| Error::io("write the package entry", name, err))?
-                }
-                Source::File { path, expected } => copy_checked(path, expected, &mut zip, &mut buf)?,
+    for (name, size, source) in all {
+        zip.start_file(name.as_str(), options(&name, size)).map_err(zip_err)?;
+        match source {
+            Source::Memory(bytes) => {
+                zip.write_all(bytes).map_err(|err| Error::io("write the package entry", &name, err))?
             }
-            i += 1;
-            continue;
+            Source::File { path, expected } => copy_checked(path, expected, &mut zip, &mut buf)?,
         }
-        let prepared: Vec<Result<PreparedZipFile, Error>> = all[i..j]
-            .par_iter()
-            .map_init(
-                || vec![0u8; 256 * 1024],
-                |buf, (name, size, source)| {
-                    let mut b = ZipFileBuilder::new(name, options(name, *size)).map_err(zip_err)?;
-                    match source {
-                        Source::Memory(bytes) => {
-                            b.write_all(bytes).map_err(|err| Error::io("compress the package entry", name, err))?
-                        }
-                        Source::File { path, expected } => copy_checked(path, expected, &mut b, buf)?,
-                    }
-                    b.finish().map_err(zip_err)
-                },
-            )
-            .collect();
-        for p in prepared {
-            zip.add_prepared_file(p?).map_err(zip_err)?;
-        }
-        i = j;
     }
     zip.finish().map_err(zip_err)?;
     Ok(Summary { bag_name: bag, payload_files: entries.len(), payload_bytes })
