@@ -18,11 +18,10 @@ use crate::Error;
 use crate::collect::hex;
 use crate::index::EvidenceIndex;
 use crate::project::Project;
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
-use zip::write::{PreparedZipFile, SimpleFileOptions, ZipFileBuilder};
+use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
 /// A generated file for the bag's payload, held in memory (reports, index).
