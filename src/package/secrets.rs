@@ -2,9 +2,9 @@
 //! is scanned for private keys and cloud credentials. A hit is an error diagnostic at
 //! `file:line` unless the project allows that file under `[package] allow_secrets`.
 //!
-//! Files are streamed line by line with bounded memory: a line longer than [`MAX_LINE`] (or a
-//! binary file without line breaks) is scanned in windows that overlap by [`OVERLAP`] bytes, so
-//! a match is never cut in two. Binary files are scanned the same way (the patterns are ASCII);
+//! Files are streamed in blocks with bounded memory: blocks of [`BLOCK`] bytes overlap by
+//! [`OVERLAP`] bytes, so a match is never cut in two. Binary files are scanned the same way (the
+//! patterns are ASCII);
 //! compressed files (zip, gz, pdf streams, docx) are not decompressed. The patterns are listed in
 //! docs/package.md.
 
@@ -14,12 +14,12 @@ use crate::project::Project;
 use rayon::prelude::*;
 use regex::bytes::{Regex, RegexSet};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
+use std::io::Read;
 use std::path::Path;
 use std::sync::OnceLock;
 
-/// Lines are scanned whole up to this length; longer ones in overlapping windows.
-pub const MAX_LINE: usize = 64 * 1024;
+/// Files are scanned in blocks of this size (plus the overlap).
+pub const BLOCK: usize = 256 * 1024;
 /// Longer than any match of the patterns below.
 pub const OVERLAP: usize = 1024;
 
@@ -45,9 +45,12 @@ struct Rules {
 
 fn rules() -> &'static Rules {
     static RULES: OnceLock<Rules> = OnceLock::new();
+    // ASCII mode (`(?-u)`): the patterns are ASCII, and Unicode word boundaries would keep the
+    // regex engine off its fast path on binary evidence (a third of the speed).
+    let ascii = |p: &str| format!("(?-u){p}");
     RULES.get_or_init(|| Rules {
-        set: RegexSet::new(PATTERNS.iter().map(|p| p.2)).expect("the built-in patterns are valid"),
-        each: PATTERNS.iter().map(|p| Regex::new(p.2).expect("the built-in patterns are valid")).collect(),
+        set: RegexSet::new(PATTERNS.iter().map(|p| ascii(p.2))).expect("the built-in patterns are valid"),
+        each: PATTERNS.iter().map(|p| Regex::new(&ascii(p.2)).expect("the built-in patterns are valid")).collect(),
     })
 }
 
@@ -61,58 +64,51 @@ pub struct Hit {
 
 /// Scans one file; each (line, rule) is reported once.
 pub fn scan_file(path: &Path) -> std::io::Result<Vec<Hit>> {
-    let file = std::fs::File::open(path)?;
-    scan_reader(BufReader::with_capacity(64 * 1024, file))
+    scan_reader(std::fs::File::open(path)?)
 }
 
-pub fn scan_reader<R: BufRead>(mut r: R) -> std::io::Result<Vec<Hit>> {
+/// Scans `r` in blocks of [`BLOCK`] bytes that overlap by [`OVERLAP`], so memory stays flat and a
+/// match is never cut in two; a hit's line is counted from the newlines before it. Scanning whole
+/// blocks rather than single lines lets the regex engine skip clean text quickly.
+pub fn scan_reader<R: Read>(mut r: R) -> std::io::Result<Vec<Hit>> {
+    let rules = rules();
     let mut hits = BTreeSet::new();
-    let mut line: Vec<u8> = Vec::new();
-    let mut line_no = 1;
+    let mut buf = vec![0u8; BLOCK + OVERLAP];
+    let mut carry = 0;
+    // The line number of buf[0].
+    let mut line_at = 1;
     loop {
-        let buf = match r.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if buf.is_empty() {
-            scan_bytes(&line, line_no, &mut hits);
-            break;
-        }
-        match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                line.extend_from_slice(&buf[..i]);
-                r.consume(i + 1);
-                scan_bytes(&line, line_no, &mut hits);
-                line.clear();
-                line_no += 1;
-            }
-            None => {
-                let n = buf.len();
-                line.extend_from_slice(buf);
-                r.consume(n);
-                if line.len() > MAX_LINE {
-                    scan_bytes(&line, line_no, &mut hits);
-                    line.drain(..line.len() - OVERLAP);
-                }
+        let mut len = carry;
+        while len < buf.len() {
+            match r.read(&mut buf[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
         }
+        let block = &buf[..len];
+        for i in rules.set.matches(block).iter() {
+            for m in rules.each[i].find_iter(block) {
+                let line = line_at + memchr_count(&block[..m.start()]);
+                hits.insert(Hit { line, rule: PATTERNS[i].0, what: PATTERNS[i].1 });
+            }
+        }
+        if len < buf.len() {
+            break; // end of input
+        }
+        let keep = len - OVERLAP;
+        line_at += memchr_count(&block[..keep]);
+        buf.copy_within(keep..len, 0);
+        carry = OVERLAP;
     }
     Ok(hits.into_iter().collect())
 }
 
-fn scan_bytes(bytes: &[u8], line: usize, hits: &mut BTreeSet<Hit>) {
-    let r = rules();
-    for i in r.set.matches(bytes).iter() {
-        if r.each[i].is_match(bytes) {
-            hits.insert(Hit { line, rule: PATTERNS[i].0, what: PATTERNS[i].1 });
-        }
-    }
+fn memchr_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
-/// Scans every evidence file and sidecar of the index. Hits in files the project allows are
-/// notes; others are errors that stop the package. Allow entries that match no file with a hit
-/// are warnings, so a stale exception does not linger.
 pub fn scan(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics) {
     let mut files: Vec<&str> = Vec::new();
     for f in &index.evidence {
@@ -215,10 +211,18 @@ mod tests {
         let hits = scan_reader("a\nb\nc AKIAIOSFODNN7EXAMPLE\n".as_bytes()).unwrap();
         assert_eq!(hits[0].line, 3);
         // A secret straddling the window boundary of a huge line is still found, once.
-        let mut long = vec![b'x'; MAX_LINE + 100];
+        let mut long = vec![b'x'; BLOCK + 100];
         long.extend_from_slice(b" AKIAIOSFODNN7EXAMPLE ");
-        long.extend(vec![b'y'; 3 * MAX_LINE]);
+        long.extend(vec![b'y'; 3 * BLOCK]);
         let r = std::io::BufReader::with_capacity(1000, long.as_slice());
         assert_eq!(scan_reader(r).unwrap().len(), 1);
+        // Cut in two by the end of the first block, on line 3 of a multi-block file.
+        let mut cut = b"1\n2\n".to_vec();
+        cut.extend(vec![b'x'; BLOCK + OVERLAP - 11 - cut.len()]);
+        cut.extend_from_slice(b" AKIAIOSFODNN7EXAMPLE\n4\n");
+        cut.extend(vec![b'z'; 2 * BLOCK]);
+        cut.extend_from_slice(b"\nAKIAIOSFODNN7EXAMPL2\n");
+        let hits = scan_reader(cut.as_slice()).unwrap();
+        assert_eq!(hits.iter().map(|h| h.line).collect::<Vec<_>>(), [3, 6]);
     }
 }
