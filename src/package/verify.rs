@@ -249,8 +249,9 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
         problems,
     );
     for (m, r) in payload.iter().zip(&resolved) {
+        let listed_files: std::collections::HashSet<&String> = r.values().collect();
         for p in &payload_files {
-            let listed = r.values().any(|a| a == p);
+            let listed = listed_files.contains(p);
             if !listed {
                 problems.push(
                     Diagnostic::error("unlisted-file", format!("the file is in the payload but not in {}", m.name))
