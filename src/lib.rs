@@ -89,6 +89,9 @@ pub struct Inputs {
     /// Run on whatever part of the project loaded, despite errors, so that `check` reports every
     /// finding of every stage in one run.
     pub keep_going: bool,
+    /// `collect`: the index is what is wanted, so scanner reports among the evidence are not
+    /// parsed and the snapshot history is not read (the gap findings are still made).
+    pub index_only: bool,
 }
 
 /// [`assess_project`] with the snapshot history, command-line scans and error handling given.
@@ -117,13 +120,17 @@ pub fn assess_project_with(
     let index = index::build(&project, inventory, diags);
     stage_done("index");
     let past = match &inputs.history {
+        _ if inputs.index_only => Vec::new(),
         History::Project => {
             let store = snapshot::Store::new(snapshot::store_dir(root, Some(&project.snapshot.store), None));
             snapshot::history(&store, None, diags)
         }
         History::Store { dir, upto } => snapshot::history(&snapshot::Store::new(dir.clone()), Some(*upto), diags),
     };
-    let scans = scan::import(&project, &index, &inputs.scans, diags);
+    let scans = match inputs.index_only {
+        true => scan::ScanResults::default(),
+        false => scan::import(&project, &index, &inputs.scans, diags),
+    };
     let assessment = assess::assess(&project, &index, &past, &scans, diags);
     stage_done("assess (history, scanners, checks)");
     let report = report::build(&project, &index, &scans, &assessment);

@@ -99,7 +99,8 @@ fn run_timed(
         },
         rehash: args.rehash,
     };
-    let inputs = crate::Inputs { history, scans: args.scan.clone(), keep_going: false };
+    let inputs =
+        crate::Inputs { history, scans: args.scan.clone(), keep_going: false, index_only: mode == Mode::Collect };
     let assessed = crate::assess_project_with(&root, &opts, &inputs, &mut |stage| timings.mark(stage), &mut diags);
     // `[check] levels` apply to the build too, so a denied finding stops the package.
     let levels = assessed.as_ref().map(|a| a.project.check.clone());
