@@ -414,9 +414,23 @@ fn check_signature(
     } else {
         None
     };
+    // An unreadable signature is the same finding with or without a key.
+    let parsed = match parsed {
+        Some(Err(e)) => {
+            v.signature = SignatureState::Invalid;
+            problems.push(
+                Diagnostic::error("signature-invalid", format!("the signature file cannot be read: {e}"))
+                    .at(at)
+                    .hint("the signature was damaged or forged"),
+            );
+            return;
+        }
+        Some(Ok(s)) => Some(s),
+        None => None,
+    };
     let Some(key) = &opts.key else {
         match parsed {
-            Some(Ok(s)) => {
+            Some(s) => {
                 v.signature = SignatureState::NotChecked;
                 v.signed_by = Some(s.key_id.clone());
                 problems.push(
@@ -426,14 +440,6 @@ fn check_signature(
                     )
                     .at(at)
                     .hint("give the signer's public key with --key to check the signature"),
-                );
-            }
-            Some(Err(e)) => {
-                v.signature = SignatureState::Invalid;
-                problems.push(
-                    Diagnostic::error("signature-invalid", format!("the signature file cannot be read: {e}"))
-                        .at(at)
-                        .hint("the signature was damaged or forged"),
                 );
             }
             None => {}
@@ -454,16 +460,7 @@ fn check_signature(
             );
             return;
         }
-        Some(Err(e)) => {
-            v.signature = SignatureState::Invalid;
-            problems.push(
-                Diagnostic::error("signature-invalid", format!("the signature file cannot be read: {e}"))
-                    .at(at)
-                    .hint("the signature was damaged or forged"),
-            );
-            return;
-        }
-        Some(Ok(s)) => s,
+        Some(s) => s,
     };
     v.signed_by = Some(sig.key_id.clone());
     let signed =
