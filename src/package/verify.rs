@@ -429,20 +429,17 @@ fn check_signature(
         None => None,
     };
     let Some(key) = &opts.key else {
-        match parsed {
-            Some(s) => {
-                v.signature = SignatureState::NotChecked;
-                v.signed_by = Some(s.key_id.clone());
-                problems.push(
-                    Diagnostic::note(
-                        "signature-not-checked",
-                        format!("the package is signed by key {}; it was not checked", s.key_id),
-                    )
-                    .at(at)
-                    .hint("give the signer's public key with --key to check the signature"),
-                );
-            }
-            None => {}
+        if let Some(s) = parsed {
+            v.signature = SignatureState::NotChecked;
+            v.signed_by = Some(s.key_id.clone());
+            problems.push(
+                Diagnostic::note(
+                    "signature-not-checked",
+                    format!("the package is signed by key {}; it was not checked", s.key_id),
+                )
+                .at(at)
+                .hint("give the signer's public key with --key to check the signature"),
+            );
         }
         return;
     };
