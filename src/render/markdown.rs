@@ -5,7 +5,7 @@
 //! `<!-- pagebreak -->` and `<!-- chart:NAME -->`.
 
 use super::doc::{Align, Block, Chart, DocMeta, Document, Inline, Style, Table};
-use pulldown_cmark::{Alignment, CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Alignment, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub fn options() -> Options {
@@ -50,7 +50,6 @@ struct Builder<'c> {
     code: Option<String>,
     table: Option<Table>,
     row: Vec<Vec<Inline>>,
-    in_head: bool,
     ids: BTreeSet<String>,
 }
 
@@ -67,7 +66,6 @@ impl<'c> Builder<'c> {
             code: None,
             table: None,
             row: Vec::new(),
-            in_head: false,
             ids: BTreeSet::new(),
         }
     }
@@ -175,9 +173,8 @@ impl<'c> Builder<'c> {
                 self.flush_inline();
                 self.stack.push(Frame { kind: FrameKind::Quote, ..Default::default() });
             }
-            Tag::CodeBlock(kind) => {
+            Tag::CodeBlock(_) => {
                 self.flush_inline();
-                let _ = matches!(kind, CodeBlockKind::Fenced(_));
                 self.code = Some(String::new());
             }
             Tag::List(start) => {
@@ -204,7 +201,6 @@ impl<'c> Builder<'c> {
                     rows: Vec::new(),
                 });
             }
-            Tag::TableHead => self.in_head = true,
             Tag::TableRow => self.row.clear(),
             Tag::TableCell => self.inlines.clear(),
             Tag::Emphasis => self.push_style(|s| s.italic = true),
@@ -267,7 +263,6 @@ impl<'c> Builder<'c> {
                 if let Some(t) = &mut self.table {
                     t.header = std::mem::take(&mut self.row);
                 }
-                self.in_head = false;
             }
             TagEnd::TableRow => {
                 let row = std::mem::take(&mut self.row);
