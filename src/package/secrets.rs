@@ -39,6 +39,9 @@ pub const PATTERNS: &[(&str, &str, &str)] = &[
 ];
 
 struct Rules {
+    /// All patterns as one alternation: its literal prefilter skips clean blocks several times
+    /// faster than the set, which is only run on a block where something matched.
+    any: Regex,
     set: RegexSet,
     each: Vec<Regex>,
 }
@@ -49,6 +52,8 @@ fn rules() -> &'static Rules {
     // regex engine off its fast path on binary evidence (a third of the speed).
     let ascii = |p: &str| format!("(?-u){p}");
     RULES.get_or_init(|| Rules {
+        any: Regex::new(&ascii(&PATTERNS.iter().map(|p| format!("(?:{})", p.2)).collect::<Vec<_>>().join("|")))
+            .expect("the built-in patterns are valid"),
         set: RegexSet::new(PATTERNS.iter().map(|p| ascii(p.2))).expect("the built-in patterns are valid"),
         each: PATTERNS.iter().map(|p| Regex::new(&ascii(p.2)).expect("the built-in patterns are valid")).collect(),
     })
@@ -88,7 +93,9 @@ pub fn scan_reader<R: Read>(mut r: R) -> std::io::Result<Vec<Hit>> {
             }
         }
         let block = &buf[..len];
-        for i in rules.set.matches(block).iter() {
+        let candidates: Vec<usize> =
+            if rules.any.is_match(block) { rules.set.matches(block).into_iter().collect() } else { Vec::new() };
+        for i in candidates {
             for m in rules.each[i].find_iter(block) {
                 let line = line_at + memchr_count(&block[..m.start()]);
                 hits.insert(Hit { line, rule: PATTERNS[i].0, what: PATTERNS[i].1 });
