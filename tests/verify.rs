@@ -418,3 +418,74 @@ fn secrets_in_evidence_stop_the_build_unless_the_file_is_allowed() {
     f.write("auditpack.toml", &format!("{toml}\n[package]\nallow_secret = []\n"));
     f.run(&["build", "project", "--out", "out"]).code(1).err_says(&["error[unknown-key]", "allow_secret"]);
 }
+
+/// Deterministic bytes that do not compress (xorshift), without a random-number crate.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn text_is_deflated_random_bytes_stored_and_the_zip_is_the_same_on_any_number_of_threads() {
+    let f = Fixture::init();
+    // Over and under the size packed in memory (4 MiB); names that do not say what they hold.
+    let text: String =
+        (0..110_000).map(|i| format!("2026-05-01T00:00:{:02}Z INFO login user{} ok\n", i % 60, i % 977)).collect();
+    assert!(text.len() > 4 << 20);
+    f.write("evidence/AC-01/logins-2026-05-01.log", &text);
+    f.write("evidence/AC-01/logins-small-2026-05-01.log", &text[..20_000]);
+    std::fs::write(f.path("evidence/AC-01/dump-2026-05-01.dat"), noise(5 << 20, 7)).unwrap();
+    std::fs::write(f.path("evidence/AC-01/blob-2026-05-01.dat"), noise(8 << 10, 9)).unwrap();
+
+    let build_with = |threads: &str, out: &str| -> Vec<u8> {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_auditpack"))
+            .args(["build", "project", "--out", out, "-q"])
+            .env("RAYON_NUM_THREADS", threads)
+            .current_dir(f.dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let zip = std::fs::read_dir(f.dir.path().join(out))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "zip"))
+            .unwrap();
+        f.run(&["verify", zip.to_str().unwrap()]).code(0);
+        std::fs::read(zip).unwrap()
+    };
+    let one = build_with("1", "t1");
+    assert!(one == build_with("3", "t3"), "the package depends on the number of threads");
+
+    let mut a = zip::ZipArchive::new(std::io::Cursor::new(one)).unwrap();
+    let method = |a: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, suffix: &str| {
+        let name = a.file_names().flatten().find(|n| n.ends_with(suffix)).unwrap().to_string();
+        a.by_name(&name).unwrap().compression()
+    };
+    use zip::CompressionMethod::{Deflated, Stored};
+    assert_eq!(method(&mut a, "/logins-2026-05-01.log"), Deflated);
+    assert_eq!(method(&mut a, "/logins-small-2026-05-01.log"), Deflated);
+    assert_eq!(method(&mut a, "/dump-2026-05-01.dat"), Stored);
+    assert_eq!(method(&mut a, "/blob-2026-05-01.dat"), Stored);
+    assert_eq!(method(&mut a, "/report.pdf"), Stored);
+    assert_eq!(method(&mut a, "/manifest-sha256.txt"), Deflated);
+}
+
+#[test]
+fn a_compression_level_out_of_range_is_located() {
+    let f = Fixture::init();
+    let toml = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
+    f.write("auditpack.toml", &format!("{toml}\n[package]\ncompression_level = 12\n"));
+    f.run(&["build", "project", "--out", "out"])
+        .code(1)
+        .err_says(&["error[invalid-value]", "`compression_level` must be a whole number from 1 to 9, found 12"]);
+    f.write("auditpack.toml", &format!("{toml}\n[package]\ncompression_level = 1\n"));
+    f.run(&["build", "project", "--out", "out", "-q"]).code(0);
+}

@@ -258,12 +258,20 @@ fn write_build(
     }
     let zip_name = format!("{}.zip", crate::package::bag_name(project));
     let zip_path = staging.dir().join(&zip_name);
+    let spool = staging.dir().to_path_buf();
     let file = staging.file(&zip_name)?;
-    crate::package::write(project, &a.index, &artifacts, signing_key, std::io::BufWriter::new(file.as_file_mut()))
-        .map_err(|e| match e {
-            Error::Package { message, .. } => Error::Package { path: zip_path.clone(), message },
-            other => other,
-        })?;
+    crate::package::write(
+        project,
+        &a.index,
+        &artifacts,
+        signing_key,
+        &spool,
+        std::io::BufWriter::new(file.as_file_mut()),
+    )
+    .map_err(|e| match e {
+        Error::Package { message, .. } => Error::Package { path: zip_path.clone(), message },
+        other => other,
+    })?;
     timings.mark("package (zip)");
     Ok(())
 }

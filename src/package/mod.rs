@@ -18,9 +18,8 @@ use crate::Error;
 use crate::collect::hex;
 use crate::index::EvidenceIndex;
 use crate::project::Project;
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use std::io::{Seek, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
@@ -40,10 +39,14 @@ pub struct Summary {
     pub payload_bytes: u64,
 }
 
-/// Entries up to this size are compressed in parallel, in memory.
-const PARALLEL_MAX: u64 = 16 << 20;
-/// The most input a parallel batch holds at once.
-const BATCH_BYTES: u64 = 48 << 20;
+/// Entries up to this size are packed in memory; larger ones go through a temporary file.
+const IN_MEMORY_MAX: u64 = 4 << 20;
+/// The most packed bytes held in memory waiting for the writer.
+const PENDING_MAX: u64 = 32 << 20;
+/// How much of a file is looked at to tell whether it compresses.
+const SNIFF_BYTES: usize = 64 * 1024;
+/// Above this many bits per byte (8 is random), a file is taken as already compressed.
+const STORED_ENTROPY: f64 = 7.5;
 
 /// Extensions whose content is already compressed: stored as they are.
 const STORED: &[&str] = &[
@@ -82,6 +85,7 @@ pub fn write<W: Write + Seek>(
     index: &EvidenceIndex,
     artifacts: &[Artifact],
     signing_key: Option<&ed25519_dalek::SigningKey>,
+    spool: &Path,
     out: W,
 ) -> Result<Summary, Error> {
     let bag = bag_name(project);
@@ -135,77 +139,291 @@ pub fn write<W: Write + Seek>(
     tags.sort();
 
     let date = zip_date(project.audit.report_date);
-    let options = |name: &str, size: u64| {
-        SimpleFileOptions::default()
-            .compression_method(if is_precompressed(name) {
-                CompressionMethod::Stored
-            } else {
-                CompressionMethod::Deflated
-            })
-            .last_modified_time(date)
-            .unix_permissions(0o644)
-            .system(zip::System::Unix)
-            .large_file(size >= u32::MAX as u64)
-    };
 
     // One sorted list of every entry, tag files and payload alike.
-    let mut all: Vec<(String, u64, &Source<'_>)> = Vec::with_capacity(entries.len() + tags.len());
     let tag_sources: Vec<(String, Source<'_>)> =
         tags.iter().map(|(n, t)| (format!("{bag}/{n}"), Source::Memory(t.as_bytes()))).collect();
-    for (name, src) in &tag_sources {
-        let size = match src {
+    let mut all: Vec<Item<'_>> = Vec::with_capacity(entries.len() + tags.len());
+    for (name, source) in &tag_sources {
+        let size = match source {
             Source::Memory(b) => b.len() as u64,
             Source::File { .. } => 0,
         };
-        all.push((name.clone(), size, src));
+        all.push(Item { name: name.clone(), size, source });
     }
     for e in &entries {
-        all.push((format!("{bag}/data/{}", e.name), e.size, &e.source));
+        all.push(Item { name: format!("{bag}/data/{}", e.name), size: e.size, source: &e.source });
     }
-    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.sort_by(|a, b| a.name.cmp(&b.name));
 
-    // Runs of small entries are compressed on every core, each into a one-entry zip in memory,
-    // then copied in order without recompressing (raw copy); a batch bounds the memory held.
-    // Large entries are streamed on their own. (zip's ZipFileBuilder was tried first: it kept
-    // ~300 KB per entry alive; see docs/performance.md.)
+    let packer = Packer { date, spool, level: project.package.compression_level };
     let mut zip = ZipWriter::new(out);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut i = 0;
-    while i < all.len() {
-        let mut j = i;
-        let mut batch = 0u64;
-        while j < all.len() && all[j].1 <= PARALLEL_MAX && (j == i || batch + all[j].1 <= BATCH_BYTES) {
-            batch += all[j].1;
-            j += 1;
-        }
-        if j == i {
-            let (name, size, source) = &all[i];
-            zip.start_file(name.as_str(), options(name, *size)).map_err(zip_err)?;
-            write_source(source, name, &mut zip, &mut buf)?;
-            i += 1;
-            continue;
-        }
-        let compressed: Vec<Result<Vec<u8>, Error>> = all[i..j]
-            .par_iter()
-            .map_init(
-                || vec![0u8; 256 * 1024],
-                |buf, (name, size, source)| {
-                    let mut one = ZipWriter::new(std::io::Cursor::new(Vec::new()));
-                    one.start_file(name.as_str(), options(name, *size)).map_err(zip_err)?;
-                    write_source(source, name, &mut one, buf)?;
-                    Ok(one.finish().map_err(zip_err)?.into_inner())
-                },
-            )
-            .collect();
-        for bytes in compressed {
-            let mut one = zip::ZipArchive::new(std::io::Cursor::new(bytes?)).map_err(zip_err)?;
-            let entry = one.by_index_raw(0).map_err(zip_err)?;
-            zip.raw_copy_file(entry).map_err(zip_err)?;
-        }
-        i = j;
-    }
+    packer.run(&all, &mut zip).map_err(|e| match e {
+        PackError::Zip(e) => zip_err(e),
+        PackError::Other(e) => e,
+    })?;
     zip.finish().map_err(zip_err)?;
     Ok(Summary { bag_name: bag, payload_files: entries.len(), payload_bytes })
+}
+
+/// One entry of the zip, in the zip's (sorted) order.
+struct Item<'a> {
+    name: String,
+    size: u64,
+    source: &'a Source<'a>,
+}
+
+/// How an entry is carried from a worker to the writer.
+enum Packed {
+    /// A one-entry zip in memory, copied over without recompressing.
+    Memory(Vec<u8>),
+    /// A one-entry zip in an unnamed temporary file (large entries that compress).
+    Spooled(std::fs::File),
+}
+
+enum PackError {
+    Zip(zip::result::ZipError),
+    Other(Error),
+}
+
+impl From<zip::result::ZipError> for PackError {
+    fn from(e: zip::result::ZipError) -> Self {
+        PackError::Zip(e)
+    }
+}
+
+impl From<Error> for PackError {
+    fn from(e: Error) -> Self {
+        PackError::Other(e)
+    }
+}
+
+/// What the workers and the writer share.
+struct Shared {
+    /// Position in the job list of the next job to take.
+    next_job: usize,
+    /// The packed entries, by entry number; taken by the writer.
+    slots: Vec<Option<Result<Packed, PackError>>>,
+    /// Bytes of `Packed::Memory` in `slots`.
+    pending: u64,
+    /// The entry the writer waits for.
+    writer_at: usize,
+    /// Set on the first error: workers stop taking jobs.
+    abort: bool,
+}
+
+/// Packs entries on every core and writes them in order.
+///
+/// Each entry is compressed by a worker into a one-entry zip (in memory, or in a temporary file
+/// when large), and the writer copies those into the package in name order without
+/// recompressing, so the output is the same whatever the number of threads or their timing.
+/// Large entries that compress are taken first, biggest first, so no core is left alone with a
+/// 256 MiB log at the end; the rest follow in name order, and workers stop taking in-memory work
+/// while [`PENDING_MAX`] bytes wait for the writer. Large stored entries are streamed by the
+/// writer itself. (zip's `ZipFileBuilder` was tried first: it kept ~300 KB per entry alive; see
+/// docs/performance.md.)
+struct Packer<'p> {
+    date: DateTime,
+    spool: &'p Path,
+    /// Deflate level.
+    level: u32,
+}
+
+impl Packer<'_> {
+    fn options(&self, method: CompressionMethod, size: u64) -> SimpleFileOptions {
+        SimpleFileOptions::default()
+            .compression_method(method)
+            .compression_level((method == CompressionMethod::Deflated).then_some(self.level as i64))
+            .last_modified_time(self.date)
+            .unix_permissions(0o644)
+            .system(zip::System::Unix)
+            .large_file(size >= u32::MAX as u64)
+    }
+
+    fn run<W: Write + Seek>(&self, all: &[Item<'_>], zip: &mut ZipWriter<W>) -> Result<(), PackError> {
+        // Large entries: stored or compressed, decided now from their first bytes.
+        let mut large: Vec<(usize, CompressionMethod)> = Vec::new();
+        for (i, item) in all.iter().enumerate().filter(|(_, it)| it.size > IN_MEMORY_MAX) {
+            large.push((i, sniff_method(&item.name, item.source)?));
+        }
+        let direct: std::collections::HashSet<usize> =
+            large.iter().filter(|(_, m)| *m == CompressionMethod::Stored).map(|(i, _)| *i).collect();
+        let mut jobs: Vec<usize> =
+            large.iter().filter(|(_, m)| *m != CompressionMethod::Stored).map(|(i, _)| *i).collect();
+        jobs.sort_by_key(|&i| std::cmp::Reverse(all[i].size));
+        jobs.extend((0..all.len()).filter(|i| all[*i].size <= IN_MEMORY_MAX));
+
+        let state = std::sync::Mutex::new(Shared {
+            next_job: 0,
+            slots: (0..all.len()).map(|_| None).collect(),
+            pending: 0,
+            writer_at: 0,
+            abort: false,
+        });
+        let ready = std::sync::Condvar::new();
+        // As many workers as collect's hashing pool (RAYON_NUM_THREADS sets both).
+        let workers = rayon::current_num_threads().min(jobs.len()).max(1);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| self.work(all, &jobs, &state, &ready));
+            }
+            let result = self.write_in_order(all, &direct, zip, &state, &ready);
+            if result.is_err() {
+                state.lock().unwrap_or_else(|p| p.into_inner()).abort = true;
+                ready.notify_all();
+            }
+            result
+        })
+    }
+
+    /// A worker: takes jobs until there are none (or an error stopped the run).
+    fn work(&self, all: &[Item<'_>], jobs: &[usize], state: &std::sync::Mutex<Shared>, ready: &std::sync::Condvar) {
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let entry = {
+                let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    if s.abort || s.next_job == jobs.len() {
+                        return;
+                    }
+                    let next = jobs[s.next_job];
+                    let in_memory = all[next].size <= IN_MEMORY_MAX;
+                    if !in_memory || s.pending < PENDING_MAX || next == s.writer_at {
+                        s.next_job += 1;
+                        break next;
+                    }
+                    s = ready.wait(s).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            let packed = self.pack(&all[entry], &mut buf);
+            let failed = packed.is_err();
+            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+            if let Ok(Packed::Memory(bytes)) = &packed {
+                s.pending += bytes.len() as u64;
+            }
+            s.slots[entry] = Some(packed);
+            s.abort |= failed;
+            drop(s);
+            ready.notify_all();
+        }
+    }
+
+    /// Packs one entry into a one-entry zip.
+    fn pack(&self, item: &Item<'_>, buf: &mut [u8]) -> Result<Packed, PackError> {
+        if item.size > IN_MEMORY_MAX {
+            let file = tempfile::tempfile_in(self.spool)
+                .map_err(|e| Error::io("create a temporary file in", self.spool, e))?;
+            let mut one = ZipWriter::new(std::io::BufWriter::with_capacity(256 * 1024, file));
+            one.start_file(item.name.as_str(), self.options(CompressionMethod::Deflated, item.size))?;
+            write_source(item.source, &item.name, &mut one, buf)?;
+            let file = one
+                .finish()?
+                .into_inner()
+                .map_err(|e| Error::io("write a temporary file in", self.spool, e.into_error()))?;
+            return Ok(Packed::Spooled(file));
+        }
+        // Small enough to hold: read it whole (checking its hash), then compress it unless it
+        // is already compressed, or compressing does not make it smaller.
+        let mut data = Vec::with_capacity(item.size as usize);
+        write_source(item.source, &item.name, &mut data, buf)?;
+        let mut method = method_for(&item.name, &data);
+        loop {
+            let mut one = ZipWriter::new(std::io::Cursor::new(Vec::with_capacity(data.len() / 2 + 256)));
+            one.start_file(item.name.as_str(), self.options(method, item.size))?;
+            one.write_all(&data).map_err(|e| Error::io("compress the package entry", &item.name, e))?;
+            let bytes = one.finish()?.into_inner();
+            if method == CompressionMethod::Deflated && bytes.len() > data.len() + 2 * item.name.len() + 128 {
+                method = CompressionMethod::Stored;
+                continue;
+            }
+            return Ok(Packed::Memory(bytes));
+        }
+    }
+
+    /// The writer: copies every packed entry into the package in name order.
+    fn write_in_order<W: Write + Seek>(
+        &self,
+        all: &[Item<'_>],
+        direct: &std::collections::HashSet<usize>,
+        zip: &mut ZipWriter<W>,
+        state: &std::sync::Mutex<Shared>,
+        ready: &std::sync::Condvar,
+    ) -> Result<(), PackError> {
+        let mut buf = vec![0u8; 1 << 20];
+        for (i, item) in all.iter().enumerate() {
+            if direct.contains(&i) {
+                zip.start_file(item.name.as_str(), self.options(CompressionMethod::Stored, item.size))?;
+                write_source(item.source, &item.name, zip, &mut buf)?;
+                continue;
+            }
+            let packed = {
+                let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+                s.writer_at = i;
+                ready.notify_all();
+                loop {
+                    if let Some(p) = s.slots[i].take() {
+                        if let Ok(Packed::Memory(bytes)) = &p {
+                            s.pending -= bytes.len() as u64;
+                        }
+                        break p;
+                    }
+                    s = ready.wait(s).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            ready.notify_all();
+            match packed? {
+                Packed::Memory(bytes) => {
+                    let mut one = zip::ZipArchive::new(std::io::Cursor::new(bytes))?;
+                    zip.raw_copy_file(one.by_index_raw(0)?)?;
+                }
+                Packed::Spooled(mut file) => {
+                    file.rewind().map_err(|e| Error::io("read a temporary file in", self.spool, e))?;
+                    let mut one = zip::ZipArchive::new(std::io::BufReader::with_capacity(256 * 1024, file))?;
+                    zip.raw_copy_file(one.by_index_raw(0)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Stored or Deflated, for an entry whose first bytes are `head`: stored when the extension says
+/// the content is already compressed, or when its bytes look random (an unknown binary format).
+fn method_for(name: &str, head: &[u8]) -> CompressionMethod {
+    if is_precompressed(name) || looks_compressed(&head[..head.len().min(SNIFF_BYTES)]) {
+        CompressionMethod::Stored
+    } else {
+        CompressionMethod::Deflated
+    }
+}
+
+/// Reads the first bytes of a large entry to choose its method.
+fn sniff_method(name: &str, source: &Source<'_>) -> Result<CompressionMethod, Error> {
+    match source {
+        Source::Memory(bytes) => Ok(method_for(name, bytes)),
+        Source::File { path, .. } => {
+            let mut head = Vec::with_capacity(SNIFF_BYTES);
+            std::fs::File::open(path)
+                .and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head))
+                .map_err(|e| Error::io("read evidence file", path, e))?;
+            Ok(method_for(name, &head))
+        }
+    }
+}
+
+/// Whether `bytes` look already compressed (or random): their byte entropy is close to 8 bits.
+/// Too short a sample says nothing, so under 1 KiB the answer is no.
+fn looks_compressed(bytes: &[u8]) -> bool {
+    if bytes.len() < 1024 {
+        return false;
+    }
+    let mut counts = [0u32; 256];
+    for &b in bytes {
+        counts[b as usize] += 1;
+    }
+    let n = bytes.len() as f64;
+    let entropy: f64 = counts.iter().filter(|&&c| c > 0).map(|&c| c as f64 / n).map(|p| -p * p.log2()).sum();
+    entropy > STORED_ENTROPY
 }
 
 /// Writes one entry's content: generated bytes, or an evidence file checked against its hash.

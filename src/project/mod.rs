@@ -161,12 +161,23 @@ pub struct Branding {
 }
 
 /// `[package]` in auditpack.toml.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PackageSettings {
     /// Evidence that may hold secrets (paths or globs relative to the project), each with where
     /// it is written, so an entry that allows nothing can be pointed at.
     pub allow_secrets: Vec<AllowSecret>,
+    /// Deflate level, 1-9, for the entries that are compressed.
+    pub compression_level: u32,
 }
+
+impl Default for PackageSettings {
+    fn default() -> Self {
+        PackageSettings { allow_secrets: Vec::new(), compression_level: DEFAULT_COMPRESSION_LEVEL }
+    }
+}
+
+/// zip's and gzip's default: at this level the package is no larger than `zip -r` makes it.
+pub const DEFAULT_COMPRESSION_LEVEL: u32 = 6;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AllowSecret {
@@ -711,7 +722,22 @@ fn validate_package(src: &Source, p: raw::Package, diags: &mut Diagnostics) -> P
         }
         allow_secrets.push(AllowSecret { pattern: a.into_inner(), location });
     }
-    PackageSettings { allow_secrets }
+    let compression_level = match p.compression_level {
+        Some(l) if (1..=9).contains(l.get_ref()) => *l.get_ref() as u32,
+        Some(l) => {
+            diags.push(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("`compression_level` must be a whole number from 1 to 9, found {}", l.get_ref()),
+                )
+                .at(src.location(l.span().start))
+                .hint("1 packs fastest, 9 smallest; leave it out for the default, 6"),
+            );
+            DEFAULT_COMPRESSION_LEVEL
+        }
+        None => DEFAULT_COMPRESSION_LEVEL,
+    };
+    PackageSettings { allow_secrets, compression_level }
 }
 
 pub const DEFAULT_ACCENT: &str = "#1f4e79";

@@ -71,13 +71,15 @@ pub struct Branding {
     pub logo: Option<S<String>>,
 }
 
-pub const PACKAGE_KEYS: &[&str] = &["allow_secrets"];
+pub const PACKAGE_KEYS: &[&str] = &["allow_secrets", "compression_level"];
 /// `[package]`: settings of the package stage.
 #[derive(Deserialize, Default)]
 pub struct Package {
     /// Evidence files (paths or globs relative to the project) that may hold secrets.
     #[serde(default)]
     pub allow_secrets: Vec<S<String>>,
+    /// Deflate level for entries that compress, 1 (fastest) to 9 (smallest).
+    pub compression_level: Option<S<i64>>,
 }
 
 pub const SNAPSHOT_KEYS: &[&str] = &["store"];
