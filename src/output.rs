@@ -41,6 +41,21 @@ impl Staging {
         f.write_all(bytes).map_err(|e| Error::io("write", &dest, e))
     }
 
+    /// Streams `value` as pretty JSON (and a final newline) into a staged file; returns the
+    /// staged file's path, so it can be read back (into the package) without holding it.
+    pub fn write_json<T: serde::Serialize>(&mut self, name: &str, value: &T) -> Result<PathBuf, Error> {
+        let dest = self.dir.join(name);
+        let f = self.file(name)?;
+        let path = f.path().to_path_buf();
+        let mut w = std::io::BufWriter::with_capacity(256 * 1024, f.as_file_mut());
+        serde_json::to_writer_pretty(&mut w, value)
+            .map_err(std::io::Error::from)
+            .and_then(|_| w.write_all(b"\n"))
+            .and_then(|_| w.flush())
+            .map_err(|e| Error::io("write", &dest, e))?;
+        Ok(path)
+    }
+
     /// Renames every staged file into place; returns the final paths.
     pub fn commit(self) -> Result<Vec<PathBuf>, Error> {
         let mut done = Vec::new();

@@ -5,7 +5,7 @@ use crate::Error;
 use crate::collect::CollectOptions;
 use crate::diag::Diagnostics;
 use crate::output::Staging;
-use crate::package::Artifact;
+use crate::package::{Artifact, Content};
 use crate::render::{Templates, doc::DocMeta};
 use std::io::Write;
 use std::path::PathBuf;
@@ -135,9 +135,8 @@ fn run_timed(
             timings.mark("index.json");
         }
         Mode::Build => {
-            let index_json = to_json(&assessed.index)?;
+            let index_json = staging.write_json("index.json", &assessed.index)?;
             timings.mark("index.json");
-            staging.write("index.json", &index_json)?;
             write_build(&assessed, index_json, signing_key.as_ref(), &mut staging, timings)?;
         }
         Mode::Describe => write_description(&assessed, &mut staging, timings)?,
@@ -234,27 +233,28 @@ fn write_description(a: &crate::Assessed, staging: &mut Staging, timings: &mut T
 
 fn write_build(
     a: &crate::Assessed,
-    index_json: Vec<u8>,
+    index_json: std::path::PathBuf,
     signing_key: Option<&ed25519_dalek::SigningKey>,
     staging: &mut Staging,
     timings: &mut Timings,
 ) -> Result<(), Error> {
     let project = &a.project;
     let Rendered { markdown, html, pdf } = render(a, "report.md", doc_meta(a)?, timings)?;
-    let report_json = to_json(&a.report)?;
+    let report_json = staging.write_json("report.json", &a.report)?;
     let register_csv = crate::project::risks_csv::export(&a.project.risks);
 
     let artifacts = vec![
-        Artifact { name: "index.json".into(), bytes: index_json },
-        Artifact { name: "report/report.md".into(), bytes: markdown.into_bytes() },
-        Artifact { name: "report/report.html".into(), bytes: html.into_bytes() },
-        Artifact { name: "report/report.pdf".into(), bytes: pdf },
-        Artifact { name: "report/report.json".into(), bytes: report_json },
-        Artifact { name: "report/risk-register.csv".into(), bytes: register_csv.into_bytes() },
+        Artifact { name: "index.json".into(), content: Content::File(index_json) },
+        Artifact { name: "report/report.md".into(), content: Content::Bytes(markdown.into_bytes()) },
+        Artifact { name: "report/report.html".into(), content: Content::Bytes(html.into_bytes()) },
+        Artifact { name: "report/report.pdf".into(), content: Content::Bytes(pdf) },
+        Artifact { name: "report/report.json".into(), content: Content::File(report_json) },
+        Artifact { name: "report/risk-register.csv".into(), content: Content::Bytes(register_csv.into_bytes()) },
     ];
-    for art in &artifacts[1..] {
-        let name = art.name.trim_start_matches("report/");
-        staging.write(name, &art.bytes)?;
+    for art in &artifacts {
+        if let Content::Bytes(bytes) = &art.content {
+            staging.write(art.name.trim_start_matches("report/"), bytes)?;
+        }
     }
     let zip_name = format!("{}.zip", crate::package::bag_name(project));
     let zip_path = staging.dir().join(&zip_name);

@@ -24,11 +24,18 @@ use std::path::{Path, PathBuf};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
-/// A generated file for the bag's payload, held in memory (reports, index).
+/// A generated file for the bag's payload (reports, index).
 pub struct Artifact {
     /// Path under `data/`, e.g. `report/report.pdf`.
     pub name: String,
-    pub bytes: Vec<u8>,
+    pub content: Content,
+}
+
+/// Where a generated file's bytes are.
+pub enum Content {
+    Bytes(Vec<u8>),
+    /// Already written (staged) to this file: large outputs are streamed, never held whole.
+    File(PathBuf),
 }
 
 /// What was written.
@@ -68,13 +75,13 @@ pub fn bag_name(project: &Project) -> String {
 /// One payload entry: where it comes from and its checksum.
 enum Source<'a> {
     Memory(&'a [u8]),
-    File { path: PathBuf, expected: &'a str },
+    File { path: PathBuf },
 }
 
 struct Entry<'a> {
     /// Path under `data/`.
-    name: String,
-    sha256: String,
+    name: &'a str,
+    sha256: std::borrow::Cow<'a, str>,
     size: u64,
     source: Source<'a>,
 }
@@ -91,28 +98,36 @@ pub fn write<W: Write + Seek>(
     let bag = bag_name(project);
     let zip_err = |e: zip::result::ZipError| Error::Package { path: PathBuf::from(&bag), message: e.to_string() };
 
-    let mut entries: Vec<Entry<'_>> = artifacts
-        .iter()
-        .map(|a| Entry {
-            name: a.name.clone(),
-            sha256: hex(&Sha256::digest(&a.bytes)),
-            size: a.bytes.len() as u64,
-            source: Source::Memory(&a.bytes),
-        })
-        .collect();
+    let mut entries: Vec<Entry<'_>> = Vec::with_capacity(artifacts.len() + index.evidence.len());
+    for a in artifacts {
+        entries.push(match &a.content {
+            Content::Bytes(bytes) => Entry {
+                name: &a.name,
+                sha256: hex(&Sha256::digest(bytes)).into(),
+                size: bytes.len() as u64,
+                source: Source::Memory(bytes),
+            },
+            Content::File(path) => {
+                let mut f = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+                let (sha256, size) = crate::collect::copy_hashed(&mut f, &mut std::io::sink(), &mut vec![0; 1 << 20])
+                    .map_err(|e| Error::io("read", path, e))?;
+                Entry { name: &a.name, sha256: sha256.into(), size, source: Source::File { path: path.clone() } }
+            }
+        });
+    }
     for f in &index.evidence {
         entries.push(Entry {
-            name: f.file.path.clone(),
-            sha256: f.file.sha256.clone(),
+            name: &f.file.path,
+            sha256: f.file.sha256.as_str().into(),
             size: f.file.size,
-            source: Source::File { path: project.root.join(&f.file.path), expected: &f.file.sha256 },
+            source: Source::File { path: project.root.join(&f.file.path) },
         });
         if let Some(s) = &f.file.sidecar {
             entries.push(Entry {
-                name: s.path.clone(),
-                sha256: s.sha256.clone(),
+                name: &s.path,
+                sha256: s.sha256.as_str().into(),
                 size: s.size,
-                source: Source::File { path: project.root.join(&s.path), expected: &s.sha256 },
+                source: Source::File { path: project.root.join(&s.path) },
             });
         }
     }
@@ -149,10 +164,15 @@ pub fn write<W: Write + Seek>(
             Source::Memory(b) => b.len() as u64,
             Source::File { .. } => 0,
         };
-        all.push(Item { name: name.clone(), size, source });
+        all.push(Item { name: name.clone(), size, source, sha256: None });
     }
     for e in &entries {
-        all.push(Item { name: format!("{bag}/data/{}", e.name), size: e.size, source: &e.source });
+        all.push(Item {
+            name: format!("{bag}/data/{}", e.name),
+            size: e.size,
+            source: &e.source,
+            sha256: Some(&e.sha256),
+        });
     }
     all.sort_by(|a, b| a.name.cmp(&b.name));
 
@@ -171,6 +191,8 @@ struct Item<'a> {
     name: String,
     size: u64,
     source: &'a Source<'a>,
+    /// What the content must hash to (payload files; tag files are made here).
+    sha256: Option<&'a str>,
 }
 
 /// How an entry is carried from a worker to the writer.
@@ -315,7 +337,7 @@ impl Packer<'_> {
                 .map_err(|e| Error::io("create a temporary file in", self.spool, e))?;
             let mut one = ZipWriter::new(std::io::BufWriter::with_capacity(256 * 1024, file));
             one.start_file(item.name.as_str(), self.options(CompressionMethod::Deflated, item.size))?;
-            write_source(item.source, &item.name, &mut one, buf)?;
+            write_source(item, &mut one, buf)?;
             let file = one
                 .finish()?
                 .into_inner()
@@ -325,7 +347,7 @@ impl Packer<'_> {
         // Small enough to hold: read it whole (checking its hash), then compress it unless it
         // is already compressed, or compressing does not make it smaller.
         let mut data = Vec::with_capacity(item.size as usize);
-        write_source(item.source, &item.name, &mut data, buf)?;
+        write_source(item, &mut data, buf)?;
         let mut method = method_for(&item.name, &data);
         loop {
             let mut one = ZipWriter::new(std::io::Cursor::new(Vec::with_capacity(data.len() / 2 + 256)));
@@ -353,7 +375,7 @@ impl Packer<'_> {
         for (i, item) in all.iter().enumerate() {
             if direct.contains(&i) {
                 zip.start_file(item.name.as_str(), self.options(CompressionMethod::Stored, item.size))?;
-                write_source(item.source, &item.name, zip, &mut buf)?;
+                write_source(item, zip, &mut buf)?;
                 continue;
             }
             let packed = {
@@ -426,11 +448,13 @@ fn looks_compressed(bytes: &[u8]) -> bool {
     entropy > STORED_ENTROPY
 }
 
-/// Writes one entry's content: generated bytes, or an evidence file checked against its hash.
-fn write_source<W: Write>(source: &Source<'_>, name: &str, out: &mut W, buf: &mut [u8]) -> Result<(), Error> {
-    match source {
-        Source::Memory(bytes) => out.write_all(bytes).map_err(|err| Error::io("write the package entry", name, err)),
-        Source::File { path, expected } => copy_checked(path, expected, out, buf),
+/// Writes one entry's content: bytes in memory, or a file checked against its hash.
+fn write_source<W: Write>(item: &Item<'_>, out: &mut W, buf: &mut [u8]) -> Result<(), Error> {
+    match item.source {
+        Source::Memory(bytes) => {
+            out.write_all(bytes).map_err(|err| Error::io("write the package entry", &item.name, err))
+        }
+        Source::File { path } => copy_checked(path, item.sha256.unwrap_or_default(), out, buf),
     }
 }
 
