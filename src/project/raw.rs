@@ -19,6 +19,7 @@ pub const TOP_KEYS: &[&str] = &[
     "not_relevant",
     "sampling",
     "package",
+    "report",
     "snapshot",
     "objective",
     "risk",
@@ -78,6 +79,13 @@ pub struct Package {
     /// Evidence files (paths or globs relative to the project) that may hold secrets.
     #[serde(default)]
     pub allow_secrets: Vec<S<String>>,
+}
+
+pub const REPORT_KEYS: &[&str] = &["evidence_index_rows"];
+/// `[report]`: how much of the evidence the report lists.
+#[derive(Deserialize, Default)]
+pub struct Report {
+    pub evidence_index_rows: Option<S<i64>>,
 }
 
 pub const SNAPSHOT_KEYS: &[&str] = &["store"];
