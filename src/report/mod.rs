@@ -292,6 +292,9 @@ pub fn build(
         if !complete {
             // The samples above keep the files they name; the full list stays in the package.
             row.evidence = Vec::new();
+            for o in &mut row.status.occurrences {
+                o.evidence = Vec::new();
+            }
         }
     }
 
