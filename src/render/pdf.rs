@@ -2607,7 +2607,29 @@ fn save(pdf: PdfDocument, outline: &[OutlineEntry], id: &str) -> Result<Vec<u8>,
 
     // lopdf defaults to 1.3; the logo's soft mask (transparency) is PDF 1.4.
     lo.version = "1.4".to_string();
-    lo.compress();
+    // Deflates every stream that has no filter yet (page contents, fonts), on every core: what
+    // `lopdf::Document::compress` does on one thread at level 9, here at the default level 6,
+    // which on page content streams is several times faster for a file ~1% larger. The bytes
+    // depend only on each stream, never on the thread that compressed it. (Inline: lopdf's types
+    // cannot be named here.)
+    {
+        use flate2::{Compression, write::ZlibEncoder};
+        use rayon::prelude::*;
+        use std::io::Write as _;
+        lo.objects.par_iter_mut().for_each(|(_, obj)| {
+            let Ok(stream) = obj.as_stream_mut() else { return };
+            if stream.dict.get(b"Filter").is_ok() {
+                return;
+            }
+            let mut z = ZlibEncoder::new(Vec::with_capacity(stream.content.len() / 4), Compression::default());
+            let Ok(compressed) = z.write_all(&stream.content).and_then(|_| z.finish()) else { return };
+            // As lopdf does: keep the stream raw when deflating does not pay for the filter entry.
+            if compressed.len() + 19 < stream.content.len() {
+                stream.dict.set("Filter", "FlateDecode");
+                stream.set_content(compressed);
+            }
+        });
+    }
     let mut out = Vec::new();
     lo.save_to(&mut out).map_err(|e| PdfError::Write(e.to_string()))?;
     Ok(out)
