@@ -41,19 +41,27 @@ impl Staging {
         f.write_all(bytes).map_err(|e| Error::io("write", &dest, e))
     }
 
-    /// Streams `value` as pretty JSON (and a final newline) into a staged file; returns the
-    /// staged file's path, so it can be read back (into the package) without holding it.
-    pub fn write_json<T: serde::Serialize>(&mut self, name: &str, value: &T) -> Result<PathBuf, Error> {
+    /// Streams what `write` writes into a staged file; returns the staged file's path, so it can
+    /// be read back (into the package) without ever being held whole.
+    pub fn write_streamed(
+        &mut self,
+        name: &str,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<PathBuf, Error> {
         let dest = self.dir.join(name);
         let f = self.file(name)?;
         let path = f.path().to_path_buf();
         let mut w = std::io::BufWriter::with_capacity(256 * 1024, f.as_file_mut());
-        serde_json::to_writer_pretty(&mut w, value)
-            .map_err(std::io::Error::from)
-            .and_then(|_| w.write_all(b"\n"))
-            .and_then(|_| w.flush())
-            .map_err(|e| Error::io("write", &dest, e))?;
+        write(&mut w).and_then(|_| w.flush()).map_err(|e| Error::io("write", &dest, e))?;
         Ok(path)
+    }
+
+    /// [`Staging::write_streamed`] of `value` as pretty JSON and a final newline.
+    pub fn write_json<T: serde::Serialize>(&mut self, name: &str, value: &T) -> Result<PathBuf, Error> {
+        self.write_streamed(name, |w| {
+            serde_json::to_writer_pretty(&mut *w, value)?;
+            w.write_all(b"\n")
+        })
     }
 
     /// Renames every staged file into place; returns the final paths.

@@ -48,7 +48,10 @@ pub struct Occurrence {
     pub label: String,
     pub start: Date,
     pub end: Date,
+    /// The evidence for this occurrence; the report model empties it when it does not list every
+    /// file (`[report] evidence_index_rows`), `evidence_count` stays.
     pub evidence: Vec<String>,
+    pub evidence_count: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,16 +115,14 @@ pub fn assess(
         };
         let occurrences: Vec<Occurrence> = windows
             .into_iter()
-            .map(|w| Occurrence {
-                evidence: files
+            .map(|w| {
+                let evidence: Vec<String> = files
                     .iter()
                     .filter(|f| f.effective().overlaps(w.start, w.end))
                     .map(|f| f.file.path.clone())
                     .chain(earlier.iter().filter(|p| p.effective.overlaps(w.start, w.end)).map(|p| p.label()))
-                    .collect(),
-                label: w.label,
-                start: w.start,
-                end: w.end,
+                    .collect();
+                Occurrence { evidence_count: evidence.len(), evidence, label: w.label, start: w.start, end: w.end }
             })
             .collect();
         let in_period = files.iter().filter(|f| f.effective().overlaps(audit.start, audit.end)).count()

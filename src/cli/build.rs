@@ -242,6 +242,10 @@ fn write_build(
     let Rendered { markdown, html, pdf } = render(a, "report.md", doc_meta(a)?, timings)?;
     let report_json = staging.write_json("report.json", &a.report)?;
     let register_csv = crate::project::risks_csv::export(&a.project.risks);
+    // Every file, whatever the report lists: written row by row from the index.
+    let evidence_csv = staging.write_streamed("evidence-index.csv", |w| {
+        crate::report::write_evidence_csv(&a.index, w).and_then(|w| w.flush())
+    })?;
 
     let artifacts = vec![
         Artifact { name: "index.json".into(), content: Content::File(index_json) },
@@ -250,6 +254,7 @@ fn write_build(
         Artifact { name: "report/report.pdf".into(), content: Content::Bytes(pdf) },
         Artifact { name: "report/report.json".into(), content: Content::File(report_json) },
         Artifact { name: "report/risk-register.csv".into(), content: Content::Bytes(register_csv.into_bytes()) },
+        Artifact { name: crate::report::EVIDENCE_CSV.into(), content: Content::File(evidence_csv) },
     ];
     for art in &artifacts {
         if let Content::Bytes(bytes) = &art.content {
@@ -309,7 +314,8 @@ fn doc_meta(a: &crate::Assessed) -> Result<DocMeta, Error> {
 /// read here, in the CLI, so the library stays free of it.
 struct Timings {
     last: std::time::Instant,
-    stages: Vec<(&'static str, std::time::Duration)>,
+    /// Stage, its wall time, and the process's peak resident memory when it ended (if known).
+    stages: Vec<(&'static str, std::time::Duration, Option<u64>)>,
 }
 
 impl Timings {
@@ -320,17 +326,25 @@ impl Timings {
     /// Ends the stage `stage`: the time since the previous mark is its own.
     fn mark(&mut self, stage: &'static str) {
         let now = std::time::Instant::now();
-        self.stages.push((stage, now - self.last));
+        self.stages.push((stage, now - self.last, peak_rss_kib()));
         self.last = now;
     }
 
     fn print(&self) {
-        let total: std::time::Duration = self.stages.iter().map(|(_, d)| *d).sum();
-        eprintln!("timings (wall):");
-        for (stage, d) in &self.stages {
+        let total: std::time::Duration = self.stages.iter().map(|(_, d, _)| *d).sum();
+        eprintln!("timings (wall; peak memory so far):");
+        for (stage, d, peak) in &self.stages {
             let share = if total.is_zero() { 0.0 } else { 100.0 * d.as_secs_f64() / total.as_secs_f64() };
-            eprintln!("  {stage:<36} {:>9.3} s {share:>5.1}%", d.as_secs_f64());
+            let peak = peak.map(|k| format!("{:>7} MB", k / 1024)).unwrap_or_default();
+            eprintln!("  {stage:<36} {:>9.3} s {share:>5.1}% {peak}", d.as_secs_f64());
         }
         eprintln!("  {:<36} {:>9.3} s", "total", total.as_secs_f64());
     }
+}
+
+/// The peak resident set of this process so far (`VmHWM`, Linux), in KiB: which stage raised it.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -38,6 +38,7 @@ pub struct Project {
     pub paths: Paths,
     pub branding: Branding,
     pub package: PackageSettings,
+    pub report: ReportSettings,
     pub snapshot: SnapshotSettings,
     pub providers: Vec<Provider>,
     pub matrix: Matrix,
@@ -184,6 +185,23 @@ pub struct AllowSecret {
     pub pattern: String,
     #[serde(skip)]
     pub location: Location,
+}
+
+/// `[report]` in auditpack.toml.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportSettings {
+    /// Up to this many evidence files, the evidence index lists every file; beyond it, the report
+    /// summarises the evidence per control and points to the complete listings in the package.
+    pub evidence_index_rows: usize,
+}
+
+/// The default of `[report] evidence_index_rows`: about a hundred PDF pages of evidence index.
+pub const DEFAULT_EVIDENCE_INDEX_ROWS: usize = 5000;
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings { evidence_index_rows: DEFAULT_EVIDENCE_INDEX_ROWS }
+    }
 }
 
 /// `[snapshot]` in auditpack.toml.
@@ -365,6 +383,9 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     let package: raw::Package = section("package", raw::PACKAGE_KEYS, diags)
         .and_then(|v| toml_de::deserialize(&src, v, "in [package]", raw::PACKAGE_KEYS, diags))
         .unwrap_or_default();
+    let report: raw::Report = section("report", raw::REPORT_KEYS, diags)
+        .and_then(|v| toml_de::deserialize(&src, v, "in [report]", raw::REPORT_KEYS, diags))
+        .unwrap_or_default();
     let snapshot: raw::Snapshot = section("snapshot", raw::SNAPSHOT_KEYS, diags)
         .and_then(|v| toml_de::deserialize(&src, v, "in [snapshot]", raw::SNAPSHOT_KEYS, diags))
         .unwrap_or_default();
@@ -398,6 +419,7 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     let paths = validate_paths(&src, paths, diags);
     let branding = validate_branding(&src, branding, diags);
     let package = validate_package(&src, package, diags);
+    let report = validate_report(&src, report, diags);
     let snapshot = SnapshotSettings {
         store: snapshot
             .store
@@ -451,6 +473,7 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         paths,
         branding,
         package,
+        report,
         snapshot,
         providers,
         matrix,
@@ -515,6 +538,26 @@ fn validate_not_relevant(
     }
     out.sort_by_key(|n| crate::model::criterion_rank(&n.criterion));
     out
+}
+
+fn validate_report(src: &Source, raw: raw::Report, diags: &mut Diagnostics) -> ReportSettings {
+    let mut settings = ReportSettings::default();
+    if let Some(n) = raw.evidence_index_rows {
+        match usize::try_from(*n.get_ref()) {
+            Ok(rows) => settings.evidence_index_rows = rows,
+            Err(_) => diags.push(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("`evidence_index_rows` must be 0 or more, found {}", n.get_ref()),
+                )
+                .at(src.location(n.span().start))
+                .hint(format!(
+                    "the default is {DEFAULT_EVIDENCE_INDEX_ROWS}; 0 always summarises the evidence per control"
+                )),
+            ),
+        }
+    }
+    settings
 }
 
 fn validate_sampling(src: &Source, raw: raw::Sampling, diags: &mut Diagnostics) -> Sampling {

@@ -19,6 +19,7 @@ pub const TOP_KEYS: &[&str] = &[
     "not_relevant",
     "sampling",
     "package",
+    "report",
     "snapshot",
     "objective",
     "risk",
@@ -80,6 +81,13 @@ pub struct Package {
     pub allow_secrets: Vec<S<String>>,
     /// Deflate level for entries that compress, 1 (fastest) to 9 (smallest).
     pub compression_level: Option<S<i64>>,
+}
+
+pub const REPORT_KEYS: &[&str] = &["evidence_index_rows"];
+/// `[report]`: how much of the evidence the report lists.
+#[derive(Deserialize, Default)]
+pub struct Report {
+    pub evidence_index_rows: Option<S<i64>>,
 }
 
 pub const SNAPSHOT_KEYS: &[&str] = &["store"];

@@ -7,6 +7,8 @@ use std::fmt::Write;
 
 /// Tables with more rows than this get a filter box.
 const FILTER_ROWS: usize = 12;
+/// Table columns whose cells all hold at most this many characters never wrap in HTML.
+const SHORT_CELL: usize = 12;
 
 pub fn render(doc: &Document) -> String {
     let mut body = String::new();
@@ -156,6 +158,18 @@ fn block(out: &mut String, b: &Block, doc: &Document) {
                 Some(Align::Center) => " class=\"c\"",
                 _ => "",
             };
+            // Columns of short values (dates, sizes, owners) are not worth wrapping ("2026-03- /
+            // 31", "1.2 / KiB"), as in the PDF: their cells keep to one line.
+            let ncols = t.header.len().max(t.rows.iter().map(Vec::len).max().unwrap_or(0));
+            let short: Vec<bool> = (0..ncols)
+                .map(|i| t.rows.iter().all(|r| r.get(i).is_none_or(|c| plain_text(c).chars().count() <= SHORT_CELL)))
+                .collect();
+            let cell_class = |i: usize| match (t.align.get(i), short.get(i).copied().unwrap_or(false)) {
+                (Some(Align::Right), true) => " class=\"r nw\"",
+                (Some(Align::Center), true) => " class=\"c nw\"",
+                (_, true) => " class=\"nw\"",
+                _ => align(i),
+            };
             for (i, h) in t.header.iter().enumerate() {
                 let _ = write!(out, "<th{}>", align(i));
                 inlines(out, h);
@@ -165,7 +179,7 @@ fn block(out: &mut String, b: &Block, doc: &Document) {
             for row in &t.rows {
                 out.push_str("<tr>");
                 for (i, c) in row.iter().enumerate() {
-                    let _ = write!(out, "<td{}>", align(i));
+                    let _ = write!(out, "<td{}>", cell_class(i));
                     inlines(out, c);
                     out.push_str("</td>");
                 }
@@ -308,7 +322,8 @@ blockquote { margin: 1rem 0; padding: .2rem 1rem; border-left: 4px solid var(--a
 .table-wrap { overflow-x: auto; margin: .8rem 0 1.2rem; }
 table { border-collapse: collapse; width: 100%; font-size: .86rem; }
 th { background: var(--accent); color: #fff; text-align: left; padding: .4rem .5rem; }
-td { border-bottom: 1px solid var(--line); padding: .35rem .5rem; vertical-align: top; overflow-wrap: anywhere; }
+td { border-bottom: 1px solid var(--line); padding: .35rem .5rem; vertical-align: top; overflow-wrap: break-word; }
+td.nw { white-space: nowrap; }
 tbody tr:nth-child(even) td { background: var(--zebra); }
 .r { text-align: right; } .c { text-align: center; }
 input.filter { width: 100%; max-width: 24rem; padding: .35rem .5rem; margin-bottom: .4rem; border: 1px solid var(--line); border-radius: 4px; font: inherit; }

@@ -6,6 +6,7 @@
 pub mod soc2;
 
 use crate::assess::{Assessment, ControlStatus};
+use crate::collect::dates::DateSource;
 use crate::index::EvidenceIndex;
 use crate::model::{AuditType, Category, Owner};
 use crate::project::{Project, Risk};
@@ -25,8 +26,12 @@ pub struct Report {
     pub providers: Vec<ProviderRow>,
     pub criteria: Vec<CriterionRow>,
     pub controls: Vec<ControlRow>,
+    /// The evidence index: every file when the index is complete (see `evidence_index`), else empty.
     pub evidence: Vec<EvidenceRow>,
+    /// Files mapped to no control, when the index is complete (else empty; `totals.unmapped` counts them).
     pub unmapped: Vec<String>,
+    /// Whether the report lists every evidence file, and what stands in for the list when not.
+    pub evidence_index: EvidenceIndexSection,
     pub assets: Vec<crate::project::Asset>,
     /// The register as written (verbatim entries).
     pub risks: Vec<Risk>,
@@ -108,7 +113,12 @@ pub struct ControlRow {
     pub assignments: Vec<AssignmentRow>,
     pub performer: Option<String>,
     pub test_procedure: Option<String>,
+    /// Every evidence file of the control when the evidence index is complete, else empty.
     pub evidence: Vec<EvidenceRef>,
+    /// The control's evidence files, their bytes and the newest effective date, always.
+    pub evidence_count: usize,
+    pub evidence_bytes: u64,
+    pub evidence_newest: Option<String>,
     pub status: ControlStatus,
     /// Section IV: how it was tested (filled once every row exists).
     pub test: Option<soc2::TestRecord>,
@@ -146,13 +156,35 @@ pub struct EvidenceRow {
     pub provider: Option<String>,
 }
 
+/// The report lists every evidence file (in `evidence` and under each control) only up to
+/// `[report] evidence_index_rows` files: a larger listing is of no use to a reader and would make
+/// the report grow without bound. Beyond it the report gives per-control figures and points to the
+/// complete, machine-readable listings in the package.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceIndexSection {
+    /// Every file is listed.
+    pub complete: bool,
+    /// `[report] evidence_index_rows`.
+    pub limit: usize,
+    /// Bytes of the files mapped to no control.
+    pub unmapped_bytes: u64,
+    /// The complete listing in the package, as a CSV file (path under `data/`).
+    pub csv: &'static str,
+}
+
+/// The package's complete evidence listing as CSV, under `data/`.
+pub const EVIDENCE_CSV: &str = "report/evidence-index.csv";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Gaps {
     pub uncovered_criteria: Vec<String>,
     pub no_evidence: Vec<String>,
     pub stale: Vec<String>,
     pub exceptions: Vec<String>,
+    /// Files dated by modification time, when the evidence index is complete (else empty).
     pub inferred_dates: Vec<String>,
+    /// How many files are dated by modification time, always.
+    pub inferred_count: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -180,6 +212,8 @@ pub fn long_date(d: jiff::civil::Date) -> String {
     d.strftime("%-d %B %Y").to_string()
 }
 
+/// Builds the report model. It is bounded by the project, not by the evidence: beyond
+/// `[report] evidence_index_rows` files, no list of every file is kept (see [`EvidenceIndexSection`]).
 pub fn build(
     project: &Project,
     index: &EvidenceIndex,
@@ -238,6 +272,9 @@ pub fn build(
                         sha256: f.file.sha256.clone(),
                     })
                     .collect(),
+                evidence_count: 0,
+                evidence_bytes: 0,
+                evidence_newest: None,
                 status: assessment.controls[&c.id].clone(),
                 test: None,
                 cuec: c.cuec.clone(),
@@ -245,8 +282,20 @@ pub fn build(
             }
         })
         .collect();
+    let complete = index.evidence.len() <= project.report.evidence_index_rows;
     for (row, c) in controls.iter_mut().zip(&project.controls) {
         row.test = Some(soc2::test_record(project, c, row));
+        row.evidence_count = row.evidence.len();
+        row.evidence_bytes =
+            row.evidence.iter().filter_map(|e| by_path.get(e.path.as_str())).map(|f| f.file.size).sum();
+        row.evidence_newest = row.evidence.iter().map(|e| e.date.as_str()).max().map(String::from);
+        if !complete {
+            // The samples above keep the files they name; the full list stays in the package.
+            row.evidence = Vec::new();
+            for o in &mut row.status.occurrences {
+                o.evidence = Vec::new();
+            }
+        }
     }
 
     let criteria: Vec<CriterionRow> = crate::model::criteria()
@@ -266,6 +315,7 @@ pub fn build(
     let evidence: Vec<EvidenceRow> = index
         .evidence
         .iter()
+        .take(if complete { usize::MAX } else { 0 })
         .map(|f| EvidenceRow {
             path: f.file.path.clone(),
             name: f.file.rel.clone(),
@@ -290,7 +340,8 @@ pub fn build(
         no_evidence: status(|s| s.evidence_count == 0),
         stale: status(|s| s.stale),
         exceptions: status(|s| s.evidence_count > 0 && s.result == crate::assess::TestResult::Exceptions),
-        inferred_dates: assessment.inferred_dates.clone(),
+        inferred_dates: if complete { assessment.inferred_dates.clone() } else { Vec::new() },
+        inferred_count: assessment.inferred_dates.len(),
     };
 
     let (period_text, type_title) = match audit.kind {
@@ -342,14 +393,20 @@ pub fn build(
             controls: controls.len(),
             criteria_in_scope: criteria.len(),
             criteria_covered,
-            evidence_files: evidence.len(),
+            evidence_files: index.evidence.len(),
             evidence_bytes: index.totals.bytes,
             unmapped: index.unmapped.len(),
         },
         criteria,
         controls,
         evidence,
-        unmapped: index.unmapped.clone(),
+        unmapped: if complete { index.unmapped.clone() } else { Vec::new() },
+        evidence_index: EvidenceIndexSection {
+            complete,
+            limit: project.report.evidence_index_rows,
+            unmapped_bytes: index.unmapped.iter().filter_map(|p| by_path.get(p.as_str())).map(|f| f.file.size).sum(),
+            csv: EVIDENCE_CSV,
+        },
         assets: project.assets.clone(),
         risks: project.risks.clone(),
         risk: risk_section,
@@ -357,4 +414,52 @@ pub fn build(
         narratives: project.narratives.iter().map(|n| (n.name.clone(), n.markdown.clone())).collect(),
         gaps,
     }
+}
+
+/// The header of the evidence-index CSV.
+const EVIDENCE_CSV_COLUMNS: [&str; 10] = [
+    "path",
+    "size",
+    "sha256",
+    "effective",
+    "effective_start",
+    "effective_end",
+    "date_source",
+    "controls",
+    "provider",
+    "owner",
+];
+
+/// The names index.json gives these values (their serde names), without a JSON round trip per row.
+const DATE_SOURCES: [(DateSource, &str); 3] = [
+    (DateSource::Sidecar, "sidecar"),
+    (DateSource::FileName, "file-name"),
+    (DateSource::ModifiedTime, "modified-time"),
+];
+const OWNERS: [(Owner, &str); 3] = [(Owner::Provider, "provider"), (Owner::Joint, "joint"), (Owner::Tenant, "tenant")];
+
+/// Writes every evidence file of `index` as CSV (RFC 4180, CRLF, one row per file in path order,
+/// controls separated by `;`): the complete listing the report's evidence index points to. Rows
+/// go straight to `out`, so nothing per file is kept.
+pub fn write_evidence_csv<W: std::io::Write>(index: &EvidenceIndex, out: W) -> std::io::Result<W> {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
+    w.write_record(EVIDENCE_CSV_COLUMNS)?;
+    for f in &index.evidence {
+        let e = f.effective();
+        let size = f.file.size.to_string();
+        let (date, start, end) = (e.date.to_string(), e.start.to_string(), e.end.to_string());
+        w.write_record([
+            f.file.path.as_str(),
+            size.as_str(),
+            f.file.sha256.as_str(),
+            date.as_str(),
+            start.as_str(),
+            end.as_str(),
+            DATE_SOURCES.iter().find(|(s, _)| *s == e.source).map_or("", |(_, name)| name),
+            f.controls.join(";").as_str(),
+            f.provider.as_deref().unwrap_or(""),
+            OWNERS.iter().find(|(o, _)| *o == f.owner).map_or("", |(_, name)| name),
+        ])?;
+    }
+    w.into_inner().map_err(|e| e.into_error())
 }

@@ -129,7 +129,10 @@ pub struct TraceControl {
     pub title: String,
     pub criteria: Vec<String>,
     pub result_text: String,
+    /// The control's evidence when the evidence index is complete, else empty.
     pub evidence: Vec<EvidenceRef>,
+    pub evidence_count: usize,
+    pub evidence_newest: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -277,6 +280,8 @@ pub fn section(project: &Project, controls: &[ControlRow], ra: &RiskAssessment) 
                         criteria: row.criteria.clone(),
                         result_text: row.status.result_text.clone(),
                         evidence: row.evidence.clone(),
+                        evidence_count: row.evidence_count,
+                        evidence_newest: row.evidence_newest.clone(),
                     },
                     None => TraceControl {
                         id: c.control_id.clone(),
@@ -285,6 +290,8 @@ pub fn section(project: &Project, controls: &[ControlRow], ra: &RiskAssessment) 
                         criteria: c.mapped_tsc.clone(),
                         result_text: "Not in the control catalogue.".into(),
                         evidence: Vec::new(),
+                        evidence_count: 0,
+                        evidence_newest: None,
                     },
                 })
                 .collect(),

@@ -114,7 +114,7 @@ fn timings_name_every_stage_and_change_no_output() {
     let before = std::fs::read(f.out(zip)).unwrap();
     // Stage names only: durations depend on the machine and are never asserted.
     f.run("build", &["--timings"]).code(0).says(&[
-        "timings (wall):",
+        "timings (wall; peak memory so far):",
         "collect (walk + hash)",
         "index",
         "render pdf",

@@ -1,7 +1,7 @@
 //! Snapshot tests of each report section's Markdown, for a Type 1 project and for a Type 2
 //! project with an exception, plus the PDF's outline and the assertion's wording.
 
-use crate::harness::Fixture;
+use crate::harness::{Fixture, run_in};
 
 /// The report's Markdown split at its level-1 headings, keyed by the heading's anchor.
 fn sections(md: &str) -> Vec<(String, String)> {
@@ -108,4 +108,38 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
         std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.is_file()));
     assert!(found.is_some() || std::env::var_os("CI").is_none(), "{name} is missing on CI");
     found
+}
+
+/// Beyond `[report] evidence_index_rows` files the report stops listing files one by one (it
+/// would grow without bound) and summarises them per control; the package still lists every file.
+#[test]
+fn a_large_evidence_index_is_summarised_per_control() {
+    let f = Fixture::init();
+    let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
+    f.write("auditpack.toml", &format!("{cfg}\n[report]\nevidence_index_rows = 1\n"));
+    f.run("build", &["-q"]).code(0);
+    let md = std::fs::read_to_string(f.out("report.md")).unwrap();
+    let index = &sections(&md).into_iter().find(|(id, _)| id == "evidence-index").unwrap().1;
+    assert!(index.contains("more than the 1 this report lists file by file"), "{index}");
+    assert!(index.contains("| Control | Owner | Files | Size | Newest |"), "{index}");
+    assert!(index.contains("[AC-01](#control-ac-01)"), "{index}");
+    assert!(!index.contains("access-review-2026-Q2.csv"), "no file is listed: {index}");
+    assert!(
+        md.contains("Evidence on file: 1 file (294 B), the newest effective 2026-01-15"),
+        "the control gives its count, not the names"
+    );
+    let csv = std::fs::read_to_string(f.out("evidence-index.csv")).unwrap();
+    assert!(csv.starts_with("path,size,sha256,effective,"), "{csv}");
+    assert!(csv.contains("evidence/AC-01/access-review-2026-Q2.csv,"), "the CSV lists every file: {csv}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(f.out("report.json")).unwrap()).unwrap();
+    assert_eq!(json["evidence_index"]["complete"], false);
+    assert_eq!(json["evidence"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn evidence_index_rows_must_not_be_negative() {
+    let f = Fixture::init();
+    let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
+    f.write("auditpack.toml", &format!("{cfg}\n[report]\nevidence_index_rows = -1\n"));
+    run_in(&f.root(), &["check"]).code(1).says(&["invalid-value", "`evidence_index_rows` must be 0 or more"]);
 }
