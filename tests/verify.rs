@@ -488,4 +488,7 @@ fn a_compression_level_out_of_range_is_located() {
         .err_says(&["error[invalid-value]", "`compression_level` must be a whole number from 1 to 9, found 12"]);
     f.write("auditpack.toml", &format!("{toml}\n[package]\ncompression_level = 1\n"));
     f.run(&["build", "project", "--out", "out", "-q"]).code(0);
+    // The flag overrides the setting, within the same range.
+    f.run(&["build", "project", "--out", "out9", "-q", "--compression-level", "9"]).code(0);
+    f.run(&["build", "project", "--out", "out", "--compression-level", "0"]).code(2).err_says(&["0 is not in 1..=9"]);
 }

@@ -34,6 +34,9 @@ pub(super) struct BuildArgs {
     /// The snapshot store (default: `[snapshot] store` in auditpack.toml, else PROJECT/.auditpack/snapshots)
     #[arg(long, value_name = "DIR", requires = "snapshot")]
     store: Option<PathBuf>,
+    /// Deflate level of the package, 1 (fastest) to 9 (smallest) [default: `[package] compression_level`, else 6]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=9))]
+    compression_level: Option<u32>,
 }
 
 /// `full` carries the options only `build` has (signing, snapshots).
@@ -115,11 +118,14 @@ fn run_timed(
     if let Some(a) = &assessed {
         check_out_dir(&a.project, &args.out)?;
     }
-    let Some(assessed) = assessed.filter(|_| !diags.has_errors()) else {
+    let Some(mut assessed) = assessed.filter(|_| !diags.has_errors()) else {
         print_diagnostics(&diags, args.verbose, args.quiet);
         return Ok(Outcome::ProjectErrors);
     };
 
+    if let Some(level) = full.and_then(|b| b.compression_level) {
+        assessed.project.package.compression_level = level;
+    }
     let mut staging = Staging::new(&args.out)?;
     timings.mark("checks and secrets");
     match mode {
