@@ -6,6 +6,11 @@
 //! declared sizes, and hostile archives (`..` or absolute names, duplicate names, overlapping
 //! entries, compression bombs) are refused before anything is decompressed. Every problem is a
 //! diagnostic; only a package that cannot be read at all is an [`Error`].
+//!
+//! Files are hashed on one reader thread per core. Each thread has its own view of the zip (the
+//! central directory is shared, reads are positioned) and reuses one inflater and two buffers
+//! for every entry, so memory stays flat whatever the package holds. Results are kept per file
+//! and reported in the bag's order, so the report never depends on which thread finished first.
 
 use super::sign;
 use crate::Error;
@@ -15,8 +20,10 @@ use serde::Serialize;
 use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use unicode_normalization::UnicodeNormalization;
 
 /// Tag files (bagit.txt, manifests, bag-info.txt) are read whole; larger ones are refused.
@@ -25,12 +32,21 @@ const TAG_FILE_LIMIT: u64 = 256 << 20;
 /// than [`BOMB_MIN_SIZE`], is treated as a compression bomb. Deflate cannot exceed ~1032:1.
 const BOMB_RATIO: u64 = 1000;
 const BOMB_MIN_SIZE: u64 = 16 << 20;
-const BUF_SIZE: usize = 1 << 16;
+/// Each reader thread's input and output buffers: small enough that inflated data is still in
+/// the core's cache when CRC-32 and the hashers read it.
+const BUF_SIZE: usize = 128 << 10;
+/// Read-ahead of each view of the zip: local headers and small entries are read through it.
+const READ_AHEAD: usize = 16 << 10;
+/// Files at least this big are scheduled one by one, biggest first; smaller ones in runs of
+/// neighbours (in the container's order) of about this many bytes.
+const RUN_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, Default)]
 pub struct VerifyOptions {
     /// The public key the signature must verify with; `None` leaves the signature unchecked.
     pub key: Option<ed25519_dalek::VerifyingKey>,
+    /// Reader threads; `None` is one per core.
+    pub jobs: Option<usize>,
 }
 
 /// What `auditpack verify` found. Also the JSON output.
@@ -69,7 +85,7 @@ pub enum SignatureState {
 pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification, Error> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("read the package", path, e))?;
     let mut problems = Diagnostics::default();
-    let (mut bag, format) = if meta.is_dir() {
+    let (bag, format) = if meta.is_dir() {
         (Container::folder(path, &mut problems)?, "folder")
     } else {
         (Container::zip(path, &mut problems)?, "zip")
@@ -88,7 +104,7 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification, Error> 
         problems: Diagnostics::default(),
     };
     if !bag.refused {
-        check(&mut bag, opts, &mut v, &mut problems);
+        check(&bag, opts, &mut v, &mut problems);
     }
     v.intact = !problems.has_errors();
     v.problems = problems;
@@ -102,7 +118,7 @@ struct Manifest {
     entries: BTreeMap<String, (String, usize)>,
 }
 
-fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, problems: &mut Diagnostics) {
+fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: &mut Diagnostics) {
     let at = |file: &str| Location::file(file);
     // bagit.txt: strict, always UTF-8.
     let mut encoding = Encoding::Utf8;
@@ -124,10 +140,12 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
     }
     let strict = version >= (1, 0);
 
-    let tag_files: Vec<String> = bag.files.keys().filter(|p| !p.starts_with("data/")).cloned().collect();
+    // Every file by id: its position in the bag's sorted file list.
+    let paths: Vec<&str> = bag.files.keys().map(String::as_str).collect();
+    let tag_files: Vec<&str> = paths.iter().copied().filter(|p| !p.starts_with("data/")).collect();
     let mut payload: Vec<Manifest> = Vec::new();
     let mut tags: Vec<Manifest> = Vec::new();
-    for name in &tag_files {
+    for &name in &tag_files {
         let (is_tag, alg) = if let Some(a) = name.strip_prefix("tagmanifest-").and_then(|r| r.strip_suffix(".txt")) {
             (true, a)
         } else if let Some(a) = name.strip_prefix("manifest-").and_then(|r| r.strip_suffix(".txt")) {
@@ -150,6 +168,7 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
             continue;
         };
         let text = decode(&bytes, encoding, name, problems);
+        drop(bytes);
         let m = parse_manifest(name, algorithm, &text, is_tag, strict, problems);
         if is_tag { tags.push(m) } else { payload.push(m) }
     }
@@ -200,59 +219,47 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
         }
     }
 
-    // Which algorithms each file must be hashed with.
-    let mut wanted: BTreeMap<String, BTreeSet<Algorithm>> = BTreeMap::new();
-    let payload_files: Vec<String> = bag.files.keys().filter(|p| p.starts_with("data/")).cloned().collect();
-    for p in &payload_files {
-        wanted.entry(p.clone()).or_default();
-    }
-    let mut resolved: Vec<BTreeMap<String, String>> = Vec::new(); // per manifest: entry -> actual file
+    // Which algorithms each file must be hashed with. Payload files are read even when no
+    // manifest lists them: their size counts in Payload-Oxum.
+    let mut wanted: Vec<Option<AlgSet>> = paths.iter().map(|p| p.starts_with("data/").then(AlgSet::default)).collect();
+    let mut resolved: Vec<Vec<Option<usize>>> = Vec::new(); // per manifest, per entry: the file's id
     for m in payload.iter().chain(tags.iter()) {
         let r = resolve(m, &bag.files, problems);
-        for actual in r.values() {
-            wanted.entry(actual.clone()).or_default().insert(m.algorithm);
+        for &id in r.iter().flatten() {
+            wanted[id].get_or_insert_default().insert(m.algorithm);
         }
         resolved.push(r);
     }
-
-    // One pass over the files, in the container's order (sequential reads in a zip).
-    let mut order: Vec<(&String, &BTreeSet<Algorithm>)> = wanted.iter().collect();
-    order.sort_by_key(|(p, _)| bag.files.get(*p).map(|f| f.order).unwrap_or(usize::MAX));
-    let mut digests: BTreeMap<String, BTreeMap<Algorithm, String>> = BTreeMap::new();
-    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut unreadable: BTreeSet<String> = BTreeSet::new();
-    for (path, algs) in order {
-        match bag.hash(path, algs) {
-            Ok((size, d)) => {
-                sizes.insert(path.clone(), size);
-                digests.insert(path.clone(), d);
-            }
-            Err(msg) => {
-                unreadable.insert(path.clone());
-                problems.push(
-                    Diagnostic::error("corrupt-entry", format!("cannot read the file: {msg}"))
-                        .at(at(path))
-                        .hint("the package is damaged or was tampered with; ask for a new copy"),
-                );
-            }
+    let jobs: Vec<(usize, AlgSet)> = wanted.iter().enumerate().filter_map(|(id, w)| Some((id, (*w)?))).collect();
+    drop(wanted);
+    let hashed = bag.hash_all(&jobs, opts.jobs.unwrap_or_else(cores));
+    // Unreadable files, in the container's order.
+    let mut unreadable: Vec<(usize, usize)> = (hashed.iter().enumerate())
+        .filter(|(_, h)| matches!(h, Some(Err(_))))
+        .map(|(id, _)| (bag.files[paths[id]].order, id))
+        .collect();
+    unreadable.sort_unstable();
+    for (_, id) in unreadable {
+        if let Some(Err(msg)) = &hashed[id] {
+            problems.push(
+                Diagnostic::error("corrupt-entry", format!("cannot read the file: {msg}"))
+                    .at(at(paths[id]))
+                    .hint("the package is damaged or was tampered with; ask for a new copy"),
+            );
         }
     }
 
     // Compare every manifest with what is there.
-    let system_missing = check_manifests(
-        payload.iter().chain(tags.iter()),
-        &resolved,
-        &digests,
-        &unreadable,
-        &fetch,
-        &bag.files,
-        problems,
-    );
+    let system_missing =
+        check_manifests(payload.iter().chain(tags.iter()), &resolved, &hashed, &paths, &fetch, &bag.files, problems);
+    let payload_ids = || paths.iter().enumerate().filter(|(_, p)| p.starts_with("data/"));
     for (m, r) in payload.iter().zip(&resolved) {
-        let listed_files: std::collections::HashSet<&String> = r.values().collect();
-        for p in &payload_files {
-            let listed = listed_files.contains(p);
-            if !listed {
+        let mut listed = vec![false; paths.len()];
+        for &id in r.iter().flatten() {
+            listed[id] = true;
+        }
+        for (id, p) in payload_ids() {
+            if !listed[id] {
                 problems.push(
                     Diagnostic::error("unlisted-file", format!("the file is in the payload but not in {}", m.name))
                         .at(at(p))
@@ -261,7 +268,7 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
             }
         }
     }
-    for p in &payload_files {
+    for (_, p) in payload_ids() {
         if is_system_file(p) {
             problems.push(
                 Diagnostic::warning("system-file", "an operating-system metadata file is in the payload")
@@ -271,8 +278,13 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
         }
     }
 
-    v.payload_files = payload_files.len();
-    v.payload_bytes = payload_files.iter().filter_map(|p| sizes.get(p)).sum();
+    v.payload_files = payload_ids().count();
+    v.payload_bytes = payload_ids()
+        .filter_map(|(id, _)| match &hashed[id] {
+            Some(Ok(h)) => Some(h.size),
+            _ => None,
+        })
+        .sum();
     if let Some((bytes, count)) = oxum {
         let (found_bytes, found_count) = (v.payload_bytes, v.payload_files as u64);
         if (bytes, count) != (found_bytes, found_count) {
@@ -292,64 +304,97 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
         }
     }
 
-    check_signature(bag, opts, v, &tags, &resolved[payload.len()..], &tag_files, problems);
+    let covered: BTreeSet<&str> = tags
+        .iter()
+        .zip(&resolved[payload.len()..])
+        .filter(|(m, _)| m.name == sign::SIGNED_FILE)
+        .flat_map(|(_, r)| r.iter().flatten().map(|&id| paths[id]))
+        .collect();
+    check_signature(bag, opts, v, &covered, &tag_files, problems);
 }
 
-/// Maps each manifest entry to the file it names. A name that is absent but differs only in
-/// Unicode normalisation or letter case from a file that the same manifest also lists, with the
-/// same checksum, is the same file recorded twice by a tool on another file system: a warning.
-fn resolve(m: &Manifest, files: &BTreeMap<String, FileInfo>, problems: &mut Diagnostics) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
+/// Maps each manifest entry, in the manifest's order, to the id of the file it names. A name
+/// that is absent but differs only in Unicode normalisation or letter case from a file that the
+/// same manifest also lists, with the same checksum, is the same file recorded twice by a tool
+/// on another file system: a warning.
+fn resolve(m: &Manifest, files: &BTreeMap<String, FileInfo>, problems: &mut Diagnostics) -> Vec<Option<usize>> {
+    // The listed names that are in the bag, by their normalised and lower-cased forms: built
+    // only when a name is missing, so a complete bag never pays for it.
+    let mut variants: Option<BTreeMap<String, Vec<&String>>> = None;
+    let mut out = Vec::with_capacity(m.entries.len());
     for (entry, (sum, line)) in &m.entries {
-        if files.contains_key(entry) {
-            out.insert(entry.clone(), entry.clone());
+        if let Some(f) = files.get(entry) {
+            out.push(Some(f.id));
             continue;
         }
-        let nfc: String = entry.nfc().collect();
-        let twin = m.entries.iter().find(|(other, (other_sum, _))| {
-            *other != entry
-                && files.contains_key(*other)
-                && other_sum.eq_ignore_ascii_case(sum)
-                && (other.nfc().collect::<String>() == nfc || other.to_lowercase() == entry.to_lowercase())
+        let variants = variants.get_or_insert_with(|| {
+            let mut v: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+            for other in m.entries.keys().filter(|o| files.contains_key(*o)) {
+                v.entry(nfc_key(other)).or_default().push(other);
+                v.entry(lower_key(other)).or_default().push(other);
+            }
+            v
         });
-        if let Some((other, _)) = twin {
-            problems.push(
-                Diagnostic::warning(
-                    "duplicate-name-variant",
-                    format!("`{entry}` and `{other}` are listed separately but name one file (case or Unicode normalisation)"),
-                )
-                .at(Location { file: m.name.clone().into(), line: Some(*line), col: None })
-                .hint("the bag was probably made on a case-insensitive or normalising file system"),
-            );
-            out.insert(entry.clone(), other.clone());
+        // The first such name in the manifest's order, as a scan of the manifest would find.
+        let twin = [nfc_key(entry), lower_key(entry)]
+            .iter()
+            .filter_map(|k| variants.get(k))
+            .flatten()
+            .copied()
+            .filter(|other| *other != entry && m.entries[*other].0.eq_ignore_ascii_case(sum))
+            .min();
+        match twin {
+            Some(other) => {
+                problems.push(
+                    Diagnostic::warning(
+                        "duplicate-name-variant",
+                        format!(
+                            "`{entry}` and `{other}` are listed separately but name one file (case or Unicode normalisation)"
+                        ),
+                    )
+                    .at(Location { file: m.name.clone().into(), line: Some(*line), col: None })
+                    .hint("the bag was probably made on a case-insensitive or normalising file system"),
+                );
+                out.push(Some(files[other].id));
+            }
+            None => out.push(None),
         }
     }
     out
+}
+
+/// Keys under which two names count as one file: the same after Unicode normalisation (NFC),
+/// or the same in lower case. The prefixes keep the two kinds apart.
+fn nfc_key(name: &str) -> String {
+    format!("n:{}", name.nfc().collect::<String>())
+}
+fn lower_key(name: &str) -> String {
+    format!("l:{}", name.to_lowercase())
 }
 
 /// Checks each manifest entry's file and checksum. Returns how many missing files were
 /// operating-system metadata files (reported as warnings).
 fn check_manifests<'a>(
     manifests: impl Iterator<Item = &'a Manifest>,
-    resolved: &[BTreeMap<String, String>],
-    digests: &BTreeMap<String, BTreeMap<Algorithm, String>>,
-    unreadable: &BTreeSet<String>,
+    resolved: &[Vec<Option<usize>>],
+    hashed: &[Option<Result<Hashed, String>>],
+    paths: &[&str],
     fetch: &BTreeSet<String>,
     files: &BTreeMap<String, FileInfo>,
     problems: &mut Diagnostics,
 ) -> u64 {
     let mut system_missing = BTreeSet::new();
     for (m, r) in manifests.zip(resolved) {
-        for (entry, (sum, line)) in &m.entries {
-            let loc = Location { file: m.name.clone().into(), line: Some(*line), col: None };
-            let Some(actual) = r.get(entry) else {
+        for ((entry, (sum, line)), actual) in m.entries.iter().zip(r) {
+            let loc = || Location { file: m.name.clone().into(), line: Some(*line), col: None };
+            let Some(actual) = *actual else {
                 if fetch.contains(entry) {
                     problems.push(
                         Diagnostic::error(
                             "incomplete-bag",
                             format!("`{entry}` is listed in fetch.txt but was never fetched"),
                         )
-                        .at(loc)
+                        .at(loc())
                         .hint("fetch the file into the bag before relying on it"),
                     );
                 } else if is_system_file(entry) && !files.contains_key(entry) {
@@ -359,31 +404,33 @@ fn check_manifests<'a>(
                             "missing-system-file",
                             format!("`{entry}` is listed in {} but missing", m.name),
                         )
-                        .at(loc)
+                        .at(loc())
                         .hint("operating-system metadata files are often dropped by copies and archivers"),
                     );
                 } else {
                     problems.push(
                         Diagnostic::error("missing-from-bag", format!("`{entry}` is listed in {} but missing", m.name))
-                            .at(loc)
+                            .at(loc())
                             .hint("a file was deleted or renamed after the package was made"),
                     );
                 }
                 continue;
             };
-            if unreadable.contains(actual) {
-                continue;
-            }
-            let Some(found) = digests.get(actual).and_then(|d| d.get(&m.algorithm)) else {
+            // An unreadable file was reported already.
+            let Some(Ok(h)) = &hashed[actual] else {
                 continue;
             };
-            if !found.eq_ignore_ascii_case(sum) {
+            let Some(found) = h.digest(m.algorithm) else {
+                continue;
+            };
+            if !hex_eq(found, sum) {
+                let actual = paths[actual];
                 problems.push(
                     Diagnostic::error(
                         "checksum-mismatch",
-                        format!("`{actual}` has {} {found}, {} says {sum}", m.algorithm.name(), m.name),
+                        format!("`{actual}` has {} {}, {} says {sum}", m.algorithm.name(), hex(found), m.name),
                     )
-                    .at(loc)
+                    .at(loc())
                     .hint(if actual.starts_with("data/") {
                         "the file was changed after the package was made"
                     } else {
@@ -396,13 +443,24 @@ fn check_manifests<'a>(
     system_missing.len() as u64
 }
 
+/// Whether `hex` (either case) spells `bytes`.
+fn hex_eq(bytes: &[u8], hex: &str) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let h = hex.as_bytes();
+    h.len() == bytes.len() * 2
+        && bytes.iter().zip(h.chunks_exact(2)).all(|(b, pair)| {
+            pair[0].to_ascii_lowercase() == DIGITS[(b >> 4) as usize]
+                && pair[1].to_ascii_lowercase() == DIGITS[(b & 15) as usize]
+        })
+}
+
+/// `covered`: the tag files the signed tag manifest lists.
 fn check_signature(
-    bag: &mut Container,
+    bag: &Container,
     opts: &VerifyOptions,
     v: &mut Verification,
-    tags: &[Manifest],
-    tag_resolved: &[BTreeMap<String, String>],
-    tag_files: &[String],
+    covered: &BTreeSet<&str>,
+    tag_files: &[&str],
     problems: &mut Diagnostics,
 ) {
     let at = Location::file(sign::SIGNATURE_FILE);
@@ -482,13 +540,7 @@ fn check_signature(
         return;
     }
     // Everything the signature vouches for must go through the signed tag manifest.
-    let covered: BTreeSet<&String> = tags
-        .iter()
-        .zip(tag_resolved)
-        .filter(|(m, _)| m.name == sign::SIGNED_FILE)
-        .flat_map(|(_, r)| r.values())
-        .collect();
-    for t in tag_files {
+    for &t in tag_files {
         let is_manifest_of_tags = t.starts_with("tagmanifest-") && t.ends_with(".txt");
         if t != sign::SIGNATURE_FILE && !is_manifest_of_tags && !covered.contains(t) {
             problems.push(
@@ -496,7 +548,7 @@ fn check_signature(
                     "unsigned-tag-file",
                     format!("`{t}` is not covered by the signed {}", sign::SIGNED_FILE),
                 )
-                .at(Location::file(t.as_str()))
+                .at(Location::file(t))
                 .hint("a tag file was added after signing; do not trust it"),
             );
         }
@@ -827,6 +879,9 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
+    const ALL: [Algorithm; 6] =
+        [Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha224, Algorithm::Sha256, Algorithm::Sha384, Algorithm::Sha512];
+
     fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "md5" => Algorithm::Md5,
@@ -880,6 +935,17 @@ enum Hasher {
 }
 
 impl Hasher {
+    /// The digest's length in bytes.
+    fn len(&self) -> usize {
+        match self {
+            Hasher::Md5(_) => 16,
+            Hasher::Sha1(_) => 20,
+            Hasher::Sha224(_) => 28,
+            Hasher::Sha256(_) => 32,
+            Hasher::Sha384(_) => 48,
+            Hasher::Sha512(_) => 64,
+        }
+    }
     fn update(&mut self, b: &[u8]) {
         match self {
             Hasher::Md5(h) => h.update(b),
@@ -890,51 +956,294 @@ impl Hasher {
             Hasher::Sha512(h) => h.update(b),
         }
     }
-    fn finish(self) -> String {
+    fn finish_into(self, out: &mut Vec<u8>) {
         match self {
-            Hasher::Md5(h) => hex(&h.finalize()),
-            Hasher::Sha1(h) => hex(&h.finalize()),
-            Hasher::Sha224(h) => hex(&h.finalize()),
-            Hasher::Sha256(h) => hex(&h.finalize()),
-            Hasher::Sha384(h) => hex(&h.finalize()),
-            Hasher::Sha512(h) => hex(&h.finalize()),
+            Hasher::Md5(h) => out.extend_from_slice(&h.finalize()),
+            Hasher::Sha1(h) => out.extend_from_slice(&h.finalize()),
+            Hasher::Sha224(h) => out.extend_from_slice(&h.finalize()),
+            Hasher::Sha256(h) => out.extend_from_slice(&h.finalize()),
+            Hasher::Sha384(h) => out.extend_from_slice(&h.finalize()),
+            Hasher::Sha512(h) => out.extend_from_slice(&h.finalize()),
         }
     }
 }
 
-/// Streams `r` through the hashers of `algs`, reading at most `limit` bytes (more is an error).
-fn hash_stream<R: Read>(
-    mut r: R,
-    limit: u64,
-    algs: &BTreeSet<Algorithm>,
-) -> Result<(u64, BTreeMap<Algorithm, String>), String> {
-    let mut hashers: Vec<(Algorithm, Hasher)> = algs.iter().map(|a| (*a, a.hasher())).collect();
-    let mut buf = vec![0u8; BUF_SIZE];
-    let mut total: u64 = 0;
-    loop {
-        let n = match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.to_string()),
-        };
-        total += n as u64;
-        if total > limit {
-            return Err(format!("it holds more than its declared {limit} bytes"));
+/// A set of algorithms, one bit each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct AlgSet(u8);
+
+impl AlgSet {
+    fn insert(&mut self, a: Algorithm) {
+        self.0 |= 1 << a as u8;
+    }
+    fn iter(self) -> impl Iterator<Item = Algorithm> {
+        Algorithm::ALL.into_iter().filter(move |a| self.0 & (1 << *a as u8) != 0)
+    }
+}
+
+/// A file read to its end: its size and its digests, raw, in the order of [`AlgSet::iter`].
+struct Hashed {
+    size: u64,
+    algs: AlgSet,
+    digests: Box<[u8]>,
+}
+
+impl Hashed {
+    fn digest(&self, alg: Algorithm) -> Option<&[u8]> {
+        let mut at = 0;
+        for a in self.algs.iter() {
+            let n = a.hex_len() / 2;
+            if a == alg {
+                return self.digests.get(at..at + n);
+            }
+            at += n;
         }
-        for (_, h) in &mut hashers {
-            h.update(&buf[..n]);
+        None
+    }
+}
+
+/// Where a file's bytes go, in one pass: the hashers, CRC-32 (for a zip entry), and a count
+/// bounded by the declared size.
+struct Sink {
+    hashers: Vec<Hasher>,
+    algs: AlgSet,
+    crc: crc32fast::Hasher,
+    total: u64,
+    /// The declared size (zip entries): more is an error as soon as it is read.
+    declared: Option<u64>,
+}
+
+impl Sink {
+    fn new(algs: AlgSet, declared: Option<u64>) -> Sink {
+        Sink {
+            hashers: algs.iter().map(Algorithm::hasher).collect(),
+            algs,
+            crc: Default::default(),
+            total: 0,
+            declared,
         }
     }
-    Ok((total, hashers.into_iter().map(|(a, h)| (a, h.finish())).collect()))
+    fn update(&mut self, b: &[u8]) -> Result<(), String> {
+        self.total += b.len() as u64;
+        if let Some(limit) = self.declared {
+            if self.total > limit {
+                return Err(format!("it holds more than its declared {limit} bytes"));
+            }
+            self.crc.update(b);
+        }
+        for h in &mut self.hashers {
+            h.update(b);
+        }
+        Ok(())
+    }
+    /// `crc`: the CRC-32 the archive records for the entry.
+    fn finish(self, crc: Option<u32>) -> Result<Hashed, String> {
+        if let Some(declared) = self.declared
+            && self.total != declared
+        {
+            return Err(format!("it holds {} bytes but declares {declared}", self.total));
+        }
+        if let Some(crc) = crc
+            && self.crc.finalize() != crc
+        {
+            return Err("its content does not match the CRC-32 the archive records".into());
+        }
+        let mut digests = Vec::with_capacity(self.hashers.iter().map(|h| h.len()).sum());
+        for h in self.hashers {
+            h.finish_into(&mut digests);
+        }
+        Ok(Hashed { size: self.total, algs: self.algs, digests: digests.into_boxed_slice() })
+    }
+}
+
+/// Reads `r` to its end into `sink`, through `buf`.
+fn pump(mut r: impl Read, buf: &mut [u8], sink: &mut Sink) -> Result<(), String> {
+    loop {
+        match r.read(buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => sink.update(&buf[..n])?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Inflates the raw Deflate stream `r` into `sink`. The inflater is reset, not rebuilt: one per
+/// thread serves every entry.
+fn inflate(
+    d: &mut flate2::Decompress,
+    mut r: impl Read,
+    input: &mut [u8],
+    output: &mut [u8],
+    sink: &mut Sink,
+) -> Result<(), String> {
+    d.reset(false);
+    let (mut start, mut end, mut eof) = (0, 0, false);
+    loop {
+        if start == end && !eof {
+            end = loop {
+                match r.read(input) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            };
+            start = 0;
+            eof = end == 0;
+        }
+        let (in_before, out_before) = (d.total_in(), d.total_out());
+        let flush = if eof { flate2::FlushDecompress::Finish } else { flate2::FlushDecompress::None };
+        let status = d
+            .decompress(&input[start..end], output, flush)
+            .map_err(|e| format!("its compressed data is corrupt ({e})"))?;
+        let used = (d.total_in() - in_before) as usize;
+        let made = (d.total_out() - out_before) as usize;
+        start += used;
+        sink.update(&output[..made])?;
+        match status {
+            flate2::Status::StreamEnd => return Ok(()),
+            _ if used == 0 && made == 0 && (eof || start < end) => {
+                return Err("its compressed data ends before the entry does".into());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What one reader thread owns: its own view of the package, an inflater and two buffers, all
+/// reused for every file it hashes.
+struct Reader {
+    zip: Option<zip::ZipArchive<PackageFile>>,
+    inflater: flate2::Decompress,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl Reader {
+    fn new(source: &Source) -> Reader {
+        let zip = match source {
+            Source::Zip(archive) => Some(archive.clone()),
+            Source::Folder(_) => None,
+        };
+        Reader { zip, inflater: flate2::Decompress::new(false), input: vec![0; BUF_SIZE], output: vec![0; BUF_SIZE] }
+    }
+
+    /// Streams a file through the hashers of `algs`; returns its real size and the digests.
+    fn hash(&mut self, source: &Source, rel: &str, info: FileInfo, algs: AlgSet) -> Result<Hashed, String> {
+        let Reader { zip, inflater, input, output } = self;
+        let Some(zip) = zip else {
+            let Source::Folder(root) = source else { unreachable!("a reader of a zip has its own view of it") };
+            let f = File::open(root.join(rel)).map_err(|e| e.to_string())?;
+            let mut sink = Sink::new(algs, None);
+            pump(f, output, &mut sink)?;
+            return sink.finish(None);
+        };
+        // Raw entries are inflated here, with this thread's inflater, and checked against their
+        // CRC-32 and declared size as the zip crate would.
+        let mut entry = zip.by_index_raw(info.order).map_err(|e| e.to_string())?;
+        let (method, crc) = (entry.compression(), entry.crc32());
+        let mut sink = Sink::new(algs, Some(info.size));
+        if method == zip::CompressionMethod::Stored {
+            pump(&mut entry, output, &mut sink)?;
+        } else if method == zip::CompressionMethod::Deflated {
+            inflate(inflater, &mut entry, input, output, &mut sink)?;
+        } else {
+            // Anything else goes through the crate's own decoder (or its error).
+            drop(entry);
+            let entry = zip.by_index(info.order).map_err(|e| e.to_string())?;
+            pump(entry, output, &mut sink)?;
+        }
+        sink.finish(Some(crc))
+    }
+}
+
+/// The package file as each reader thread sees it: its own position over one shared file,
+/// positioned reads (so threads never move each other's cursor), and a small read-ahead for the
+/// local headers and small entries.
+#[derive(Clone)]
+struct PackageFile {
+    file: Arc<File>,
+    len: u64,
+    pos: u64,
+    ahead: Box<[u8]>,
+    /// The read-ahead holds `ahead[..ahead_len]`, from `ahead_at` in the file.
+    ahead_at: u64,
+    ahead_len: usize,
+}
+
+impl PackageFile {
+    fn new(file: File) -> std::io::Result<PackageFile> {
+        let len = file.metadata()?.len();
+        Ok(PackageFile {
+            file: Arc::new(file),
+            len,
+            pos: 0,
+            ahead: vec![0; READ_AHEAD].into(),
+            ahead_at: 0,
+            ahead_len: 0,
+        })
+    }
+}
+
+#[cfg(unix)]
+fn read_at(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(f, buf, at)
+}
+
+#[cfg(windows)]
+fn read_at(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(f, buf, at)
+}
+
+impl Read for PackageFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let ahead_end = self.ahead_at + self.ahead_len as u64;
+        if !(self.ahead_at..ahead_end).contains(&self.pos) {
+            if buf.len() >= READ_AHEAD {
+                let n = read_at(&self.file, buf, self.pos)?;
+                self.pos += n as u64;
+                return Ok(n);
+            }
+            self.ahead_len = 0;
+            let n = read_at(&self.file, &mut self.ahead, self.pos)?;
+            (self.ahead_at, self.ahead_len) = (self.pos, n);
+            if n == 0 {
+                return Ok(0);
+            }
+        }
+        let from = (self.pos - self.ahead_at) as usize;
+        let n = buf.len().min(self.ahead_len - from);
+        buf[..n].copy_from_slice(&self.ahead[from..from + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for PackageFile {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        self.pos =
+            pos.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek out of the package"))?;
+        Ok(self.pos)
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[derive(Debug, Clone, Copy)]
 struct FileInfo {
     /// Declared (zip) or real (folder) size.
     size: u64,
-    /// Position in the container, for sequential reading.
+    /// Position in the container (the entry's index in a zip).
     order: usize,
+    /// Position in the bag's sorted file list.
+    id: usize,
 }
 
 /// A bag's files, from a folder or a zip, addressed by their path inside the bag.
@@ -949,7 +1258,7 @@ struct Container {
 
 enum Source {
     Folder(PathBuf),
-    Zip { archive: Box<zip::ZipArchive<BufReader<File>>>, index: BTreeMap<String, usize> },
+    Zip(zip::ZipArchive<PackageFile>),
 }
 
 impl Container {
@@ -995,8 +1304,9 @@ impl Container {
                 continue;
             }
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            files.insert(rel, FileInfo { size, order });
+            files.insert(rel, FileInfo { size, order, id: 0 });
         }
+        number(&mut files);
         Ok(Container { files, prefix: String::new(), refused: false, source: Source::Folder(root) })
     }
 
@@ -1007,7 +1317,8 @@ impl Container {
             path: path.to_path_buf(),
             message: format!("not a readable zip archive ({e}); it may be truncated or not a zip at all"),
         };
-        let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(unreadable)?;
+        let file = PackageFile::new(file).map_err(|e| Error::io("read the package", path, e))?;
+        let mut archive = zip::ZipArchive::new(file).map_err(unreadable)?;
         let mut found: Vec<Diagnostic> = Vec::new();
         let hostile = |found: &mut Vec<Diagnostic>, msg: String, name: Option<&str>| {
             let d = Diagnostic::error("hostile-archive", msg)
@@ -1101,19 +1412,18 @@ impl Container {
             }
         };
         let mut files = BTreeMap::new();
-        let mut index = BTreeMap::new();
         for (name, size, i) in names {
             let Some(rel) = name.strip_prefix(&prefix) else {
                 continue;
             };
-            files.insert(rel.to_string(), FileInfo { size, order: i });
-            index.insert(rel.to_string(), i);
+            files.insert(rel.to_string(), FileInfo { size, order: i, id: 0 });
         }
-        Ok(Container { files, prefix, refused, source: Source::Zip { archive: Box::new(archive), index } })
+        number(&mut files);
+        Ok(Container { files, prefix, refused, source: Source::Zip(archive) })
     }
 
     /// Reads a tag file whole (bounded); problems are reported and give `None`.
-    fn read_small(&mut self, rel: &str, problems: &mut Diagnostics) -> Option<Vec<u8>> {
+    fn read_small(&self, rel: &str, problems: &mut Diagnostics) -> Option<Vec<u8>> {
         let info = *self.files.get(rel)?;
         if info.size > TAG_FILE_LIMIT {
             problems.push(
@@ -1128,14 +1438,14 @@ impl Container {
         }
         let limit = match &self.source {
             Source::Folder(_) => TAG_FILE_LIMIT,
-            Source::Zip { .. } => info.size,
+            Source::Zip(_) => info.size,
         };
         let mut out = Vec::with_capacity(info.size as usize);
-        let r = match &mut self.source {
+        let r = match &self.source {
             Source::Folder(root) => File::open(root.join(rel))
                 .and_then(|f| f.take(limit + 1).read_to_end(&mut out))
                 .map_err(|e| e.to_string()),
-            Source::Zip { archive, index } => match archive.by_index(index[rel]) {
+            Source::Zip(archive) => match archive.clone().by_index(info.order) {
                 Ok(f) => f.take(limit + 1).read_to_end(&mut out).map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             },
@@ -1161,23 +1471,71 @@ impl Container {
         }
     }
 
-    /// Streams a file through the hashers of `algs`; returns its real size and the digests.
-    fn hash(&mut self, rel: &str, algs: &BTreeSet<Algorithm>) -> Result<(u64, BTreeMap<Algorithm, String>), String> {
-        let info = *self.files.get(rel).ok_or("not in the bag")?;
-        match &mut self.source {
-            Source::Folder(root) => {
-                let f = File::open(root.join(rel)).map_err(|e| e.to_string())?;
-                hash_stream(f, u64::MAX, algs)
-            }
-            Source::Zip { archive, index } => {
-                let f = archive.by_index(index[rel]).map_err(|e| e.to_string())?;
-                let (n, d) = hash_stream(f, info.size, algs)?;
-                if n != info.size {
-                    return Err(format!("it holds {n} bytes but declares {}", info.size));
+    /// Hashes the files `jobs` names (file id, algorithms) on `threads` reader threads. Files of
+    /// at least [`RUN_BYTES`] go one by one, biggest first, so the last one to finish is small;
+    /// smaller ones go in runs of neighbours, so a thread reads on where it was. Returns the
+    /// result of each file by id (`None` for files not asked for).
+    fn hash_all(&self, jobs: &[(usize, AlgSet)], threads: usize) -> Vec<Option<Result<Hashed, String>>> {
+        let infos: Vec<(&str, FileInfo)> = self.files.iter().map(|(p, f)| (p.as_str(), *f)).collect();
+        let mut order: Vec<(usize, AlgSet)> = jobs.to_vec();
+        order.sort_by_key(|(id, _)| infos[*id].1.order);
+        let mut runs: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
+        let (mut start, mut bytes) = (0, 0);
+        for (k, (id, _)) in order.iter().enumerate() {
+            let size = infos[*id].1.size;
+            if size >= RUN_BYTES {
+                if start < k {
+                    runs.push((bytes, start..k));
                 }
-                Ok((n, d))
+                runs.push((size, k..k + 1));
+                (start, bytes) = (k + 1, 0);
+                continue;
+            }
+            // Opening a file or an entry costs about as much as reading a few KiB.
+            bytes += size + 4096;
+            if bytes >= RUN_BYTES {
+                runs.push((bytes, start..k + 1));
+                (start, bytes) = (k + 1, 0);
             }
         }
+        if start < order.len() {
+            runs.push((bytes, start..order.len()));
+        }
+        runs.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
+
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut reader = Reader::new(&self.source);
+            let mut done = Vec::new();
+            while let Some((_, run)) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                for &(id, algs) in &order[run.clone()] {
+                    let (path, info) = infos[id];
+                    done.push((id, reader.hash(&self.source, path, info, algs)));
+                }
+            }
+            done
+        };
+        let threads = threads.clamp(1, runs.len().max(1));
+        let parts: Vec<Vec<(usize, Result<Hashed, String>)>> = if threads == 1 {
+            vec![work()]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+            })
+        };
+        let mut out: Vec<Option<Result<Hashed, String>>> = (0..infos.len()).map(|_| None).collect();
+        for (id, r) in parts.into_iter().flatten() {
+            out[id] = Some(r);
+        }
+        out
+    }
+}
+
+/// Numbers the files in the order of their paths: the ids the checks use.
+fn number(files: &mut BTreeMap<String, FileInfo>) {
+    for (id, f) in files.values_mut().enumerate() {
+        f.id = id;
     }
 }
 
