@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use unicode_normalization::UnicodeNormalization;
 
 /// Tag files (bagit.txt, manifests, bag-info.txt) are read whole; larger ones are refused.
@@ -111,12 +111,22 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification, Error> 
     Ok(v)
 }
 
-/// One parsed manifest (payload or tag): path -> (checksum, line).
+/// One parsed manifest (payload or tag), by path. A path that names a file of the bag shares
+/// that file's name rather than a copy of it.
 struct Manifest {
     name: String,
     algorithm: Algorithm,
-    entries: BTreeMap<String, (String, usize)>,
+    entries: BTreeMap<Arc<str>, Listed>,
 }
+
+/// What a manifest line says: the checksum (raw bytes) and the line's number.
+struct Listed {
+    sum: Box<[u8]>,
+    line: usize,
+}
+
+/// A bag's files by their path inside the bag.
+type Files = BTreeMap<Arc<str>, FileInfo>;
 
 fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: &mut Diagnostics) {
     let at = |file: &str| Location::file(file);
@@ -141,7 +151,7 @@ fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: 
     let strict = version >= (1, 0);
 
     // Every file by id: its position in the bag's sorted file list.
-    let paths: Vec<&str> = bag.files.keys().map(String::as_str).collect();
+    let paths: Vec<&str> = bag.files.keys().map(|p| &**p).collect();
     let tag_files: Vec<&str> = paths.iter().copied().filter(|p| !p.starts_with("data/")).collect();
     let mut payload: Vec<Manifest> = Vec::new();
     let mut tags: Vec<Manifest> = Vec::new();
@@ -167,9 +177,8 @@ fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: 
         let Some(bytes) = bag.read_small(name, problems) else {
             continue;
         };
-        let text = decode(&bytes, encoding, name, problems);
-        drop(bytes);
-        let m = parse_manifest(name, algorithm, &text, is_tag, strict, problems);
+        let text = decode(bytes, encoding, name, problems);
+        let m = parse_manifest(name, algorithm, &text, is_tag, strict, &bag.files, problems);
         if is_tag { tags.push(m) } else { payload.push(m) }
     }
     if payload.is_empty() {
@@ -186,7 +195,7 @@ fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: 
     if bag.files.contains_key("bag-info.txt")
         && let Some(bytes) = bag.read_small("bag-info.txt", problems)
     {
-        let text = decode(&bytes, encoding, "bag-info.txt", problems);
+        let text = decode(bytes, encoding, "bag-info.txt", problems);
         oxum = parse_bag_info(&text, problems);
     }
 
@@ -195,7 +204,7 @@ fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: 
     if bag.files.contains_key("fetch.txt")
         && let Some(bytes) = bag.read_small("fetch.txt", problems)
     {
-        let text = decode(&bytes, encoding, "fetch.txt", problems);
+        let text = decode(bytes, encoding, "fetch.txt", problems);
         for (i, line) in split_lines(&text).into_iter().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -232,15 +241,15 @@ fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: 
     }
     let jobs: Vec<(usize, AlgSet)> = wanted.iter().enumerate().filter_map(|(id, w)| Some((id, (*w)?))).collect();
     drop(wanted);
-    let hashed = bag.hash_all(&jobs, opts.jobs.unwrap_or_else(cores));
+    let hashed = bag.hash_all(jobs, &paths, opts.jobs.unwrap_or_else(cores));
     // Unreadable files, in the container's order.
     let mut unreadable: Vec<(usize, usize)> = (hashed.iter().enumerate())
-        .filter(|(_, h)| matches!(h, Some(Err(_))))
+        .filter(|(_, h)| matches!(h.get(), Some(Err(_))))
         .map(|(id, _)| (bag.files[paths[id]].order, id))
         .collect();
     unreadable.sort_unstable();
     for (_, id) in unreadable {
-        if let Some(Err(msg)) = &hashed[id] {
+        if let Some(Err(msg)) = hashed[id].get() {
             problems.push(
                 Diagnostic::error("corrupt-entry", format!("cannot read the file: {msg}"))
                     .at(at(paths[id]))
@@ -280,7 +289,7 @@ fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: 
 
     v.payload_files = payload_ids().count();
     v.payload_bytes = payload_ids()
-        .filter_map(|(id, _)| match &hashed[id] {
+        .filter_map(|(id, _)| match hashed[id].get() {
             Some(Ok(h)) => Some(h.size),
             _ => None,
         })
@@ -317,19 +326,19 @@ fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: 
 /// that is absent but differs only in Unicode normalisation or letter case from a file that the
 /// same manifest also lists, with the same checksum, is the same file recorded twice by a tool
 /// on another file system: a warning.
-fn resolve(m: &Manifest, files: &BTreeMap<String, FileInfo>, problems: &mut Diagnostics) -> Vec<Option<usize>> {
+fn resolve(m: &Manifest, files: &Files, problems: &mut Diagnostics) -> Vec<Option<usize>> {
     // The listed names that are in the bag, by their normalised and lower-cased forms: built
     // only when a name is missing, so a complete bag never pays for it.
-    let mut variants: Option<BTreeMap<String, Vec<&String>>> = None;
+    let mut variants: Option<BTreeMap<String, Vec<&Arc<str>>>> = None;
     let mut out = Vec::with_capacity(m.entries.len());
-    for (entry, (sum, line)) in &m.entries {
-        if let Some(f) = files.get(entry) {
+    for (entry, listed) in &m.entries {
+        if let Some(f) = files.get(&**entry) {
             out.push(Some(f.id));
             continue;
         }
         let variants = variants.get_or_insert_with(|| {
-            let mut v: BTreeMap<String, Vec<&String>> = BTreeMap::new();
-            for other in m.entries.keys().filter(|o| files.contains_key(*o)) {
+            let mut v: BTreeMap<String, Vec<&Arc<str>>> = BTreeMap::new();
+            for other in m.entries.keys().filter(|o| files.contains_key(&***o)) {
                 v.entry(nfc_key(other)).or_default().push(other);
                 v.entry(lower_key(other)).or_default().push(other);
             }
@@ -341,7 +350,7 @@ fn resolve(m: &Manifest, files: &BTreeMap<String, FileInfo>, problems: &mut Diag
             .filter_map(|k| variants.get(k))
             .flatten()
             .copied()
-            .filter(|other| *other != entry && m.entries[*other].0.eq_ignore_ascii_case(sum))
+            .filter(|other| *other != entry && m.entries[&***other].sum == listed.sum)
             .min();
         match twin {
             Some(other) => {
@@ -352,10 +361,10 @@ fn resolve(m: &Manifest, files: &BTreeMap<String, FileInfo>, problems: &mut Diag
                             "`{entry}` and `{other}` are listed separately but name one file (case or Unicode normalisation)"
                         ),
                     )
-                    .at(Location { file: m.name.clone().into(), line: Some(*line), col: None })
+                    .at(Location { file: m.name.clone().into(), line: Some(listed.line), col: None })
                     .hint("the bag was probably made on a case-insensitive or normalising file system"),
                 );
-                out.push(Some(files[other].id));
+                out.push(Some(files[&**other].id));
             }
             None => out.push(None),
         }
@@ -377,18 +386,18 @@ fn lower_key(name: &str) -> String {
 fn check_manifests<'a>(
     manifests: impl Iterator<Item = &'a Manifest>,
     resolved: &[Vec<Option<usize>>],
-    hashed: &[Option<Result<Hashed, String>>],
+    hashed: &[Outcome],
     paths: &[&str],
     fetch: &BTreeSet<String>,
-    files: &BTreeMap<String, FileInfo>,
+    files: &Files,
     problems: &mut Diagnostics,
 ) -> u64 {
     let mut system_missing = BTreeSet::new();
     for (m, r) in manifests.zip(resolved) {
-        for ((entry, (sum, line)), actual) in m.entries.iter().zip(r) {
-            let loc = || Location { file: m.name.clone().into(), line: Some(*line), col: None };
+        for ((entry, listed), actual) in m.entries.iter().zip(r) {
+            let loc = || Location { file: m.name.clone().into(), line: Some(listed.line), col: None };
             let Some(actual) = *actual else {
-                if fetch.contains(entry) {
+                if fetch.contains(&**entry) {
                     problems.push(
                         Diagnostic::error(
                             "incomplete-bag",
@@ -397,7 +406,7 @@ fn check_manifests<'a>(
                         .at(loc())
                         .hint("fetch the file into the bag before relying on it"),
                     );
-                } else if is_system_file(entry) && !files.contains_key(entry) {
+                } else if is_system_file(entry) && !files.contains_key(&**entry) {
                     system_missing.insert(entry.clone());
                     problems.push(
                         Diagnostic::warning(
@@ -417,18 +426,24 @@ fn check_manifests<'a>(
                 continue;
             };
             // An unreadable file was reported already.
-            let Some(Ok(h)) = &hashed[actual] else {
+            let Some(Ok(h)) = hashed[actual].get() else {
                 continue;
             };
             let Some(found) = h.digest(m.algorithm) else {
                 continue;
             };
-            if !hex_eq(found, sum) {
+            if found != &*listed.sum {
                 let actual = paths[actual];
                 problems.push(
                     Diagnostic::error(
                         "checksum-mismatch",
-                        format!("`{actual}` has {} {}, {} says {sum}", m.algorithm.name(), hex(found), m.name),
+                        format!(
+                            "`{actual}` has {} {}, {} says {}",
+                            m.algorithm.name(),
+                            hex(found),
+                            m.name,
+                            hex(&listed.sum)
+                        ),
                     )
                     .at(loc())
                     .hint(if actual.starts_with("data/") {
@@ -443,15 +458,10 @@ fn check_manifests<'a>(
     system_missing.len() as u64
 }
 
-/// Whether `hex` (either case) spells `bytes`.
-fn hex_eq(bytes: &[u8], hex: &str) -> bool {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let h = hex.as_bytes();
-    h.len() == bytes.len() * 2
-        && bytes.iter().zip(h.chunks_exact(2)).all(|(b, pair)| {
-            pair[0].to_ascii_lowercase() == DIGITS[(b >> 4) as usize]
-                && pair[1].to_ascii_lowercase() == DIGITS[(b & 15) as usize]
-        })
+/// The bytes a string of hex digits (either case, already checked) spells.
+fn unhex(hex: &str) -> Box<[u8]> {
+    let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+    hex.as_bytes().chunks_exact(2).map(|pair| (digit(pair[0]) << 4) | digit(pair[1])).collect()
 }
 
 /// `covered`: the tag files the signed tag manifest lists.
@@ -671,9 +681,10 @@ fn parse_manifest(
     text: &str,
     is_tag: bool,
     strict: bool,
+    files: &Files,
     problems: &mut Diagnostics,
 ) -> Manifest {
-    let mut entries: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let mut entries: BTreeMap<Arc<str>, Listed> = BTreeMap::new();
     let hex_len = algorithm.hex_len();
     for (i, line) in split_lines(text).into_iter().enumerate() {
         let loc = Location { file: name.into(), line: Some(i + 1), col: None };
@@ -725,8 +736,9 @@ fn parse_manifest(
                 .push(Diagnostic::error(code, msg).at(loc).hint("the manifest was made by a broken tool or edited"));
             continue;
         }
-        match entries.get(&p) {
-            Some((prev, _)) if !prev.eq_ignore_ascii_case(sum) => problems.push(
+        let sum = unhex(sum);
+        match entries.get(p.as_str()) {
+            Some(prev) if prev.sum != sum => problems.push(
                 Diagnostic::error(
                     "duplicate-manifest-entry",
                     format!("`{p}` is listed twice with different checksums"),
@@ -743,7 +755,8 @@ fn parse_manifest(
                 .hint("a manifest lists each file once (BagIt 1.0 makes this an error)"),
             ),
             None => {
-                entries.insert(p, (sum.to_ascii_lowercase(), i + 1));
+                let path = files.get_key_value(p.as_str()).map_or_else(|| p.into(), |(known, _)| known.clone());
+                entries.insert(path, Listed { sum, line: i + 1 });
             }
         }
     }
@@ -833,28 +846,28 @@ impl Encoding {
     }
 }
 
-fn decode(bytes: &[u8], enc: Encoding, name: &str, problems: &mut Diagnostics) -> String {
+/// Decodes a tag file; UTF-8 (the usual case) without a copy.
+fn decode(mut bytes: Vec<u8>, enc: Encoding, name: &str, problems: &mut Diagnostics) -> String {
     match enc {
         Encoding::Utf8 => {
-            let b = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes);
-            match std::str::from_utf8(b) {
-                Ok(s) => s.to_string(),
-                Err(_) => {
-                    problems.push(
-                        Diagnostic::error("invalid-tag-file", "the tag file is not valid UTF-8")
-                            .at(Location::file(name))
-                            .hint("bagit.txt declares UTF-8; the file was damaged"),
-                    );
-                    String::from_utf8_lossy(b).into_owned()
-                }
+            if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                bytes.drain(..3);
             }
+            String::from_utf8(bytes).unwrap_or_else(|e| {
+                problems.push(
+                    Diagnostic::error("invalid-tag-file", "the tag file is not valid UTF-8")
+                        .at(Location::file(name))
+                        .hint("bagit.txt declares UTF-8; the file was damaged"),
+                );
+                String::from_utf8_lossy(e.as_bytes()).into_owned()
+            })
         }
         Encoding::Latin1 => bytes.iter().map(|&b| b as char).collect(),
         Encoding::Utf16 => {
-            let (big, body) = match bytes {
+            let (big, body) = match bytes.as_slice() {
                 [0xFF, 0xFE, rest @ ..] => (false, rest),
                 [0xFE, 0xFF, rest @ ..] => (true, rest),
-                _ => (true, bytes),
+                body => (true, body),
             };
             let units: Vec<u16> = body
                 .chunks(2)
@@ -1011,17 +1024,14 @@ struct Sink {
     total: u64,
     /// The declared size (zip entries): more is an error as soon as it is read.
     declared: Option<u64>,
+    /// The bytes themselves, for a tag file that is parsed.
+    keep: Option<Vec<u8>>,
 }
 
 impl Sink {
     fn new(algs: AlgSet, declared: Option<u64>) -> Sink {
-        Sink {
-            hashers: algs.iter().map(Algorithm::hasher).collect(),
-            algs,
-            crc: Default::default(),
-            total: 0,
-            declared,
-        }
+        let hashers = algs.iter().map(Algorithm::hasher).collect();
+        Sink { hashers, algs, crc: Default::default(), total: 0, declared, keep: None }
     }
     fn update(&mut self, b: &[u8]) -> Result<(), String> {
         self.total += b.len() as u64;
@@ -1034,20 +1044,28 @@ impl Sink {
         for h in &mut self.hashers {
             h.update(b);
         }
+        if let Some(keep) = &mut self.keep {
+            keep.extend_from_slice(b);
+        }
         Ok(())
     }
-    /// `crc`: the CRC-32 the archive records for the entry.
-    fn finish(self, crc: Option<u32>) -> Result<Hashed, String> {
+    /// Checks the size read against the declared one and the CRC-32 against `crc`, the one the
+    /// archive records for the entry.
+    fn check(&self, crc: Option<u32>) -> Result<(), String> {
         if let Some(declared) = self.declared
             && self.total != declared
         {
             return Err(format!("it holds {} bytes but declares {declared}", self.total));
         }
         if let Some(crc) = crc
-            && self.crc.finalize() != crc
+            && self.crc.clone().finalize() != crc
         {
             return Err("its content does not match the CRC-32 the archive records".into());
         }
+        Ok(())
+    }
+    fn finish(self, crc: Option<u32>) -> Result<Hashed, String> {
+        self.check(crc)?;
         let mut digests = Vec::with_capacity(self.hashers.iter().map(|h| h.len()).sum());
         for h in self.hashers {
             h.finish_into(&mut digests);
@@ -1111,9 +1129,9 @@ fn inflate(
 }
 
 /// What one reader thread owns: its own view of the package, an inflater and two buffers, all
-/// reused for every file it hashes.
+/// reused for every file it reads.
 struct Reader {
-    zip: Option<zip::ZipArchive<PackageFile>>,
+    zip: Option<PackageFile>,
     inflater: flate2::Decompress,
     input: Vec<u8>,
     output: Vec<u8>,
@@ -1122,7 +1140,7 @@ struct Reader {
 impl Reader {
     fn new(source: &Source) -> Reader {
         let zip = match source {
-            Source::Zip(archive) => Some(archive.clone()),
+            Source::Zip(file) => Some(file.clone()),
             Source::Folder(_) => None,
         };
         Reader { zip, inflater: flate2::Decompress::new(false), input: vec![0; BUF_SIZE], output: vec![0; BUF_SIZE] }
@@ -1130,30 +1148,51 @@ impl Reader {
 
     /// Streams a file through the hashers of `algs`; returns its real size and the digests.
     fn hash(&mut self, source: &Source, rel: &str, info: FileInfo, algs: AlgSet) -> Result<Hashed, String> {
+        let zip = self.zip.is_some();
+        let mut sink = Sink::new(algs, zip.then_some(info.size));
+        self.read(source, rel, info, &mut sink)?;
+        sink.finish(zip.then_some(info.crc))
+    }
+
+    /// Reads a file whole.
+    fn read_whole(&mut self, source: &Source, rel: &str, info: FileInfo) -> Result<Vec<u8>, String> {
+        let zip = self.zip.is_some();
+        let mut sink = Sink::new(AlgSet::default(), zip.then_some(info.size));
+        sink.keep = Some(Vec::with_capacity(info.size as usize));
+        self.read(source, rel, info, &mut sink)?;
+        sink.check(zip.then_some(info.crc))?;
+        Ok(sink.keep.unwrap_or_default())
+    }
+
+    /// Reads a file to its end into `sink`. A zip entry is found through its local header and
+    /// read raw, bounded by its compressed size, and inflated here; the zip crate would do the
+    /// same, with a new inflater for every entry.
+    fn read(&mut self, source: &Source, rel: &str, info: FileInfo, sink: &mut Sink) -> Result<(), String> {
         let Reader { zip, inflater, input, output } = self;
-        let Some(zip) = zip else {
+        let Some(file) = zip else {
             let Source::Folder(root) = source else { unreachable!("a reader of a zip has its own view of it") };
             let f = File::open(root.join(rel)).map_err(|e| e.to_string())?;
-            let mut sink = Sink::new(algs, None);
-            pump(f, output, &mut sink)?;
-            return sink.finish(None);
+            return pump(f, output, sink);
         };
-        // Raw entries are inflated here, with this thread's inflater, and checked against their
-        // CRC-32 and declared size as the zip crate would.
-        let mut entry = zip.by_index_raw(info.order).map_err(|e| e.to_string())?;
-        let (method, crc) = (entry.compression(), entry.crc32());
-        let mut sink = Sink::new(algs, Some(info.size));
-        if method == zip::CompressionMethod::Stored {
-            pump(&mut entry, output, &mut sink)?;
-        } else if method == zip::CompressionMethod::Deflated {
-            inflate(inflater, &mut entry, input, output, &mut sink)?;
-        } else {
-            // Anything else goes through the crate's own decoder (or its error).
-            drop(entry);
-            let entry = zip.by_index(info.order).map_err(|e| e.to_string())?;
-            pump(entry, output, &mut sink)?;
+        let damaged = |e: std::io::Error| format!("its local header cannot be read ({e})");
+        let mut header = [0u8; 30];
+        file.seek(SeekFrom::Start(info.header_start)).map_err(damaged)?;
+        file.read_exact(&mut header).map_err(damaged)?;
+        if header[..4] != *b"PK\x03\x04" {
+            return Err("its local header is damaged".into());
         }
-        sink.finish(Some(crc))
+        let field = |at: usize| u64::from(u16::from_le_bytes([header[at], header[at + 1]]));
+        // The name and the extra field; the zip crate found the data at the same place when it
+        // checked that no entries overlap.
+        file.seek(SeekFrom::Current((field(26) + field(28)) as i64)).map_err(damaged)?;
+        let data = file.take(info.packed);
+        match info.method {
+            Method::Stored => pump(data, output, sink),
+            Method::Deflated => inflate(inflater, data, input, output, sink),
+            Method::Other => {
+                Err("it is compressed with a method auditpack does not read (only Stored and Deflate)".into())
+            }
+        }
     }
 }
 
@@ -1244,11 +1283,25 @@ struct FileInfo {
     order: usize,
     /// Position in the bag's sorted file list.
     id: usize,
+    /// Where a zip entry is and how it is stored, from the central directory (unused for a
+    /// folder): the archive itself is not kept once the bag's files are known.
+    header_start: u64,
+    packed: u64,
+    crc: u32,
+    method: Method,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Stored,
+    Deflated,
+    /// Any other: the zip crate auditpack uses reads only these two either.
+    Other,
 }
 
 /// A bag's files, from a folder or a zip, addressed by their path inside the bag.
 struct Container {
-    files: BTreeMap<String, FileInfo>,
+    files: Files,
     /// The bag's folder inside the zip, with a trailing `/` (empty for a folder).
     prefix: String,
     /// A hostile archive: nothing more is read from it.
@@ -1258,7 +1311,7 @@ struct Container {
 
 enum Source {
     Folder(PathBuf),
-    Zip(zip::ZipArchive<PackageFile>),
+    Zip(PackageFile),
 }
 
 impl Container {
@@ -1304,7 +1357,8 @@ impl Container {
                 continue;
             }
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            files.insert(rel, FileInfo { size, order, id: 0 });
+            let info = FileInfo { size, order, id: 0, header_start: 0, packed: 0, crc: 0, method: Method::Stored };
+            files.insert(rel.into(), info);
         }
         number(&mut files);
         Ok(Container { files, prefix: String::new(), refused: false, source: Source::Folder(root) })
@@ -1335,29 +1389,31 @@ impl Container {
                 None,
             );
         }
-        let mut names: Vec<(String, u64, usize)> = Vec::new();
+        // The files (neither refused nor folders), and where the bag is: at the archive's root,
+        // or in its one top-level folder.
+        let mut accepted = vec![false; archive.len()];
+        let (mut at_root, mut top, mut one_top, mut all_nested) = (false, None::<String>, true, true);
         let mut declared_total: u64 = 0;
-        for i in 0..archive.len() {
+        for (i, is_file) in accepted.iter_mut().enumerate() {
             let e = archive.by_index_data(i).map_err(unreadable)?;
-            let Ok(name) = std::str::from_utf8(e.name_raw()).map(str::to_string) else {
+            let Ok(name) = std::str::from_utf8(e.name_raw()) else {
                 hostile(&mut found, format!("entry #{} has a name that is not UTF-8", i + 1), None);
                 continue;
             };
-            let comps: Vec<&str> = name.split(['/', '\\']).collect();
             if name.starts_with(['/', '\\'])
                 || name.as_bytes().get(1) == Some(&b':')
                 || name.contains('\0')
-                || comps.contains(&"..")
+                || name.split(['/', '\\']).any(|c| c == "..")
             {
                 hostile(
                     &mut found,
                     format!("the entry `{}` has an absolute path or `..`", name.escape_debug()),
-                    Some(&name),
+                    Some(name),
                 );
                 continue;
             }
             if e.encrypted() {
-                hostile(&mut found, format!("the entry `{name}` is encrypted"), Some(&name));
+                hostile(&mut found, format!("the entry `{name}` is encrypted"), Some(name));
                 continue;
             }
             let (size, packed) = (e.size(), e.compressed_size());
@@ -1367,7 +1423,7 @@ impl Container {
                     format!(
                         "the entry `{name}` declares {size} bytes from {packed} compressed bytes (a compression bomb)"
                     ),
-                    Some(&name),
+                    Some(name),
                 );
                 continue;
             }
@@ -1375,7 +1431,14 @@ impl Container {
             if e.is_dir() {
                 continue;
             }
-            names.push((name, size, i));
+            *is_file = true;
+            at_root |= name == "bagit.txt";
+            all_nested &= name.contains('/');
+            let first = name.split('/').next().unwrap_or("");
+            match &top {
+                None => top = Some(first.to_string()),
+                Some(t) => one_top &= t == first,
+            }
         }
         if declared_total > BOMB_MIN_SIZE && declared_total / archive_size.max(1) > BOMB_RATIO {
             hostile(
@@ -1393,33 +1456,44 @@ impl Container {
         for d in found {
             problems.push(d);
         }
-        // The bag: at the archive's root, or in its one top-level folder.
-        let prefix = if names.iter().any(|(n, ..)| n == "bagit.txt") {
-            String::new()
-        } else {
-            let tops: BTreeSet<&str> = names.iter().map(|(n, ..)| n.split('/').next().unwrap_or("")).collect();
-            match tops.into_iter().collect::<Vec<_>>().as_slice() {
-                [one] if names.iter().all(|(n, ..)| n.contains('/')) => format!("{one}/"),
-                _ => {
-                    if !refused {
-                        problems.push(
-                            Diagnostic::error("not-a-bag", "the archive does not hold one bag folder")
-                                .hint("an auditpack package holds exactly one top-level folder with bagit.txt in it"),
-                        );
-                    }
-                    String::new()
+        let prefix = match top {
+            _ if at_root => String::new(),
+            Some(one) if one_top && all_nested => format!("{one}/"),
+            _ => {
+                if !refused {
+                    problems.push(
+                        Diagnostic::error("not-a-bag", "the archive does not hold one bag folder")
+                            .hint("an auditpack package holds exactly one top-level folder with bagit.txt in it"),
+                    );
                 }
+                String::new()
             }
         };
-        let mut files = BTreeMap::new();
-        for (name, size, i) in names {
-            let Some(rel) = name.strip_prefix(&prefix) else {
+        // What reading an entry needs, from the central directory; the archive is then dropped.
+        let mut files = Files::new();
+        for i in (0..archive.len()).filter(|i| accepted[*i]) {
+            let e = archive.by_index_data(i).map_err(unreadable)?;
+            let Some(rel) = std::str::from_utf8(e.name_raw()).ok().and_then(|n| n.strip_prefix(&prefix)) else {
                 continue;
             };
-            files.insert(rel.to_string(), FileInfo { size, order: i, id: 0 });
+            let method = match e.compression() {
+                zip::CompressionMethod::Stored => Method::Stored,
+                zip::CompressionMethod::Deflated => Method::Deflated,
+                _ => Method::Other,
+            };
+            let info = FileInfo {
+                size: e.size(),
+                order: i,
+                id: 0,
+                header_start: e.header_start(),
+                packed: e.compressed_size(),
+                crc: e.crc32(),
+                method,
+            };
+            files.insert(rel.into(), info);
         }
         number(&mut files);
-        Ok(Container { files, prefix, refused, source: Source::Zip(archive) })
+        Ok(Container { files, prefix, refused, source: Source::Zip(archive.into_inner()) })
     }
 
     /// Reads a tag file whole (bounded); problems are reported and give `None`.
@@ -1436,22 +1510,19 @@ impl Container {
             );
             return None;
         }
-        let limit = match &self.source {
-            Source::Folder(_) => TAG_FILE_LIMIT,
-            Source::Zip(_) => info.size,
-        };
         let mut out = Vec::with_capacity(info.size as usize);
         let r = match &self.source {
             Source::Folder(root) => File::open(root.join(rel))
-                .and_then(|f| f.take(limit + 1).read_to_end(&mut out))
+                .and_then(|f| f.take(TAG_FILE_LIMIT + 1).read_to_end(&mut out))
                 .map_err(|e| e.to_string()),
-            Source::Zip(archive) => match archive.clone().by_index(info.order) {
-                Ok(f) => f.take(limit + 1).read_to_end(&mut out).map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
+            // Bounded by the declared size, and checked against the CRC-32.
+            Source::Zip(_) => Reader::new(&self.source).read_whole(&self.source, rel, info).map(|b| {
+                out = b;
+                out.len()
+            }),
         };
         match r {
-            Ok(n) if n as u64 > limit => {
+            Ok(n) if n as u64 > TAG_FILE_LIMIT => {
                 problems.push(
                     Diagnostic::error("corrupt-entry", "the file holds more bytes than it declares")
                         .at(Location::file(rel))
@@ -1474,15 +1545,14 @@ impl Container {
     /// Hashes the files `jobs` names (file id, algorithms) on `threads` reader threads. Files of
     /// at least [`RUN_BYTES`] go one by one, biggest first, so the last one to finish is small;
     /// smaller ones go in runs of neighbours, so a thread reads on where it was. Returns the
-    /// result of each file by id (`None` for files not asked for).
-    fn hash_all(&self, jobs: &[(usize, AlgSet)], threads: usize) -> Vec<Option<Result<Hashed, String>>> {
-        let infos: Vec<(&str, FileInfo)> = self.files.iter().map(|(p, f)| (p.as_str(), *f)).collect();
-        let mut order: Vec<(usize, AlgSet)> = jobs.to_vec();
-        order.sort_by_key(|(id, _)| infos[*id].1.order);
+    /// outcome of each file by id (unset for files not asked for).
+    fn hash_all(&self, mut jobs: Vec<(usize, AlgSet)>, paths: &[&str], threads: usize) -> Vec<Outcome> {
+        let infos: Vec<&FileInfo> = self.files.values().collect();
+        jobs.sort_by_key(|(id, _)| infos[*id].order);
         let mut runs: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
         let (mut start, mut bytes) = (0, 0);
-        for (k, (id, _)) in order.iter().enumerate() {
-            let size = infos[*id].1.size;
+        for (k, (id, _)) in jobs.iter().enumerate() {
+            let size = infos[*id].size;
             if size >= RUN_BYTES {
                 if start < k {
                     runs.push((bytes, start..k));
@@ -1498,42 +1568,39 @@ impl Container {
                 (start, bytes) = (k + 1, 0);
             }
         }
-        if start < order.len() {
-            runs.push((bytes, start..order.len()));
+        if start < jobs.len() {
+            runs.push((bytes, start..jobs.len()));
         }
         runs.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
 
+        let out: Vec<Outcome> = (0..infos.len()).map(|_| OnceLock::new()).collect();
         let next = AtomicUsize::new(0);
         let work = || {
             let mut reader = Reader::new(&self.source);
-            let mut done = Vec::new();
             while let Some((_, run)) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                for &(id, algs) in &order[run.clone()] {
-                    let (path, info) = infos[id];
-                    done.push((id, reader.hash(&self.source, path, info, algs)));
+                for &(id, algs) in &jobs[run.clone()] {
+                    let _ = out[id].set(reader.hash(&self.source, paths[id], *infos[id], algs));
                 }
             }
-            done
         };
-        let threads = threads.clamp(1, runs.len().max(1));
-        let parts: Vec<Vec<(usize, Result<Hashed, String>)>> = if threads == 1 {
-            vec![work()]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-            })
-        };
-        let mut out: Vec<Option<Result<Hashed, String>>> = (0..infos.len()).map(|_| None).collect();
-        for (id, r) in parts.into_iter().flatten() {
-            out[id] = Some(r);
+        match threads.clamp(1, runs.len().max(1)) {
+            1 => work(),
+            n => std::thread::scope(|s| {
+                let handles: Vec<_> = (0..n).map(|_| s.spawn(work)).collect();
+                for h in handles {
+                    h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                }
+            }),
         }
         out
     }
 }
 
+/// What reading a file gave: its size and digests, or why it could not be read.
+type Outcome = OnceLock<Result<Hashed, String>>;
+
 /// Numbers the files in the order of their paths: the ids the checks use.
-fn number(files: &mut BTreeMap<String, FileInfo>) {
+fn number(files: &mut Files) {
     for (id, f) in files.values_mut().enumerate() {
         f.id = id;
     }
