@@ -492,3 +492,111 @@ fn a_compression_level_out_of_range_is_located() {
     f.run(&["build", "project", "--out", "out9", "-q", "--compression-level", "9"]).code(0);
     f.run(&["build", "project", "--out", "out", "--compression-level", "0"]).code(2).err_says(&["0 is not in 1..=9"]);
 }
+
+/// A bag zip with many payload files of every kind the readers handle: small Deflate entries
+/// read in runs, large Deflate and Stored entries read one by one. Returns the payload names.
+fn many_files_zip(path: &Path) -> Vec<String> {
+    let mut files: Vec<(String, Vec<u8>, zip::CompressionMethod)> = Vec::new();
+    for i in 0..60 {
+        let text = format!("row {i}\n").repeat(1 + i * 37);
+        files.push((format!("data/small-{i:02}.csv"), text.into_bytes(), zip::CompressionMethod::Deflated));
+    }
+    let mut noise = Vec::with_capacity(3 << 20);
+    let mut x: u64 = 7;
+    while noise.len() < 3 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    files.push(("data/large-noise.bin".into(), noise, zip::CompressionMethod::Stored));
+    files.push((
+        "data/large-log.txt".into(),
+        "GET /index.html 200\n".repeat(200_000).into_bytes(),
+        zip::CompressionMethod::Deflated,
+    ));
+    let manifest: String = files.iter().map(|(n, b, _)| format!("{}  {n}\n", sha256_hex(b))).collect();
+    let mut w = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let mut add = |n: &str, b: &[u8], m: zip::CompressionMethod| {
+        w.start_file(format!("bag/{n}"), zip::write::SimpleFileOptions::default().compression_method(m)).unwrap();
+        w.write_all(b).unwrap();
+    };
+    add("bagit.txt", b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n", zip::CompressionMethod::Deflated);
+    add("manifest-sha256.txt", manifest.as_bytes(), zip::CompressionMethod::Deflated);
+    for (n, b, m) in &files {
+        add(n, b, *m);
+    }
+    w.finish().unwrap();
+    files.into_iter().map(|(n, ..)| n).collect()
+}
+
+/// Flips one byte in the middle of the stored (raw, compressed or not) data of `name`.
+fn damage_entry(path: &Path, name: &str) {
+    let (at, len) = {
+        let mut a = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+        let e = a.by_name(name).unwrap();
+        (e.data_start().unwrap(), e.compressed_size())
+    };
+    let mut b = std::fs::read(path).unwrap();
+    b[(at + len / 2) as usize] ^= 0x55;
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn many_files_read_on_several_threads_give_one_report() {
+    let f = Fixture::init();
+    let d = f.dir.path();
+    let names = many_files_zip(&d.join("many.zip"));
+    let one = f.run(&["verify", "many.zip", "--jobs", "1"]);
+    one.code(0).out_says(&[&format!("payload:    {} files", names.len())]);
+    for jobs in ["2", "5"] {
+        assert_eq!(f.run(&["verify", "many.zip", "--jobs", jobs]).stdout, one.stdout, "--jobs {jobs}");
+    }
+    assert_eq!(f.run(&["verify", "many.zip"]).stdout, one.stdout, "the default number of readers");
+
+    // Damaged entries, Stored and Deflate, small and large: each is reported once, in the same
+    // words and order whatever the number of readers.
+    for name in ["data/large-noise.bin", "data/large-log.txt", "data/small-07.csv", "data/small-42.csv"] {
+        damage_entry(&d.join("many.zip"), &format!("bag/{name}"));
+    }
+    let one = f.run(&["verify", "many.zip", "--jobs", "1", "--format", "json"]);
+    one.code(1);
+    let v: serde_json::Value = serde_json::from_str(&one.stdout).expect("JSON");
+    let mut damaged: Vec<&str> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["code"] == "corrupt-entry" || p["code"] == "checksum-mismatch")
+        .map(|p| p["location"]["file"].as_str().unwrap())
+        .collect();
+    damaged.sort();
+    assert_eq!(damaged, ["data/large-log.txt", "data/large-noise.bin", "data/small-07.csv", "data/small-42.csv"]);
+    for jobs in ["2", "5"] {
+        let r = f.run(&["verify", "many.zip", "--jobs", jobs, "--format", "json"]);
+        assert_eq!(r.stdout, one.stdout, "--jobs {jobs}");
+    }
+    f.run(&["verify", "many.zip", "--jobs", "0"]).code(2);
+}
+
+#[test]
+fn an_entry_compressed_with_an_unknown_method_is_unreadable_not_trusted() {
+    let f = Fixture::init();
+    let d = f.dir.path();
+    bag_zip(&d.join("odd.zip"), &[]);
+    // Method 12 (bzip2) in the local and central headers of data/hello.txt.
+    let mut b = std::fs::read(d.join("odd.zip")).unwrap();
+    let name = b"bag/data/hello.txt";
+    for i in 0..b.len().saturating_sub(46) {
+        let (method_at, name_len_at, name_at) = match &b[i..i + 4] {
+            b"PK\x03\x04" => (8, 26, 30),
+            b"PK\x01\x02" => (10, 28, 46),
+            _ => continue,
+        };
+        let len = u16::from_le_bytes([b[i + name_len_at], b[i + name_len_at + 1]]) as usize;
+        if b.get(i + name_at..i + name_at + len) == Some(&name[..]) {
+            b[i + method_at..i + method_at + 2].copy_from_slice(&12u16.to_le_bytes());
+        }
+    }
+    std::fs::write(d.join("odd.zip"), b).unwrap();
+    f.run(&["verify", "odd.zip"]).code(1).out_says(&["[corrupt-entry]", "data/hello.txt", "method"]);
+}

@@ -17,6 +17,9 @@ pub(super) struct VerifyArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Files read and hashed at once (reader threads); default: one per core
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -36,7 +39,7 @@ pub(super) fn run(args: &VerifyArgs) -> Result<Outcome, Error> {
         }
         None => None,
     };
-    let v = verify(&args.package, &VerifyOptions { key })?;
+    let v = verify(&args.package, &VerifyOptions { key, jobs: args.jobs.map(usize::from) })?;
     match args.format {
         Format::Json => {
             let s =

@@ -6,6 +6,11 @@
 //! declared sizes, and hostile archives (`..` or absolute names, duplicate names, overlapping
 //! entries, compression bombs) are refused before anything is decompressed. Every problem is a
 //! diagnostic; only a package that cannot be read at all is an [`Error`].
+//!
+//! Files are hashed on one reader thread per core. Each thread has its own view of the zip (the
+//! central directory is shared, reads are positioned) and reuses one inflater and two buffers
+//! for every entry, so memory stays flat whatever the package holds. Results are kept per file
+//! and reported in the bag's order, so the report never depends on which thread finished first.
 
 use super::sign;
 use crate::Error;
@@ -15,8 +20,10 @@ use serde::Serialize;
 use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use unicode_normalization::UnicodeNormalization;
 
 /// Tag files (bagit.txt, manifests, bag-info.txt) are read whole; larger ones are refused.
@@ -25,12 +32,21 @@ const TAG_FILE_LIMIT: u64 = 256 << 20;
 /// than [`BOMB_MIN_SIZE`], is treated as a compression bomb. Deflate cannot exceed ~1032:1.
 const BOMB_RATIO: u64 = 1000;
 const BOMB_MIN_SIZE: u64 = 16 << 20;
-const BUF_SIZE: usize = 1 << 16;
+/// Each reader thread's input and output buffers: small enough that inflated data is still in
+/// the core's cache when CRC-32 and the hashers read it.
+const BUF_SIZE: usize = 128 << 10;
+/// Read-ahead of each view of the zip: local headers and small entries are read through it.
+const READ_AHEAD: usize = 16 << 10;
+/// Files at least this big are scheduled one by one, biggest first; smaller ones in runs of
+/// neighbours (in the container's order) of about this many bytes.
+const RUN_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, Default)]
 pub struct VerifyOptions {
     /// The public key the signature must verify with; `None` leaves the signature unchecked.
     pub key: Option<ed25519_dalek::VerifyingKey>,
+    /// Reader threads; `None` is one per core.
+    pub jobs: Option<usize>,
 }
 
 /// What `auditpack verify` found. Also the JSON output.
@@ -69,7 +85,7 @@ pub enum SignatureState {
 pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification, Error> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("read the package", path, e))?;
     let mut problems = Diagnostics::default();
-    let (mut bag, format) = if meta.is_dir() {
+    let (bag, format) = if meta.is_dir() {
         (Container::folder(path, &mut problems)?, "folder")
     } else {
         (Container::zip(path, &mut problems)?, "zip")
@@ -88,21 +104,31 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification, Error> 
         problems: Diagnostics::default(),
     };
     if !bag.refused {
-        check(&mut bag, opts, &mut v, &mut problems);
+        check(&bag, opts, &mut v, &mut problems);
     }
     v.intact = !problems.has_errors();
     v.problems = problems;
     Ok(v)
 }
 
-/// One parsed manifest (payload or tag): path -> (checksum, line).
+/// One parsed manifest (payload or tag), by path. A path that names a file of the bag shares
+/// that file's name rather than a copy of it.
 struct Manifest {
     name: String,
     algorithm: Algorithm,
-    entries: BTreeMap<String, (String, usize)>,
+    entries: BTreeMap<Arc<str>, Listed>,
 }
 
-fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, problems: &mut Diagnostics) {
+/// What a manifest line says: the checksum (raw bytes) and the line's number.
+struct Listed {
+    sum: Box<[u8]>,
+    line: usize,
+}
+
+/// A bag's files by their path inside the bag.
+type Files = BTreeMap<Arc<str>, FileInfo>;
+
+fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: &mut Diagnostics) {
     let at = |file: &str| Location::file(file);
     // bagit.txt: strict, always UTF-8.
     let mut encoding = Encoding::Utf8;
@@ -124,10 +150,12 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
     }
     let strict = version >= (1, 0);
 
-    let tag_files: Vec<String> = bag.files.keys().filter(|p| !p.starts_with("data/")).cloned().collect();
+    // Every file by id: its position in the bag's sorted file list.
+    let paths: Vec<&str> = bag.files.keys().map(|p| &**p).collect();
+    let tag_files: Vec<&str> = paths.iter().copied().filter(|p| !p.starts_with("data/")).collect();
     let mut payload: Vec<Manifest> = Vec::new();
     let mut tags: Vec<Manifest> = Vec::new();
-    for name in &tag_files {
+    for &name in &tag_files {
         let (is_tag, alg) = if let Some(a) = name.strip_prefix("tagmanifest-").and_then(|r| r.strip_suffix(".txt")) {
             (true, a)
         } else if let Some(a) = name.strip_prefix("manifest-").and_then(|r| r.strip_suffix(".txt")) {
@@ -149,8 +177,8 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
         let Some(bytes) = bag.read_small(name, problems) else {
             continue;
         };
-        let text = decode(&bytes, encoding, name, problems);
-        let m = parse_manifest(name, algorithm, &text, is_tag, strict, problems);
+        let text = decode(bytes, encoding, name, problems);
+        let m = parse_manifest(name, algorithm, &text, is_tag, strict, &bag.files, problems);
         if is_tag { tags.push(m) } else { payload.push(m) }
     }
     if payload.is_empty() {
@@ -167,7 +195,7 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
     if bag.files.contains_key("bag-info.txt")
         && let Some(bytes) = bag.read_small("bag-info.txt", problems)
     {
-        let text = decode(&bytes, encoding, "bag-info.txt", problems);
+        let text = decode(bytes, encoding, "bag-info.txt", problems);
         oxum = parse_bag_info(&text, problems);
     }
 
@@ -176,7 +204,7 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
     if bag.files.contains_key("fetch.txt")
         && let Some(bytes) = bag.read_small("fetch.txt", problems)
     {
-        let text = decode(&bytes, encoding, "fetch.txt", problems);
+        let text = decode(bytes, encoding, "fetch.txt", problems);
         for (i, line) in split_lines(&text).into_iter().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -200,59 +228,47 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
         }
     }
 
-    // Which algorithms each file must be hashed with.
-    let mut wanted: BTreeMap<String, BTreeSet<Algorithm>> = BTreeMap::new();
-    let payload_files: Vec<String> = bag.files.keys().filter(|p| p.starts_with("data/")).cloned().collect();
-    for p in &payload_files {
-        wanted.entry(p.clone()).or_default();
-    }
-    let mut resolved: Vec<BTreeMap<String, String>> = Vec::new(); // per manifest: entry -> actual file
+    // Which algorithms each file must be hashed with. Payload files are read even when no
+    // manifest lists them: their size counts in Payload-Oxum.
+    let mut wanted: Vec<Option<AlgSet>> = paths.iter().map(|p| p.starts_with("data/").then(AlgSet::default)).collect();
+    let mut resolved: Vec<Vec<Option<usize>>> = Vec::new(); // per manifest, per entry: the file's id
     for m in payload.iter().chain(tags.iter()) {
         let r = resolve(m, &bag.files, problems);
-        for actual in r.values() {
-            wanted.entry(actual.clone()).or_default().insert(m.algorithm);
+        for &id in r.iter().flatten() {
+            wanted[id].get_or_insert_default().insert(m.algorithm);
         }
         resolved.push(r);
     }
-
-    // One pass over the files, in the container's order (sequential reads in a zip).
-    let mut order: Vec<(&String, &BTreeSet<Algorithm>)> = wanted.iter().collect();
-    order.sort_by_key(|(p, _)| bag.files.get(*p).map(|f| f.order).unwrap_or(usize::MAX));
-    let mut digests: BTreeMap<String, BTreeMap<Algorithm, String>> = BTreeMap::new();
-    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut unreadable: BTreeSet<String> = BTreeSet::new();
-    for (path, algs) in order {
-        match bag.hash(path, algs) {
-            Ok((size, d)) => {
-                sizes.insert(path.clone(), size);
-                digests.insert(path.clone(), d);
-            }
-            Err(msg) => {
-                unreadable.insert(path.clone());
-                problems.push(
-                    Diagnostic::error("corrupt-entry", format!("cannot read the file: {msg}"))
-                        .at(at(path))
-                        .hint("the package is damaged or was tampered with; ask for a new copy"),
-                );
-            }
+    let jobs: Vec<(usize, AlgSet)> = wanted.iter().enumerate().filter_map(|(id, w)| Some((id, (*w)?))).collect();
+    drop(wanted);
+    let hashed = bag.hash_all(jobs, &paths, opts.jobs.unwrap_or_else(cores));
+    // Unreadable files, in the container's order.
+    let mut unreadable: Vec<(usize, usize)> = (hashed.iter().enumerate())
+        .filter(|(_, h)| matches!(h.get(), Some(Err(_))))
+        .map(|(id, _)| (bag.files[paths[id]].order, id))
+        .collect();
+    unreadable.sort_unstable();
+    for (_, id) in unreadable {
+        if let Some(Err(msg)) = hashed[id].get() {
+            problems.push(
+                Diagnostic::error("corrupt-entry", format!("cannot read the file: {msg}"))
+                    .at(at(paths[id]))
+                    .hint("the package is damaged or was tampered with; ask for a new copy"),
+            );
         }
     }
 
     // Compare every manifest with what is there.
-    let system_missing = check_manifests(
-        payload.iter().chain(tags.iter()),
-        &resolved,
-        &digests,
-        &unreadable,
-        &fetch,
-        &bag.files,
-        problems,
-    );
+    let system_missing =
+        check_manifests(payload.iter().chain(tags.iter()), &resolved, &hashed, &paths, &fetch, &bag.files, problems);
+    let payload_ids = || paths.iter().enumerate().filter(|(_, p)| p.starts_with("data/"));
     for (m, r) in payload.iter().zip(&resolved) {
-        let listed_files: std::collections::HashSet<&String> = r.values().collect();
-        for p in &payload_files {
-            let listed = listed_files.contains(p);
-            if !listed {
+        let mut listed = vec![false; paths.len()];
+        for &id in r.iter().flatten() {
+            listed[id] = true;
+        }
+        for (id, p) in payload_ids() {
+            if !listed[id] {
                 problems.push(
                     Diagnostic::error("unlisted-file", format!("the file is in the payload but not in {}", m.name))
                         .at(at(p))
@@ -261,7 +277,7 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
             }
         }
     }
-    for p in &payload_files {
+    for (_, p) in payload_ids() {
         if is_system_file(p) {
             problems.push(
                 Diagnostic::warning("system-file", "an operating-system metadata file is in the payload")
@@ -271,8 +287,13 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
         }
     }
 
-    v.payload_files = payload_files.len();
-    v.payload_bytes = payload_files.iter().filter_map(|p| sizes.get(p)).sum();
+    v.payload_files = payload_ids().count();
+    v.payload_bytes = payload_ids()
+        .filter_map(|(id, _)| match hashed[id].get() {
+            Some(Ok(h)) => Some(h.size),
+            _ => None,
+        })
+        .sum();
     if let Some((bytes, count)) = oxum {
         let (found_bytes, found_count) = (v.payload_bytes, v.payload_files as u64);
         if (bytes, count) != (found_bytes, found_count) {
@@ -292,98 +313,139 @@ fn check(bag: &mut Container, opts: &VerifyOptions, v: &mut Verification, proble
         }
     }
 
-    check_signature(bag, opts, v, &tags, &resolved[payload.len()..], &tag_files, problems);
+    let covered: BTreeSet<&str> = tags
+        .iter()
+        .zip(&resolved[payload.len()..])
+        .filter(|(m, _)| m.name == sign::SIGNED_FILE)
+        .flat_map(|(_, r)| r.iter().flatten().map(|&id| paths[id]))
+        .collect();
+    check_signature(bag, opts, v, &covered, &tag_files, problems);
 }
 
-/// Maps each manifest entry to the file it names. A name that is absent but differs only in
-/// Unicode normalisation or letter case from a file that the same manifest also lists, with the
-/// same checksum, is the same file recorded twice by a tool on another file system: a warning.
-fn resolve(m: &Manifest, files: &BTreeMap<String, FileInfo>, problems: &mut Diagnostics) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (entry, (sum, line)) in &m.entries {
-        if files.contains_key(entry) {
-            out.insert(entry.clone(), entry.clone());
+/// Maps each manifest entry, in the manifest's order, to the id of the file it names. A name
+/// that is absent but differs only in Unicode normalisation or letter case from a file that the
+/// same manifest also lists, with the same checksum, is the same file recorded twice by a tool
+/// on another file system: a warning.
+fn resolve(m: &Manifest, files: &Files, problems: &mut Diagnostics) -> Vec<Option<usize>> {
+    // The listed names that are in the bag, by their normalised and lower-cased forms: built
+    // only when a name is missing, so a complete bag never pays for it.
+    let mut variants: Option<BTreeMap<String, Vec<&Arc<str>>>> = None;
+    let mut out = Vec::with_capacity(m.entries.len());
+    for (entry, listed) in &m.entries {
+        if let Some(f) = files.get(&**entry) {
+            out.push(Some(f.id));
             continue;
         }
-        let nfc: String = entry.nfc().collect();
-        let twin = m.entries.iter().find(|(other, (other_sum, _))| {
-            *other != entry
-                && files.contains_key(*other)
-                && other_sum.eq_ignore_ascii_case(sum)
-                && (other.nfc().collect::<String>() == nfc || other.to_lowercase() == entry.to_lowercase())
+        let variants = variants.get_or_insert_with(|| {
+            let mut v: BTreeMap<String, Vec<&Arc<str>>> = BTreeMap::new();
+            for other in m.entries.keys().filter(|o| files.contains_key(&***o)) {
+                v.entry(nfc_key(other)).or_default().push(other);
+                v.entry(lower_key(other)).or_default().push(other);
+            }
+            v
         });
-        if let Some((other, _)) = twin {
-            problems.push(
-                Diagnostic::warning(
-                    "duplicate-name-variant",
-                    format!("`{entry}` and `{other}` are listed separately but name one file (case or Unicode normalisation)"),
-                )
-                .at(Location { file: m.name.clone().into(), line: Some(*line), col: None })
-                .hint("the bag was probably made on a case-insensitive or normalising file system"),
-            );
-            out.insert(entry.clone(), other.clone());
+        // The first such name in the manifest's order, as a scan of the manifest would find.
+        let twin = [nfc_key(entry), lower_key(entry)]
+            .iter()
+            .filter_map(|k| variants.get(k))
+            .flatten()
+            .copied()
+            .filter(|other| *other != entry && m.entries[&***other].sum == listed.sum)
+            .min();
+        match twin {
+            Some(other) => {
+                problems.push(
+                    Diagnostic::warning(
+                        "duplicate-name-variant",
+                        format!(
+                            "`{entry}` and `{other}` are listed separately but name one file (case or Unicode normalisation)"
+                        ),
+                    )
+                    .at(Location { file: m.name.clone().into(), line: Some(listed.line), col: None })
+                    .hint("the bag was probably made on a case-insensitive or normalising file system"),
+                );
+                out.push(Some(files[&**other].id));
+            }
+            None => out.push(None),
         }
     }
     out
+}
+
+/// Keys under which two names count as one file: the same after Unicode normalisation (NFC),
+/// or the same in lower case. The prefixes keep the two kinds apart.
+fn nfc_key(name: &str) -> String {
+    format!("n:{}", name.nfc().collect::<String>())
+}
+fn lower_key(name: &str) -> String {
+    format!("l:{}", name.to_lowercase())
 }
 
 /// Checks each manifest entry's file and checksum. Returns how many missing files were
 /// operating-system metadata files (reported as warnings).
 fn check_manifests<'a>(
     manifests: impl Iterator<Item = &'a Manifest>,
-    resolved: &[BTreeMap<String, String>],
-    digests: &BTreeMap<String, BTreeMap<Algorithm, String>>,
-    unreadable: &BTreeSet<String>,
+    resolved: &[Vec<Option<usize>>],
+    hashed: &[Outcome],
+    paths: &[&str],
     fetch: &BTreeSet<String>,
-    files: &BTreeMap<String, FileInfo>,
+    files: &Files,
     problems: &mut Diagnostics,
 ) -> u64 {
     let mut system_missing = BTreeSet::new();
     for (m, r) in manifests.zip(resolved) {
-        for (entry, (sum, line)) in &m.entries {
-            let loc = Location { file: m.name.clone().into(), line: Some(*line), col: None };
-            let Some(actual) = r.get(entry) else {
-                if fetch.contains(entry) {
+        for ((entry, listed), actual) in m.entries.iter().zip(r) {
+            let loc = || Location { file: m.name.clone().into(), line: Some(listed.line), col: None };
+            let Some(actual) = *actual else {
+                if fetch.contains(&**entry) {
                     problems.push(
                         Diagnostic::error(
                             "incomplete-bag",
                             format!("`{entry}` is listed in fetch.txt but was never fetched"),
                         )
-                        .at(loc)
+                        .at(loc())
                         .hint("fetch the file into the bag before relying on it"),
                     );
-                } else if is_system_file(entry) && !files.contains_key(entry) {
+                } else if is_system_file(entry) && !files.contains_key(&**entry) {
                     system_missing.insert(entry.clone());
                     problems.push(
                         Diagnostic::warning(
                             "missing-system-file",
                             format!("`{entry}` is listed in {} but missing", m.name),
                         )
-                        .at(loc)
+                        .at(loc())
                         .hint("operating-system metadata files are often dropped by copies and archivers"),
                     );
                 } else {
                     problems.push(
                         Diagnostic::error("missing-from-bag", format!("`{entry}` is listed in {} but missing", m.name))
-                            .at(loc)
+                            .at(loc())
                             .hint("a file was deleted or renamed after the package was made"),
                     );
                 }
                 continue;
             };
-            if unreadable.contains(actual) {
-                continue;
-            }
-            let Some(found) = digests.get(actual).and_then(|d| d.get(&m.algorithm)) else {
+            // An unreadable file was reported already.
+            let Some(Ok(h)) = hashed[actual].get() else {
                 continue;
             };
-            if !found.eq_ignore_ascii_case(sum) {
+            let Some(found) = h.digest(m.algorithm) else {
+                continue;
+            };
+            if found != &*listed.sum {
+                let actual = paths[actual];
                 problems.push(
                     Diagnostic::error(
                         "checksum-mismatch",
-                        format!("`{actual}` has {} {found}, {} says {sum}", m.algorithm.name(), m.name),
+                        format!(
+                            "`{actual}` has {} {}, {} says {}",
+                            m.algorithm.name(),
+                            hex(found),
+                            m.name,
+                            hex(&listed.sum)
+                        ),
                     )
-                    .at(loc)
+                    .at(loc())
                     .hint(if actual.starts_with("data/") {
                         "the file was changed after the package was made"
                     } else {
@@ -396,13 +458,19 @@ fn check_manifests<'a>(
     system_missing.len() as u64
 }
 
+/// The bytes a string of hex digits (either case, already checked) spells.
+fn unhex(hex: &str) -> Box<[u8]> {
+    let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+    hex.as_bytes().chunks_exact(2).map(|pair| (digit(pair[0]) << 4) | digit(pair[1])).collect()
+}
+
+/// `covered`: the tag files the signed tag manifest lists.
 fn check_signature(
-    bag: &mut Container,
+    bag: &Container,
     opts: &VerifyOptions,
     v: &mut Verification,
-    tags: &[Manifest],
-    tag_resolved: &[BTreeMap<String, String>],
-    tag_files: &[String],
+    covered: &BTreeSet<&str>,
+    tag_files: &[&str],
     problems: &mut Diagnostics,
 ) {
     let at = Location::file(sign::SIGNATURE_FILE);
@@ -482,13 +550,7 @@ fn check_signature(
         return;
     }
     // Everything the signature vouches for must go through the signed tag manifest.
-    let covered: BTreeSet<&String> = tags
-        .iter()
-        .zip(tag_resolved)
-        .filter(|(m, _)| m.name == sign::SIGNED_FILE)
-        .flat_map(|(_, r)| r.values())
-        .collect();
-    for t in tag_files {
+    for &t in tag_files {
         let is_manifest_of_tags = t.starts_with("tagmanifest-") && t.ends_with(".txt");
         if t != sign::SIGNATURE_FILE && !is_manifest_of_tags && !covered.contains(t) {
             problems.push(
@@ -496,7 +558,7 @@ fn check_signature(
                     "unsigned-tag-file",
                     format!("`{t}` is not covered by the signed {}", sign::SIGNED_FILE),
                 )
-                .at(Location::file(t.as_str()))
+                .at(Location::file(t))
                 .hint("a tag file was added after signing; do not trust it"),
             );
         }
@@ -619,9 +681,10 @@ fn parse_manifest(
     text: &str,
     is_tag: bool,
     strict: bool,
+    files: &Files,
     problems: &mut Diagnostics,
 ) -> Manifest {
-    let mut entries: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let mut entries: BTreeMap<Arc<str>, Listed> = BTreeMap::new();
     let hex_len = algorithm.hex_len();
     for (i, line) in split_lines(text).into_iter().enumerate() {
         let loc = Location { file: name.into(), line: Some(i + 1), col: None };
@@ -673,8 +736,9 @@ fn parse_manifest(
                 .push(Diagnostic::error(code, msg).at(loc).hint("the manifest was made by a broken tool or edited"));
             continue;
         }
-        match entries.get(&p) {
-            Some((prev, _)) if !prev.eq_ignore_ascii_case(sum) => problems.push(
+        let sum = unhex(sum);
+        match entries.get(p.as_str()) {
+            Some(prev) if prev.sum != sum => problems.push(
                 Diagnostic::error(
                     "duplicate-manifest-entry",
                     format!("`{p}` is listed twice with different checksums"),
@@ -691,7 +755,8 @@ fn parse_manifest(
                 .hint("a manifest lists each file once (BagIt 1.0 makes this an error)"),
             ),
             None => {
-                entries.insert(p, (sum.to_ascii_lowercase(), i + 1));
+                let path = files.get_key_value(p.as_str()).map_or_else(|| p.into(), |(known, _)| known.clone());
+                entries.insert(path, Listed { sum, line: i + 1 });
             }
         }
     }
@@ -781,28 +846,28 @@ impl Encoding {
     }
 }
 
-fn decode(bytes: &[u8], enc: Encoding, name: &str, problems: &mut Diagnostics) -> String {
+/// Decodes a tag file; UTF-8 (the usual case) without a copy.
+fn decode(mut bytes: Vec<u8>, enc: Encoding, name: &str, problems: &mut Diagnostics) -> String {
     match enc {
         Encoding::Utf8 => {
-            let b = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes);
-            match std::str::from_utf8(b) {
-                Ok(s) => s.to_string(),
-                Err(_) => {
-                    problems.push(
-                        Diagnostic::error("invalid-tag-file", "the tag file is not valid UTF-8")
-                            .at(Location::file(name))
-                            .hint("bagit.txt declares UTF-8; the file was damaged"),
-                    );
-                    String::from_utf8_lossy(b).into_owned()
-                }
+            if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                bytes.drain(..3);
             }
+            String::from_utf8(bytes).unwrap_or_else(|e| {
+                problems.push(
+                    Diagnostic::error("invalid-tag-file", "the tag file is not valid UTF-8")
+                        .at(Location::file(name))
+                        .hint("bagit.txt declares UTF-8; the file was damaged"),
+                );
+                String::from_utf8_lossy(e.as_bytes()).into_owned()
+            })
         }
         Encoding::Latin1 => bytes.iter().map(|&b| b as char).collect(),
         Encoding::Utf16 => {
-            let (big, body) = match bytes {
+            let (big, body) = match bytes.as_slice() {
                 [0xFF, 0xFE, rest @ ..] => (false, rest),
                 [0xFE, 0xFF, rest @ ..] => (true, rest),
-                _ => (true, bytes),
+                body => (true, body),
             };
             let units: Vec<u16> = body
                 .chunks(2)
@@ -827,6 +892,9 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
+    const ALL: [Algorithm; 6] =
+        [Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha224, Algorithm::Sha256, Algorithm::Sha384, Algorithm::Sha512];
+
     fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "md5" => Algorithm::Md5,
@@ -880,6 +948,17 @@ enum Hasher {
 }
 
 impl Hasher {
+    /// The digest's length in bytes.
+    fn len(&self) -> usize {
+        match self {
+            Hasher::Md5(_) => 16,
+            Hasher::Sha1(_) => 20,
+            Hasher::Sha224(_) => 28,
+            Hasher::Sha256(_) => 32,
+            Hasher::Sha384(_) => 48,
+            Hasher::Sha512(_) => 64,
+        }
+    }
     fn update(&mut self, b: &[u8]) {
         match self {
             Hasher::Md5(h) => h.update(b),
@@ -890,56 +969,339 @@ impl Hasher {
             Hasher::Sha512(h) => h.update(b),
         }
     }
-    fn finish(self) -> String {
+    fn finish_into(self, out: &mut Vec<u8>) {
         match self {
-            Hasher::Md5(h) => hex(&h.finalize()),
-            Hasher::Sha1(h) => hex(&h.finalize()),
-            Hasher::Sha224(h) => hex(&h.finalize()),
-            Hasher::Sha256(h) => hex(&h.finalize()),
-            Hasher::Sha384(h) => hex(&h.finalize()),
-            Hasher::Sha512(h) => hex(&h.finalize()),
+            Hasher::Md5(h) => out.extend_from_slice(&h.finalize()),
+            Hasher::Sha1(h) => out.extend_from_slice(&h.finalize()),
+            Hasher::Sha224(h) => out.extend_from_slice(&h.finalize()),
+            Hasher::Sha256(h) => out.extend_from_slice(&h.finalize()),
+            Hasher::Sha384(h) => out.extend_from_slice(&h.finalize()),
+            Hasher::Sha512(h) => out.extend_from_slice(&h.finalize()),
         }
     }
 }
 
-/// Streams `r` through the hashers of `algs`, reading at most `limit` bytes (more is an error).
-fn hash_stream<R: Read>(
-    mut r: R,
-    limit: u64,
-    algs: &BTreeSet<Algorithm>,
-) -> Result<(u64, BTreeMap<Algorithm, String>), String> {
-    let mut hashers: Vec<(Algorithm, Hasher)> = algs.iter().map(|a| (*a, a.hasher())).collect();
-    let mut buf = vec![0u8; BUF_SIZE];
-    let mut total: u64 = 0;
-    loop {
-        let n = match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.to_string()),
-        };
-        total += n as u64;
-        if total > limit {
-            return Err(format!("it holds more than its declared {limit} bytes"));
+/// A set of algorithms, one bit each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct AlgSet(u8);
+
+impl AlgSet {
+    fn insert(&mut self, a: Algorithm) {
+        self.0 |= 1 << a as u8;
+    }
+    fn iter(self) -> impl Iterator<Item = Algorithm> {
+        Algorithm::ALL.into_iter().filter(move |a| self.0 & (1 << *a as u8) != 0)
+    }
+}
+
+/// A file read to its end: its size and its digests, raw, in the order of [`AlgSet::iter`].
+struct Hashed {
+    size: u64,
+    algs: AlgSet,
+    digests: Box<[u8]>,
+}
+
+impl Hashed {
+    fn digest(&self, alg: Algorithm) -> Option<&[u8]> {
+        let mut at = 0;
+        for a in self.algs.iter() {
+            let n = a.hex_len() / 2;
+            if a == alg {
+                return self.digests.get(at..at + n);
+            }
+            at += n;
         }
-        for (_, h) in &mut hashers {
-            h.update(&buf[..n]);
+        None
+    }
+}
+
+/// Where a file's bytes go, in one pass: the hashers, CRC-32 (for a zip entry), and a count
+/// bounded by the declared size.
+struct Sink {
+    hashers: Vec<Hasher>,
+    algs: AlgSet,
+    crc: crc32fast::Hasher,
+    total: u64,
+    /// The declared size (zip entries): more is an error as soon as it is read.
+    declared: Option<u64>,
+    /// The bytes themselves, for a tag file that is parsed.
+    keep: Option<Vec<u8>>,
+}
+
+impl Sink {
+    fn new(algs: AlgSet, declared: Option<u64>) -> Sink {
+        let hashers = algs.iter().map(Algorithm::hasher).collect();
+        Sink { hashers, algs, crc: Default::default(), total: 0, declared, keep: None }
+    }
+    fn update(&mut self, b: &[u8]) -> Result<(), String> {
+        self.total += b.len() as u64;
+        if let Some(limit) = self.declared {
+            if self.total > limit {
+                return Err(format!("it holds more than its declared {limit} bytes"));
+            }
+            self.crc.update(b);
+        }
+        for h in &mut self.hashers {
+            h.update(b);
+        }
+        if let Some(keep) = &mut self.keep {
+            keep.extend_from_slice(b);
+        }
+        Ok(())
+    }
+    /// Checks the size read against the declared one and the CRC-32 against `crc`, the one the
+    /// archive records for the entry.
+    fn check(&self, crc: Option<u32>) -> Result<(), String> {
+        if let Some(declared) = self.declared
+            && self.total != declared
+        {
+            return Err(format!("it holds {} bytes but declares {declared}", self.total));
+        }
+        if let Some(crc) = crc
+            && self.crc.clone().finalize() != crc
+        {
+            return Err("its content does not match the CRC-32 the archive records".into());
+        }
+        Ok(())
+    }
+    fn finish(self, crc: Option<u32>) -> Result<Hashed, String> {
+        self.check(crc)?;
+        let mut digests = Vec::with_capacity(self.hashers.iter().map(|h| h.len()).sum());
+        for h in self.hashers {
+            h.finish_into(&mut digests);
+        }
+        Ok(Hashed { size: self.total, algs: self.algs, digests: digests.into_boxed_slice() })
+    }
+}
+
+/// Reads `r` to its end into `sink`, through `buf`.
+fn pump(mut r: impl Read, buf: &mut [u8], sink: &mut Sink) -> Result<(), String> {
+    loop {
+        match r.read(buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => sink.update(&buf[..n])?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
         }
     }
-    Ok((total, hashers.into_iter().map(|(a, h)| (a, h.finish())).collect()))
+}
+
+/// Inflates the raw Deflate stream `r` into `sink`. The inflater is reset, not rebuilt: one per
+/// thread serves every entry.
+fn inflate(
+    d: &mut flate2::Decompress,
+    mut r: impl Read,
+    input: &mut [u8],
+    output: &mut [u8],
+    sink: &mut Sink,
+) -> Result<(), String> {
+    d.reset(false);
+    let (mut start, mut end, mut eof) = (0, 0, false);
+    loop {
+        if start == end && !eof {
+            end = loop {
+                match r.read(input) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            };
+            start = 0;
+            eof = end == 0;
+        }
+        let (in_before, out_before) = (d.total_in(), d.total_out());
+        let flush = if eof { flate2::FlushDecompress::Finish } else { flate2::FlushDecompress::None };
+        let status = d
+            .decompress(&input[start..end], output, flush)
+            .map_err(|e| format!("its compressed data is corrupt ({e})"))?;
+        let used = (d.total_in() - in_before) as usize;
+        let made = (d.total_out() - out_before) as usize;
+        start += used;
+        sink.update(&output[..made])?;
+        match status {
+            flate2::Status::StreamEnd => return Ok(()),
+            _ if used == 0 && made == 0 && (eof || start < end) => {
+                return Err("its compressed data ends before the entry does".into());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What one reader thread owns: its own view of the package, an inflater and two buffers, all
+/// reused for every file it reads.
+struct Reader {
+    zip: Option<PackageFile>,
+    inflater: flate2::Decompress,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl Reader {
+    fn new(source: &Source) -> Reader {
+        let zip = match source {
+            Source::Zip(file) => Some(file.clone()),
+            Source::Folder(_) => None,
+        };
+        Reader { zip, inflater: flate2::Decompress::new(false), input: vec![0; BUF_SIZE], output: vec![0; BUF_SIZE] }
+    }
+
+    /// Streams a file through the hashers of `algs`; returns its real size and the digests.
+    fn hash(&mut self, source: &Source, rel: &str, info: FileInfo, algs: AlgSet) -> Result<Hashed, String> {
+        let zip = self.zip.is_some();
+        let mut sink = Sink::new(algs, zip.then_some(info.size));
+        self.read(source, rel, info, &mut sink)?;
+        sink.finish(zip.then_some(info.crc))
+    }
+
+    /// Reads a file whole.
+    fn read_whole(&mut self, source: &Source, rel: &str, info: FileInfo) -> Result<Vec<u8>, String> {
+        let zip = self.zip.is_some();
+        let mut sink = Sink::new(AlgSet::default(), zip.then_some(info.size));
+        sink.keep = Some(Vec::with_capacity(info.size as usize));
+        self.read(source, rel, info, &mut sink)?;
+        sink.check(zip.then_some(info.crc))?;
+        Ok(sink.keep.unwrap_or_default())
+    }
+
+    /// Reads a file to its end into `sink`. A zip entry is found through its local header and
+    /// read raw, bounded by its compressed size, and inflated here; the zip crate would do the
+    /// same, with a new inflater for every entry.
+    fn read(&mut self, source: &Source, rel: &str, info: FileInfo, sink: &mut Sink) -> Result<(), String> {
+        let Reader { zip, inflater, input, output } = self;
+        let Some(file) = zip else {
+            let Source::Folder(root) = source else { unreachable!("a reader of a zip has its own view of it") };
+            let f = File::open(root.join(rel)).map_err(|e| e.to_string())?;
+            return pump(f, output, sink);
+        };
+        let damaged = |e: std::io::Error| format!("its local header cannot be read ({e})");
+        let mut header = [0u8; 30];
+        file.seek(SeekFrom::Start(info.header_start)).map_err(damaged)?;
+        file.read_exact(&mut header).map_err(damaged)?;
+        if header[..4] != *b"PK\x03\x04" {
+            return Err("its local header is damaged".into());
+        }
+        let field = |at: usize| u64::from(u16::from_le_bytes([header[at], header[at + 1]]));
+        // The name and the extra field; the zip crate found the data at the same place when it
+        // checked that no entries overlap.
+        file.seek(SeekFrom::Current((field(26) + field(28)) as i64)).map_err(damaged)?;
+        let data = file.take(info.packed);
+        match info.method {
+            Method::Stored => pump(data, output, sink),
+            Method::Deflated => inflate(inflater, data, input, output, sink),
+            Method::Other => {
+                Err("it is compressed with a method auditpack does not read (only Stored and Deflate)".into())
+            }
+        }
+    }
+}
+
+/// The package file as each reader thread sees it: its own position over one shared file,
+/// positioned reads (so threads never move each other's cursor), and a small read-ahead for the
+/// local headers and small entries.
+#[derive(Clone)]
+struct PackageFile {
+    file: Arc<File>,
+    len: u64,
+    pos: u64,
+    ahead: Box<[u8]>,
+    /// The read-ahead holds `ahead[..ahead_len]`, from `ahead_at` in the file.
+    ahead_at: u64,
+    ahead_len: usize,
+}
+
+impl PackageFile {
+    fn new(file: File) -> std::io::Result<PackageFile> {
+        let len = file.metadata()?.len();
+        Ok(PackageFile {
+            file: Arc::new(file),
+            len,
+            pos: 0,
+            ahead: vec![0; READ_AHEAD].into(),
+            ahead_at: 0,
+            ahead_len: 0,
+        })
+    }
+}
+
+#[cfg(unix)]
+fn read_at(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(f, buf, at)
+}
+
+#[cfg(windows)]
+fn read_at(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(f, buf, at)
+}
+
+impl Read for PackageFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let ahead_end = self.ahead_at + self.ahead_len as u64;
+        if !(self.ahead_at..ahead_end).contains(&self.pos) {
+            if buf.len() >= READ_AHEAD {
+                let n = read_at(&self.file, buf, self.pos)?;
+                self.pos += n as u64;
+                return Ok(n);
+            }
+            self.ahead_len = 0;
+            let n = read_at(&self.file, &mut self.ahead, self.pos)?;
+            (self.ahead_at, self.ahead_len) = (self.pos, n);
+            if n == 0 {
+                return Ok(0);
+            }
+        }
+        let from = (self.pos - self.ahead_at) as usize;
+        let n = buf.len().min(self.ahead_len - from);
+        buf[..n].copy_from_slice(&self.ahead[from..from + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for PackageFile {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        self.pos =
+            pos.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek out of the package"))?;
+        Ok(self.pos)
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[derive(Debug, Clone, Copy)]
 struct FileInfo {
     /// Declared (zip) or real (folder) size.
     size: u64,
-    /// Position in the container, for sequential reading.
+    /// Position in the container (the entry's index in a zip).
     order: usize,
+    /// Position in the bag's sorted file list.
+    id: usize,
+    /// Where a zip entry is and how it is stored, from the central directory (unused for a
+    /// folder): the archive itself is not kept once the bag's files are known.
+    header_start: u64,
+    packed: u64,
+    crc: u32,
+    method: Method,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Stored,
+    Deflated,
+    /// Any other: the zip crate auditpack uses reads only these two either.
+    Other,
 }
 
 /// A bag's files, from a folder or a zip, addressed by their path inside the bag.
 struct Container {
-    files: BTreeMap<String, FileInfo>,
+    files: Files,
     /// The bag's folder inside the zip, with a trailing `/` (empty for a folder).
     prefix: String,
     /// A hostile archive: nothing more is read from it.
@@ -949,7 +1311,7 @@ struct Container {
 
 enum Source {
     Folder(PathBuf),
-    Zip { archive: Box<zip::ZipArchive<BufReader<File>>>, index: BTreeMap<String, usize> },
+    Zip(PackageFile),
 }
 
 impl Container {
@@ -995,8 +1357,10 @@ impl Container {
                 continue;
             }
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            files.insert(rel, FileInfo { size, order });
+            let info = FileInfo { size, order, id: 0, header_start: 0, packed: 0, crc: 0, method: Method::Stored };
+            files.insert(rel.into(), info);
         }
+        number(&mut files);
         Ok(Container { files, prefix: String::new(), refused: false, source: Source::Folder(root) })
     }
 
@@ -1007,7 +1371,8 @@ impl Container {
             path: path.to_path_buf(),
             message: format!("not a readable zip archive ({e}); it may be truncated or not a zip at all"),
         };
-        let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(unreadable)?;
+        let file = PackageFile::new(file).map_err(|e| Error::io("read the package", path, e))?;
+        let mut archive = zip::ZipArchive::new(file).map_err(unreadable)?;
         let mut found: Vec<Diagnostic> = Vec::new();
         let hostile = |found: &mut Vec<Diagnostic>, msg: String, name: Option<&str>| {
             let d = Diagnostic::error("hostile-archive", msg)
@@ -1024,29 +1389,31 @@ impl Container {
                 None,
             );
         }
-        let mut names: Vec<(String, u64, usize)> = Vec::new();
+        // The files (neither refused nor folders), and where the bag is: at the archive's root,
+        // or in its one top-level folder.
+        let mut accepted = vec![false; archive.len()];
+        let (mut at_root, mut top, mut one_top, mut all_nested) = (false, None::<String>, true, true);
         let mut declared_total: u64 = 0;
-        for i in 0..archive.len() {
+        for (i, is_file) in accepted.iter_mut().enumerate() {
             let e = archive.by_index_data(i).map_err(unreadable)?;
-            let Ok(name) = std::str::from_utf8(e.name_raw()).map(str::to_string) else {
+            let Ok(name) = std::str::from_utf8(e.name_raw()) else {
                 hostile(&mut found, format!("entry #{} has a name that is not UTF-8", i + 1), None);
                 continue;
             };
-            let comps: Vec<&str> = name.split(['/', '\\']).collect();
             if name.starts_with(['/', '\\'])
                 || name.as_bytes().get(1) == Some(&b':')
                 || name.contains('\0')
-                || comps.contains(&"..")
+                || name.split(['/', '\\']).any(|c| c == "..")
             {
                 hostile(
                     &mut found,
                     format!("the entry `{}` has an absolute path or `..`", name.escape_debug()),
-                    Some(&name),
+                    Some(name),
                 );
                 continue;
             }
             if e.encrypted() {
-                hostile(&mut found, format!("the entry `{name}` is encrypted"), Some(&name));
+                hostile(&mut found, format!("the entry `{name}` is encrypted"), Some(name));
                 continue;
             }
             let (size, packed) = (e.size(), e.compressed_size());
@@ -1056,7 +1423,7 @@ impl Container {
                     format!(
                         "the entry `{name}` declares {size} bytes from {packed} compressed bytes (a compression bomb)"
                     ),
-                    Some(&name),
+                    Some(name),
                 );
                 continue;
             }
@@ -1064,7 +1431,14 @@ impl Container {
             if e.is_dir() {
                 continue;
             }
-            names.push((name, size, i));
+            *is_file = true;
+            at_root |= name == "bagit.txt";
+            all_nested &= name.contains('/');
+            let first = name.split('/').next().unwrap_or("");
+            match &top {
+                None => top = Some(first.to_string()),
+                Some(t) => one_top &= t == first,
+            }
         }
         if declared_total > BOMB_MIN_SIZE && declared_total / archive_size.max(1) > BOMB_RATIO {
             hostile(
@@ -1082,38 +1456,48 @@ impl Container {
         for d in found {
             problems.push(d);
         }
-        // The bag: at the archive's root, or in its one top-level folder.
-        let prefix = if names.iter().any(|(n, ..)| n == "bagit.txt") {
-            String::new()
-        } else {
-            let tops: BTreeSet<&str> = names.iter().map(|(n, ..)| n.split('/').next().unwrap_or("")).collect();
-            match tops.into_iter().collect::<Vec<_>>().as_slice() {
-                [one] if names.iter().all(|(n, ..)| n.contains('/')) => format!("{one}/"),
-                _ => {
-                    if !refused {
-                        problems.push(
-                            Diagnostic::error("not-a-bag", "the archive does not hold one bag folder")
-                                .hint("an auditpack package holds exactly one top-level folder with bagit.txt in it"),
-                        );
-                    }
-                    String::new()
+        let prefix = match top {
+            _ if at_root => String::new(),
+            Some(one) if one_top && all_nested => format!("{one}/"),
+            _ => {
+                if !refused {
+                    problems.push(
+                        Diagnostic::error("not-a-bag", "the archive does not hold one bag folder")
+                            .hint("an auditpack package holds exactly one top-level folder with bagit.txt in it"),
+                    );
                 }
+                String::new()
             }
         };
-        let mut files = BTreeMap::new();
-        let mut index = BTreeMap::new();
-        for (name, size, i) in names {
-            let Some(rel) = name.strip_prefix(&prefix) else {
+        // What reading an entry needs, from the central directory; the archive is then dropped.
+        let mut files = Files::new();
+        for i in (0..archive.len()).filter(|i| accepted[*i]) {
+            let e = archive.by_index_data(i).map_err(unreadable)?;
+            let Some(rel) = std::str::from_utf8(e.name_raw()).ok().and_then(|n| n.strip_prefix(&prefix)) else {
                 continue;
             };
-            files.insert(rel.to_string(), FileInfo { size, order: i });
-            index.insert(rel.to_string(), i);
+            let method = match e.compression() {
+                zip::CompressionMethod::Stored => Method::Stored,
+                zip::CompressionMethod::Deflated => Method::Deflated,
+                _ => Method::Other,
+            };
+            let info = FileInfo {
+                size: e.size(),
+                order: i,
+                id: 0,
+                header_start: e.header_start(),
+                packed: e.compressed_size(),
+                crc: e.crc32(),
+                method,
+            };
+            files.insert(rel.into(), info);
         }
-        Ok(Container { files, prefix, refused, source: Source::Zip { archive: Box::new(archive), index } })
+        number(&mut files);
+        Ok(Container { files, prefix, refused, source: Source::Zip(archive.into_inner()) })
     }
 
     /// Reads a tag file whole (bounded); problems are reported and give `None`.
-    fn read_small(&mut self, rel: &str, problems: &mut Diagnostics) -> Option<Vec<u8>> {
+    fn read_small(&self, rel: &str, problems: &mut Diagnostics) -> Option<Vec<u8>> {
         let info = *self.files.get(rel)?;
         if info.size > TAG_FILE_LIMIT {
             problems.push(
@@ -1126,22 +1510,19 @@ impl Container {
             );
             return None;
         }
-        let limit = match &self.source {
-            Source::Folder(_) => TAG_FILE_LIMIT,
-            Source::Zip { .. } => info.size,
-        };
         let mut out = Vec::with_capacity(info.size as usize);
-        let r = match &mut self.source {
+        let r = match &self.source {
             Source::Folder(root) => File::open(root.join(rel))
-                .and_then(|f| f.take(limit + 1).read_to_end(&mut out))
+                .and_then(|f| f.take(TAG_FILE_LIMIT + 1).read_to_end(&mut out))
                 .map_err(|e| e.to_string()),
-            Source::Zip { archive, index } => match archive.by_index(index[rel]) {
-                Ok(f) => f.take(limit + 1).read_to_end(&mut out).map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
+            // Bounded by the declared size, and checked against the CRC-32.
+            Source::Zip(_) => Reader::new(&self.source).read_whole(&self.source, rel, info).map(|b| {
+                out = b;
+                out.len()
+            }),
         };
         match r {
-            Ok(n) if n as u64 > limit => {
+            Ok(n) if n as u64 > TAG_FILE_LIMIT => {
                 problems.push(
                     Diagnostic::error("corrupt-entry", "the file holds more bytes than it declares")
                         .at(Location::file(rel))
@@ -1161,23 +1542,67 @@ impl Container {
         }
     }
 
-    /// Streams a file through the hashers of `algs`; returns its real size and the digests.
-    fn hash(&mut self, rel: &str, algs: &BTreeSet<Algorithm>) -> Result<(u64, BTreeMap<Algorithm, String>), String> {
-        let info = *self.files.get(rel).ok_or("not in the bag")?;
-        match &mut self.source {
-            Source::Folder(root) => {
-                let f = File::open(root.join(rel)).map_err(|e| e.to_string())?;
-                hash_stream(f, u64::MAX, algs)
-            }
-            Source::Zip { archive, index } => {
-                let f = archive.by_index(index[rel]).map_err(|e| e.to_string())?;
-                let (n, d) = hash_stream(f, info.size, algs)?;
-                if n != info.size {
-                    return Err(format!("it holds {n} bytes but declares {}", info.size));
+    /// Hashes the files `jobs` names (file id, algorithms) on `threads` reader threads. Files of
+    /// at least [`RUN_BYTES`] go one by one, biggest first, so the last one to finish is small;
+    /// smaller ones go in runs of neighbours, so a thread reads on where it was. Returns the
+    /// outcome of each file by id (unset for files not asked for).
+    fn hash_all(&self, mut jobs: Vec<(usize, AlgSet)>, paths: &[&str], threads: usize) -> Vec<Outcome> {
+        let infos: Vec<&FileInfo> = self.files.values().collect();
+        jobs.sort_by_key(|(id, _)| infos[*id].order);
+        let mut runs: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
+        let (mut start, mut bytes) = (0, 0);
+        for (k, (id, _)) in jobs.iter().enumerate() {
+            let size = infos[*id].size;
+            if size >= RUN_BYTES {
+                if start < k {
+                    runs.push((bytes, start..k));
                 }
-                Ok((n, d))
+                runs.push((size, k..k + 1));
+                (start, bytes) = (k + 1, 0);
+                continue;
+            }
+            // Opening a file or an entry costs about as much as reading a few KiB.
+            bytes += size + 4096;
+            if bytes >= RUN_BYTES {
+                runs.push((bytes, start..k + 1));
+                (start, bytes) = (k + 1, 0);
             }
         }
+        if start < jobs.len() {
+            runs.push((bytes, start..jobs.len()));
+        }
+        runs.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
+
+        let out: Vec<Outcome> = (0..infos.len()).map(|_| OnceLock::new()).collect();
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut reader = Reader::new(&self.source);
+            while let Some((_, run)) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                for &(id, algs) in &jobs[run.clone()] {
+                    let _ = out[id].set(reader.hash(&self.source, paths[id], *infos[id], algs));
+                }
+            }
+        };
+        match threads.clamp(1, runs.len().max(1)) {
+            1 => work(),
+            n => std::thread::scope(|s| {
+                let handles: Vec<_> = (0..n).map(|_| s.spawn(work)).collect();
+                for h in handles {
+                    h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                }
+            }),
+        }
+        out
+    }
+}
+
+/// What reading a file gave: its size and digests, or why it could not be read.
+type Outcome = OnceLock<Result<Hashed, String>>;
+
+/// Numbers the files in the order of their paths: the ids the checks use.
+fn number(files: &mut Files) {
+    for (id, f) in files.values_mut().enumerate() {
+        f.id = id;
     }
 }
 
