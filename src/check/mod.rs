@@ -36,8 +36,7 @@ pub fn run(root: &Path, scans: &[PathBuf]) -> Diagnostics {
 pub fn apply_levels(diags: Diagnostics, settings: Option<&CheckSettings>) -> Diagnostics {
     let mut out = Diagnostics::default();
     let levels = settings.map(|s| s.levels.as_slice()).unwrap_or(&[]);
-    for d in diags.iter() {
-        let mut d = d.clone();
+    for mut d in diags {
         match levels.iter().rev().find(|l| l.code == d.code).map(|l| l.level) {
             Some(CheckLevel::Allow) => continue,
             Some(CheckLevel::Warn) => d.severity = Severity::Warning,
