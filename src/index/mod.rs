@@ -14,6 +14,8 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use jiff::civil::Date;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
 
 pub const SCHEMA: &str = "auditpack-index/1";
 
@@ -58,10 +60,81 @@ pub struct IndexedFile {
     /// Control ids, sorted.
     pub controls: Vec<String>,
     /// control id -> why the file maps to it (`pattern:<glob>`, `folder`, `sidecar`).
-    pub mapped_by: BTreeMap<String, Vec<String>>,
+    pub mapped_by: MappedBy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     pub owner: Owner,
+}
+
+/// Why a file maps to each of its controls: (control id, reason) pairs sorted by control id,
+/// each control's reasons in the order found. Serialised as the object
+/// `{ "<control id>": ["pattern:<glob>", "folder", "sidecar"] }`. The ids and patterns are shared
+/// with the other files (one allocation per control, not per file).
+#[derive(Debug, Clone, Default)]
+pub struct MappedBy(Vec<(Arc<str>, Reason)>);
+
+/// Why a file maps to a control.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// One of the control's `evidence` patterns matches the file's path.
+    Pattern(Arc<str>),
+    /// A folder on the file's path is named after the control.
+    Folder,
+    /// The file's sidecar names the control.
+    Sidecar,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Pattern(p) => write!(f, "pattern:{p}"),
+            Reason::Folder => f.write_str("folder"),
+            Reason::Sidecar => f.write_str("sidecar"),
+        }
+    }
+}
+
+impl MappedBy {
+    /// Every (control id, reason), sorted by control id.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Reason)> {
+        self.0.iter().map(|(c, r)| (&**c, r))
+    }
+    /// The reasons the file maps to `control`.
+    pub fn get<'a>(&'a self, control: &'a str) -> impl Iterator<Item = &'a Reason> + 'a {
+        self.0.iter().filter(move |(c, _)| &**c == control).map(|(_, r)| r)
+    }
+    /// The control ids, sorted, each once.
+    pub fn controls(&self) -> impl Iterator<Item = &str> {
+        let mut last: Option<&str> = None;
+        self.0.iter().filter_map(move |(c, _)| {
+            let new = last != Some(&**c);
+            last = Some(c);
+            new.then_some(&**c)
+        })
+    }
+}
+
+impl Serialize for MappedBy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Reasons<'a>(&'a [(Arc<str>, Reason)]);
+        impl Serialize for Reasons<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(|(_, r)| Collected(r)))
+            }
+        }
+        struct Collected<'a>(&'a Reason);
+        impl Serialize for Collected<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self.0)
+            }
+        }
+        let mut map = s.serialize_map(None)?;
+        for group in self.0.chunk_by(|a, b| a.0 == b.0) {
+            map.serialize_entry(&*group[0].0, &Reasons(group))?;
+        }
+        map.end()
+    }
 }
 
 impl IndexedFile {
@@ -114,37 +187,48 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
     }
     let matcher = builder.build().unwrap_or_else(|_| GlobSet::empty());
     let by_id: HashMap<&str, &crate::project::Control> = project.controls.iter().map(|c| (c.id.as_str(), c)).collect();
-    let control_ids: BTreeSet<&str> = project.controls.iter().map(|c| c.id.as_str()).collect();
     let provider_ids: BTreeSet<&str> = project.providers.iter().map(|p| p.id.as_str()).collect();
     let mut pattern_hits: BTreeMap<(usize, usize), usize> = BTreeMap::new();
 
+    // Shared by every file that names them: one allocation per control and pattern.
+    let ids: HashMap<&str, Arc<str>> =
+        project.controls.iter().map(|c| (c.id.as_str(), Arc::from(c.id.as_str()))).collect();
+    let patterns: Vec<Arc<str>> =
+        pattern_of.iter().map(|&(ci, pi)| Arc::from(project.controls[ci].evidence_patterns[pi].as_str())).collect();
+    let shared = |id: &str| ids.get(id).cloned().unwrap_or_else(|| Arc::from(id));
+
     let mut evidence = Vec::with_capacity(inventory.files.len());
     for file in inventory.files {
-        let mut mapped_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let dirs: Vec<&str> = file.rel.split('/').collect();
-        let dirs = &dirs[..dirs.len() - 1];
+        let mut mapped: Vec<(Arc<str>, Reason)> = Vec::new();
+        let dirs = match file.rel.rfind('/') {
+            Some(i) => &file.rel[..i],
+            None => "",
+        };
         for k in matcher.matches(&file.rel) {
-            let (ci, pi) = pattern_of[k];
-            *pattern_hits.entry((ci, pi)).or_default() += 1;
-            let c = &project.controls[ci];
-            mapped_by.entry(c.id.clone()).or_default().push(format!("pattern:{}", c.evidence_patterns[pi]));
+            let (ci, _) = pattern_of[k];
+            *pattern_hits.entry(pattern_of[k]).or_default() += 1;
+            mapped.push((shared(&project.controls[ci].id), Reason::Pattern(patterns[k].clone())));
         }
-        for d in dirs {
-            if control_ids.contains(d) {
-                mapped_by.entry((*d).to_string()).or_default().push("folder".to_string());
+        for d in dirs.split('/').filter(|d| !d.is_empty()) {
+            if let Some(id) = ids.get(d) {
+                mapped.push((id.clone(), Reason::Folder));
             }
         }
         if let Some(s) = &file.sidecar {
             for c in &s.meta.controls {
-                mapped_by.entry(c.clone()).or_default().push("sidecar".to_string());
+                mapped.push((shared(c), Reason::Sidecar));
             }
         }
+        // Stable: each control's reasons stay in the order they were found.
+        mapped.sort_by(|a, b| a.0.cmp(&b.0));
+        mapped.shrink_to_fit();
+        let mapped_by = MappedBy(mapped);
         let provider = file
             .sidecar
             .as_ref()
             .and_then(|s| s.meta.provider.clone())
-            .or_else(|| dirs.iter().find(|d| provider_ids.contains(**d)).map(|d| d.to_string()));
-        let controls: Vec<String> = mapped_by.keys().cloned().collect();
+            .or_else(|| dirs.split('/').find(|d| provider_ids.contains(*d)).map(|d| d.to_string()));
+        let controls: Vec<String> = mapped_by.controls().map(str::to_string).collect();
         let owner = file_owner(&by_id, &controls, provider.as_deref());
         evidence.push(IndexedFile { file, controls, mapped_by, provider, owner });
     }
