@@ -91,27 +91,44 @@ pub struct Inputs {
     pub keep_going: bool,
 }
 
-/// What `collect` computes: the project and its evidence index. The findings of every stage it
-/// runs (load, collect, index, and the gap findings of assess) are in the diagnostics.
-pub struct Collected {
-    pub project: project::Project,
-    pub index: index::EvidenceIndex,
-}
-
-/// `collect`: load -> collect -> index, then the gap findings of assess. Scanner reports among
-/// the evidence are not parsed, the snapshot history is not read and no report model is built:
-/// index.json needs none of them.
-pub fn collect_project(
+/// `collect`, first half: load -> collect (walk + hash) -> the project and its inventory.
+pub fn load_and_collect(
     root: &Path,
     opts: &collect::CollectOptions,
     stage_done: &mut dyn FnMut(&'static str),
     diags: &mut diag::Diagnostics,
-) -> Option<Collected> {
-    let (project, index) = load_and_index(root, opts, false, stage_done, diags)?;
+) -> Option<(project::Project, collect::Inventory)> {
+    let loaded = project::load(root);
+    stage_done("load");
+    diags.extend(loaded.diags);
+    let project = loaded.project?;
+    if diags.has_errors() {
+        return None;
+    }
+    let inventory = if root.join(&project.paths.evidence).is_dir() {
+        collect::collect(&project, opts, diags)
+    } else {
+        collect::Inventory::default()
+    };
+    stage_done("collect (walk + hash)");
+    Some((project, inventory))
+}
+
+/// `collect`, second half: index, then the gap findings of assess. Scanner reports among the
+/// evidence are not parsed, the snapshot history is not read and no report model is built:
+/// index.json needs none of them.
+pub fn index_and_gaps(
+    project: &project::Project,
+    inventory: collect::Inventory,
+    stage_done: &mut dyn FnMut(&'static str),
+    diags: &mut diag::Diagnostics,
+) -> index::EvidenceIndex {
+    let index = index::build(project, inventory, diags);
+    stage_done("index");
     // Only its findings are wanted here; the assessment itself is dropped.
-    assess::assess(&project, &index, &[], &scan::ScanResults::default(), diags);
+    assess::assess(project, &index, &[], &scan::ScanResults::default(), diags);
     stage_done("assess (gaps)");
-    Some(Collected { project, index })
+    index
 }
 
 /// load -> collect -> index, the part every command shares.

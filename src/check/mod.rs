@@ -32,6 +32,17 @@ pub fn run(root: &Path, scans: &[PathBuf]) -> Diagnostics {
     apply_levels(diags, settings.as_ref())
 }
 
+/// Whether [`apply_levels`] would leave an error, without building its result.
+pub fn fails(diags: &Diagnostics, settings: &CheckSettings) -> bool {
+    let level = |d: &Diagnostic| settings.levels.iter().rev().find(|l| l.code == d.code).map(|l| l.level);
+    settings.levels.iter().any(|l| codes::find(&l.code).is_none())
+        || diags.iter().any(|d| match level(d) {
+            Some(CheckLevel::Deny) => true,
+            Some(CheckLevel::Allow | CheckLevel::Warn) => false,
+            None => d.severity == Severity::Error,
+        })
+}
+
 /// Applies `[check] levels` and reports codes in it that auditpack does not emit.
 pub fn apply_levels(diags: Diagnostics, settings: Option<&CheckSettings>) -> Diagnostics {
     let mut out = Diagnostics::default();

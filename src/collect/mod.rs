@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod dates;
+pub mod memo;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::project::{Project, Sidecar};
