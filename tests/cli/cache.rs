@@ -129,3 +129,34 @@ fn an_unchanged_recollect_gives_the_same_index_and_keeps_the_cache() {
     f.run("collect", &[]).code(0);
     assert_ne!(std::fs::metadata(&cache).unwrap().modified().unwrap(), before, "a new file: rewritten");
 }
+
+#[test]
+fn the_index_memo_keeps_an_unchanged_index_and_nothing_else() {
+    let f = Fixture::init();
+    let first = f.run("collect", &[]).code(0).stderr.clone();
+    let index = std::fs::read(f.out("index.json")).unwrap();
+    // Unchanged: index.json is kept, and the same findings are reported.
+    let again = f.run("collect", &[]).code(0).says(&["is up to date"]).stderr.clone();
+    assert_eq!(std::fs::read(f.out("index.json")).unwrap(), index);
+    let findings = |s: &str| {
+        s.lines().filter(|l| !l.starts_with("wrote") && !l.contains("up to date")).map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(findings(&again), findings(&first));
+    // index.json edited by hand: written again.
+    std::fs::write(f.out("index.json"), "{}").unwrap();
+    f.run("collect", &[]).code(0).says(&["wrote"]);
+    assert_eq!(std::fs::read(f.out("index.json")).unwrap(), index);
+    // The project changed: a new index.
+    let controls = std::fs::read_to_string(f.path("controls.toml")).unwrap();
+    let title = controls.lines().find(|l| l.starts_with("title")).unwrap().to_string();
+    f.write("controls.toml", &controls.replacen(&title, "title = \"A new title\"", 1));
+    f.run("collect", &[]).code(0).says(&["wrote"]);
+    assert!(String::from_utf8(std::fs::read(f.out("index.json")).unwrap()).unwrap().contains("A new title"));
+    // An evidence file changed: a new index.
+    f.write(FILE, "changed\n");
+    f.run("collect", &[]).code(0).says(&["wrote"]);
+    let want: String = hmac_sha256::Hash::hash(b"changed\n").iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hash_of(&f, FILE), Some(want));
+    // --rehash does everything again.
+    f.run("collect", &["--rehash"]).code(0).says(&["wrote"]);
+}
