@@ -45,17 +45,16 @@ pub fn fails(diags: &Diagnostics, settings: &CheckSettings) -> bool {
 
 /// Applies `[check] levels` and reports codes in it that auditpack does not emit.
 pub fn apply_levels(diags: Diagnostics, settings: Option<&CheckSettings>) -> Diagnostics {
-    let mut out = Diagnostics::default();
     let levels = settings.map(|s| s.levels.as_slice()).unwrap_or(&[]);
-    for mut d in diags {
+    let mut out = diags.map(|mut d| {
         match levels.iter().rev().find(|l| l.code == d.code).map(|l| l.level) {
-            Some(CheckLevel::Allow) => continue,
+            Some(CheckLevel::Allow) => return None,
             Some(CheckLevel::Warn) => d.severity = Severity::Warning,
             Some(CheckLevel::Deny) => d.severity = Severity::Error,
             None => {}
         }
-        out.push(d);
-    }
+        Some(d)
+    });
     for l in levels {
         if codes::find(&l.code).is_none() {
             let near =

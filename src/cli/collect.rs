@@ -8,7 +8,7 @@ use super::{Outcome, print_diagnostics, progress_bar};
 use crate::Error;
 use crate::collect::CollectOptions;
 use crate::collect::memo;
-use crate::diag::{Diagnostics, Severity};
+use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::output::Staging;
 use std::io::Write;
 
@@ -41,6 +41,11 @@ fn run_timed(args: &super::CommonArgs, timings: &mut Timings) -> Result<Outcome,
     let cache_dir = opts.cache_dir.as_deref().expect("collect always has a cache folder");
     let out_index = args.out.join("index.json");
 
+    // Without --verbose the notes are not shown, and there may be one per undated file: count
+    // them only (unless the project gives the code a level, which may make them warnings).
+    if !args.verbose && !project.check.levels.iter().any(|l| l.code == "inferred-date") {
+        diags.count_notes_only("inferred-date");
+    }
     // An unchanged re-collect: the index.json in place is the one this run would write.
     let key = if args.rehash { None } else { memo::key(&project, &inventory) };
     let hit = key.as_ref().and_then(|k| {
@@ -61,14 +66,18 @@ fn run_timed(args: &super::CommonArgs, timings: &mut Timings) -> Result<Outcome,
         None => {
             memo::Memo::remove(cache_dir);
             let mut found = Diagnostics::default();
+            if !args.verbose && !project.check.levels.iter().any(|l| l.code == "inferred-date") {
+                found.count_notes_only("inferred-date");
+            }
             let index = crate::index_and_gaps(&project, inventory, &mut |stage| timings.mark(stage), &mut found);
             // The inferred-date notes (one per undated file) are made again from the inventory
             // on a memo hit; the other findings of these stages are kept in the memo.
-            let (kept, notes): (Vec<_>, Vec<_>) =
-                found.into_iter().partition(|d| d.code != "inferred-date" || d.severity != Severity::Note);
-            for d in kept.iter().cloned().chain(notes) {
-                diags.push(d);
-            }
+            let kept: Vec<Diagnostic> = found
+                .iter()
+                .filter(|d| d.code != "inferred-date" || d.severity != Severity::Note)
+                .cloned()
+                .collect();
+            diags.extend(found);
             if crate::check::fails(&diags, &project.check) {
                 let diags = crate::check::apply_levels(diags, Some(&project.check));
                 print_diagnostics(&diags, args.verbose, args.quiet);

@@ -176,7 +176,7 @@ pub(crate) enum Outcome {
 
 /// Prints diagnostics to stderr, errors and warnings always, notes with `--verbose`.
 fn print_diagnostics(diags: &Diagnostics, verbose: bool, quiet: bool) {
-    let mut hidden = 0;
+    let mut hidden = diags.counted_notes();
     for d in diags.sorted() {
         let show = match d.severity {
             Severity::Error => true,
