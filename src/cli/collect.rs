@@ -72,11 +72,8 @@ fn run_timed(args: &super::CommonArgs, timings: &mut Timings) -> Result<Outcome,
             let index = crate::index_and_gaps(&project, inventory, &mut |stage| timings.mark(stage), &mut found);
             // The inferred-date notes (one per undated file) are made again from the inventory
             // on a memo hit; the other findings of these stages are kept in the memo.
-            let kept: Vec<Diagnostic> = found
-                .iter()
-                .filter(|d| d.code != "inferred-date" || d.severity != Severity::Note)
-                .cloned()
-                .collect();
+            let kept: Vec<Diagnostic> =
+                found.iter().filter(|d| d.code != "inferred-date" || d.severity != Severity::Note).cloned().collect();
             diags.extend(found);
             if crate::check::fails(&diags, &project.check) {
                 let diags = crate::check::apply_levels(diags, Some(&project.check));

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 pub const SCHEMA: &str = "auditpack-index/1";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct EvidenceIndex {
     pub schema: &'static str,
     pub organisation: String,
@@ -143,7 +143,11 @@ impl IndexedFile {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The lists of evidence per control, assignment and owner hold positions in
+/// [`EvidenceIndex::evidence`] (4 bytes each, not a copy of the path); index.json shows paths.
+pub type Files = Vec<u32>;
+
+#[derive(Debug, Clone)]
 pub struct IndexedControl {
     pub title: String,
     pub criteria: Vec<String>,
@@ -151,24 +155,114 @@ pub struct IndexedControl {
     pub frequency: Frequency,
     pub owner: Owner,
     pub assignments: Vec<IndexedAssignment>,
-    /// Paths of every file evidencing the control.
-    pub evidence: Vec<String>,
+    /// Every file evidencing the control.
+    pub evidence: Files,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct IndexedAssignment {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     pub owner: Owner,
-    pub evidence: Vec<String>,
+    pub evidence: Files,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct OwnerEntry {
     pub control: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    pub evidence: Vec<String>,
+    pub evidence: Files,
+}
+
+impl EvidenceIndex {
+    /// The files of a list of positions, e.g. [`IndexedControl::evidence`].
+    pub fn files<'a>(&'a self, list: &'a [u32]) -> impl Iterator<Item = &'a IndexedFile> + 'a {
+        list.iter().map(|&i| &self.evidence[i as usize])
+    }
+}
+
+/// index.json: as derived, but with each list of positions written as the files' paths.
+impl Serialize for EvidenceIndex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Paths<'a>(&'a EvidenceIndex, &'a [u32]);
+        impl Serialize for Paths<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.files(self.1).map(|f| f.file.path.as_str()))
+            }
+        }
+        #[derive(Serialize)]
+        struct Assignment<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            provider: &'a Option<String>,
+            owner: Owner,
+            evidence: Paths<'a>,
+        }
+        #[derive(Serialize)]
+        struct Control<'a> {
+            title: &'a str,
+            criteria: &'a [String],
+            layer: Layer,
+            frequency: Frequency,
+            owner: Owner,
+            assignments: Vec<Assignment<'a>>,
+            evidence: Paths<'a>,
+        }
+        #[derive(Serialize)]
+        struct Entry<'a> {
+            control: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            provider: &'a Option<String>,
+            evidence: Paths<'a>,
+        }
+        struct Controls<'a>(&'a EvidenceIndex);
+        impl Serialize for Controls<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let ix = self.0;
+                s.collect_map(ix.controls.iter().map(|(id, c)| {
+                    let assignments = c
+                        .assignments
+                        .iter()
+                        .map(|a| Assignment { provider: &a.provider, owner: a.owner, evidence: Paths(ix, &a.evidence) })
+                        .collect();
+                    let control = Control {
+                        title: &c.title,
+                        criteria: &c.criteria,
+                        layer: c.layer,
+                        frequency: c.frequency,
+                        owner: c.owner,
+                        assignments,
+                        evidence: Paths(ix, &c.evidence),
+                    };
+                    (id, control)
+                }))
+            }
+        }
+        struct Owners<'a>(&'a EvidenceIndex);
+        impl Serialize for Owners<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let ix = self.0;
+                s.collect_map(ix.owners.iter().map(|(owner, entries)| {
+                    let entries: Vec<Entry> = entries
+                        .iter()
+                        .map(|e| Entry { control: &e.control, provider: &e.provider, evidence: Paths(ix, &e.evidence) })
+                        .collect();
+                    (owner, entries)
+                }))
+            }
+        }
+        let mut st = s.serialize_struct("EvidenceIndex", 10)?;
+        st.serialize_field("schema", self.schema)?;
+        st.serialize_field("organisation", &self.organisation)?;
+        st.serialize_field("system", &self.system)?;
+        st.serialize_field("audit", &self.audit)?;
+        st.serialize_field("evidence_root", &self.evidence_root)?;
+        st.serialize_field("totals", &self.totals)?;
+        st.serialize_field("evidence", &self.evidence)?;
+        st.serialize_field("unmapped", &self.unmapped)?;
+        st.serialize_field("controls", &Controls(self))?;
+        st.serialize_field("owners", &Owners(self))?;
+        st.end()
+    }
 }
 
 /// Builds the index. Reports patterns that match nothing and files mapped to no control.
@@ -250,14 +344,14 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
 
     let mut controls = BTreeMap::new();
     let mut owners: BTreeMap<Owner, Vec<OwnerEntry>> = BTreeMap::new();
-    let mut files_of: HashMap<&str, Vec<&IndexedFile>> = HashMap::new();
-    for f in &evidence {
+    let mut files_of: HashMap<&str, Files> = HashMap::new();
+    for (i, f) in evidence.iter().enumerate() {
         for id in &f.controls {
-            files_of.entry(id.as_str()).or_default().push(f);
+            files_of.entry(id.as_str()).or_default().push(i as u32);
         }
     }
     for c in &project.controls {
-        let files: &[&IndexedFile] = files_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let files: &[u32] = files_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
         let assignments: Vec<IndexedAssignment> = c
             .assignments
             .iter()
@@ -266,8 +360,11 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
                 owner: a.owner,
                 evidence: files
                     .iter()
-                    .filter(|f| f.provider.is_none() || a.provider.is_none() || f.provider == a.provider)
-                    .map(|f| f.file.path.clone())
+                    .copied()
+                    .filter(|&i| {
+                        let f = &evidence[i as usize];
+                        f.provider.is_none() || a.provider.is_none() || f.provider == a.provider
+                    })
                     .collect(),
             })
             .collect();
@@ -287,7 +384,7 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
                 frequency: c.frequency,
                 owner: c.overall_owner(),
                 assignments,
-                evidence: files.iter().map(|f| f.file.path.clone()).collect(),
+                evidence: files.to_vec(),
             },
         );
     }

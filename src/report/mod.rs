@@ -195,9 +195,6 @@ pub fn build(
             None => project.organisation.name.clone(),
         }
     };
-    let by_path: BTreeMap<&str, &crate::index::IndexedFile> =
-        index.evidence.iter().map(|f| (f.file.path.as_str(), f)).collect();
-
     let mut controls: Vec<ControlRow> = project
         .controls
         .iter()
@@ -226,10 +223,8 @@ pub fn build(
                     .collect(),
                 performer: c.performer.clone(),
                 test_procedure: c.test_procedure.clone(),
-                evidence: ic
-                    .evidence
-                    .iter()
-                    .filter_map(|p| by_path.get(p.as_str()))
+                evidence: index
+                    .files(&ic.evidence)
                     .map(|f| EvidenceRef {
                         path: f.file.path.clone(),
                         name: f.file.rel.clone(),
