@@ -47,8 +47,9 @@ fn run_timed(args: &super::CommonArgs, timings: &mut Timings) -> Result<Outcome,
         diags.count_notes_only("inferred-date");
     }
     // An unchanged re-collect: the index.json in place is the one this run would write.
-    let key = if args.rehash { None } else { memo::key(&project, &inventory) };
-    let hit = key.as_ref().and_then(|k| {
+    // --rehash recomputes everything, but leaves a memo for the next run.
+    let key = memo::key(&project, &inventory);
+    let hit = key.as_ref().filter(|_| !args.rehash).and_then(|k| {
         memo::Memo::load(cache_dir).filter(|m| &m.key == k && memo::stamp_of(&out_index) == Some(m.index))
     });
     let (totals, written) = match hit {

@@ -2,7 +2,8 @@
 //!
 //! index.json and the findings of the index and gap stages are a function of the project (its
 //! loaded configuration) and the inventory (every evidence file's path, size, SHA-256 and
-//! effective date, and its sidecar), computed by this build of auditpack. The memo records a
+//! effective date, and its sidecar), computed by this build of auditpack. The inventory's own
+//! findings (an unreadable file, a bad sidecar) are made by collect on every run. The memo records a
 //! SHA-256 of all of that (the key), those findings, the totals, and the stamp of the index.json
 //! it wrote (size, modification and status-change time, inode, device). When the key and the
 //! stamp of the index.json in the output folder are both as recorded, that file is exactly what
@@ -18,6 +19,7 @@ use crate::project::Project;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::io::Write;
 use std::path::Path;
 
 pub const FILE_NAME: &str = "collect-memo-v1.json";
@@ -42,7 +44,9 @@ pub fn key(project: &Project, inventory: &Inventory) -> Option<String> {
     for n in [e.size as i128, e.mtime_ns, e.ctime_ns, e.ino as i128, e.dev as i128] {
         h.update(n.to_le_bytes());
     }
-    serde_json::to_writer(HashWriter(&mut h), project).ok()?;
+    // Debug, not Serialize: it shows every field, also those index.json leaves out (e.g. the
+    // locations findings point at), so a project that differs in anything is another key.
+    write!(HashWriter(&mut h), "{project:?}").ok()?;
     h.update(b"\0inventory\0");
     for f in &inventory.files {
         h.update(f.path.as_bytes());
@@ -52,7 +56,7 @@ pub fn key(project: &Project, inventory: &Inventory) -> Option<String> {
         let eff = &f.effective;
         h.update(format!("{} {} {} {:?}", eff.date, eff.start, eff.end, eff.source).as_bytes());
         if let Some(s) = &f.sidecar {
-            serde_json::to_writer(HashWriter(&mut h), s).ok()?;
+            write!(HashWriter(&mut h), "{s:?}").ok()?;
         }
         h.update(b"\n");
     }
