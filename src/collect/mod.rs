@@ -12,6 +12,7 @@ pub mod memo;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::project::{Project, Sidecar};
 use dates::{DateSource, Effective};
+use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -281,16 +282,47 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Directories are read with their entries' types (no `stat` per file). Links are followed only
 /// while they stay inside `root`; a link to a folder that contains it is a loop and not followed.
 fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found>, Vec<Found>) {
-    let mut files = Vec::new();
-    let mut sidecars = Vec::new();
     if !root.is_dir() {
-        return (files, sidecars);
+        return (Vec::new(), Vec::new());
     }
     let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let shown = |rel: &Path| -> String { format!("{}/{}", slash(display_root), slash(rel)) };
-    // Folders still to read: (path relative to root, its real path, for loop detection).
-    let mut stack: Vec<(PathBuf, PathBuf)> = vec![(PathBuf::new(), canonical_root.clone())];
-    while let Some((dir_rel, dir_real)) = stack.pop() {
+    let walk = Walk { root, display_root, canonical_root: &canonical_root };
+    let Walked { mut files, mut sidecars, diags: found } = walk.dir(PathBuf::new(), canonical_root.clone());
+    for d in found {
+        diags.push(d);
+    }
+    // Sorted as strings (not in walk order, where `a/x` comes before `a.txt`): index.json is
+    // sorted by path, and the sidecars and the cache are found by binary search.
+    files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    sidecars.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    (files, sidecars)
+}
+
+/// What the walk of one folder and its sub-folders found.
+#[derive(Default)]
+struct Walked {
+    files: Vec<Found>,
+    sidecars: Vec<Found>,
+    diags: Vec<Diagnostic>,
+}
+
+struct Walk<'a> {
+    root: &'a Path,
+    display_root: &'a Path,
+    canonical_root: &'a Path,
+}
+
+impl Walk<'_> {
+    fn shown(&self, rel: &Path) -> String {
+        format!("{}/{}", slash(self.display_root), slash(rel))
+    }
+
+    /// Reads the folder `dir_rel` (relative to the root; `dir_real` is its real path, for loop
+    /// detection), then its sub-folders in parallel: on a tree of many small folders, reading
+    /// directories is most of an unchanged re-collect.
+    fn dir(&self, dir_rel: PathBuf, dir_real: PathBuf) -> Walked {
+        let (root, canonical_root) = (self.root, self.canonical_root);
+        let mut out = Walked::default();
         let dir = root.join(&dir_rel);
         let mut entries: Vec<(std::ffi::OsString, std::fs::FileType)> = Vec::new();
         let read = std::fs::read_dir(&dir).and_then(|rd| {
@@ -301,16 +333,13 @@ fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found
             Ok(())
         });
         if let Err(e) = read {
-            diags.push(
+            out.diags.push(
                 Diagnostic::error("unreadable-file", format!("cannot read: {e}"))
-                    .at_file(shown(&dir_rel))
+                    .at_file(self.shown(&dir_rel))
                     .hint("fix its permissions or remove it"),
             );
-            continue;
+            return out;
         }
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        // Sub-folders are pushed in reverse so that they are read in order (the result is
-        // sorted at the end anyway; this keeps the reads in directory order).
         let mut subdirs = Vec::new();
         for (name, ty) in entries {
             let rel_path = dir_rel.join(&name);
@@ -323,24 +352,24 @@ fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found
                 // Resolve the link: a target outside the evidence folder is never read.
                 match root.join(&rel_path).canonicalize() {
                     Ok(target) if !target.starts_with(&canonical_root) => {
-                        diags.push(
+                        out.diags.push(
                             Diagnostic::error(
                                 "symlink-outside",
                                 "a symbolic link points outside the evidence folder; it was not followed",
                             )
-                            .at_file(shown(&rel_path))
+                            .at_file(self.shown(&rel_path))
                             .hint("copy the file into the evidence folder instead of linking to it"),
                         );
                         continue;
                     }
                     Ok(target) if target.is_dir() => {
                         if dir_real.starts_with(&target) {
-                            diags.push(
+                            out.diags.push(
                                 Diagnostic::error(
                                     "symlink-loop",
                                     "a symbolic link points back to a folder that contains it",
                                 )
-                                .at_file(shown(&rel_path))
+                                .at_file(self.shown(&rel_path))
                                 .hint("remove the link; the folder is collected once through its real path"),
                             );
                         } else {
@@ -350,9 +379,9 @@ fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found
                     }
                     Ok(target) => is_file = target.is_file(),
                     Err(_) => {
-                        diags.push(
+                        out.diags.push(
                             Diagnostic::error("broken-symlink", "a symbolic link points to nothing")
-                                .at_file(shown(&rel_path))
+                                .at_file(self.shown(&rel_path))
                                 .hint("remove the link or restore its target"),
                         );
                         continue;
@@ -363,37 +392,38 @@ fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found
                 continue;
             }
             let Some(rel) = rel_path.to_str().map(|_| slash(&rel_path)) else {
-                diags.push(
+                out.diags.push(
                     Diagnostic::error("unpackageable-name", "the file name is not valid UTF-8")
-                        .at_file(shown(&rel_path))
+                        .at_file(self.shown(&rel_path))
                         .hint("rename the file using UTF-8 characters; BagIt manifests are UTF-8"),
                 );
                 continue;
             };
             if rel.contains(['\n', '\r', '%']) {
-                diags.push(
+                out.diags.push(
                     Diagnostic::error(
                         "unpackageable-name",
                         format!("the file name `{}` contains a line break or `%`", rel.escape_debug()),
                     )
-                    .at_file(format!("{}/{}", slash(display_root), rel.escape_debug()))
+                    .at_file(format!("{}/{}", slash(self.display_root), rel.escape_debug()))
                     .hint("rename the file: BagIt manifests must percent-encode these characters and common validators do not decode them"),
                 );
                 continue;
             }
             if rel.ends_with(SIDECAR_SUFFIX) {
-                sidecars.push(Found { rel });
+                out.sidecars.push(Found { rel });
             } else {
-                files.push(Found { rel });
+                out.files.push(Found { rel });
             }
         }
-        stack.extend(subdirs.into_iter().rev());
+        let subs: Vec<Walked> = subdirs.into_par_iter().map(|(rel, real)| self.dir(rel, real)).collect();
+        for sub in subs {
+            out.files.extend(sub.files);
+            out.sidecars.extend(sub.sidecars);
+            out.diags.extend(sub.diags);
+        }
+        out
     }
-    // Sorted as strings (not in walk order, where `a/x` comes before `a.txt`): index.json is
-    // sorted by path, and the sidecars and the cache are found by binary search.
-    files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-    sidecars.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-    (files, sidecars)
 }
 
 /// Reads each sidecar and attaches it to its evidence file; the sidecar's date wins.
