@@ -351,7 +351,7 @@ impl Walk<'_> {
             if ty.is_symlink() {
                 // Resolve the link: a target outside the evidence folder is never read.
                 match root.join(&rel_path).canonicalize() {
-                    Ok(target) if !target.starts_with(&canonical_root) => {
+                    Ok(target) if !target.starts_with(canonical_root) => {
                         out.diags.push(
                             Diagnostic::error(
                                 "symlink-outside",
