@@ -107,35 +107,75 @@ impl fmt::Display for Diagnostic {
 }
 
 /// The diagnostics of one run, in the order they were found.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(transparent)]
-pub struct Diagnostics(Vec<Diagnostic>);
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics {
+    list: Vec<Diagnostic>,
+    /// Codes whose notes are only counted, not kept (see [`Diagnostics::count_notes_only`]).
+    count_only: Vec<&'static str>,
+    counted: usize,
+}
+
+impl Serialize for Diagnostics {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.list.serialize(s)
+    }
+}
+
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.into_iter()
+    }
+}
 
 impl Diagnostics {
     pub fn push(&mut self, d: Diagnostic) {
-        self.0.push(d);
+        if d.severity == Severity::Note && self.count_only.contains(&d.code) {
+            self.counted += 1;
+        } else {
+            self.list.push(d);
+        }
     }
     pub fn extend(&mut self, other: Diagnostics) {
-        self.0.extend(other.0);
+        self.counted += other.counted;
+        for d in other.list {
+            self.push(d);
+        }
+    }
+    /// From now on, notes with `code` are counted but not kept: for a run that will not show
+    /// them (no `--verbose`) and may make one per evidence file. Only for a code whose level the
+    /// project leaves alone, so that such a note stays a note.
+    pub fn count_notes_only(&mut self, code: &'static str) {
+        self.count_only.push(code);
+    }
+    /// The notes counted but not kept.
+    pub fn counted_notes(&self) -> usize {
+        self.counted
+    }
+    /// Replaces each diagnostic by `f` of it (dropped when `None`); counted notes stay counted.
+    pub fn map(self, f: impl FnMut(Diagnostic) -> Option<Diagnostic>) -> Diagnostics {
+        Diagnostics { list: self.list.into_iter().filter_map(f).collect(), ..self }
     }
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.0.iter()
+        self.list.iter()
     }
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.list.len() + self.counted
     }
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
     pub fn has_errors(&self) -> bool {
-        self.0.iter().any(|d| d.severity == Severity::Error)
+        self.list.iter().any(|d| d.severity == Severity::Error)
     }
     pub fn count(&self, severity: Severity) -> usize {
-        self.0.iter().filter(|d| d.severity == severity).count()
+        let counted = if severity == Severity::Note { self.counted } else { 0 };
+        self.list.iter().filter(|d| d.severity == severity).count() + counted
     }
     /// Stable order for output: by file, line, column, then code.
     pub fn sorted(&self) -> Vec<&Diagnostic> {
-        let mut v: Vec<&Diagnostic> = self.0.iter().collect();
+        let mut v: Vec<&Diagnostic> = self.list.iter().collect();
         v.sort_by(|a, b| a.location.cmp(&b.location).then(a.code.cmp(b.code)));
         v
     }

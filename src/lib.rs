@@ -89,9 +89,72 @@ pub struct Inputs {
     /// Run on whatever part of the project loaded, despite errors, so that `check` reports every
     /// finding of every stage in one run.
     pub keep_going: bool,
-    /// `collect`: the index is what is wanted, so scanner reports among the evidence are not
-    /// parsed and the snapshot history is not read (the gap findings are still made).
-    pub index_only: bool,
+}
+
+/// `collect`, first half: load -> collect (walk + hash) -> the project and its inventory.
+pub fn load_and_collect(
+    root: &Path,
+    opts: &collect::CollectOptions,
+    stage_done: &mut dyn FnMut(&'static str),
+    diags: &mut diag::Diagnostics,
+) -> Option<(project::Project, collect::Inventory)> {
+    let loaded = project::load(root);
+    stage_done("load");
+    diags.extend(loaded.diags);
+    let project = loaded.project?;
+    if diags.has_errors() {
+        return None;
+    }
+    let inventory = if root.join(&project.paths.evidence).is_dir() {
+        collect::collect(&project, opts, diags)
+    } else {
+        collect::Inventory::default()
+    };
+    stage_done("collect (walk + hash)");
+    Some((project, inventory))
+}
+
+/// `collect`, second half: index, then the gap findings of assess. Scanner reports among the
+/// evidence are not parsed, the snapshot history is not read and no report model is built:
+/// index.json needs none of them.
+pub fn index_and_gaps(
+    project: &project::Project,
+    inventory: collect::Inventory,
+    stage_done: &mut dyn FnMut(&'static str),
+    diags: &mut diag::Diagnostics,
+) -> index::EvidenceIndex {
+    let index = index::build(project, inventory, diags);
+    stage_done("index");
+    // Only its findings are wanted here; the assessment itself is dropped.
+    assess::assess(project, &index, &[], &scan::ScanResults::default(), diags);
+    stage_done("assess (gaps)");
+    index
+}
+
+/// load -> collect -> index, the part every command shares.
+fn load_and_index(
+    root: &Path,
+    opts: &collect::CollectOptions,
+    keep_going: bool,
+    stage_done: &mut dyn FnMut(&'static str),
+    diags: &mut diag::Diagnostics,
+) -> Option<(project::Project, index::EvidenceIndex)> {
+    let loaded = project::load(root);
+    stage_done("load");
+    diags.extend(loaded.diags);
+    let project = loaded.project?;
+    if diags.has_errors() && !keep_going {
+        return None;
+    }
+    let inventory = if root.join(&project.paths.evidence).is_dir() {
+        collect::collect(&project, opts, diags)
+    } else {
+        collect::Inventory::default()
+    };
+    stage_done("collect (walk + hash)");
+    let index = index::build(&project, inventory, diags);
+    stage_done("index");
+    Some((project, index))
 }
 
 /// [`assess_project`] with the snapshot history, command-line scans and error handling given.
@@ -104,33 +167,15 @@ pub fn assess_project_with(
     stage_done: &mut dyn FnMut(&'static str),
     diags: &mut diag::Diagnostics,
 ) -> Option<Assessed> {
-    let loaded = project::load(root);
-    stage_done("load");
-    diags.extend(loaded.diags);
-    let project = loaded.project?;
-    if diags.has_errors() && !inputs.keep_going {
-        return None;
-    }
-    let inventory = if root.join(&project.paths.evidence).is_dir() {
-        collect::collect(&project, opts, diags)
-    } else {
-        collect::Inventory::default()
-    };
-    stage_done("collect (walk + hash)");
-    let index = index::build(&project, inventory, diags);
-    stage_done("index");
+    let (project, index) = load_and_index(root, opts, inputs.keep_going, stage_done, diags)?;
     let past = match &inputs.history {
-        _ if inputs.index_only => Vec::new(),
         History::Project => {
             let store = snapshot::Store::new(snapshot::store_dir(root, Some(&project.snapshot.store), None));
             snapshot::history(&store, None, diags)
         }
         History::Store { dir, upto } => snapshot::history(&snapshot::Store::new(dir.clone()), Some(*upto), diags),
     };
-    let scans = match inputs.index_only {
-        true => scan::ScanResults::default(),
-        false => scan::import(&project, &index, &inputs.scans, diags),
-    };
+    let scans = scan::import(&project, &index, &inputs.scans, diags);
     let assessment = assess::assess(&project, &index, &past, &scans, diags);
     stage_done("assess (history, scanners, checks)");
     let report = report::build(&project, &index, &scans, &assessment);

@@ -201,14 +201,17 @@ pub fn assess(
     let inferred_dates: Vec<String> =
         index.evidence.iter().filter(|f| f.effective().inferred()).map(|f| f.file.path.clone()).collect();
     for p in &inferred_dates {
-        diags.push(
-            Diagnostic::note("inferred-date", "the effective date comes from the file's modification time")
-                .at_file(p)
-                .hint("put a date in the file name (2026-03-31, 2026-Q1, 2026-03) or give a sidecar `effective`"),
-        );
+        diags.push(inferred_date(p));
     }
     let risk = risk::assess(project, &controls, index, scans, diags);
     Assessment { controls, uncovered_criteria, inferred_dates, risk }
+}
+
+/// The note on a file whose effective date comes from its modification time.
+pub fn inferred_date(path: &str) -> Diagnostic {
+    Diagnostic::note("inferred-date", "the effective date comes from the file's modification time")
+        .at_file(path)
+        .hint("put a date in the file name (2026-03-31, 2026-Q1, 2026-03) or give a sidecar `effective`")
 }
 
 fn abbreviate(items: &[&str], max: usize) -> String {

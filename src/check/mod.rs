@@ -32,20 +32,29 @@ pub fn run(root: &Path, scans: &[PathBuf]) -> Diagnostics {
     apply_levels(diags, settings.as_ref())
 }
 
+/// Whether [`apply_levels`] would leave an error, without building its result.
+pub fn fails(diags: &Diagnostics, settings: &CheckSettings) -> bool {
+    let level = |d: &Diagnostic| settings.levels.iter().rev().find(|l| l.code == d.code).map(|l| l.level);
+    settings.levels.iter().any(|l| codes::find(&l.code).is_none())
+        || diags.iter().any(|d| match level(d) {
+            Some(CheckLevel::Deny) => true,
+            Some(CheckLevel::Allow | CheckLevel::Warn) => false,
+            None => d.severity == Severity::Error,
+        })
+}
+
 /// Applies `[check] levels` and reports codes in it that auditpack does not emit.
 pub fn apply_levels(diags: Diagnostics, settings: Option<&CheckSettings>) -> Diagnostics {
-    let mut out = Diagnostics::default();
     let levels = settings.map(|s| s.levels.as_slice()).unwrap_or(&[]);
-    for d in diags.iter() {
-        let mut d = d.clone();
+    let mut out = diags.map(|mut d| {
         match levels.iter().rev().find(|l| l.code == d.code).map(|l| l.level) {
-            Some(CheckLevel::Allow) => continue,
+            Some(CheckLevel::Allow) => return None,
             Some(CheckLevel::Warn) => d.severity = Severity::Warning,
             Some(CheckLevel::Deny) => d.severity = Severity::Error,
             None => {}
         }
-        out.push(d);
-    }
+        Some(d)
+    });
     for l in levels {
         if codes::find(&l.code).is_none() {
             let near =

@@ -1,4 +1,4 @@
-//! `auditpack collect` and `auditpack build`: run the pipeline and write the outputs.
+//! `auditpack build` and `auditpack describe`: run the pipeline and write the outputs.
 
 use super::{Outcome, print_diagnostics, progress_bar};
 use crate::Error;
@@ -7,14 +7,11 @@ use crate::diag::Diagnostics;
 use crate::output::Staging;
 use crate::package::{Artifact, Content};
 use crate::render::{Templates, doc::DocMeta};
-use std::io::Write;
 use std::path::PathBuf;
 
 /// What a run writes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Mode {
-    /// index.json
-    Collect,
     /// index.json, the reports and the package
     Build,
     /// the system description alone
@@ -102,8 +99,7 @@ fn run_timed(
         },
         rehash: args.rehash,
     };
-    let inputs =
-        crate::Inputs { history, scans: args.scan.clone(), keep_going: false, index_only: mode == Mode::Collect };
+    let inputs = crate::Inputs { history, scans: args.scan.clone(), keep_going: false };
     let assessed = crate::assess_project_with(&root, &opts, &inputs, &mut |stage| timings.mark(stage), &mut diags);
     // `[check] levels` apply to the build too, so a denied finding stops the package.
     let levels = assessed.as_ref().map(|a| a.project.check.clone());
@@ -129,17 +125,6 @@ fn run_timed(
     let mut staging = Staging::new(&args.out)?;
     timings.mark("checks and secrets");
     match mode {
-        Mode::Collect => {
-            // Streamed: the index of a large evidence tree is never held as one string.
-            let file = staging.file("index.json")?;
-            let mut w = std::io::BufWriter::new(file.as_file_mut());
-            serde_json::to_writer_pretty(&mut w, &assessed.index)
-                .map_err(|e| Error::Usage(format!("cannot serialise index.json: {e}")))?;
-            w.write_all(b"\n")
-                .and_then(|_| w.flush())
-                .map_err(|e| Error::io("write", args.out.join("index.json"), e))?;
-            timings.mark("index.json");
-        }
         Mode::Build => {
             let index_json = staging.write_json("index.json", &assessed.index)?;
             timings.mark("index.json");
@@ -173,7 +158,7 @@ pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
 }
 
 /// Refuses an output folder inside the evidence folder: the next run would collect the outputs.
-fn check_out_dir(project: &crate::project::Project, out: &std::path::Path) -> Result<(), Error> {
+pub(super) fn check_out_dir(project: &crate::project::Project, out: &std::path::Path) -> Result<(), Error> {
     let evidence = project.root.join(&project.paths.evidence);
     let (Ok(ev), Ok(cwd)) = (evidence.canonicalize(), std::env::current_dir()) else {
         return Ok(());
@@ -318,25 +303,25 @@ fn doc_meta(a: &crate::Assessed) -> Result<DocMeta, Error> {
 
 /// Wall time per stage for `--timings`. The library signals where each stage ends; the clock is
 /// read here, in the CLI, so the library stays free of it.
-struct Timings {
+pub(super) struct Timings {
     last: std::time::Instant,
     /// Stage, its wall time, and the process's peak resident memory when it ended (if known).
     stages: Vec<(&'static str, std::time::Duration, Option<u64>)>,
 }
 
 impl Timings {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Timings { last: std::time::Instant::now(), stages: Vec::new() }
     }
 
     /// Ends the stage `stage`: the time since the previous mark is its own.
-    fn mark(&mut self, stage: &'static str) {
+    pub(super) fn mark(&mut self, stage: &'static str) {
         let now = std::time::Instant::now();
         self.stages.push((stage, now - self.last, peak_rss_kib()));
         self.last = now;
     }
 
-    fn print(&self) {
+    pub(super) fn print(&self) {
         let total: std::time::Duration = self.stages.iter().map(|(_, d, _)| *d).sum();
         eprintln!("timings (wall; peak memory so far):");
         for (stage, d, peak) in &self.stages {

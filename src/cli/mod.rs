@@ -5,6 +5,7 @@
 
 mod build;
 mod check;
+mod collect;
 mod init;
 mod keygen;
 mod snapshot;
@@ -140,7 +141,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Init { dir } => init::run(&dir),
-        Command::Collect(args) => build::run(&args, build::Mode::Collect, None),
+        Command::Collect(args) => collect::run(&args),
         Command::Build(args) => build::run(&args.common, build::Mode::Build, Some(&args)),
         Command::Describe(args) => build::run(&args, build::Mode::Describe, None),
         Command::Check(args) => check::run(&args),
@@ -175,7 +176,7 @@ pub(crate) enum Outcome {
 
 /// Prints diagnostics to stderr, errors and warnings always, notes with `--verbose`.
 fn print_diagnostics(diags: &Diagnostics, verbose: bool, quiet: bool) {
-    let mut hidden = 0;
+    let mut hidden = diags.counted_notes();
     for d in diags.sorted() {
         let show = match d.severity {
             Severity::Error => true,

@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod dates;
+pub mod memo;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::project::{Project, Sidecar};
@@ -34,8 +35,9 @@ pub struct EvidenceFile {
     pub size: u64,
     pub sha256: String,
     pub effective: Effective,
+    /// Boxed: few files have one, and every file would otherwise carry its size.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sidecar: Option<SidecarFile>,
+    pub sidecar: Option<Box<SidecarFile>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,14 +72,19 @@ pub struct CollectOptions {
     pub rehash: bool,
 }
 
-/// A regular file found by the walk, not yet hashed.
+/// A file found by the walk, not yet opened: the walk reads directories only (no `stat` per
+/// file); size and times come from the `fstat` of the open file, so they describe what was read.
 struct Found {
-    full: PathBuf,
+    /// Relative to the evidence folder, `/`-separated.
     rel: String,
-    size: u64,
-    mtime: Option<std::time::SystemTime>,
-    stamp: Option<cache::Stamp>,
 }
+
+/// What hashing one file gave: its stamp (what proves it unchanged next time) and its SHA-256.
+type Hashed = std::io::Result<(cache::Stamp, String)>;
+
+/// Files at least this large are hashed after the others, largest first, so that no large file
+/// is hashed alone on one core at the end while the others idle.
+const LARGE: u64 = 8 << 20;
 
 /// Walks and hashes the project's evidence folder.
 pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics) -> Inventory {
@@ -85,34 +92,19 @@ pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics
     let root = project.root.join(evidence_dir);
     let (found, sidecars) = walk(&root, evidence_dir, diags);
 
-    let total: u64 = found.iter().map(|f| f.size).sum();
-    if let Some(pb) = &opts.progress {
-        pb.set_length(total);
-    }
     let cached = match (&opts.cache_dir, opts.rehash) {
         (Some(dir), false) => cache::Cache::load(dir),
         _ => cache::Cache::default(),
     };
-    let hashed: Vec<Result<String, std::io::Error>> = found
-        .par_iter()
-        .map_init(
-            || vec![0u8; BUF_SIZE],
-            |buf, f| {
-                let hit = f.stamp.as_ref().and_then(|s| cached.get(&f.rel, s));
-                let r = match hit {
-                    Some(h) => Ok(h.to_string()),
-                    None => hash_file(&f.full, buf),
-                };
-                if let Some(pb) = &opts.progress {
-                    pb.inc(f.size);
-                }
-                r
-            },
-        )
-        .collect();
-    if let Some(dir) = &opts.cache_dir {
-        let entries =
-            found.iter().zip(&hashed).filter_map(|(f, h)| Some((f.rel.as_str(), f.stamp?, h.as_deref().ok()?)));
+    let (hashed, hits) = hash_all(&root, &found, &cached, opts.progress.as_ref());
+    // Every file a hit and no file gone: the cache on disk is already this one.
+    let unchanged = hits == found.len() && hits == cached.len();
+    drop(cached);
+    if let Some(dir) = opts.cache_dir.as_ref().filter(|_| !unchanged) {
+        let entries = found
+            .iter()
+            .zip(&hashed)
+            .filter_map(|(f, h)| h.as_ref().ok().map(|(stamp, hash)| (f.rel.as_str(), *stamp, hash.as_str())));
         if let Err(e) = cache::Cache::save(dir, entries) {
             diags.push(
                 Diagnostic::warning(
@@ -124,15 +116,16 @@ pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics
         }
     }
 
+    let prefix = slash(evidence_dir);
     let mut files = Vec::with_capacity(found.len());
     for (f, h) in found.into_iter().zip(hashed) {
-        let path = format!("{}/{}", slash(evidence_dir), f.rel);
+        let path = format!("{prefix}/{}", f.rel);
         match h {
-            Ok(sha256) => {
+            Ok((stamp, sha256)) => {
                 let effective = dates::from_file_name(file_name(&f.rel))
-                    .or_else(|| f.mtime.and_then(mtime_date).map(|d| Effective::day(d, DateSource::ModifiedTime)))
+                    .or_else(|| mtime_date(stamp.mtime_ns).map(|d| Effective::day(d, DateSource::ModifiedTime)))
                     .unwrap_or_else(|| Effective::day(project.audit.report_date, DateSource::ModifiedTime));
-                files.push(EvidenceFile { path, rel: f.rel, size: f.size, sha256, effective, sidecar: None });
+                files.push(EvidenceFile { path, rel: f.rel, size: stamp.size, sha256, effective, sidecar: None });
             }
             Err(e) => diags.push(
                 Diagnostic::error("unreadable-file", format!("cannot read the evidence file: {e}"))
@@ -141,16 +134,104 @@ pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics
             ),
         }
     }
-    attach_sidecars(project, &mut files, sidecars, diags);
+    attach_sidecars(project, &root, &mut files, sidecars, diags);
     Inventory { files }
+}
+
+/// Hashes `found` on every core; the result `i` is that of `found[i]`.
+///
+/// Workers take the next file from a shared counter (no fixed split, so a core never waits on
+/// the other's share). A file the cache knows is `stat`ed and, if unchanged, not opened; any
+/// other file is opened and `fstat`ed, and hashed at once unless it is [`LARGE`]: large files
+/// are hashed in a second round, largest first.
+/// Also returns how many files the cache proved unchanged.
+fn hash_all(
+    root: &Path,
+    found: &[Found],
+    cached: &cache::Cache,
+    progress: Option<&indicatif::ProgressBar>,
+) -> (Vec<Hashed>, usize) {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(found.len().max(1));
+    let results: Vec<Mutex<Option<Hashed>>> = (0..found.len()).map(|_| Mutex::new(None)).collect();
+    let large: Mutex<Vec<(u64, usize)>> = Mutex::new(Vec::new());
+    let inc = |n: u64| {
+        if let Some(pb) = progress {
+            pb.inc(n);
+        }
+    };
+    let in_cache = cached.find_sorted(found.iter().map(|f| f.rel.as_str()));
+    let hits = AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut buf = vec![0u8; BUF_SIZE];
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(f) = found.get(i) else { break };
+                    let full = root.join(&f.rel);
+                    if let Some(j) = in_cache[i]
+                        && let Ok(meta) = std::fs::metadata(&full)
+                        && let stamp = cache::Stamp::of(&meta)
+                        && let Some(hash) = cached.get(j, &stamp)
+                    {
+                        inc(stamp.size);
+                        hits.fetch_add(1, Ordering::Relaxed);
+                        *results[i].lock().expect("no panics") = Some(Ok((stamp, hash)));
+                        continue;
+                    }
+                    let r = match std::fs::File::open(&full).and_then(|file| Ok((file.metadata()?, file))) {
+                        Ok((meta, _)) if meta.len() >= LARGE => {
+                            large.lock().expect("no panics").push((meta.len(), i));
+                            continue;
+                        }
+                        Ok((meta, mut file)) => hash_open(&mut file, &meta, &mut buf),
+                        Err(e) => Err(e),
+                    };
+                    inc(r.as_ref().map(|(s, _)| s.size).unwrap_or(0));
+                    *results[i].lock().expect("no panics") = Some(r);
+                }
+            });
+        }
+    });
+    let mut large = large.into_inner().expect("no panics");
+    large.sort_unstable_by(|a, b| b.cmp(a));
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(large.len()) {
+            s.spawn(|| {
+                let mut buf = vec![0u8; BUF_SIZE];
+                while let Some(&(_, i)) = large.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let full = root.join(&found[i].rel);
+                    let r = std::fs::File::open(&full).and_then(|mut file| {
+                        let meta = file.metadata()?;
+                        hash_open(&mut file, &meta, &mut buf)
+                    });
+                    inc(r.as_ref().map(|(s, _)| s.size).unwrap_or(0));
+                    *results[i].lock().expect("no panics") = Some(r);
+                }
+            });
+        }
+    });
+    let results = results.into_iter().map(|m| m.into_inner().expect("no panics").expect("every file hashed")).collect();
+    (results, hits.into_inner())
+}
+
+/// Hashes an open file; the stamp comes from its `fstat`, taken before reading.
+fn hash_open(file: &mut std::fs::File, meta: &std::fs::Metadata, buf: &mut [u8]) -> Hashed {
+    let stamp = cache::Stamp::of(meta);
+    let (hash, _) = copy_hashed(file, &mut std::io::sink(), buf)?;
+    Ok((stamp, hash))
 }
 
 fn file_name(rel: &str) -> &str {
     rel.rsplit('/').next().unwrap_or(rel)
 }
 
-fn mtime_date(t: std::time::SystemTime) -> Option<jiff::civil::Date> {
-    let ts = jiff::Timestamp::try_from(t).ok()?;
+fn mtime_date(ns: i128) -> Option<jiff::civil::Date> {
+    let ts = jiff::Timestamp::from_nanosecond(ns).ok()?;
     Some(ts.to_zoned(jiff::tz::TimeZone::UTC).date())
 }
 
@@ -197,114 +278,162 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Walks `root` in sorted order. Links are followed only while they stay inside `root`.
-/// Returns evidence files and sidecar files separately.
+/// Walks `root`; returns evidence files and sidecar files separately, each sorted by `rel`.
+/// Directories are read with their entries' types (no `stat` per file). Links are followed only
+/// while they stay inside `root`; a link to a folder that contains it is a loop and not followed.
 fn walk(root: &Path, display_root: &Path, diags: &mut Diagnostics) -> (Vec<Found>, Vec<Found>) {
-    let mut files = Vec::new();
-    let mut sidecars = Vec::new();
     if !root.is_dir() {
-        return (files, sidecars);
+        return (Vec::new(), Vec::new());
     }
-    let canonical_root = match root.canonicalize() {
-        Ok(r) => r,
-        Err(_) => root.to_path_buf(),
-    };
-    let shown = |p: &Path| -> String {
-        let rel = p.strip_prefix(root).unwrap_or(p);
-        format!("{}/{}", slash(display_root), slash(rel))
-    };
-    let mut outside: Vec<PathBuf> = Vec::new();
-    let walker = walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter();
-    let mut it = walker.filter_entry(|e| {
-        if !e.path_is_symlink() {
-            return true;
-        }
-        // Resolve the link: a target outside the evidence folder is never read.
-        match e.path().canonicalize() {
-            Ok(target) if target.starts_with(&canonical_root) => true,
-            Ok(_) => {
-                outside.push(e.path().to_path_buf());
-                false
-            }
-            Err(_) => true, // broken: walkdir reports it below
-        }
-    });
-    for entry in it.by_ref() {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                let path = e.path().map(&shown).unwrap_or_else(|| slash(display_root));
-                let d = if e.loop_ancestor().is_some() {
-                    Diagnostic::error("symlink-loop", "a symbolic link points back to a folder that contains it")
-                        .at_file(path)
-                        .hint("remove the link; the folder is collected once through its real path")
-                } else if e.path().is_some_and(|p| p.is_symlink()) {
-                    Diagnostic::error("broken-symlink", "a symbolic link points to nothing")
-                        .at_file(path)
-                        .hint("remove the link or restore its target")
-                } else {
-                    Diagnostic::error("unreadable-file", format!("cannot read: {e}"))
-                        .at_file(path)
-                        .hint("fix its permissions or remove it")
-                };
-                diags.push(d);
-                continue;
-            }
-        };
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let path = entry.path();
-        let rel_path = path.strip_prefix(root).unwrap_or(path);
-        let Some(rel) = rel_path.to_str().map(|_| slash(rel_path)) else {
-            diags.push(
-                Diagnostic::error("unpackageable-name", "the file name is not valid UTF-8")
-                    .at_file(shown(path))
-                    .hint("rename the file using UTF-8 characters; BagIt manifests are UTF-8"),
-            );
-            continue;
-        };
-        if rel.contains(['\n', '\r', '%']) {
-            diags.push(
-                Diagnostic::error(
-                    "unpackageable-name",
-                    format!("the file name `{}` contains a line break or `%`", rel.escape_debug()),
-                )
-                .at_file(format!("{}/{}", slash(display_root), rel.escape_debug()))
-                .hint("rename the file: BagIt manifests must percent-encode these characters and common validators do not decode them"),
-            );
-            continue;
-        }
-        let meta = entry.metadata().ok();
-        let found = Found {
-            full: path.to_path_buf(),
-            rel,
-            size: meta.as_ref().map(|m| m.len()).unwrap_or(0),
-            stamp: meta.as_ref().map(cache::Stamp::of),
-            mtime: meta.and_then(|m| m.modified().ok()),
-        };
-        if found.rel.ends_with(SIDECAR_SUFFIX) {
-            sidecars.push(found);
-        } else {
-            files.push(found);
-        }
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let walk = Walk { root, display_root, canonical_root: &canonical_root };
+    let Walked { mut files, mut sidecars, diags: found } = walk.dir(PathBuf::new(), canonical_root.clone());
+    for d in found {
+        diags.push(d);
     }
-    drop(it);
-    for p in outside {
-        diags.push(
-            Diagnostic::error(
-                "symlink-outside",
-                "a symbolic link points outside the evidence folder; it was not followed",
-            )
-            .at_file(shown(&p))
-            .hint("copy the file into the evidence folder instead of linking to it"),
-        );
-    }
+    // Sorted as strings (not in walk order, where `a/x` comes before `a.txt`): index.json is
+    // sorted by path, and the sidecars and the cache are found by binary search.
+    files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    sidecars.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     (files, sidecars)
 }
 
+/// What the walk of one folder and its sub-folders found.
+#[derive(Default)]
+struct Walked {
+    files: Vec<Found>,
+    sidecars: Vec<Found>,
+    diags: Vec<Diagnostic>,
+}
+
+struct Walk<'a> {
+    root: &'a Path,
+    display_root: &'a Path,
+    canonical_root: &'a Path,
+}
+
+impl Walk<'_> {
+    fn shown(&self, rel: &Path) -> String {
+        format!("{}/{}", slash(self.display_root), slash(rel))
+    }
+
+    /// Reads the folder `dir_rel` (relative to the root; `dir_real` is its real path, for loop
+    /// detection), then its sub-folders in parallel: on a tree of many small folders, reading
+    /// directories is most of an unchanged re-collect.
+    fn dir(&self, dir_rel: PathBuf, dir_real: PathBuf) -> Walked {
+        let (root, canonical_root) = (self.root, self.canonical_root);
+        let mut out = Walked::default();
+        let dir = root.join(&dir_rel);
+        let mut entries: Vec<(std::ffi::OsString, std::fs::FileType)> = Vec::new();
+        let read = std::fs::read_dir(&dir).and_then(|rd| {
+            for e in rd {
+                let e = e?;
+                entries.push((e.file_name(), e.file_type()?));
+            }
+            Ok(())
+        });
+        if let Err(e) = read {
+            out.diags.push(
+                Diagnostic::error("unreadable-file", format!("cannot read: {e}"))
+                    .at_file(self.shown(&dir_rel))
+                    .hint("fix its permissions or remove it"),
+            );
+            return out;
+        }
+        let mut subdirs = Vec::new();
+        for (name, ty) in entries {
+            let rel_path = dir_rel.join(&name);
+            let mut is_file = ty.is_file();
+            if ty.is_dir() {
+                subdirs.push((rel_path, dir_real.join(&name)));
+                continue;
+            }
+            if ty.is_symlink() {
+                // Resolve the link: a target outside the evidence folder is never read.
+                match root.join(&rel_path).canonicalize() {
+                    Ok(target) if !target.starts_with(canonical_root) => {
+                        out.diags.push(
+                            Diagnostic::error(
+                                "symlink-outside",
+                                "a symbolic link points outside the evidence folder; it was not followed",
+                            )
+                            .at_file(self.shown(&rel_path))
+                            .hint("copy the file into the evidence folder instead of linking to it"),
+                        );
+                        continue;
+                    }
+                    Ok(target) if target.is_dir() => {
+                        if dir_real.starts_with(&target) {
+                            out.diags.push(
+                                Diagnostic::error(
+                                    "symlink-loop",
+                                    "a symbolic link points back to a folder that contains it",
+                                )
+                                .at_file(self.shown(&rel_path))
+                                .hint("remove the link; the folder is collected once through its real path"),
+                            );
+                        } else {
+                            subdirs.push((rel_path, target));
+                        }
+                        continue;
+                    }
+                    Ok(target) => is_file = target.is_file(),
+                    Err(_) => {
+                        out.diags.push(
+                            Diagnostic::error("broken-symlink", "a symbolic link points to nothing")
+                                .at_file(self.shown(&rel_path))
+                                .hint("remove the link or restore its target"),
+                        );
+                        continue;
+                    }
+                }
+            }
+            if !is_file {
+                continue;
+            }
+            let Some(rel) = rel_path.to_str().map(|_| slash(&rel_path)) else {
+                out.diags.push(
+                    Diagnostic::error("unpackageable-name", "the file name is not valid UTF-8")
+                        .at_file(self.shown(&rel_path))
+                        .hint("rename the file using UTF-8 characters; BagIt manifests are UTF-8"),
+                );
+                continue;
+            };
+            if rel.contains(['\n', '\r', '%']) {
+                out.diags.push(
+                    Diagnostic::error(
+                        "unpackageable-name",
+                        format!("the file name `{}` contains a line break or `%`", rel.escape_debug()),
+                    )
+                    .at_file(format!("{}/{}", slash(self.display_root), rel.escape_debug()))
+                    .hint("rename the file: BagIt manifests must percent-encode these characters and common validators do not decode them"),
+                );
+                continue;
+            }
+            if rel.ends_with(SIDECAR_SUFFIX) {
+                out.sidecars.push(Found { rel });
+            } else {
+                out.files.push(Found { rel });
+            }
+        }
+        let subs: Vec<Walked> = subdirs.into_par_iter().map(|(rel, real)| self.dir(rel, real)).collect();
+        for sub in subs {
+            out.files.extend(sub.files);
+            out.sidecars.extend(sub.sidecars);
+            out.diags.extend(sub.diags);
+        }
+        out
+    }
+}
+
 /// Reads each sidecar and attaches it to its evidence file; the sidecar's date wins.
-fn attach_sidecars(project: &Project, files: &mut [EvidenceFile], sidecars: Vec<Found>, diags: &mut Diagnostics) {
+fn attach_sidecars(
+    project: &Project,
+    root: &Path,
+    files: &mut [EvidenceFile],
+    sidecars: Vec<Found>,
+    diags: &mut Diagnostics,
+) {
     let mut buf = vec![0u8; 64 * 1024];
     for s in sidecars {
         let target = &s.rel[..s.rel.len() - SIDECAR_SUFFIX.len()];
@@ -323,7 +452,10 @@ fn attach_sidecars(project: &Project, files: &mut [EvidenceFile], sidecars: Vec<
         let Some(meta) = crate::project::load_sidecar(&project.root, Path::new(&path), project, diags) else {
             continue;
         };
-        let sha256 = match hash_file(&s.full, &mut buf) {
+        let hashed = std::fs::File::open(root.join(&s.rel)).and_then(|mut file| {
+            Ok((file.metadata()?.len(), copy_hashed(&mut file, &mut std::io::sink(), &mut buf)?.0))
+        });
+        let (size, sha256) = match hashed {
             Ok(h) => h,
             Err(e) => {
                 diags
@@ -335,7 +467,7 @@ fn attach_sidecars(project: &Project, files: &mut [EvidenceFile], sidecars: Vec<
         if let Some(d) = meta.effective {
             f.effective = Effective::day(d, DateSource::Sidecar);
         }
-        f.sidecar = Some(SidecarFile { path, sha256, size: s.size, meta });
+        f.sidecar = Some(Box::new(SidecarFile { path, sha256, size, meta }));
     }
 }
 

@@ -14,10 +14,12 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use jiff::civil::Date;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
 
 pub const SCHEMA: &str = "auditpack-index/1";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct EvidenceIndex {
     pub schema: &'static str,
     pub organisation: String,
@@ -58,10 +60,81 @@ pub struct IndexedFile {
     /// Control ids, sorted.
     pub controls: Vec<String>,
     /// control id -> why the file maps to it (`pattern:<glob>`, `folder`, `sidecar`).
-    pub mapped_by: BTreeMap<String, Vec<String>>,
+    pub mapped_by: MappedBy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     pub owner: Owner,
+}
+
+/// Why a file maps to each of its controls: (control id, reason) pairs sorted by control id,
+/// each control's reasons in the order found. Serialised as the object
+/// `{ "<control id>": ["pattern:<glob>", "folder", "sidecar"] }`. The ids and patterns are shared
+/// with the other files (one allocation per control, not per file).
+#[derive(Debug, Clone, Default)]
+pub struct MappedBy(Vec<(Arc<str>, Reason)>);
+
+/// Why a file maps to a control.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// One of the control's `evidence` patterns matches the file's path.
+    Pattern(Arc<str>),
+    /// A folder on the file's path is named after the control.
+    Folder,
+    /// The file's sidecar names the control.
+    Sidecar,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Pattern(p) => write!(f, "pattern:{p}"),
+            Reason::Folder => f.write_str("folder"),
+            Reason::Sidecar => f.write_str("sidecar"),
+        }
+    }
+}
+
+impl MappedBy {
+    /// Every (control id, reason), sorted by control id.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Reason)> {
+        self.0.iter().map(|(c, r)| (&**c, r))
+    }
+    /// The reasons the file maps to `control`.
+    pub fn get<'a>(&'a self, control: &'a str) -> impl Iterator<Item = &'a Reason> + 'a {
+        self.0.iter().filter(move |(c, _)| &**c == control).map(|(_, r)| r)
+    }
+    /// The control ids, sorted, each once.
+    pub fn controls(&self) -> impl Iterator<Item = &str> {
+        let mut last: Option<&str> = None;
+        self.0.iter().filter_map(move |(c, _)| {
+            let new = last != Some(&**c);
+            last = Some(c);
+            new.then_some(&**c)
+        })
+    }
+}
+
+impl Serialize for MappedBy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Reasons<'a>(&'a [(Arc<str>, Reason)]);
+        impl Serialize for Reasons<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(|(_, r)| Collected(r)))
+            }
+        }
+        struct Collected<'a>(&'a Reason);
+        impl Serialize for Collected<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self.0)
+            }
+        }
+        let mut map = s.serialize_map(None)?;
+        for group in self.0.chunk_by(|a, b| a.0 == b.0) {
+            map.serialize_entry(&*group[0].0, &Reasons(group))?;
+        }
+        map.end()
+    }
 }
 
 impl IndexedFile {
@@ -70,7 +143,11 @@ impl IndexedFile {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The lists of evidence per control, assignment and owner hold positions in
+/// [`EvidenceIndex::evidence`] (4 bytes each, not a copy of the path); index.json shows paths.
+pub type Files = Vec<u32>;
+
+#[derive(Debug, Clone)]
 pub struct IndexedControl {
     pub title: String,
     pub criteria: Vec<String>,
@@ -78,24 +155,119 @@ pub struct IndexedControl {
     pub frequency: Frequency,
     pub owner: Owner,
     pub assignments: Vec<IndexedAssignment>,
-    /// Paths of every file evidencing the control.
-    pub evidence: Vec<String>,
+    /// Every file evidencing the control.
+    pub evidence: Files,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct IndexedAssignment {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     pub owner: Owner,
-    pub evidence: Vec<String>,
+    pub evidence: Files,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct OwnerEntry {
     pub control: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    pub evidence: Vec<String>,
+    pub evidence: Files,
+}
+
+impl EvidenceIndex {
+    /// The files of a list of positions, e.g. [`IndexedControl::evidence`].
+    pub fn files<'a>(&'a self, list: &'a [u32]) -> impl Iterator<Item = &'a IndexedFile> + 'a {
+        list.iter().map(|&i| &self.evidence[i as usize])
+    }
+
+    /// The file at `path` (evidence is sorted by path).
+    pub fn file(&self, path: &str) -> Option<&IndexedFile> {
+        self.evidence.binary_search_by(|f| f.file.path.as_str().cmp(path)).ok().map(|i| &self.evidence[i])
+    }
+}
+
+/// index.json: as derived, but with each list of positions written as the files' paths.
+impl Serialize for EvidenceIndex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Paths<'a>(&'a EvidenceIndex, &'a [u32]);
+        impl Serialize for Paths<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.files(self.1).map(|f| f.file.path.as_str()))
+            }
+        }
+        #[derive(Serialize)]
+        struct Assignment<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            provider: &'a Option<String>,
+            owner: Owner,
+            evidence: Paths<'a>,
+        }
+        #[derive(Serialize)]
+        struct Control<'a> {
+            title: &'a str,
+            criteria: &'a [String],
+            layer: Layer,
+            frequency: Frequency,
+            owner: Owner,
+            assignments: Vec<Assignment<'a>>,
+            evidence: Paths<'a>,
+        }
+        #[derive(Serialize)]
+        struct Entry<'a> {
+            control: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            provider: &'a Option<String>,
+            evidence: Paths<'a>,
+        }
+        struct Controls<'a>(&'a EvidenceIndex);
+        impl Serialize for Controls<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let ix = self.0;
+                s.collect_map(ix.controls.iter().map(|(id, c)| {
+                    let assignments = c
+                        .assignments
+                        .iter()
+                        .map(|a| Assignment { provider: &a.provider, owner: a.owner, evidence: Paths(ix, &a.evidence) })
+                        .collect();
+                    let control = Control {
+                        title: &c.title,
+                        criteria: &c.criteria,
+                        layer: c.layer,
+                        frequency: c.frequency,
+                        owner: c.owner,
+                        assignments,
+                        evidence: Paths(ix, &c.evidence),
+                    };
+                    (id, control)
+                }))
+            }
+        }
+        struct Owners<'a>(&'a EvidenceIndex);
+        impl Serialize for Owners<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let ix = self.0;
+                s.collect_map(ix.owners.iter().map(|(owner, entries)| {
+                    let entries: Vec<Entry> = entries
+                        .iter()
+                        .map(|e| Entry { control: &e.control, provider: &e.provider, evidence: Paths(ix, &e.evidence) })
+                        .collect();
+                    (owner, entries)
+                }))
+            }
+        }
+        let mut st = s.serialize_struct("EvidenceIndex", 10)?;
+        st.serialize_field("schema", self.schema)?;
+        st.serialize_field("organisation", &self.organisation)?;
+        st.serialize_field("system", &self.system)?;
+        st.serialize_field("audit", &self.audit)?;
+        st.serialize_field("evidence_root", &self.evidence_root)?;
+        st.serialize_field("totals", &self.totals)?;
+        st.serialize_field("evidence", &self.evidence)?;
+        st.serialize_field("unmapped", &self.unmapped)?;
+        st.serialize_field("controls", &Controls(self))?;
+        st.serialize_field("owners", &Owners(self))?;
+        st.end()
+    }
 }
 
 /// Builds the index. Reports patterns that match nothing and files mapped to no control.
@@ -114,37 +286,48 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
     }
     let matcher = builder.build().unwrap_or_else(|_| GlobSet::empty());
     let by_id: HashMap<&str, &crate::project::Control> = project.controls.iter().map(|c| (c.id.as_str(), c)).collect();
-    let control_ids: BTreeSet<&str> = project.controls.iter().map(|c| c.id.as_str()).collect();
     let provider_ids: BTreeSet<&str> = project.providers.iter().map(|p| p.id.as_str()).collect();
     let mut pattern_hits: BTreeMap<(usize, usize), usize> = BTreeMap::new();
 
+    // Shared by every file that names them: one allocation per control and pattern.
+    let ids: HashMap<&str, Arc<str>> =
+        project.controls.iter().map(|c| (c.id.as_str(), Arc::from(c.id.as_str()))).collect();
+    let patterns: Vec<Arc<str>> =
+        pattern_of.iter().map(|&(ci, pi)| Arc::from(project.controls[ci].evidence_patterns[pi].as_str())).collect();
+    let shared = |id: &str| ids.get(id).cloned().unwrap_or_else(|| Arc::from(id));
+
     let mut evidence = Vec::with_capacity(inventory.files.len());
     for file in inventory.files {
-        let mut mapped_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let dirs: Vec<&str> = file.rel.split('/').collect();
-        let dirs = &dirs[..dirs.len() - 1];
+        let mut mapped: Vec<(Arc<str>, Reason)> = Vec::new();
+        let dirs = match file.rel.rfind('/') {
+            Some(i) => &file.rel[..i],
+            None => "",
+        };
         for k in matcher.matches(&file.rel) {
-            let (ci, pi) = pattern_of[k];
-            *pattern_hits.entry((ci, pi)).or_default() += 1;
-            let c = &project.controls[ci];
-            mapped_by.entry(c.id.clone()).or_default().push(format!("pattern:{}", c.evidence_patterns[pi]));
+            let (ci, _) = pattern_of[k];
+            *pattern_hits.entry(pattern_of[k]).or_default() += 1;
+            mapped.push((shared(&project.controls[ci].id), Reason::Pattern(patterns[k].clone())));
         }
-        for d in dirs {
-            if control_ids.contains(d) {
-                mapped_by.entry((*d).to_string()).or_default().push("folder".to_string());
+        for d in dirs.split('/').filter(|d| !d.is_empty()) {
+            if let Some(id) = ids.get(d) {
+                mapped.push((id.clone(), Reason::Folder));
             }
         }
         if let Some(s) = &file.sidecar {
             for c in &s.meta.controls {
-                mapped_by.entry(c.clone()).or_default().push("sidecar".to_string());
+                mapped.push((shared(c), Reason::Sidecar));
             }
         }
+        // Stable: each control's reasons stay in the order they were found.
+        mapped.sort_by(|a, b| a.0.cmp(&b.0));
+        mapped.shrink_to_fit();
+        let mapped_by = MappedBy(mapped);
         let provider = file
             .sidecar
             .as_ref()
             .and_then(|s| s.meta.provider.clone())
-            .or_else(|| dirs.iter().find(|d| provider_ids.contains(**d)).map(|d| d.to_string()));
-        let controls: Vec<String> = mapped_by.keys().cloned().collect();
+            .or_else(|| dirs.split('/').find(|d| provider_ids.contains(*d)).map(|d| d.to_string()));
+        let controls: Vec<String> = mapped_by.controls().map(str::to_string).collect();
         let owner = file_owner(&by_id, &controls, provider.as_deref());
         evidence.push(IndexedFile { file, controls, mapped_by, provider, owner });
     }
@@ -166,14 +349,14 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
 
     let mut controls = BTreeMap::new();
     let mut owners: BTreeMap<Owner, Vec<OwnerEntry>> = BTreeMap::new();
-    let mut files_of: HashMap<&str, Vec<&IndexedFile>> = HashMap::new();
-    for f in &evidence {
+    let mut files_of: HashMap<&str, Files> = HashMap::new();
+    for (i, f) in evidence.iter().enumerate() {
         for id in &f.controls {
-            files_of.entry(id.as_str()).or_default().push(f);
+            files_of.entry(id.as_str()).or_default().push(i as u32);
         }
     }
     for c in &project.controls {
-        let files: &[&IndexedFile] = files_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let files: &[u32] = files_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
         let assignments: Vec<IndexedAssignment> = c
             .assignments
             .iter()
@@ -182,8 +365,11 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
                 owner: a.owner,
                 evidence: files
                     .iter()
-                    .filter(|f| f.provider.is_none() || a.provider.is_none() || f.provider == a.provider)
-                    .map(|f| f.file.path.clone())
+                    .copied()
+                    .filter(|&i| {
+                        let f = &evidence[i as usize];
+                        f.provider.is_none() || a.provider.is_none() || f.provider == a.provider
+                    })
                     .collect(),
             })
             .collect();
@@ -203,7 +389,7 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
                 frequency: c.frequency,
                 owner: c.overall_owner(),
                 assignments,
-                evidence: files.iter().map(|f| f.file.path.clone()).collect(),
+                evidence: files.to_vec(),
             },
         );
     }

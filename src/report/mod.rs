@@ -229,9 +229,6 @@ pub fn build(
             None => project.organisation.name.clone(),
         }
     };
-    let by_path: BTreeMap<&str, &crate::index::IndexedFile> =
-        index.evidence.iter().map(|f| (f.file.path.as_str(), f)).collect();
-
     let mut controls: Vec<ControlRow> = project
         .controls
         .iter()
@@ -260,10 +257,8 @@ pub fn build(
                     .collect(),
                 performer: c.performer.clone(),
                 test_procedure: c.test_procedure.clone(),
-                evidence: ic
-                    .evidence
-                    .iter()
-                    .filter_map(|p| by_path.get(p.as_str()))
+                evidence: index
+                    .files(&ic.evidence)
                     .map(|f| EvidenceRef {
                         path: f.file.path.clone(),
                         name: f.file.rel.clone(),
@@ -286,8 +281,7 @@ pub fn build(
     for (row, c) in controls.iter_mut().zip(&project.controls) {
         row.test = Some(soc2::test_record(project, c, row));
         row.evidence_count = row.evidence.len();
-        row.evidence_bytes =
-            row.evidence.iter().filter_map(|e| by_path.get(e.path.as_str())).map(|f| f.file.size).sum();
+        row.evidence_bytes = row.evidence.iter().filter_map(|e| index.file(&e.path)).map(|f| f.file.size).sum();
         row.evidence_newest = row.evidence.iter().map(|e| e.date.as_str()).max().map(String::from);
         if !complete {
             // The samples above keep the files they name; the full list stays in the package.
@@ -404,7 +398,7 @@ pub fn build(
         evidence_index: EvidenceIndexSection {
             complete,
             limit: project.report.evidence_index_rows,
-            unmapped_bytes: index.unmapped.iter().filter_map(|p| by_path.get(p.as_str())).map(|f| f.file.size).sum(),
+            unmapped_bytes: index.unmapped.iter().filter_map(|p| index.file(p)).map(|f| f.file.size).sum(),
             csv: EVIDENCE_CSV,
         },
         assets: project.assets.clone(),

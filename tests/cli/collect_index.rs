@@ -243,3 +243,18 @@ fn the_output_folder_may_not_be_inside_the_evidence() {
         .code(2)
         .says(&["inside the evidence folder"]);
 }
+
+#[test]
+fn evidence_is_sorted_by_path_even_beside_a_folder_of_the_same_name() {
+    let f = Fixture::init();
+    f.write("evidence/AC-01/a.txt", "x\n");
+    f.write("evidence/AC-01/a/b-2026-04-01.txt", "y\n");
+    f.write("evidence/AC-01/a.txt.meta.toml", "effective = 2026-04-02\n");
+    f.run("collect", &[]).code(0);
+    let index = f.index();
+    let paths: Vec<&str> = index["evidence"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted, "`a.txt` sorts before `a/...` as a string");
+    assert_eq!(file(&index, "evidence/AC-01/a.txt")["effective"]["source"], "sidecar", "its sidecar was found");
+}
