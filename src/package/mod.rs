@@ -131,7 +131,7 @@ pub fn write<W: Write + Seek>(
             });
         }
     }
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    entries.sort_by(|a, b| a.name.cmp(b.name));
 
     let payload_bytes: u64 = entries.iter().map(|e| e.size).sum();
     let manifest: String = entries.iter().map(|e| format!("{}  data/{}\n", e.sha256, e.name)).collect();
@@ -195,12 +195,18 @@ struct Item<'a> {
     sha256: Option<&'a str>,
 }
 
-/// How an entry is carried from a worker to the writer.
+/// How a job's entries are carried from a worker to the writer.
 enum Packed {
-    /// A one-entry zip in memory, copied over without recompressing.
+    /// A zip of the job's entries in memory, copied over without recompressing.
     Memory(Vec<u8>),
     /// A one-entry zip in an unnamed temporary file (large entries that compress).
     Spooled(std::fs::File),
+}
+
+/// A packed job, opened by the writer.
+enum Opened {
+    Memory(zip::ZipArchive<std::io::Cursor<Vec<u8>>>),
+    Spooled(zip::ZipArchive<std::io::BufReader<std::fs::File>>),
 }
 
 enum PackError {
@@ -220,28 +226,41 @@ impl From<Error> for PackError {
     }
 }
 
+/// Work for one worker: consecutive entries `start..end` (one large entry, or a run of small ones).
+#[derive(Clone, Copy)]
+struct Job {
+    start: usize,
+    end: usize,
+    large: bool,
+}
+
 /// What the workers and the writer share.
 struct Shared {
     /// Position in the job list of the next job to take.
     next_job: usize,
-    /// The packed entries, by entry number; taken by the writer.
+    /// The packed jobs, by job number; taken by the writer.
     slots: Vec<Option<Result<Packed, PackError>>>,
     /// Bytes of `Packed::Memory` in `slots`.
     pending: u64,
-    /// The entry the writer waits for.
+    /// The job the writer waits for.
     writer_at: usize,
     /// Set on the first error: workers stop taking jobs.
     abort: bool,
 }
 
+/// A run of small entries ends at this many bytes or files: one zip per run, not per file, so
+/// the per-zip costs (a new compressor, parsing the zip back) are paid once per run.
+const RUN_BYTES: u64 = 1 << 20;
+const RUN_FILES: usize = 256;
+
 /// Packs entries on every core and writes them in order.
 ///
-/// Each entry is compressed by a worker into a one-entry zip (in memory, or in a temporary file
-/// when large), and the writer copies those into the package in name order without
-/// recompressing, so the output is the same whatever the number of threads or their timing.
-/// Large entries that compress are taken first, biggest first, so no core is left alone with a
-/// 256 MiB log at the end; the rest follow in name order, and workers stop taking in-memory work
-/// while [`PENDING_MAX`] bytes wait for the writer. Large stored entries are streamed by the
+/// Workers compress runs of small entries into a zip in memory, and each large entry that
+/// compresses into a one-entry zip in a temporary file; the writer copies the entries from those
+/// into the package in name order without recompressing, so the output is the same whatever the
+/// number of threads or their timing. Large entries are taken first, biggest first, so no core is
+/// left alone with a 256 MiB log at the end; runs follow in name order, and workers stop taking
+/// them while [`PENDING_MAX`] bytes wait for the writer. Large stored entries are streamed by the
 /// writer itself. (zip's `ZipFileBuilder` was tried first: it kept ~300 KB per entry alive; see
 /// docs/performance.md.)
 struct Packer<'p> {
@@ -263,21 +282,39 @@ impl Packer<'_> {
     }
 
     fn run<W: Write + Seek>(&self, all: &[Item<'_>], zip: &mut ZipWriter<W>) -> Result<(), PackError> {
-        // Large entries: stored or compressed, decided now from their first bytes.
-        let mut large: Vec<(usize, CompressionMethod)> = Vec::new();
+        // Large entries: stored (streamed by the writer) or compressed, decided from their first bytes.
+        let mut direct = vec![false; all.len()];
+        let mut large: Vec<Job> = Vec::new();
         for (i, item) in all.iter().enumerate().filter(|(_, it)| it.size > IN_MEMORY_MAX) {
-            large.push((i, sniff_method(&item.name, item.source)?));
+            match sniff_method(&item.name, item.source)? {
+                CompressionMethod::Stored => direct[i] = true,
+                _ => large.push(Job { start: i, end: i + 1, large: true }),
+            }
         }
-        let direct: std::collections::HashSet<usize> =
-            large.iter().filter(|(_, m)| *m == CompressionMethod::Stored).map(|(i, _)| *i).collect();
-        let mut jobs: Vec<usize> =
-            large.iter().filter(|(_, m)| *m != CompressionMethod::Stored).map(|(i, _)| *i).collect();
-        jobs.sort_by_key(|&i| std::cmp::Reverse(all[i].size));
-        jobs.extend((0..all.len()).filter(|i| all[*i].size <= IN_MEMORY_MAX));
+        large.sort_by_key(|j| std::cmp::Reverse(all[j.start].size));
+        let mut jobs = large;
+        let mut i = 0;
+        while i < all.len() {
+            if all[i].size > IN_MEMORY_MAX {
+                i += 1;
+                continue;
+            }
+            let (start, mut bytes) = (i, 0);
+            while i < all.len() && all[i].size <= IN_MEMORY_MAX && i - start < RUN_FILES && bytes < RUN_BYTES {
+                bytes += all[i].size;
+                i += 1;
+            }
+            jobs.push(Job { start, end: i, large: false });
+        }
+        // The job of each entry the writer copies (u32: half the memory on 200,000 files).
+        let mut job_of = vec![u32::MAX; all.len()];
+        for (n, job) in jobs.iter().enumerate() {
+            job_of[job.start..job.end].fill(n as u32);
+        }
 
         let state = std::sync::Mutex::new(Shared {
             next_job: 0,
-            slots: (0..all.len()).map(|_| None).collect(),
+            slots: (0..jobs.len()).map(|_| None).collect(),
             pending: 0,
             writer_at: 0,
             abort: false,
@@ -289,7 +326,7 @@ impl Packer<'_> {
             for _ in 0..workers {
                 scope.spawn(|| self.work(all, &jobs, &state, &ready));
             }
-            let result = self.write_in_order(all, &direct, zip, &state, &ready);
+            let result = self.write_in_order(all, &direct, &job_of, zip, &state, &ready);
             if result.is_err() {
                 state.lock().unwrap_or_else(|p| p.into_inner()).abort = true;
                 ready.notify_all();
@@ -299,111 +336,121 @@ impl Packer<'_> {
     }
 
     /// A worker: takes jobs until there are none (or an error stopped the run).
-    fn work(&self, all: &[Item<'_>], jobs: &[usize], state: &std::sync::Mutex<Shared>, ready: &std::sync::Condvar) {
+    fn work(&self, all: &[Item<'_>], jobs: &[Job], state: &std::sync::Mutex<Shared>, ready: &std::sync::Condvar) {
         let mut buf = vec![0u8; 256 * 1024];
+        let mut data = Vec::new();
         loop {
-            let entry = {
+            let n = {
                 let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
                 loop {
                     if s.abort || s.next_job == jobs.len() {
                         return;
                     }
-                    let next = jobs[s.next_job];
-                    let in_memory = all[next].size <= IN_MEMORY_MAX;
-                    if !in_memory || s.pending < PENDING_MAX || next == s.writer_at {
+                    let n = s.next_job;
+                    if jobs[n].large || s.pending < PENDING_MAX || n == s.writer_at {
                         s.next_job += 1;
-                        break next;
+                        break n;
                     }
                     s = ready.wait(s).unwrap_or_else(|p| p.into_inner());
                 }
             };
-            let packed = self.pack(&all[entry], &mut buf);
+            let job = jobs[n];
+            let packed = if job.large {
+                self.pack_large(&all[job.start], &mut buf)
+            } else {
+                self.pack_run(&all[job.start..job.end], &mut data, &mut buf)
+            };
             let failed = packed.is_err();
             let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
             if let Ok(Packed::Memory(bytes)) = &packed {
                 s.pending += bytes.len() as u64;
             }
-            s.slots[entry] = Some(packed);
+            s.slots[n] = Some(packed);
             s.abort |= failed;
             drop(s);
             ready.notify_all();
         }
     }
 
-    /// Packs one entry into a one-entry zip.
-    fn pack(&self, item: &Item<'_>, buf: &mut [u8]) -> Result<Packed, PackError> {
-        if item.size > IN_MEMORY_MAX {
-            let file = tempfile::tempfile_in(self.spool)
-                .map_err(|e| Error::io("create a temporary file in", self.spool, e))?;
-            let mut one = ZipWriter::new(std::io::BufWriter::with_capacity(256 * 1024, file));
-            one.start_file(item.name.as_str(), self.options(CompressionMethod::Deflated, item.size))?;
-            write_source(item, &mut one, buf)?;
-            let file = one
-                .finish()?
-                .into_inner()
-                .map_err(|e| Error::io("write a temporary file in", self.spool, e.into_error()))?;
-            return Ok(Packed::Spooled(file));
-        }
-        // Small enough to hold: read it whole (checking its hash), then compress it unless it
-        // is already compressed, or compressing does not make it smaller.
-        let mut data = Vec::with_capacity(item.size as usize);
-        write_source(item, &mut data, buf)?;
-        let mut method = method_for(&item.name, &data);
-        loop {
-            let mut one = ZipWriter::new(std::io::Cursor::new(Vec::with_capacity(data.len() / 2 + 256)));
-            one.start_file(item.name.as_str(), self.options(method, item.size))?;
-            one.write_all(&data).map_err(|e| Error::io("compress the package entry", &item.name, e))?;
-            let bytes = one.finish()?.into_inner();
-            if method == CompressionMethod::Deflated && bytes.len() > data.len() + 2 * item.name.len() + 128 {
-                method = CompressionMethod::Stored;
-                continue;
-            }
-            return Ok(Packed::Memory(bytes));
-        }
+    /// A large entry that compresses: a one-entry zip in a temporary file.
+    fn pack_large(&self, item: &Item<'_>, buf: &mut [u8]) -> Result<Packed, PackError> {
+        let file =
+            tempfile::tempfile_in(self.spool).map_err(|e| Error::io("create a temporary file in", self.spool, e))?;
+        let mut one = ZipWriter::new(std::io::BufWriter::with_capacity(256 * 1024, file));
+        one.start_file(item.name.as_str(), self.options(CompressionMethod::Deflated, item.size))?;
+        write_source(item, &mut one, buf)?;
+        let file = one
+            .finish()?
+            .into_inner()
+            .map_err(|e| Error::io("write a temporary file in", self.spool, e.into_error()))?;
+        Ok(Packed::Spooled(file))
     }
 
-    /// The writer: copies every packed entry into the package in name order.
+    /// A run of small entries: each read whole (its hash checked), then stored or deflated as its
+    /// first bytes say, into one zip in memory.
+    fn pack_run(&self, items: &[Item<'_>], data: &mut Vec<u8>, buf: &mut [u8]) -> Result<Packed, PackError> {
+        let bytes: u64 = items.iter().map(|i| i.size).sum();
+        let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::with_capacity(bytes as usize / 2 + 4096)));
+        for item in items {
+            data.clear();
+            write_source(item, data, buf)?;
+            zip.start_file(item.name.as_str(), self.options(method_for(&item.name, data), item.size))?;
+            zip.write_all(data).map_err(|e| Error::io("compress the package entry", &item.name, e))?;
+        }
+        Ok(Packed::Memory(zip.finish()?.into_inner()))
+    }
+
+    /// The writer: copies every entry into the package in name order.
     fn write_in_order<W: Write + Seek>(
         &self,
         all: &[Item<'_>],
-        direct: &std::collections::HashSet<usize>,
+        direct: &[bool],
+        job_of: &[u32],
         zip: &mut ZipWriter<W>,
         state: &std::sync::Mutex<Shared>,
         ready: &std::sync::Condvar,
     ) -> Result<(), PackError> {
         let mut buf = vec![0u8; 1 << 20];
+        // The packed job being copied from, and the next of its entries.
+        let mut open: Option<(u32, Opened, usize)> = None;
         for (i, item) in all.iter().enumerate() {
-            if direct.contains(&i) {
+            if direct[i] {
                 zip.start_file(item.name.as_str(), self.options(CompressionMethod::Stored, item.size))?;
                 write_source(item, zip, &mut buf)?;
                 continue;
             }
-            let packed = {
-                let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-                s.writer_at = i;
-                ready.notify_all();
-                loop {
-                    if let Some(p) = s.slots[i].take() {
-                        if let Ok(Packed::Memory(bytes)) = &p {
-                            s.pending -= bytes.len() as u64;
+            let n = job_of[i];
+            if open.as_ref().is_none_or(|(j, _, _)| *j != n) {
+                let packed = {
+                    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+                    s.writer_at = n as usize;
+                    ready.notify_all();
+                    loop {
+                        if let Some(p) = s.slots[n as usize].take() {
+                            if let Ok(Packed::Memory(bytes)) = &p {
+                                s.pending -= bytes.len() as u64;
+                            }
+                            break p;
                         }
-                        break p;
+                        s = ready.wait(s).unwrap_or_else(|p| p.into_inner());
                     }
-                    s = ready.wait(s).unwrap_or_else(|p| p.into_inner());
-                }
-            };
-            ready.notify_all();
-            match packed? {
-                Packed::Memory(bytes) => {
-                    let mut one = zip::ZipArchive::new(std::io::Cursor::new(bytes))?;
-                    zip.raw_copy_file(one.by_index_raw(0)?)?;
-                }
-                Packed::Spooled(mut file) => {
-                    file.rewind().map_err(|e| Error::io("read a temporary file in", self.spool, e))?;
-                    let mut one = zip::ZipArchive::new(std::io::BufReader::with_capacity(256 * 1024, file))?;
-                    zip.raw_copy_file(one.by_index_raw(0)?)?;
-                }
+                };
+                ready.notify_all();
+                let opened = match packed? {
+                    Packed::Memory(bytes) => Opened::Memory(zip::ZipArchive::new(std::io::Cursor::new(bytes))?),
+                    Packed::Spooled(mut file) => {
+                        file.rewind().map_err(|e| Error::io("read a temporary file in", self.spool, e))?;
+                        Opened::Spooled(zip::ZipArchive::new(std::io::BufReader::with_capacity(256 * 1024, file))?)
+                    }
+                };
+                open = Some((n, opened, 0));
             }
+            let (_, opened, k) = open.as_mut().expect("opened above");
+            match opened {
+                Opened::Memory(a) => zip.raw_copy_file(a.by_index_raw(*k)?)?,
+                Opened::Spooled(a) => zip.raw_copy_file(a.by_index_raw(*k)?)?,
+            }
+            *k += 1;
         }
         Ok(())
     }

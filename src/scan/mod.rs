@@ -161,34 +161,73 @@ impl ScanResults {
 
 /// Reads the scanner reports among the evidence and the extra files given on the command line.
 pub fn import(project: &Project, index: &EvidenceIndex, extra: &[PathBuf], diags: &mut Diagnostics) -> ScanResults {
+    use rayon::prelude::*;
     let mut reports = Vec::new();
     let mut all = Vec::new();
-    for f in &index.evidence {
-        let lower = f.file.path.to_ascii_lowercase();
-        if !(lower.ends_with(".json") || lower.ends_with(".sarif")) || f.file.size > MAX_REPORT_BYTES {
-            continue;
-        }
-        let full = project.root.join(&f.file.path);
-        read_one(&full, &f.file.path, false, &mut reports, &mut all, diags);
+    // Every JSON file of the evidence may be a report: read and parsed on every core, then taken
+    // in path order so the results do not depend on timing.
+    let candidates: Vec<&str> = index
+        .evidence
+        .iter()
+        .filter(|f| {
+            let lower = f.file.path.to_ascii_lowercase();
+            (lower.ends_with(".json") || lower.ends_with(".sarif")) && f.file.size <= MAX_REPORT_BYTES
+        })
+        .map(|f| f.file.path.as_str())
+        .collect();
+    let read: Vec<Read> = candidates.par_iter().map(|p| read_report(&project.root.join(p), p, false)).collect();
+    for (shown, r) in candidates.iter().zip(read) {
+        take(shown, r, false, &mut reports, &mut all, diags);
     }
     for p in extra {
         let shown = p.display().to_string();
-        read_one(p, &shown, true, &mut reports, &mut all, diags);
+        let r = read_report(p, &shown, true);
+        take(&shown, r, true, &mut reports, &mut all, diags);
     }
     link(project, all, reports, diags)
 }
 
-fn read_one(
-    full: &Path,
+/// One file read as a scanner report.
+enum Read {
+    Unreadable(std::io::Error),
+    Parsed(Result<Option<formats::Parsed>, formats::ParseError>),
+}
+
+/// The keys one of which every format [`formats::parse`] recognises has; a JSON file without any
+/// of them is other evidence, and is not parsed at all (most JSON evidence is not a report).
+fn may_be_report(bytes: &[u8]) -> bool {
+    static KEYS: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        regex::bytes::Regex::new(r#"(?-u)"(?:SchemaVersion|ArtifactName|matches|runs|Target)""#)
+            .expect("a valid pattern")
+    })
+    .is_match(bytes)
+}
+
+fn read_report(full: &Path, shown: &str, required: bool) -> Read {
+    let bytes = match std::fs::read(full) {
+        Ok(b) => b,
+        Err(e) => return Read::Unreadable(e),
+    };
+    let sarif_name = shown.to_ascii_lowercase().ends_with(".sarif");
+    let strict = required || sarif_name;
+    if !strict && !may_be_report(&bytes) {
+        return Read::Parsed(Ok(None));
+    }
+    Read::Parsed(formats::parse(&String::from_utf8_lossy(&bytes), strict))
+}
+
+fn take(
     shown: &str,
+    read: Read,
     required: bool,
     reports: &mut Vec<ReportInfo>,
     all: &mut Vec<Finding>,
     diags: &mut Diagnostics,
 ) {
-    let text = match std::fs::read(full) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => {
+    let parsed = match read {
+        Read::Parsed(p) => p,
+        Read::Unreadable(e) => {
             if required {
                 diags.push(
                     Diagnostic::error("unreadable-file", format!("cannot read the scanner report: {e}"))
@@ -199,8 +238,7 @@ fn read_one(
             return;
         }
     };
-    let sarif_name = shown.to_ascii_lowercase().ends_with(".sarif");
-    match parse(&text, required || sarif_name) {
+    match parsed {
         Ok(Some(parsed)) => {
             reports.push(ReportInfo {
                 path: shown.to_string(),
