@@ -176,7 +176,9 @@ pub fn write<W: Write + Seek>(
     }
     all.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let packer = Packer { date, spool, level: project.package.compression_level };
+    // As many workers as collect's hashing pool (RAYON_NUM_THREADS sets both).
+    let packer =
+        Packer { date, spool, level: project.package.compression_level, workers: rayon::current_num_threads() };
     let mut zip = ZipWriter::new(out);
     packer.run(&all, &mut zip).map_err(|e| match e {
         PackError::Zip(e) => zip_err(e),
@@ -239,13 +241,15 @@ struct Shared {
     /// Position in the job list of the next job to take.
     next_job: usize,
     /// The packed jobs, by job number; taken by the writer.
-    slots: Vec<Option<Result<Packed, PackError>>>,
+    slots: Vec<Option<Packed>>,
     /// Bytes of `Packed::Memory` in `slots`.
     pending: u64,
     /// The job the writer waits for.
     writer_at: usize,
-    /// Set on the first error: workers stop taking jobs.
+    /// Set on the first error: workers stop taking jobs, the writer stops waiting.
     abort: bool,
+    /// The first error of a worker, for the writer to return.
+    failure: Option<PackError>,
 }
 
 /// A run of small entries ends at this many bytes or files: one zip per run, not per file, so
@@ -268,6 +272,8 @@ struct Packer<'p> {
     spool: &'p Path,
     /// Deflate level.
     level: u32,
+    /// Worker threads.
+    workers: usize,
 }
 
 impl Packer<'_> {
@@ -318,10 +324,10 @@ impl Packer<'_> {
             pending: 0,
             writer_at: 0,
             abort: false,
+            failure: None,
         });
         let ready = std::sync::Condvar::new();
-        // As many workers as collect's hashing pool (RAYON_NUM_THREADS sets both).
-        let workers = rayon::current_num_threads().min(jobs.len()).max(1);
+        let workers = self.workers.min(jobs.len()).max(1);
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| self.work(all, &jobs, &state, &ready));
@@ -360,13 +366,20 @@ impl Packer<'_> {
             } else {
                 self.pack_run(&all[job.start..job.end], &mut data, &mut buf)
             };
-            let failed = packed.is_err();
             let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-            if let Ok(Packed::Memory(bytes)) = &packed {
-                s.pending += bytes.len() as u64;
+            match packed {
+                Ok(packed) => {
+                    if let Packed::Memory(bytes) = &packed {
+                        s.pending += bytes.len() as u64;
+                    }
+                    s.slots[n] = Some(packed);
+                }
+                // The writer may be waiting for a job nobody will now take: it is woken to return this.
+                Err(e) => {
+                    s.failure.get_or_insert(e);
+                    s.abort = true;
+                }
             }
-            s.slots[n] = Some(packed);
-            s.abort |= failed;
             drop(s);
             ready.notify_all();
         }
@@ -427,16 +440,24 @@ impl Packer<'_> {
                     ready.notify_all();
                     loop {
                         if let Some(p) = s.slots[n as usize].take() {
-                            if let Ok(Packed::Memory(bytes)) = &p {
+                            if let Packed::Memory(bytes) = &p {
                                 s.pending -= bytes.len() as u64;
                             }
                             break p;
+                        }
+                        if s.abort {
+                            return Err(s.failure.take().unwrap_or_else(|| {
+                                PackError::Other(Error::Package {
+                                    path: self.spool.to_path_buf(),
+                                    message: "packaging stopped after an error".into(),
+                                })
+                            }));
                         }
                         s = ready.wait(s).unwrap_or_else(|p| p.into_inner());
                     }
                 };
                 ready.notify_all();
-                let opened = match packed? {
+                let opened = match packed {
                     Packed::Memory(bytes) => Opened::Memory(zip::ZipArchive::new(std::io::Cursor::new(bytes))?),
                     Packed::Spooled(mut file) => {
                         file.rewind().map_err(|e| Error::io("read a temporary file in", self.spool, e))?;
@@ -584,6 +605,33 @@ fn readme(bag: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With one worker, the large entry is packed (and fails) before the run of small ones; the
+    /// writer, waiting for that run, which no worker will now take, must return the error rather
+    /// than wait forever.
+    #[test]
+    fn a_file_changed_before_packaging_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let (done, wait) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let big = root.join("big.log");
+            std::fs::write(&big, "a line of a log that compresses\n".repeat(200_000)).unwrap();
+            let small = root.join("small.txt");
+            std::fs::write(&small, "small").unwrap();
+            let (big_src, small_src) = (Source::File { path: big }, Source::File { path: small });
+            let sha_small = hex(&Sha256::digest(b"small"));
+            let all = [
+                Item { name: "bag/data/a-small.txt".into(), size: 5, source: &small_src, sha256: Some(&sha_small) },
+                Item { name: "bag/data/b-big.log".into(), size: 6_400_000, source: &big_src, sha256: Some("0") },
+            ];
+            let packer = Packer { date: DateTime::default(), spool: &root, level: 1, workers: 1 };
+            let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            let _ = done.send(packer.run(&all, &mut zip).is_err());
+        });
+        let failed = wait.recv_timeout(std::time::Duration::from_secs(60)).expect("packaging hung after an error");
+        assert!(failed, "a file that no longer matches its hash must stop the package");
+    }
 
     #[test]
     fn compressed_formats_are_stored() {
