@@ -98,11 +98,22 @@ pub fn load_and_collect(
     stage_done: &mut dyn FnMut(&'static str),
     diags: &mut diag::Diagnostics,
 ) -> Option<(project::Project, collect::Inventory)> {
+    load_and_collect_with(root, opts, false, stage_done, diags)
+}
+
+/// load -> collect; with `keep_going`, a project that loaded with errors is collected anyway.
+fn load_and_collect_with(
+    root: &Path,
+    opts: &collect::CollectOptions,
+    keep_going: bool,
+    stage_done: &mut dyn FnMut(&'static str),
+    diags: &mut diag::Diagnostics,
+) -> Option<(project::Project, collect::Inventory)> {
     let loaded = project::load(root);
     stage_done("load");
     diags.extend(loaded.diags);
     let project = loaded.project?;
-    if diags.has_errors() {
+    if diags.has_errors() && !keep_going {
         return None;
     }
     let inventory = if root.join(&project.paths.evidence).is_dir() {
@@ -139,19 +150,7 @@ fn load_and_index(
     stage_done: &mut dyn FnMut(&'static str),
     diags: &mut diag::Diagnostics,
 ) -> Option<(project::Project, index::EvidenceIndex)> {
-    let loaded = project::load(root);
-    stage_done("load");
-    diags.extend(loaded.diags);
-    let project = loaded.project?;
-    if diags.has_errors() && !keep_going {
-        return None;
-    }
-    let inventory = if root.join(&project.paths.evidence).is_dir() {
-        collect::collect(&project, opts, diags)
-    } else {
-        collect::Inventory::default()
-    };
-    stage_done("collect (walk + hash)");
+    let (project, inventory) = load_and_collect_with(root, opts, keep_going, stage_done, diags)?;
     let index = index::build(&project, inventory, diags);
     stage_done("index");
     Some((project, index))

@@ -3,9 +3,36 @@
 //! never leaves a half-written output behind.
 
 use crate::Error;
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
+
+/// A file written into the staging folder: where it is (until commit) and what it holds.
+pub struct Staged {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// Counts and hashes what passes through to `inner`.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 pub struct Staging {
     dir: PathBuf,
@@ -41,23 +68,27 @@ impl Staging {
         f.write_all(bytes).map_err(|e| Error::io("write", &dest, e))
     }
 
-    /// Streams what `write` writes into a staged file; returns the staged file's path, so it can
-    /// be read back (into the package) without ever being held whole.
+    /// Streams what `write` writes into a staged file, hashing it on the way; returns where it is
+    /// and its checksum, so it can be packaged without being held whole or read twice.
     pub fn write_streamed(
         &mut self,
         name: &str,
         write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-    ) -> Result<PathBuf, Error> {
+    ) -> Result<Staged, Error> {
         let dest = self.dir.join(name);
         let f = self.file(name)?;
         let path = f.path().to_path_buf();
-        let mut w = std::io::BufWriter::with_capacity(256 * 1024, f.as_file_mut());
-        write(&mut w).and_then(|_| w.flush()).map_err(|e| Error::io("write", &dest, e))?;
-        Ok(path)
+        let mut w = HashingWriter {
+            inner: std::io::BufWriter::with_capacity(256 * 1024, f.as_file_mut()),
+            hasher: Sha256::new(),
+            size: 0,
+        };
+        write(&mut w).and_then(|_| w.inner.flush()).map_err(|e| Error::io("write", &dest, e))?;
+        Ok(Staged { path, sha256: crate::collect::hex(&w.hasher.finalize()), size: w.size })
     }
 
     /// [`Staging::write_streamed`] of `value` as pretty JSON and a final newline.
-    pub fn write_json<T: serde::Serialize>(&mut self, name: &str, value: &T) -> Result<PathBuf, Error> {
+    pub fn write_json<T: serde::Serialize>(&mut self, name: &str, value: &T) -> Result<Staged, Error> {
         self.write_streamed(name, |w| {
             serde_json::to_writer_pretty(&mut *w, value)?;
             w.write_all(b"\n")

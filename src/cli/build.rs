@@ -224,7 +224,7 @@ fn write_description(a: &crate::Assessed, staging: &mut Staging, timings: &mut T
 
 fn write_build(
     a: &crate::Assessed,
-    index_json: std::path::PathBuf,
+    index_json: crate::output::Staged,
     signing_key: Option<&ed25519_dalek::SigningKey>,
     staging: &mut Staging,
     timings: &mut Timings,

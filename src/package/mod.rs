@@ -34,8 +34,8 @@ pub struct Artifact {
 /// Where a generated file's bytes are.
 pub enum Content {
     Bytes(Vec<u8>),
-    /// Already written (staged) to this file: large outputs are streamed, never held whole.
-    File(PathBuf),
+    /// Already written (staged), with its checksum: large outputs are streamed, never held whole.
+    File(crate::output::Staged),
 }
 
 /// What was written.
@@ -107,12 +107,12 @@ pub fn write<W: Write + Seek>(
                 size: bytes.len() as u64,
                 source: Source::Memory(bytes),
             },
-            Content::File(path) => {
-                let mut f = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
-                let (sha256, size) = crate::collect::copy_hashed(&mut f, &mut std::io::sink(), &mut vec![0; 1 << 20])
-                    .map_err(|e| Error::io("read", path, e))?;
-                Entry { name: &a.name, sha256: sha256.into(), size, source: Source::File { path: path.clone() } }
-            }
+            Content::File(staged) => Entry {
+                name: &a.name,
+                sha256: staged.sha256.as_str().into(),
+                size: staged.size,
+                source: Source::File { path: staged.path.clone() },
+            },
         });
     }
     for f in &index.evidence {
