@@ -396,9 +396,40 @@ pub fn escape_cell(text: &str) -> String {
     escape(&one_line)
 }
 
+/// `text` as one inline code span: shown exactly as it is (a backslash escape inside a code span
+/// would be shown too), on one line, fenced with more backticks than it contains.
+pub fn code_span(text: &str) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut longest = 0;
+    let mut run = 0;
+    for c in one_line.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    // A space on each side is stripped again; it keeps a backtick at either end off the fence.
+    let pad = if one_line.starts_with('`') || one_line.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{one_line}{pad}{fence}")
+}
+
+/// [`code_span`] for a table cell: a `|` would end the cell, so it is escaped (in a table, GFM
+/// removes that backslash even inside a code span).
+pub fn code_cell(text: &str) -> String {
+    code_span(&text.replace('|', "\\|"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_spans_show_file_names_as_they_are() {
+        let html = |md: &str| crate::render::html::render(&doc(md));
+        let page = html(&format!("{}\n\n| a |\n|---|\n| {} |\n", code_span("x/2026-02-27_a*b*.txt"), code_cell("p|q_r`s")));
+        assert!(page.contains("<code>x/2026-02-27_a*b*.txt</code>"), "{page}");
+        assert!(page.contains("<code>p|q_r`s</code>"), "{page}");
+        assert_eq!(code_span("`tick`"), "`` `tick` ``");
+    }
 
     fn doc(md: &str) -> Document {
         parse(md, DocMeta::default(), &BTreeMap::new())

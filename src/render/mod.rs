@@ -39,6 +39,8 @@ impl Templates {
         tera.autoescape_on(vec![]);
         tera.register_filter("md", filter(markdown::escape));
         tera.register_filter("cell", filter(markdown::escape_cell));
+        tera.register_filter("code", filter(markdown::code_span));
+        tera.register_filter("code_cell", filter(markdown::code_cell));
         tera.register_filter("anchor", anchor_filter);
         tera.register_filter("id", filter(|s| format!("{{#{}}}", crate::report::anchor_slug(s))));
         tera.register_filter("bytes", bytes_filter);
