@@ -21,7 +21,7 @@ set -euo pipefail
 REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=$REPO/bench/work
 RESULTS=$REPO/bench/results
-GEN=$REPO/../shared/bench/gen-evidence.py
+GEN=$REPO/bench/gen-evidence.py
 MAKE_PROJECT=$REPO/bench/make-project.py
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 AP=$TARGET/release/auditpack
@@ -51,7 +51,7 @@ IFS=, read -r -a TREE_LIST <<<"$TREES"
 for t in "${TREE_LIST[@]}"; do
     case $t in small|A|B|render) ;; *) echo "run.sh: unknown tree '$t'" >&2; exit 2 ;; esac
 done
-[[ -f $GEN ]] || { echo "run.sh: $GEN not found (the shared/ folder beside the repository)" >&2; exit 2; }
+[[ -f $GEN ]] || { echo "run.sh: $GEN not found" >&2; exit 2; }
 
 log() { printf '[%s] %s\n' "$(date -u +%T)" "$*" >&2; }
 

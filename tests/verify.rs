@@ -367,7 +367,7 @@ fn a_truncated_or_foreign_file_is_unreadable() {
 /// resolves paths outside the bag.
 #[test]
 fn the_bagit_conformance_suite() {
-    let suite = repo().join("../shared/fixtures/bagit-conformance");
+    let suite = repo().join("tests/fixtures/external/bagit-conformance");
     if !suite.is_dir() {
         panic!("the conformance suite is missing at {}", suite.display());
     }

@@ -320,8 +320,8 @@ mod tests {
     use super::*;
 
     fn fixture(p: &str) -> String {
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/scanners").join(p))
-            .expect("shared fixture")
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/external/scanners").join(p))
+            .unwrap_or_else(|e| panic!("fixture {p}: {e}"))
     }
 
     fn parsed(p: &str) -> Parsed {
