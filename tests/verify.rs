@@ -192,7 +192,7 @@ fn a_recomputed_manifest_is_caught_only_with_the_signature() {
     f.run(&["verify", bag.to_str().unwrap(), "--key", key]).code(1).out_says(&["[signature-missing]"]);
 
     // Another key's signature is named as such.
-    f.run(&["keygen", "--out", "other"]).code(0);
+    f.run(&["keygen", "--out", "other", "--identity", "someone-else"]).code(0);
     f.run(&["verify", zip.to_str().unwrap(), "--key", "other/auditpack-signing.pub"])
         .code(1)
         .out_says(&["[signature-invalid]", "not by the given key"]);
@@ -215,7 +215,92 @@ fn keygen_writes_a_private_key_only_its_owner_reads_and_never_overwrites() {
     f.run(&["keygen", "--out", "keys"]).code(2).err_says(&["already exists"]);
     assert_eq!(std::fs::read(&private).unwrap(), before);
     // A public key given where a private one is expected is a clear error.
-    f.run(&["build", "project", "--sign", "keys/auditpack-signing.pub"]).code(2).err_says(&["other key of the pair"]);
+    f.run(&["build", "project", "--sign", "keys/auditpack-signing.pub"]).code(2).err_says(&["this is a public key"]);
+    // So is a key in auditpack's earlier format, with what to do instead.
+    std::fs::write(f.dir.path().join("old.key"), format!("auditpack-ed25519-private-key {}\n", "0".repeat(64)))
+        .unwrap();
+    f.run(&["build", "project", "--sign", "old.key"]).code(2).err_says(&["earlier format", "auditpack keygen"]);
+}
+
+/// The standard tool alone verifies a signed package: `ssh-keygen -Y verify` with the
+/// allowed_signers file keygen wrote, as the bag's README tells the auditor. A manifest recomputed
+/// after a change is caught by the same command.
+#[test]
+fn a_signed_package_verifies_with_ssh_keygen_alone() {
+    let Some(ssh_keygen) = tool("ssh-keygen") else { return };
+    let f = Fixture::init();
+    f.run(&["keygen", "--out", "keys", "--identity", "security@example.com"]).code(0);
+    let allowed = f.dir.path().join("keys/allowed_signers");
+    let zip = build(&f, "out", &["--sign", "keys/auditpack-signing.key"]);
+    let bag = unzip(&zip, &f.dir.path().join("signed"));
+    let ssh_verify = |bag: &Path| {
+        std::process::Command::new(&ssh_keygen)
+            .args(["-Y", "verify", "-f"])
+            .arg(&allowed)
+            .args(["-I", "security@example.com", "-n", "auditpack-bag", "-s", "tagmanifest-sha256.txt.sig"])
+            .current_dir(bag)
+            .stdin(std::fs::File::open(bag.join("tagmanifest-sha256.txt")).unwrap())
+            .output()
+            .unwrap()
+    };
+    let out = ssh_verify(&bag);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ssh-keygen refused the signature: {said}");
+    assert!(said.contains("Good \"auditpack-bag\" signature for security@example.com"), "{said}");
+    // The README gives the auditor this exact command.
+    let readme = std::fs::read_to_string(bag.join("README.txt")).unwrap();
+    assert!(
+        readme.contains("ssh-keygen -Y verify -f allowed_signers -I security@example.com -n auditpack-bag -s tagmanifest-sha256.txt.sig < tagmanifest-sha256.txt"),
+        "{readme}"
+    );
+    // auditpack verify takes the same allowed_signers file.
+    f.run(&["verify", zip.to_str().unwrap(), "--key", allowed.to_str().unwrap()])
+        .code(0)
+        .out_says(&["signature:  valid", "security@example.com"]);
+
+    // A forger changes evidence and recomputes every manifest, without the key: ssh-keygen refuses.
+    std::fs::write(bag.join(EVIDENCE), "user,access\nmallory,admin\n").unwrap();
+    recompute_manifests(&bag);
+    let out = ssh_verify(&bag);
+    assert!(!out.status.success(), "ssh-keygen accepted a recomputed manifest");
+}
+
+/// A key made by ssh-keygen itself signs packages, and the result verifies with its public key.
+#[test]
+fn an_ssh_keygen_key_signs_packages() {
+    let Some(ssh_keygen) = tool("ssh-keygen") else { return };
+    let f = Fixture::init();
+    let key = f.dir.path().join("id_ed25519");
+    let st = std::process::Command::new(&ssh_keygen)
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ops@example.com", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let zip = build(&f, "out", &["--sign", key.to_str().unwrap()]);
+    f.run(&["verify", zip.to_str().unwrap(), "--key", key.with_extension("pub").to_str().unwrap()])
+        .code(0)
+        .out_says(&["signature:  valid", "ops@example.com"]);
+    // A passphrase-protected key is refused with a reason, not a parse error.
+    let locked = f.dir.path().join("locked");
+    let st = std::process::Command::new(&ssh_keygen)
+        .args(["-q", "-t", "ed25519", "-N", "a passphrase", "-f"])
+        .arg(&locked)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    f.run(&["build", "project", "--sign", locked.to_str().unwrap()]).code(2).err_says(&["passphrase"]);
+}
+
+/// A tool the test needs. On CI (CI=true) its absence is a failure: .ci/run installs it.
+fn tool(name: &str) -> Option<PathBuf> {
+    let found =
+        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.is_file()));
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "{name} is missing on CI; .ci/run installs it");
+        eprintln!("skipping: {name} is not installed");
+    }
+    found
 }
 
 fn flip_byte(p: &Path) {

@@ -22,7 +22,7 @@ pub(super) enum Mode {
 pub(super) struct BuildArgs {
     #[command(flatten)]
     pub(super) common: super::CommonArgs,
-    /// Sign the package with this private key (from `auditpack keygen`)
+    /// Sign the package with this OpenSSH ed25519 private key (from `auditpack keygen` or `ssh-keygen -t ed25519`)
     #[arg(long, value_name = "KEY")]
     sign: Option<PathBuf>,
     /// Rebuild the package exactly as of snapshot ID (a number, `latest`, or a hash prefix)
@@ -225,7 +225,7 @@ fn write_description(a: &crate::Assessed, staging: &mut Staging, timings: &mut T
 fn write_build(
     a: &crate::Assessed,
     index_json: crate::output::Staged,
-    signing_key: Option<&ed25519_dalek::SigningKey>,
+    signing_key: Option<&crate::package::sign::SigningKey>,
     staging: &mut Staging,
     timings: &mut Timings,
 ) -> Result<(), Error> {

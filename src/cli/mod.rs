@@ -47,11 +47,15 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Record the project and its evidence in the snapshot store; `list`, `diff` and `verify` read the store
     Snapshot(snapshot::SnapshotArgs),
-    /// Write a new ed25519 key pair for signing packages into DIR (never overwrites)
+    /// Write a new ed25519 key pair (OpenSSH format) and allowed_signers for signing packages into DIR
     Keygen {
-        /// Folder for auditpack-signing.key (private, mode 0600) and auditpack-signing.pub
+        /// Folder for auditpack-signing.key (OpenSSH private key, mode 0600), auditpack-signing.pub
+        /// and allowed_signers (for `ssh-keygen -Y verify`)
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Who signs: the key's comment and its principal in allowed_signers
+        #[arg(long, value_name = "NAME", default_value = "auditpack-signer")]
+        identity: String,
     },
     /// Write the built-in report templates into DIR for editing (existing files are kept)
     Templates {
@@ -147,7 +151,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Register(args) => check::register(&args),
         Command::Verify(args) => verify::run(&args),
-        Command::Keygen { out } => keygen::run(&out),
+        Command::Keygen { out, identity } => keygen::run(&out, &identity),
         Command::Snapshot(args) => snapshot::run(&args),
         Command::Templates { dir } => crate::render::write_defaults(&dir).map(|written| {
             for n in &written {

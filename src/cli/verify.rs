@@ -11,8 +11,8 @@ use std::path::PathBuf;
 pub(super) struct VerifyArgs {
     /// The package: a .zip, or a folder holding the unpacked bag
     package: PathBuf,
-    /// The signer's public key file (from `auditpack keygen`); the signature must then be valid
-    #[arg(long, value_name = "PUBKEY")]
+    /// The signer's public key or allowed_signers file (from `auditpack keygen`); the signature must then be valid
+    #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -91,7 +91,7 @@ pub fn write<W: Write + Seek>(
     project: &Project,
     index: &EvidenceIndex,
     artifacts: &[Artifact],
-    signing_key: Option<&ed25519_dalek::SigningKey>,
+    signing_key: Option<&sign::SigningKey>,
     spool: &Path,
     out: W,
 ) -> Result<Summary, Error> {
@@ -137,7 +137,7 @@ pub fn write<W: Write + Seek>(
     let manifest: String = entries.iter().map(|e| format!("{}  data/{}\n", e.sha256, e.name)).collect();
     let bagit = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".to_string();
     let bag_info = bag_info(project, &bag, payload_bytes, entries.len());
-    let readme = readme(&bag);
+    let readme = readme(&bag, signing_key);
     let mut tags: Vec<(&str, &str)> = vec![
         ("README.txt", &readme),
         ("bag-info.txt", &bag_info),
@@ -147,7 +147,10 @@ pub fn write<W: Write + Seek>(
     let tagmanifest: String =
         tags.iter().map(|(n, t)| format!("{}  {n}\n", hex(&Sha256::digest(t.as_bytes())))).collect();
     tags.push((sign::SIGNED_FILE, &tagmanifest));
-    let signature = signing_key.map(|k| sign::signature_text(k, tagmanifest.as_bytes()));
+    let signature = signing_key
+        .map(|k| sign::signature_text(k, tagmanifest.as_bytes()))
+        .transpose()
+        .map_err(|message| Error::Package { path: PathBuf::from(&bag), message })?;
     if let Some(s) = &signature {
         tags.push((sign::SIGNATURE_FILE, s));
     }
@@ -579,8 +582,8 @@ fn bag_info(project: &Project, bag: &str, bytes: u64, files: usize) -> String {
     lines.join("\n") + "\n"
 }
 
-fn readme(bag: &str) -> String {
-    format!(
+fn readme(bag: &str, signing_key: Option<&sign::SigningKey>) -> String {
+    let mut text = format!(
         "This folder is a BagIt 1.0 bag (RFC 8493) made by auditpack.\n\
          \n\
          data/report/   the report in Markdown, HTML and PDF, and its model as JSON\n\
@@ -593,13 +596,30 @@ fn readme(bag: &str) -> String {
          \n\
          or with the Library of Congress validator (pip install bagit):\n\
          \n\
-         \x20 bagit.py --validate {bag}\n\
-         \n\
-         auditpack checks all of this, and the signature when tagmanifest-sha256.txt.sig is present\n\
-         (an ed25519 signature of tagmanifest-sha256.txt), with the sender's public key:\n\
-         \n\
-         \x20 auditpack verify {bag}.zip --key auditpack-signing.pub\n"
-    )
+         \x20 bagit.py --validate {bag}\n"
+    );
+    if let Some(key) = signing_key {
+        let public = key.public_key();
+        text.push_str(&format!(
+            "\n\
+             The bag is signed: {sig} is an OpenSSH signature (namespace \"{ns}\") of\n\
+             tagmanifest-sha256.txt, which holds the checksums of every other file above. The signer is\n\
+             \"{who}\", key {id}. Obtain the sender's allowed_signers file by a separate\n\
+             channel (not from this package), then, in {bag}/:\n\
+             \n\
+             \x20 ssh-keygen -Y verify -f allowed_signers -I {who} -n {ns} -s {sig} < {signed}\n\
+             \n\
+             It prints \"Good \\\"{ns}\\\" signature for {who}\" when the signature holds. Then run the\n\
+             sha256sum commands above: together they prove every file is as the signer packaged it.\n\
+             auditpack checks the same in one step: auditpack verify {bag}.zip --key allowed_signers\n",
+            sig = sign::SIGNATURE_FILE,
+            signed = sign::SIGNED_FILE,
+            ns = sign::NAMESPACE,
+            who = sign::principal(public.comment()),
+            id = sign::key_id(public),
+        ));
+    }
+    text
 }
 
 #[cfg(test)]

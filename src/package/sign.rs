@@ -1,152 +1,237 @@
-//! Signing the package: an ed25519 signature over the bag's `tagmanifest-sha256.txt`, which
-//! holds the checksums of `manifest-sha256.txt` (and so of every payload file), `bag-info.txt`
-//! and `bagit.txt`. One signature therefore seals the whole bag.
+//! Signing the package with an OpenSSH signature (the `SSHSIG` format of `ssh-keygen -Y sign`)
+//! over the bag's `tagmanifest-sha256.txt`, which holds the checksums of `manifest-sha256.txt`
+//! (and so of every payload file), `bag-info.txt` and `bagit.txt`. One signature therefore seals
+//! the whole bag, and an auditor checks it with `ssh-keygen -Y verify`, which every OpenSSH
+//! install has: no auditpack needed.
 //!
-//! The signature is the tag file `tagmanifest-sha256.txt.sig` beside the tag manifest; it cannot
-//! be listed in the manifest it signs, and BagIt validators ignore tag files that no tag manifest
-//! lists, so `bagit.py --validate` still accepts a signed bag. Key and signature files are small
-//! line-based text files, documented in docs/package.md.
+//! The signature is the tag file `tagmanifest-sha256.txt.sig` beside the tag manifest (the name
+//! `ssh-keygen -Y sign` gives it); it cannot be listed in the manifest it signs, and BagIt
+//! validators ignore tag files that no tag manifest lists, so `bagit.py --validate` still accepts
+//! a signed bag. Keys are OpenSSH files: a private key as `ssh-keygen -t ed25519` writes it, a
+//! public key line, and an `allowed_signers` file (`ssh-keygen(1)`, ALLOWED SIGNERS).
 
-use crate::collect::hex;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use sha2::{Digest, Sha256};
+use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 
 /// The tag file the signature covers, byte for byte.
 pub const SIGNED_FILE: &str = "tagmanifest-sha256.txt";
 /// The signature's tag file, beside [`SIGNED_FILE`].
 pub const SIGNATURE_FILE: &str = "tagmanifest-sha256.txt.sig";
-
-const PUBLIC_TAG: &str = "auditpack-ed25519-public-key";
-const PRIVATE_TAG: &str = "auditpack-ed25519-private-key";
-const SIGNATURE_HEADER: &str = "auditpack-signature/1";
+/// The SSHSIG namespace: a signature made for another purpose (git commits, files) with the same
+/// key does not verify as a package signature.
+pub const NAMESPACE: &str = "auditpack-bag";
 
 /// Default file names written by `auditpack keygen`.
 pub const PRIVATE_KEY_FILE: &str = "auditpack-signing.key";
 pub const PUBLIC_KEY_FILE: &str = "auditpack-signing.pub";
+pub const ALLOWED_SIGNERS_FILE: &str = "allowed_signers";
 
-/// A new signing key from the operating system's random source.
-pub fn generate() -> Result<SigningKey, String> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| format!("no random source: {e}"))?;
-    Ok(SigningKey::from_bytes(&seed))
+/// The first line of auditpack's earlier key and signature files, recognised to say what to do.
+const OLD_SIGNATURE_HEADER: &str = "auditpack-signature/1";
+const OLD_KEY_TAGS: [&str; 2] = ["auditpack-ed25519-private-key", "auditpack-ed25519-public-key"];
+
+/// A key that signs packages: an unencrypted ed25519 OpenSSH private key.
+pub type SigningKey = PrivateKey;
+
+/// A new ed25519 signing key from the operating system's random source; `identity` is its
+/// comment, the principal an `allowed_signers` file names (e.g. `security@example.com`).
+pub fn generate(identity: &str) -> Result<SigningKey, String> {
+    // Wiped on drop, so the seed does not linger in freed memory.
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(seed.as_mut()).map_err(|e| format!("no random source: {e}"))?;
+    let mut key = PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&seed));
+    key.set_comment(identity);
+    Ok(key)
 }
 
-/// A short, stable name for a public key: the first 16 hex digits of its SHA-256.
-pub fn key_id(key: &VerifyingKey) -> String {
-    hex(&Sha256::digest(key.as_bytes()))[..16].to_string()
+/// The name `ssh-keygen -l` shows for a public key: `SHA256:` and the base64 of its digest.
+pub fn key_id(key: &PublicKey) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
 }
 
-pub fn private_key_text(key: &SigningKey) -> String {
-    format!(
-        "# auditpack ed25519 private key {}: keep it secret; sign with `auditpack build --sign FILE`\n{PRIVATE_TAG} {}\n",
-        key_id(&key.verifying_key()),
-        hex(&key.to_bytes())
-    )
+/// The private key in OpenSSH's format (`-----BEGIN OPENSSH PRIVATE KEY-----`).
+pub fn private_key_text(key: &SigningKey) -> Result<String, String> {
+    key.to_openssh(LineEnding::LF).map(|s| s.to_string()).map_err(|e| format!("cannot encode the private key: {e}"))
 }
 
-pub fn public_key_text(key: &VerifyingKey) -> String {
-    format!(
-        "# auditpack ed25519 public key {}: give it to the auditor for `auditpack verify --key FILE`\n{PUBLIC_TAG} {}\n",
-        key_id(key),
-        hex(key.as_bytes())
-    )
+/// The public key line (`ssh-ed25519 AAAA... identity`), as in an `id_ed25519.pub` file.
+pub fn public_key_text(key: &SigningKey) -> Result<String, String> {
+    let line = key.public_key().to_openssh().map_err(|e| format!("cannot encode the public key: {e}"))?;
+    Ok(format!("{line}\n"))
 }
 
-/// The one `<tag> <64 hex digits>` line of a key file; `#` lines and blank lines are ignored.
-fn key_bytes(text: &str, tag: &str, what: &str) -> Result<[u8; 32], String> {
-    let mut found = None;
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-        let (t, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-        if t != tag {
-            let hint = if t == PUBLIC_TAG || t == PRIVATE_TAG { " (the other key of the pair?)" } else { "" };
-            return Err(format!("not an auditpack {what} key file: expected a line `{tag} <hex>`, found `{t}`{hint}"));
-        }
-        if found.is_some() {
-            return Err(format!("the {what} key file holds more than one key"));
-        }
-        found = Some(unhex::<32>(rest.trim()).ok_or_else(|| format!("the {what} key is not 64 hex digits"))?);
-    }
-    found.ok_or_else(|| format!("the {what} key file holds no key (expected a line `{tag} <hex>`)"))
+/// An `allowed_signers` line for `ssh-keygen -Y verify -f`: the key's identity may sign packages
+/// (the namespace restriction keeps it from vouching for anything else with this file).
+pub fn allowed_signers_text(key: &SigningKey) -> Result<String, String> {
+    let public = key.public_key();
+    let mut bare = public.clone();
+    bare.set_comment("");
+    let line = bare.to_openssh().map_err(|e| format!("cannot encode the public key: {e}"))?;
+    Ok(format!("{} namespaces=\"{NAMESPACE}\" {}\n", principal(public.comment()), line.trim_end()))
 }
+
+/// The identity under which a key is listed: its comment, or a fixed name when it has none.
+pub fn principal(comment: &str) -> String {
+    let c = comment.trim();
+    if c.is_empty() || c.contains(char::is_whitespace) { "auditpack-signer".to_string() } else { c.to_string() }
+}
+
+fn old_format(text: &str) -> bool {
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("");
+    first == OLD_SIGNATURE_HEADER || OLD_KEY_TAGS.iter().any(|t| first.starts_with(t))
+}
+
+const OLD_KEY_HINT: &str = "this is a key in auditpack's earlier format, which no standard tool reads; make an \
+     OpenSSH key pair with `auditpack keygen --out DIR` (or `ssh-keygen -t ed25519`) and give the \
+     auditor its allowed_signers file";
 
 pub fn parse_private_key(text: &str) -> Result<SigningKey, String> {
-    key_bytes(text, PRIVATE_TAG, "private").map(|b| SigningKey::from_bytes(&b))
+    if old_format(text) {
+        return Err(OLD_KEY_HINT.into());
+    }
+    if text.trim_start().starts_with("ssh-") || text.trim_start().starts_with("ecdsa-") {
+        return Err("this is a public key; --sign takes the private key (the file without .pub)".into());
+    }
+    let key = PrivateKey::from_openssh(text).map_err(|e| {
+        format!("not an OpenSSH private key ({e}); expected a file that starts `-----BEGIN OPENSSH PRIVATE KEY-----`")
+    })?;
+    if key.is_encrypted() {
+        return Err("the key is protected by a passphrase, which auditpack does not ask for; sign with an \
+             unencrypted ed25519 key kept for this purpose (auditpack keygen)"
+            .into());
+    }
+    if key.algorithm() != ssh_key::Algorithm::Ed25519 {
+        return Err(format!("the key is {}; auditpack signs with ed25519 keys only", key.algorithm()));
+    }
+    Ok(key)
 }
 
-pub fn parse_public_key(text: &str) -> Result<VerifyingKey, String> {
-    let bytes = key_bytes(text, PUBLIC_TAG, "public")?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| "the public key is not a valid ed25519 point".to_string())
+/// The keys a verifier trusts: a public key file (one `ssh-ed25519 ...` line) or an
+/// `allowed_signers` file (`principal [options] ssh-ed25519 ...` lines). Entries restricted by
+/// `namespaces=` to other namespaces are left out, as `ssh-keygen -Y verify` does.
+#[derive(Debug, Clone)]
+pub struct TrustedKeys {
+    pub keys: Vec<(String, PublicKey)>,
 }
 
-/// The text of the signature file for `signed` (the exact bytes of [`SIGNED_FILE`]).
-pub fn signature_text(key: &SigningKey, signed: &[u8]) -> String {
-    let public = key.verifying_key();
-    let sig = key.sign(signed);
-    format!(
-        "{SIGNATURE_HEADER}\nalgorithm: ed25519\nsigned-file: {SIGNED_FILE}\nkey-id: {}\npublic-key: {}\nsignature: {}\n",
-        key_id(&public),
-        hex(public.as_bytes()),
-        hex(&sig.to_bytes())
-    )
+impl TrustedKeys {
+    /// The fingerprints, for messages.
+    pub fn ids(&self) -> String {
+        self.keys.iter().map(|(_, k)| key_id(k)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+pub fn parse_public_key(text: &str) -> Result<TrustedKeys, String> {
+    if old_format(text) {
+        return Err(OLD_KEY_HINT.into());
+    }
+    if text.contains("PRIVATE KEY-----") {
+        return Err("this is a private key; --key takes the public key or the allowed_signers file".into());
+    }
+    let mut keys = Vec::new();
+    for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match PublicKey::from_openssh(line) {
+            // A bare public key line: its comment names it.
+            Ok(k) => keys.push((principal(k.comment()), k)),
+            Err(_) => {
+                let (who, key, allowed) = allowed_signer(line).ok_or_else(|| {
+                    format!(
+                        "line {n}: neither a public key (`ssh-ed25519 AAAA...`) nor an allowed_signers entry \
+                         (`identity namespaces=\"{NAMESPACE}\" ssh-ed25519 AAAA...`)"
+                    )
+                })?;
+                if allowed {
+                    keys.push((who, key));
+                }
+            }
+        }
+    }
+    if keys.is_empty() {
+        return Err(format!("no key in it may sign in the namespace {NAMESPACE}"));
+    }
+    Ok(TrustedKeys { keys })
+}
+
+/// One `allowed_signers` line: principals, options (only `namespaces=` matters here; the others
+/// restrict validity dates or mark certificate authorities, which package keys do not use), key.
+fn allowed_signer(line: &str) -> Option<(String, PublicKey, bool)> {
+    let (principals, rest) = line.split_once(char::is_whitespace)?;
+    let rest = rest.trim_start();
+    // The key starts at the first field that parses as one; what comes before is the options.
+    let mut start = 0;
+    loop {
+        if let Ok(k) = PublicKey::from_openssh(&rest[start..]) {
+            let options = &rest[..start];
+            let allowed = match options.find("namespaces=\"") {
+                None => true,
+                Some(i) => {
+                    let list = &options[i + "namespaces=\"".len()..];
+                    let list = &list[..list.find('"')?];
+                    list.split(',').any(|ns| glob_match(ns.trim(), NAMESPACE))
+                }
+            };
+            let who = principals.split(',').next().unwrap_or(principals).to_string();
+            return Some((who, k, allowed));
+        }
+        start += rest[start..].find(char::is_whitespace)?;
+        start += rest[start..].len() - rest[start..].trim_start().len();
+    }
+}
+
+/// `ssh-keygen`'s pattern match for `namespaces=`: `*` any run, `?` one character.
+fn glob_match(pattern: &str, s: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern.len() == s.len() && pattern.chars().zip(s.chars()).all(|(p, c)| p == '?' || p == c),
+        Some((head, tail)) => {
+            s.len() >= head.len()
+                && glob_match(head, &s[..head.len()])
+                && (0..=s.len() - head.len()).any(|i| glob_match(tail, &s[head.len() + i..]))
+        }
+    }
+}
+
+/// The text of the signature file for `signed` (the exact bytes of [`SIGNED_FILE`]): the same
+/// armoured SSHSIG that `ssh-keygen -Y sign -n auditpack-bag` writes (SHA-512; ed25519 signatures
+/// are deterministic, so the same key and bytes give the same file).
+pub fn signature_text(key: &SigningKey, signed: &[u8]) -> Result<String, String> {
+    let sig = key.sign(NAMESPACE, HashAlg::Sha512, signed).map_err(|e| format!("cannot sign: {e}"))?;
+    sig.to_pem(LineEnding::LF).map_err(|e| format!("cannot encode the signature: {e}"))
 }
 
 /// A parsed signature file.
 #[derive(Debug, Clone)]
 pub struct SignatureFile {
+    /// The fingerprint of the key the signature names (not yet trusted).
     pub key_id: String,
-    pub public_key: VerifyingKey,
-    pub signature: Signature,
+    pub signature: SshSig,
 }
 
 pub fn parse_signature(text: &str) -> Result<SignatureFile, String> {
-    let mut lines = text.lines().map(str::trim_end);
-    if lines.next() != Some(SIGNATURE_HEADER) {
-        return Err(format!("the first line is not `{SIGNATURE_HEADER}`"));
+    if old_format(text) {
+        return Err("the package was signed in auditpack's earlier signature format, which no standard tool \
+             checks; ask the sender to build it again with an OpenSSH key (auditpack keygen)"
+            .into());
     }
-    let (mut alg, mut file, mut id, mut public, mut sig) = (None, None, None, None, None);
-    for line in lines.filter(|l| !l.is_empty()) {
-        let Some((k, v)) = line.split_once(':') else {
-            return Err(format!("unexpected line `{line}`"));
-        };
-        let v = v.trim();
-        match k.trim() {
-            "algorithm" => alg = Some(v),
-            "signed-file" => file = Some(v),
-            "key-id" => id = Some(v.to_string()),
-            "public-key" => public = Some(v),
-            "signature" => sig = Some(v),
-            other => return Err(format!("unknown field `{other}`")),
-        }
+    let signature = SshSig::from_pem(text.trim_end()).map_err(|e| format!("not an OpenSSH signature: {e}"))?;
+    if signature.namespace() != NAMESPACE {
+        return Err(format!(
+            "the signature is for the namespace `{}`, not `{NAMESPACE}`: it was not made for a package",
+            signature.namespace()
+        ));
     }
-    if alg != Some("ed25519") {
-        return Err("the algorithm is not ed25519".into());
-    }
-    if file != Some(SIGNED_FILE) {
-        return Err(format!("the signed file is not {SIGNED_FILE}"));
-    }
-    let public = public.and_then(unhex::<32>).ok_or("the public key is missing or not 64 hex digits")?;
-    let public_key = VerifyingKey::from_bytes(&public).map_err(|_| "the public key is not a valid ed25519 point")?;
-    let sig = sig.and_then(unhex::<64>).ok_or("the signature is missing or not 128 hex digits")?;
-    let key_id = id.unwrap_or_else(|| self::key_id(&public_key));
-    Ok(SignatureFile { key_id, public_key, signature: Signature::from_bytes(&sig) })
+    let key_id = key_id(&PublicKey::from(signature.public_key().clone()));
+    Ok(SignatureFile { key_id, signature })
 }
 
-/// Whether `sig` is a valid signature of `signed` by `key` (strict verification).
-pub fn verify(key: &VerifyingKey, signed: &[u8], sig: &SignatureFile) -> bool {
-    key.verify_strict(signed, &sig.signature).is_ok()
-}
-
-fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    let b = s.as_bytes();
-    if b.len() != 2 * N {
-        return None;
-    }
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = digit(b[2 * i])? << 4 | digit(b[2 * i + 1])?;
-    }
-    Some(out)
+/// The identity of the trusted key that made `sig` over `signed`, if one did.
+pub fn verify(trusted: &TrustedKeys, signed: &[u8], sig: &SignatureFile) -> Option<String> {
+    trusted
+        .keys
+        .iter()
+        .find(|(_, k)| k.verify(NAMESPACE, signed, &sig.signature).is_ok())
+        .map(|(who, k)| format!("{who} ({})", key_id(k)))
 }
 
 #[cfg(test)]
@@ -155,14 +240,46 @@ mod tests {
 
     #[test]
     fn keys_round_trip_and_signatures_bind_the_bytes() {
-        let key = generate().unwrap();
-        let private = parse_private_key(&private_key_text(&key)).unwrap();
-        let public = parse_public_key(&public_key_text(&key.verifying_key())).unwrap();
-        assert_eq!(private.to_bytes(), key.to_bytes());
-        let sig = parse_signature(&signature_text(&private, b"abc")).unwrap();
-        assert_eq!(sig.key_id, key_id(&public));
-        assert!(verify(&public, b"abc", &sig));
-        assert!(!verify(&public, b"abd", &sig));
-        assert!(parse_public_key(&private_key_text(&key)).unwrap_err().contains("other key"));
+        let key = generate("security@example.com").unwrap();
+        let private = parse_private_key(&private_key_text(&key).unwrap()).unwrap();
+        let public = parse_public_key(&public_key_text(&key).unwrap()).unwrap();
+        let allowed = parse_public_key(&allowed_signers_text(&key).unwrap()).unwrap();
+        assert_eq!(allowed.keys[0].0, "security@example.com");
+        let sig = parse_signature(&signature_text(&private, b"abc").unwrap()).unwrap();
+        assert_eq!(sig.key_id, key_id(key.public_key()));
+        assert!(verify(&public, b"abc", &sig).is_some());
+        assert!(verify(&allowed, b"abc", &sig).is_some());
+        assert!(verify(&public, b"abd", &sig).is_none());
+        let other = parse_public_key(&public_key_text(&generate("x").unwrap()).unwrap()).unwrap();
+        assert!(verify(&other, b"abc", &sig).is_none());
+        assert!(parse_public_key(&private_key_text(&key).unwrap()).unwrap_err().contains("private key"));
+        assert!(parse_private_key(&public_key_text(&key).unwrap()).unwrap_err().contains("public key"));
+    }
+
+    #[test]
+    fn signatures_are_deterministic() {
+        let key = generate("a").unwrap();
+        assert_eq!(signature_text(&key, b"m").unwrap(), signature_text(&key, b"m").unwrap());
+    }
+
+    #[test]
+    fn allowed_signers_restricted_to_another_namespace_do_not_count() {
+        let key = generate("a@b").unwrap();
+        let line = allowed_signers_text(&key).unwrap().replace(NAMESPACE, "git");
+        assert!(parse_public_key(&line).unwrap_err().contains("no key"));
+        let any = allowed_signers_text(&key).unwrap().replace(NAMESPACE, "auditpack-*");
+        assert_eq!(parse_public_key(&any).unwrap().keys.len(), 1);
+        let with_options =
+            allowed_signers_text(&key).unwrap().replace("namespaces", "valid-after=\"20260101\",namespaces");
+        assert_eq!(parse_public_key(&with_options).unwrap().keys.len(), 1);
+    }
+
+    #[test]
+    fn the_earlier_format_gets_a_clear_error() {
+        let old = "auditpack-signature/1\nalgorithm: ed25519\n";
+        assert!(parse_signature(old).unwrap_err().contains("earlier signature format"));
+        let old_key = "# comment\nauditpack-ed25519-public-key 00\n";
+        assert!(parse_public_key(old_key).unwrap_err().contains("earlier format"));
+        assert!(parse_private_key("auditpack-ed25519-private-key 00").unwrap_err().contains("earlier format"));
     }
 }

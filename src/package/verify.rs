@@ -44,7 +44,7 @@ const RUN_BYTES: u64 = 1 << 20;
 #[derive(Debug, Default)]
 pub struct VerifyOptions {
     /// The public key the signature must verify with; `None` leaves the signature unchecked.
-    pub key: Option<ed25519_dalek::VerifyingKey>,
+    pub key: Option<sign::TrustedKeys>,
     /// Reader threads; `None` is one per core.
     pub jobs: Option<usize>,
 }
@@ -511,7 +511,7 @@ fn check_signature(
         }
         return;
     };
-    let wanted = sign::key_id(key);
+    let wanted = key.ids();
     let sig = match parsed {
         None => {
             v.signature = SignatureState::Missing;
@@ -530,14 +530,15 @@ fn check_signature(
     v.signed_by = Some(sig.key_id.clone());
     let signed =
         if bag.files.contains_key(sign::SIGNED_FILE) { bag.read_small(sign::SIGNED_FILE, problems) } else { None };
-    let ok = signed.as_deref().is_some_and(|b| sign::verify(key, b, &sig));
-    if ok {
+    let signer = signed.as_deref().and_then(|b| sign::verify(key, b, &sig));
+    if let Some(who) = signer {
         v.signature = SignatureState::Valid;
+        v.signed_by = Some(who);
     } else {
         v.signature = SignatureState::Invalid;
         let why = if signed.is_none() {
             format!("{} is missing, so the signature covers nothing", sign::SIGNED_FILE)
-        } else if sig.public_key != *key {
+        } else if !key.keys.iter().any(|(_, k)| k.key_data() == sig.signature.public_key()) {
             format!("the package was signed by key {}, not by the given key {wanted}", sig.key_id)
         } else {
             format!("the signature does not match {}: the manifests were changed after signing", sign::SIGNED_FILE)
@@ -545,7 +546,7 @@ fn check_signature(
         problems.push(
             Diagnostic::error("signature-invalid", why)
                 .at(at)
-                .hint("do not trust this package; ask the sender for a new copy and compare the key id"),
+                .hint("do not trust this package; ask the sender for a new copy and compare the key fingerprint"),
         );
         return;
     }
