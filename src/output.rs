@@ -15,11 +15,21 @@ pub struct Staged {
     pub size: u64,
 }
 
-/// Counts and hashes what passes through to `inner`.
-struct HashingWriter<W> {
+/// Counts and hashes what passes through to `inner` (`std::io::sink()` to only hash).
+pub(crate) struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     size: u64,
+}
+
+impl<W> HashingWriter<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        HashingWriter { inner, hasher: Sha256::new(), size: 0 }
+    }
+    /// The SHA-256 of everything written, and its length.
+    pub(crate) fn finish(self) -> ([u8; 32], u64) {
+        (self.hasher.finalize().into(), self.size)
+    }
 }
 
 impl<W: Write> Write for HashingWriter<W> {
@@ -78,13 +88,10 @@ impl Staging {
         let dest = self.dir.join(name);
         let f = self.file(name)?;
         let path = f.path().to_path_buf();
-        let mut w = HashingWriter {
-            inner: std::io::BufWriter::with_capacity(256 * 1024, f.as_file_mut()),
-            hasher: Sha256::new(),
-            size: 0,
-        };
+        let mut w = HashingWriter::new(std::io::BufWriter::with_capacity(256 * 1024, f.as_file_mut()));
         write(&mut w).and_then(|_| w.inner.flush()).map_err(|e| Error::io("write", &dest, e))?;
-        Ok(Staged { path, sha256: crate::collect::hex(&w.hasher.finalize()), size: w.size })
+        let (sha256, size) = w.finish();
+        Ok(Staged { path, sha256: crate::collect::hex(&sha256), size })
     }
 
     /// [`Staging::write_streamed`] of `value` as pretty JSON and a final newline.

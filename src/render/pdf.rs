@@ -21,7 +21,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fmt;
 use std::rc::Rc;
 
 use printpdf::{
@@ -2190,16 +2189,9 @@ fn png_info(b: &[u8]) -> Option<PngInfo> {
     None
 }
 
-/// CRC-32 (ISO 3309), as used by PNG chunks.
+/// CRC-32 (ISO 3309), as used by PNG chunks: the same as zip's.
 fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
+    crc32fast::hash(data)
 }
 
 /// Tracks graphics/text state so redundant operators are not repeated.
@@ -2464,20 +2456,12 @@ fn utf16_title(s: &str) -> Vec<u8> {
 
 /// A stable document id from the input: the same document always gets the same `/ID`.
 fn document_id(doc: &Document) -> String {
-    struct Fnv([u64; 2]);
-    impl fmt::Write for Fnv {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            for b in s.bytes() {
-                for h in &mut self.0 {
-                    *h = (*h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-                }
-            }
-            Ok(())
-        }
-    }
-    let mut h = Fnv([0xcbf2_9ce4_8422_2325, 0x6c62_272e_07bb_0142]);
-    let _ = fmt::write(&mut h, format_args!("{doc:?}"));
-    format!("{:016x}{:016x}", h.0[0], h.0[1])
+    // The document's JSON (a stable form of every block and of the metadata; the logo is
+    // skipped there, so its bytes follow), streamed into the hash.
+    let mut h = crate::output::HashingWriter::new(std::io::sink());
+    let _ = serde_json::to_writer(&mut h, doc);
+    let _ = std::io::Write::write_all(&mut h, doc.meta.logo.as_deref().unwrap_or_default());
+    crate::collect::hex(&h.finish().0[..16])
 }
 
 /// Serialises through lopdf (printpdf's `to_lopdf_document`) to fix what printpdf cannot be
