@@ -42,9 +42,33 @@ impl Location {
     }
 }
 
+/// `s` with every control character escaped (`\u{1b}`, `\0`, `\n` ...): names from archives and
+/// projects are printed this way, so no raw ESC or NUL reaches the terminal. `keep_lines` leaves
+/// line breaks and tabs alone, for messages that are laid out on several lines.
+pub fn escape_controls(s: &str, keep_lines: bool) -> std::borrow::Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && !(keep_lines && (c == '\n' || c == '\t'));
+    if !s.chars().any(escaped) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if escaped(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A path as printed to the terminal: lossy UTF-8, control characters escaped.
+pub fn shown(path: &Path) -> String {
+    escape_controls(&path.to_string_lossy(), false).into_owned()
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        write!(f, "{}", shown(&self.file))?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
             if let Some(col) = self.col {
@@ -98,9 +122,9 @@ impl fmt::Display for Diagnostic {
         if let Some(loc) = &self.location {
             write!(f, "{loc}: ")?;
         }
-        write!(f, "{}[{}]: {}", self.severity, self.code, self.message)?;
+        write!(f, "{}[{}]: {}", self.severity, self.code, escape_controls(&self.message, true))?;
         if let Some(hint) = &self.hint {
-            write!(f, "\n  = hint: {hint}")?;
+            write!(f, "\n  = hint: {}", escape_controls(hint, true))?;
         }
         Ok(())
     }
@@ -226,6 +250,15 @@ mod tests {
         let l = s.location(5); // 'd' after the two-byte 'ç'
         assert_eq!((l.line, l.col), (Some(2), Some(2)));
         assert_eq!(s.location(999).line, Some(3));
+    }
+
+    #[test]
+    fn control_characters_in_names_never_reach_the_terminal() {
+        let d = Diagnostic::error("x", "the entry `a\u{1b}[2Jb\0` is bad")
+            .at(Location::file("evil\u{1b}]0;title\u{7}\nname"));
+        let text = d.to_string();
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert_eq!(text, "evil\\u{1b}]0;title\\u{7}\\nname: error[x]: the entry `a\\u{1b}[2Jb\\0` is bad");
     }
 
     #[test]

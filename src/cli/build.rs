@@ -54,7 +54,7 @@ fn run_timed(
 ) -> Result<Outcome, Error> {
     let signing_key = match full.and_then(|b| b.sign.as_ref()) {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| Error::io("read the signing key", p, e))?;
+            let text = super::read_key(p, "read the signing key")?;
             Some(
                 crate::package::sign::parse_private_key(&text)
                     .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?,

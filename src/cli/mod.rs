@@ -3,6 +3,13 @@
 //! Exit codes: 0 success, 1 the project has errors (diagnostics at error level), 2 the tool
 //! failed (bad arguments, I/O, a broken template).
 
+/// `outln!(out, ...)`: one line of a report on standard output, through [`Out`].
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {
+        $out.line(format_args!($($arg)*))?
+    };
+}
+
 mod build;
 mod check;
 mod collect;
@@ -173,6 +180,33 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A command's report on standard output. A reader that stops early (`auditpack verify PKG |
+/// head -1`) is not a failure: printing stops quietly and the command exits as it would have;
+/// any other write error is one (exit 2). `println!` would panic instead.
+pub(crate) struct Out {
+    stdout: std::io::StdoutLock<'static>,
+    closed: bool,
+}
+
+impl Out {
+    pub(crate) fn new() -> Out {
+        Out { stdout: std::io::stdout().lock(), closed: false }
+    }
+    pub(crate) fn line(&mut self, args: std::fmt::Arguments<'_>) -> Result<(), crate::Error> {
+        use std::io::Write;
+        if self.closed {
+            return Ok(());
+        }
+        match writeln!(self.stdout, "{args}").and_then(|_| self.stdout.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            r => r.map_err(|e| crate::Error::io("write", "standard output", e)),
+        }
+    }
+}
+
 pub(crate) enum Outcome {
     Ok,
     ProjectErrors,
@@ -201,6 +235,17 @@ fn print_diagnostics(diags: &Diagnostics, verbose: bool, quiet: bool) {
         }
         eprintln!("{line}");
     }
+}
+
+/// Key files are a line or two of text; anything bigger is not a key (and /dev/zero never ends).
+const KEY_FILE_LIMIT: u64 = 64 << 10;
+
+/// Reads a key file given on the command line: a regular file, at most [`KEY_FILE_LIMIT`] bytes,
+/// UTF-8. A FIFO or a device is refused without being opened for a blocking read.
+fn read_key(path: &std::path::Path, op: &'static str) -> Result<String, crate::Error> {
+    let bytes = crate::fsutil::read_limited(path, KEY_FILE_LIMIT).map_err(|e| crate::Error::io(op, path, e))?;
+    String::from_utf8(bytes)
+        .map_err(|_| crate::Error::Usage(format!("{}: the key file is not UTF-8 text", path.display())))
 }
 
 fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {

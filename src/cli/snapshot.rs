@@ -5,7 +5,7 @@
 use super::{Outcome, print_diagnostics, progress_bar};
 use crate::Error;
 use crate::collect::CollectOptions;
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, escape_controls, shown};
 use crate::snapshot::{self, Store};
 use std::path::{Path, PathBuf};
 
@@ -74,28 +74,36 @@ fn open(project: &Path, store: &StoreArg) -> Store {
     Store::new(snapshot::store_dir(project, None, store.store.as_deref()))
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<(), Error> {
+fn json<T: serde::Serialize>(out: &mut super::Out, v: &T) -> Result<(), Error> {
     let s = serde_json::to_string_pretty(v).map_err(|e| Error::Usage(format!("cannot serialise JSON: {e}")))?;
-    println!("{s}");
+    outln!(out, "{s}");
     Ok(())
 }
 
 pub(super) fn run(args: &SnapshotArgs) -> Result<Outcome, Error> {
+    let mut out = super::Out::new();
     match &args.action {
         None => take(args),
         Some(Action::List { project, store, json: as_json }) => {
             let listed = snapshot::list(&open(project, store))?;
             if *as_json {
-                json(&listed)?;
+                json(&mut out, &listed)?;
             } else if listed.is_empty() {
                 eprintln!("no snapshots yet; `auditpack snapshot` takes one");
             } else {
-                println!(
+                outln!(
+                    out,
                     "{:>4}  {:<20}  {:<12}  {:>6}  {:>12}  {:>12}",
-                    "id", "created", "sha256", "files", "bytes", "new bytes"
+                    "id",
+                    "created",
+                    "sha256",
+                    "files",
+                    "bytes",
+                    "new bytes"
                 );
                 for l in listed {
-                    println!(
+                    outln!(
+                        out,
                         "{:>4}  {:<20}  {:<12}  {:>6}  {:>12}  {:>12}",
                         l.id,
                         l.created,
@@ -112,9 +120,9 @@ pub(super) fn run(args: &SnapshotArgs) -> Result<Outcome, Error> {
             let store = open(project, store);
             let d = snapshot::diff(&store, store.resolve(a)?, store.resolve(b)?)?;
             if *as_json {
-                json(&d)?;
+                json(&mut out, &d)?;
             } else {
-                println!("snapshot {} -> {}", d.from, d.to);
+                outln!(out, "snapshot {} -> {}", d.from, d.to);
                 for (label, list) in [
                     ("added", &d.evidence_added),
                     ("removed", &d.evidence_removed),
@@ -122,14 +130,14 @@ pub(super) fn run(args: &SnapshotArgs) -> Result<Outcome, Error> {
                     ("project file changed", &d.project_changed),
                 ] {
                     for p in list {
-                        println!("  {label:<8} {p}");
+                        outln!(out, "  {label:<8} {}", escape_controls(p, false));
                     }
                 }
                 for (c, (x, y)) in &d.controls_changed {
-                    println!("  control  {c}: {x} -> {y}");
+                    outln!(out, "  control  {}: {x} -> {y}", escape_controls(c, false));
                 }
                 let n = d.evidence_added.len() + d.evidence_removed.len() + d.evidence_changed.len();
-                println!("{n} evidence file(s) differ, {} control result(s) changed", d.controls_changed.len());
+                outln!(out, "{n} evidence file(s) differ, {} control result(s) changed", d.controls_changed.len());
             }
             Ok(Outcome::Ok)
         }
@@ -138,14 +146,14 @@ pub(super) fn run(args: &SnapshotArgs) -> Result<Outcome, Error> {
             let (count, diags) = snapshot::verify(&store)?;
             for d in diags.sorted() {
                 if d.severity != crate::diag::Severity::Note || diags.has_errors() {
-                    println!("{d}");
+                    outln!(out, "{d}");
                 }
             }
             if diags.has_errors() {
-                println!("{}: {count} snapshot(s), the store is DAMAGED", store.dir.display());
+                outln!(out, "{}: {count} snapshot(s), the store is DAMAGED", shown(&store.dir));
                 Ok(Outcome::ProjectErrors)
             } else {
-                println!("{}: {count} snapshot(s), chain and contents intact", store.dir.display());
+                outln!(out, "{}: {count} snapshot(s), chain and contents intact", shown(&store.dir));
                 Ok(Outcome::Ok)
             }
         }
@@ -175,7 +183,7 @@ fn take(args: &SnapshotArgs) -> Result<Outcome, Error> {
             "snapshot {} ({}) in {}: {} files, {} bytes, {} bytes new",
             taken.id,
             &taken.sha256[..12],
-            store.dir.display(),
+            shown(&store.dir),
             taken.files,
             taken.bytes,
             taken.new_bytes

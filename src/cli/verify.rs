@@ -3,7 +3,7 @@
 
 use super::Outcome;
 use crate::Error;
-use crate::diag::Severity;
+use crate::diag::{Severity, escape_controls, shown};
 use crate::package::verify::{SignatureState, VerifyOptions, verify};
 use std::path::PathBuf;
 
@@ -31,7 +31,7 @@ enum Format {
 pub(super) fn run(args: &VerifyArgs) -> Result<Outcome, Error> {
     let key = match &args.key {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| Error::io("read the public key", p, e))?;
+            let text = super::read_key(p, "read the public key")?;
             Some(
                 crate::package::sign::parse_public_key(&text)
                     .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?,
@@ -40,22 +40,23 @@ pub(super) fn run(args: &VerifyArgs) -> Result<Outcome, Error> {
         None => None,
     };
     let v = verify(&args.package, &VerifyOptions { key, jobs: args.jobs.map(usize::from) })?;
+    let mut out = super::Out::new();
     match args.format {
         Format::Json => {
             let s =
                 serde_json::to_string_pretty(&v).map_err(|e| Error::Usage(format!("cannot serialise JSON: {e}")))?;
-            println!("{s}");
+            outln!(out, "{s}");
         }
         Format::Text => {
             let verdict = if v.intact { "intact" } else { "NOT INTACT" };
-            println!("{}: {verdict}", v.package.display());
+            outln!(out, "{}: {verdict}", shown(&v.package));
             if !v.bag.is_empty() {
-                println!("  bag:        {}", v.bag);
+                outln!(out, "  bag:        {}", escape_controls(&v.bag, false));
             }
             if let Some(ver) = &v.bagit_version {
-                println!("  BagIt:      {ver}, manifests {}", v.algorithms.join(", "));
+                outln!(out, "  BagIt:      {ver}, manifests {}", v.algorithms.join(", "));
             }
-            println!("  payload:    {} files, {} bytes", v.payload_files, v.payload_bytes);
+            outln!(out, "  payload:    {} files, {} bytes", v.payload_files, v.payload_bytes);
             let sig = match v.signature {
                 SignatureState::Absent => "none".to_string(),
                 SignatureState::NotChecked => {
@@ -67,12 +68,12 @@ pub(super) fn run(args: &VerifyArgs) -> Result<Outcome, Error> {
                 SignatureState::Invalid => "INVALID".to_string(),
                 SignatureState::Missing => "MISSING (a key was given)".to_string(),
             };
-            println!("  signature:  {sig}");
+            outln!(out, "  signature:  {sig}");
             for d in v.problems.sorted() {
-                println!("{d}");
+                outln!(out, "{d}");
             }
             let (e, w) = (v.problems.count(Severity::Error), v.problems.count(Severity::Warning));
-            println!("{e} error(s), {w} warning(s)");
+            outln!(out, "{e} error(s), {w} warning(s)");
         }
     }
     Ok(if v.intact { Outcome::Ok } else { Outcome::ProjectErrors })

@@ -410,6 +410,19 @@ impl Walk<'_> {
                 );
                 continue;
             }
+            // On Windows a backslash separates folders: unzipped there, `a\b.csv` becomes the file
+            // b.csv in a folder a, which no manifest lists, and verifiers refuse the name.
+            if rel.contains('\\') {
+                out.diags.push(
+                    Diagnostic::error(
+                        "unpackageable-name",
+                        format!("the file name `{}` contains a backslash", rel.escape_debug()),
+                    )
+                    .at_file(format!("{}/{}", slash(self.display_root), rel.escape_debug()))
+                    .hint("rename the file without `\\`: in a package it would be a folder separator on Windows, and `auditpack verify` and other BagIt validators refuse it"),
+                );
+                continue;
+            }
             if rel.ends_with(SIDECAR_SUFFIX) {
                 out.sidecars.push(Found { rel });
             } else {

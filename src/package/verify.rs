@@ -15,7 +15,8 @@
 use super::sign;
 use crate::Error;
 use crate::collect::hex;
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::{Diagnostic, Diagnostics, Location, Severity};
+use crate::fsutil;
 use serde::Serialize;
 use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,12 +27,47 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use unicode_normalization::UnicodeNormalization;
 
-/// Tag files (bagit.txt, manifests, bag-info.txt) are read whole; larger ones are refused.
-const TAG_FILE_LIMIT: u64 = 256 << 20;
-/// An entry whose declared size is more than this many times its compressed size, and more
-/// than [`BOMB_MIN_SIZE`], is treated as a compression bomb. Deflate cannot exceed ~1032:1.
-const BOMB_RATIO: u64 = 1000;
-const BOMB_MIN_SIZE: u64 = 16 << 20;
+/// bagit.txt and the signature are two lines: read whole, and refused beyond this.
+const SMALL_TAG_LIMIT: u64 = 64 << 10;
+/// The signed tag manifest is read whole to check its signature; it lists a few tag files.
+const SIGNED_LIMIT: u64 = 16 << 20;
+/// Manifests, bag-info.txt and fetch.txt are read line by line, whatever their size; a line is
+/// cut (and reported) beyond this many bytes.
+const MAX_LINE: usize = 64 << 10;
+/// Manifest entries and fetch.txt lines naming files the bag does not have are kept up to this
+/// many (each is a finding); the rest are counted.
+const UNKNOWN_KEPT: usize = 100_000;
+/// Findings of one kind (code and severity) listed; the rest are counted in one last finding.
+const FINDINGS_PER_KIND: u64 = 100;
+/// Deflate cannot inflate to more than 1032 times its size (a 258-byte match in two bits; block
+/// headers only lower it). An entry declaring more than that from its compressed bytes is
+/// refused unread: its size is a lie no Deflate stream can keep. Anything up to it is accepted,
+/// because a file of zeros really compresses that well (`build` writes such entries), and the
+/// reads stay bounded by the declared size whatever the entry holds.
+const DEFLATE_MAX_RATIO: u64 = 1032;
+/// Headroom for tiny entries: a few bytes of Deflate can legitimately declare a little more.
+const DEFLATE_SLACK: u64 = 4 << 10;
+
+/// The most bytes `packed` bytes stored with `method` can give; `None` when the method is not
+/// read at all (such an entry is reported unreadable, never inflated).
+fn max_inflated(method: Method, packed: u64) -> Option<u64> {
+    match method {
+        Method::Stored => Some(packed),
+        Method::Deflated => Some(packed.saturating_mul(DEFLATE_MAX_RATIO).saturating_add(DEFLATE_SLACK)),
+        Method::Other => None,
+    }
+}
+/// Unix file types, as zip entries record them in their external attributes.
+const S_IFMT: u32 = 0o170000;
+const S_IFSOCK: u32 = 0o140000;
+const S_IFLNK: u32 = 0o120000;
+const S_IFREG: u32 = 0o100000;
+const S_IFBLK: u32 = 0o060000;
+const S_IFDIR: u32 = 0o040000;
+const S_IFCHR: u32 = 0o020000;
+const S_IFIFO: u32 = 0o010000;
+/// The mode `auditpack build` gives every entry.
+const BUILD_MODE: u32 = S_IFREG | 0o644;
 /// Each reader thread's input and output buffers: small enough that inflated data is still in
 /// the core's cache when CRC-32 and the hashers read it.
 const BUF_SIZE: usize = 128 << 10;
@@ -84,11 +120,16 @@ pub enum SignatureState {
 /// Verifies the package at `path`, a zip file or a bag folder.
 pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification, Error> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("read the package", path, e))?;
-    let mut problems = Diagnostics::default();
+    let mut problems = Findings::default();
     let (bag, format) = if meta.is_dir() {
         (Container::folder(path, &mut problems)?, "folder")
-    } else {
+    } else if meta.is_file() {
         (Container::zip(path, &mut problems)?, "zip")
+    } else {
+        // A FIFO would block the open forever, a device never ends: neither is opened.
+        let why =
+            format!("not a regular file (it is {}); a package is a .zip file or a bag folder", fsutil::kind_of(&meta));
+        return Err(Error::io("read the package", path, std::io::Error::new(std::io::ErrorKind::InvalidInput, why)));
     };
     let mut v = Verification {
         package: path.to_path_buf(),
@@ -107,8 +148,80 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification, Error> 
         check(&bag, opts, &mut v, &mut problems);
     }
     v.intact = !problems.has_errors();
-    v.problems = problems;
+    v.problems = problems.finish();
     Ok(v)
+}
+
+/// The findings of one verification. Of each kind (code and severity) the first
+/// [`FINDINGS_PER_KIND`] are kept and the rest only counted, then summed up in one finding ("and
+/// 20,999,900 more"): a hostile bag can make millions of findings, and neither memory nor the
+/// report should grow with them.
+#[derive(Default)]
+struct Findings {
+    list: Diagnostics,
+    kinds: BTreeMap<(&'static str, Severity), Kind>,
+}
+
+#[derive(Default)]
+struct Kind {
+    kept: u64,
+    more: u64,
+    /// Where the last kept one was: the summary is listed beside it.
+    last: Option<Location>,
+}
+
+impl Findings {
+    fn push(&mut self, d: Diagnostic) {
+        let kind = self.kinds.entry((d.code, d.severity)).or_default();
+        if kind.kept < FINDINGS_PER_KIND {
+            kind.kept += 1;
+            kind.last.clone_from(&d.location);
+            self.list.push(d);
+        } else {
+            kind.more += 1;
+        }
+    }
+    /// Counts `n` findings of a kind that were never made one by one.
+    fn more(&mut self, code: &'static str, severity: Severity, n: u64) {
+        self.kinds.entry((code, severity)).or_default().more += n;
+    }
+    fn has_errors(&self) -> bool {
+        self.list.has_errors() || self.kinds.iter().any(|((_, s), k)| *s == Severity::Error && k.more > 0)
+    }
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+    fn finish(self) -> Diagnostics {
+        let mut list = self.list;
+        for ((code, severity), kind) in self.kinds {
+            if kind.more == 0 {
+                continue;
+            }
+            let d = Diagnostic::new(code, severity, format!("and {} more like this, not listed", thousands(kind.more)))
+                .hint(format!(
+                    "only the first {FINDINGS_PER_KIND} findings of each kind are listed; the bag is damaged or hostile"
+                ));
+            list.push(match kind.last {
+                Some(at) => d.at(at),
+                None => d,
+            });
+        }
+        list
+    }
+}
+
+/// `20999900` as `20,999,900`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One parsed manifest (payload or tag), by path. A path that names a file of the bag shares
@@ -117,6 +230,8 @@ struct Manifest {
     name: String,
     algorithm: Algorithm,
     entries: BTreeMap<Arc<str>, Listed>,
+    /// Entries naming files the bag does not have, beyond [`UNKNOWN_KEPT`]: counted, not kept.
+    unkept: u64,
 }
 
 /// What a manifest line says: the checksum (raw bytes) and the line's number.
@@ -128,12 +243,12 @@ struct Listed {
 /// A bag's files by their path inside the bag.
 type Files = BTreeMap<Arc<str>, FileInfo>;
 
-fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: &mut Diagnostics) {
+fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: &mut Findings) {
     let at = |file: &str| Location::file(file);
     // bagit.txt: strict, always UTF-8.
     let mut encoding = Encoding::Utf8;
     let mut version = (1, 0);
-    match bag.read_small("bagit.txt", problems) {
+    match bag.read_small("bagit.txt", SMALL_TAG_LIMIT, problems) {
         None if !bag.files.contains_key("bagit.txt") => problems.push(
             Diagnostic::error("missing-bagit-txt", "the bag has no bagit.txt")
                 .at(at("bagit.txt"))
@@ -174,11 +289,9 @@ fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: 
             );
             continue;
         };
-        let Some(bytes) = bag.read_small(name, problems) else {
-            continue;
-        };
-        let text = decode(bytes, encoding, name, problems);
-        let m = parse_manifest(name, algorithm, &text, is_tag, strict, &bag.files, problems);
+        let mut parser = ManifestParser::new(name, algorithm, is_tag, strict, &bag.files);
+        bag.read_lines(name, encoding, problems, &mut |i, line, long, problems| parser.line(i, line, long, problems));
+        let m = parser.manifest;
         if is_tag { tags.push(m) } else { payload.push(m) }
     }
     if payload.is_empty() {
@@ -191,30 +304,29 @@ fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: 
     v.algorithms = payload.iter().map(|m| m.algorithm.name().to_string()).collect();
 
     // bag-info.txt: Payload-Oxum.
-    let mut oxum: Option<(u64, u64)> = None;
-    if bag.files.contains_key("bag-info.txt")
-        && let Some(bytes) = bag.read_small("bag-info.txt", problems)
-    {
-        let text = decode(bytes, encoding, "bag-info.txt", problems);
-        oxum = parse_bag_info(&text, problems);
+    let mut info = BagInfo::default();
+    if bag.files.contains_key("bag-info.txt") {
+        bag.read_lines("bag-info.txt", encoding, problems, &mut |i, line, _, problems| info.line(i, line, problems));
     }
+    let oxum = info.oxum;
+    check_modes(bag, &info, problems);
 
     // fetch.txt: files that are meant to be fetched; missing ones make the bag incomplete.
     let mut fetch: BTreeSet<String> = BTreeSet::new();
-    if bag.files.contains_key("fetch.txt")
-        && let Some(bytes) = bag.read_small("fetch.txt", problems)
-    {
-        let text = decode(bytes, encoding, "fetch.txt", problems);
-        for (i, line) in split_lines(&text).into_iter().enumerate() {
+    if bag.files.contains_key("fetch.txt") {
+        bag.read_lines("fetch.txt", encoding, problems, &mut |i, line, _, problems| {
             if line.trim().is_empty() {
-                continue;
+                return;
             }
             let mut parts = line.splitn(3, [' ', '\t']);
             let (_url, _len, path) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
-            let loc = Location { file: "fetch.txt".into(), line: Some(i + 1), col: None };
+            let loc = Location { file: "fetch.txt".into(), line: Some(i), col: None };
             match normalise_path(path.trim(), problems, &loc) {
+                // Only files that are missing matter, and at most this many are kept.
                 Some(p) if p.starts_with("data/") => {
-                    fetch.insert(p);
+                    if fetch.len() < UNKNOWN_KEPT && !bag.files.contains_key(p.as_str()) {
+                        fetch.insert(p);
+                    }
                 }
                 _ => problems.push(
                     Diagnostic::error(
@@ -225,7 +337,7 @@ fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: 
                     .hint("a fetched file must land inside the bag's data/ folder; the bag may be hostile"),
                 ),
             }
-        }
+        });
     }
 
     // Which algorithms each file must be hashed with. Payload files are read even when no
@@ -326,7 +438,7 @@ fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification, problems: 
 /// that is absent but differs only in Unicode normalisation or letter case from a file that the
 /// same manifest also lists, with the same checksum, is the same file recorded twice by a tool
 /// on another file system: a warning.
-fn resolve(m: &Manifest, files: &Files, problems: &mut Diagnostics) -> Vec<Option<usize>> {
+fn resolve(m: &Manifest, files: &Files, problems: &mut Findings) -> Vec<Option<usize>> {
     // The listed names that are in the bag, by their normalised and lower-cased forms: built
     // only when a name is missing, so a complete bag never pays for it.
     let mut variants: Option<BTreeMap<String, Vec<&Arc<str>>>> = None;
@@ -390,10 +502,13 @@ fn check_manifests<'a>(
     paths: &[&str],
     fetch: &BTreeSet<String>,
     files: &Files,
-    problems: &mut Diagnostics,
+    problems: &mut Findings,
 ) -> u64 {
     let mut system_missing = BTreeSet::new();
     for (m, r) in manifests.zip(resolved) {
+        if m.unkept > 0 {
+            problems.more("missing-from-bag", Severity::Error, m.unkept);
+        }
         for ((entry, listed), actual) in m.entries.iter().zip(r) {
             let loc = || Location { file: m.name.clone().into(), line: Some(listed.line), col: None };
             let Some(actual) = *actual else {
@@ -471,12 +586,12 @@ fn check_signature(
     v: &mut Verification,
     covered: &BTreeSet<&str>,
     tag_files: &[&str],
-    problems: &mut Diagnostics,
+    problems: &mut Findings,
 ) {
     let at = Location::file(sign::SIGNATURE_FILE);
     let present = bag.files.contains_key(sign::SIGNATURE_FILE);
     let parsed = if present {
-        bag.read_small(sign::SIGNATURE_FILE, problems)
+        bag.read_small(sign::SIGNATURE_FILE, SMALL_TAG_LIMIT, problems)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .map(|t| sign::parse_signature(&t))
     } else {
@@ -528,8 +643,11 @@ fn check_signature(
         Some(s) => s,
     };
     v.signed_by = Some(sig.key_id.clone());
-    let signed =
-        if bag.files.contains_key(sign::SIGNED_FILE) { bag.read_small(sign::SIGNED_FILE, problems) } else { None };
+    let signed = if bag.files.contains_key(sign::SIGNED_FILE) {
+        bag.read_small(sign::SIGNED_FILE, SIGNED_LIMIT, problems)
+    } else {
+        None
+    };
     let signer = signed.as_deref().and_then(|b| sign::verify(key, b, &sig));
     if let Some(who) = signer {
         v.signature = SignatureState::Valid;
@@ -567,7 +685,7 @@ fn check_signature(
 }
 
 /// Parses bagit.txt strictly: `BagIt-Version: M.N` and `Tag-File-Character-Encoding: X`.
-fn parse_bagit_txt(bytes: &[u8], problems: &mut Diagnostics) -> Option<((u32, u32), Encoding)> {
+fn parse_bagit_txt(bytes: &[u8], problems: &mut Findings) -> Option<((u32, u32), Encoding)> {
     let err = |line: Option<usize>, msg: String, hint: &str| {
         Diagnostic::error("invalid-bagit-txt", msg)
             .at(Location { file: "bagit.txt".into(), line, col: None })
@@ -646,64 +764,142 @@ fn parse_bagit_txt(bytes: &[u8], problems: &mut Diagnostics) -> Option<((u32, u3
     Some((version?, encoding?)).filter(|_| ok)
 }
 
-/// Reads bag-info.txt's Payload-Oxum (`<bytes>.<files>`), reporting a malformed or repeated one.
-fn parse_bag_info(text: &str, problems: &mut Diagnostics) -> Option<(u64, u64)> {
-    let mut oxum = None;
-    for (i, line) in split_lines(text).into_iter().enumerate() {
+/// What verify reads from bag-info.txt.
+#[derive(Default)]
+struct BagInfo {
+    /// Payload-Oxum: bytes and files.
+    oxum: Option<(u64, u64)>,
+    /// Bag-Software-Agent: the tool that made the bag.
+    agent: Option<String>,
+}
+
+impl BagInfo {
+    /// Reads line `number` of bag-info.txt, reporting a malformed or repeated Payload-Oxum.
+    fn line(&mut self, number: usize, line: &str, problems: &mut Findings) {
         let Some((label, value)) = line.split_once(':') else {
-            continue;
+            return;
         };
-        if label.trim() != "Payload-Oxum" || line.starts_with([' ', '\t']) {
-            continue;
+        if line.starts_with([' ', '\t']) {
+            return;
         }
-        let loc = Location { file: "bag-info.txt".into(), line: Some(i + 1), col: None };
+        if label.trim() == "Bag-Software-Agent" && self.agent.is_none() {
+            self.agent = Some(value.trim().chars().take(200).collect());
+        }
+        if label.trim() != "Payload-Oxum" {
+            return;
+        }
+        let loc = Location { file: "bag-info.txt".into(), line: Some(number), col: None };
         let parsed =
             value.trim().split_once('.').and_then(|(b, n)| Some((b.parse::<u64>().ok()?, n.parse::<u64>().ok()?)));
-        match (parsed, oxum) {
+        match (parsed, self.oxum) {
             (None, _) => problems.push(
-                Diagnostic::error("payload-oxum", format!("Payload-Oxum `{}` is not <bytes>.<files>", value.trim()))
-                    .at(loc)
-                    .hint("the bag-info.txt was damaged or edited"),
+                Diagnostic::error(
+                    "payload-oxum",
+                    format!(
+                        "Payload-Oxum `{}` is not <bytes>.<files>",
+                        value.trim().chars().take(200).collect::<String>()
+                    ),
+                )
+                .at(loc)
+                .hint("the bag-info.txt was damaged or edited"),
             ),
             (Some(_), Some(_)) => problems.push(
                 Diagnostic::error("payload-oxum", "Payload-Oxum appears more than once")
                     .at(loc)
                     .hint("BagIt allows one Payload-Oxum; bag-info.txt was edited"),
             ),
-            (Some(p), None) => oxum = Some(p),
+            (Some(p), None) => self.oxum = Some(p),
         }
     }
-    oxum
+
+    /// Whether auditpack made the bag: then every zip entry has the mode `build` gives it.
+    fn made_by_auditpack(&self) -> bool {
+        self.agent.as_deref().is_some_and(|a| a == "auditpack" || a.starts_with("auditpack "))
+    }
 }
 
-fn parse_manifest(
-    name: &str,
-    algorithm: Algorithm,
-    text: &str,
+/// Checks the Unix modes of a zip's entries (types were checked when the archive was opened).
+/// A bag auditpack made has every file `-rw-r--r--`: any other mode was changed after the
+/// package was made, which neither checksums nor the signature cover. Other tools' bags may hold
+/// executables or world-writable files; that is worth a warning, not a refusal.
+fn check_modes(bag: &Container, info: &BagInfo, problems: &mut Findings) {
+    if !matches!(bag.source, Source::Zip(_)) {
+        return;
+    }
+    let strict = info.made_by_auditpack();
+    let mut files: Vec<(&Arc<str>, &FileInfo)> = bag.files.iter().collect();
+    files.sort_by_key(|(_, f)| f.order);
+    for (path, f) in files {
+        let at = Location::file(&**path);
+        match f.mode {
+            Some(mode) if strict && mode != BUILD_MODE => problems.push(
+                Diagnostic::error(
+                    "file-mode",
+                    format!("the entry has mode {:o}; auditpack writes every file as {BUILD_MODE:o} (-rw-r--r--)", mode),
+                )
+                .at(at)
+                .hint("the archive's file modes were changed after the package was made; ask the sender for a new copy"),
+            ),
+            None if strict => problems.push(
+                Diagnostic::error("file-mode", "the entry has no Unix mode; auditpack writes every file with one")
+                    .at(at)
+                    .hint("the archive's file attributes were changed after the package was made; ask the sender for a new copy"),
+            ),
+            Some(mode) if !strict && mode & 0o111 != 0 => problems.push(
+                Diagnostic::warning("file-mode", format!("the entry is executable (mode {mode:o})"))
+                    .at(at)
+                    .hint("evidence is data, not programs; do not run it"),
+            ),
+            Some(mode) if !strict && mode & 0o002 != 0 => problems.push(
+                Diagnostic::warning("file-mode", format!("the entry is writable by anyone (mode {mode:o})"))
+                    .at(at)
+                    .hint("extracted as it is, any user could change the file"),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Parses a manifest line by line as it is read. Memory holds the entries that name files of
+/// the bag (as many as the bag has) and at most [`UNKNOWN_KEPT`] others; the rest are counted.
+struct ManifestParser<'f> {
+    manifest: Manifest,
     is_tag: bool,
     strict: bool,
-    files: &Files,
-    problems: &mut Diagnostics,
-) -> Manifest {
-    let mut entries: BTreeMap<Arc<str>, Listed> = BTreeMap::new();
-    let hex_len = algorithm.hex_len();
-    for (i, line) in split_lines(text).into_iter().enumerate() {
-        let loc = Location { file: name.into(), line: Some(i + 1), col: None };
-        if line.trim().is_empty() {
-            continue;
+    files: &'f Files,
+    unknown: usize,
+}
+
+impl<'f> ManifestParser<'f> {
+    fn new(name: &str, algorithm: Algorithm, is_tag: bool, strict: bool, files: &'f Files) -> Self {
+        let manifest = Manifest { name: name.to_string(), algorithm, entries: BTreeMap::new(), unkept: 0 };
+        ManifestParser { manifest, is_tag, strict, files, unknown: 0 }
+    }
+
+    /// Line `number` (1-based); `overlong` when it was cut at [`MAX_LINE`] bytes.
+    fn line(&mut self, number: usize, line: &str, overlong: bool, problems: &mut Findings) {
+        let Manifest { name, algorithm, entries, unkept } = &mut self.manifest;
+        let (name, algorithm) = (name.as_str(), *algorithm);
+        let loc = Location { file: name.into(), line: Some(number), col: None };
+        if line.trim().is_empty() && !overlong {
+            return;
         }
+        let hex_len = algorithm.hex_len();
         let (sum, rest) = line.split_once([' ', '\t']).unwrap_or((line, ""));
         let path = rest.trim_start_matches([' ', '\t']);
-        if sum.len() != hex_len || !sum.bytes().all(|b| b.is_ascii_hexdigit()) || path.is_empty() {
+        if overlong || sum.len() != hex_len || !sum.bytes().all(|b| b.is_ascii_hexdigit()) || path.is_empty() {
+            let shown: String = line.chars().take(200).collect();
+            let msg = if overlong {
+                format!("the line is longer than {MAX_LINE} bytes: `{}...`", shown.escape_debug())
+            } else {
+                format!("not `<{} checksum> <path>`: `{}`", algorithm.name(), shown.escape_debug())
+            };
             problems.push(
-                Diagnostic::error(
-                    "invalid-manifest-line",
-                    format!("not `<{} checksum> <path>`: `{}`", algorithm.name(), line.escape_debug()),
-                )
-                .at(loc)
-                .hint("the manifest was damaged or edited by hand"),
+                Diagnostic::error("invalid-manifest-line", msg)
+                    .at(loc)
+                    .hint("the manifest was damaged or edited by hand"),
             );
-            continue;
+            return;
         }
         let path = match path.strip_prefix('*') {
             Some(p) => {
@@ -721,52 +917,61 @@ fn parse_manifest(
         };
         let Some(p) = normalise_path(path, problems, &loc) else {
             problems.push(
-                Diagnostic::error("path-outside-bag", format!("`{path}` points outside the bag"))
+                Diagnostic::error("path-outside-bag", format!("`{}` points outside the bag", path.escape_debug()))
                     .at(loc)
                     .hint("manifest paths are relative to the bag and may not use `..`, `~` or absolute paths; the bag may be hostile"),
             );
-            continue;
+            return;
         };
-        if is_tag == p.starts_with("data/") {
-            let (code, msg) = if is_tag {
-                ("payload-in-tag-manifest", format!("the tag manifest lists payload file `{p}`"))
+        if self.is_tag == p.starts_with("data/") {
+            let (code, msg) = if self.is_tag {
+                ("payload-in-tag-manifest", format!("the tag manifest lists payload file `{}`", p.escape_debug()))
             } else {
-                ("path-outside-payload", format!("the payload manifest lists `{p}`, which is outside data/"))
+                (
+                    "path-outside-payload",
+                    format!("the payload manifest lists `{}`, which is outside data/", p.escape_debug()),
+                )
             };
             problems
                 .push(Diagnostic::error(code, msg).at(loc).hint("the manifest was made by a broken tool or edited"));
-            continue;
+            return;
         }
         let sum = unhex(sum);
         match entries.get(p.as_str()) {
             Some(prev) if prev.sum != sum => problems.push(
                 Diagnostic::error(
                     "duplicate-manifest-entry",
-                    format!("`{p}` is listed twice with different checksums"),
+                    format!("`{}` is listed twice with different checksums", p.escape_debug()),
                 )
                 .at(loc)
                 .hint("a manifest lists each file once; it was edited"),
             ),
             Some(_) => problems.push(
-                if strict { Diagnostic::error } else { Diagnostic::warning }(
+                if self.strict { Diagnostic::error } else { Diagnostic::warning }(
                     "duplicate-manifest-entry",
-                    format!("`{p}` is listed twice"),
+                    format!("`{}` is listed twice", p.escape_debug()),
                 )
                 .at(loc)
                 .hint("a manifest lists each file once (BagIt 1.0 makes this an error)"),
             ),
-            None => {
-                let path = files.get_key_value(p.as_str()).map_or_else(|| p.into(), |(known, _)| known.clone());
-                entries.insert(path, Listed { sum, line: i + 1 });
-            }
+            None => match self.files.get_key_value(p.as_str()) {
+                Some((known, _)) => {
+                    entries.insert(known.clone(), Listed { sum, line: number });
+                }
+                // A name the bag does not have: a finding later, kept up to a bound.
+                None if self.unknown < UNKNOWN_KEPT => {
+                    self.unknown += 1;
+                    entries.insert(p.into(), Listed { sum, line: number });
+                }
+                None => *unkept += 1,
+            },
         }
     }
-    Manifest { name: name.to_string(), algorithm, entries }
 }
 
 /// Decodes BagIt's percent-encoding of CR, LF and `%`, drops a leading `./`, and refuses paths
 /// that leave the bag. Returns `None` for a hostile path.
-fn normalise_path(raw: &str, problems: &mut Diagnostics, loc: &Location) -> Option<String> {
+fn normalise_path(raw: &str, problems: &mut Findings, loc: &Location) -> Option<String> {
     let mut p = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(i) = rest.find('%') {
@@ -847,37 +1052,163 @@ impl Encoding {
     }
 }
 
-/// Decodes a tag file; UTF-8 (the usual case) without a copy.
-fn decode(mut bytes: Vec<u8>, enc: Encoding, name: &str, problems: &mut Diagnostics) -> String {
-    match enc {
-        Encoding::Utf8 => {
-            if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-                bytes.drain(..3);
-            }
-            String::from_utf8(bytes).unwrap_or_else(|e| {
-                problems.push(
-                    Diagnostic::error("invalid-tag-file", "the tag file is not valid UTF-8")
-                        .at(Location::file(name))
-                        .hint("bagit.txt declares UTF-8; the file was damaged"),
-                );
-                String::from_utf8_lossy(e.as_bytes()).into_owned()
-            })
+/// Splits a tag file into lines while it is read, decoding it on the way: memory holds one line
+/// (at most [`MAX_LINE`] bytes), never the file. Lines end at LF, CRLF or CR, as BagIt allows.
+struct Lines<'c> {
+    enc: Encoding,
+    /// The current line: UTF-8 (UTF-16 is transcoded first), or Latin-1 bytes.
+    line: Vec<u8>,
+    overlong: bool,
+    after_cr: bool,
+    number: usize,
+    /// A line was not valid UTF-8.
+    invalid: bool,
+    /// UTF-16: a byte waiting for its pair, the byte order once known, a high surrogate.
+    odd: Option<u8>,
+    big_endian: Option<bool>,
+    high: Option<u16>,
+    each: &'c mut dyn FnMut(usize, &str, bool),
+}
+
+impl<'c> Lines<'c> {
+    fn new(enc: Encoding, each: &'c mut dyn FnMut(usize, &str, bool)) -> Self {
+        Lines {
+            enc,
+            line: Vec::new(),
+            overlong: false,
+            after_cr: false,
+            number: 0,
+            invalid: false,
+            odd: None,
+            big_endian: None,
+            high: None,
+            each,
         }
-        Encoding::Latin1 => bytes.iter().map(|&b| b as char).collect(),
-        Encoding::Utf16 => {
-            let (big, body) = match bytes.as_slice() {
-                [0xFF, 0xFE, rest @ ..] => (false, rest),
-                [0xFE, 0xFF, rest @ ..] => (true, rest),
-                body => (true, body),
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        if self.enc == Encoding::Utf16 { self.utf16(bytes) } else { self.bytes(bytes) }
+    }
+
+    fn bytes(&mut self, mut b: &[u8]) {
+        while !b.is_empty() {
+            if std::mem::take(&mut self.after_cr) && b[0] == b'\n' {
+                b = &b[1..];
+                continue;
+            }
+            match b.iter().position(|&c| c == b'\n' || c == b'\r') {
+                None => {
+                    self.push(b);
+                    return;
+                }
+                Some(i) => {
+                    self.push(&b[..i]);
+                    self.after_cr = b[i] == b'\r';
+                    self.emit();
+                    b = &b[i + 1..];
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, b: &[u8]) {
+        let room = MAX_LINE - self.line.len();
+        if b.len() > room {
+            self.overlong = true;
+            self.line.extend_from_slice(&b[..room]);
+        } else {
+            self.line.extend_from_slice(b);
+        }
+    }
+
+    fn emit(&mut self) {
+        self.number += 1;
+        let mut bytes = &self.line[..];
+        if self.number == 1 && self.enc == Encoding::Utf8 && bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            bytes = &bytes[3..];
+        }
+        let text: std::borrow::Cow<'_, str> = match self.enc {
+            Encoding::Latin1 => bytes.iter().map(|&b| b as char).collect::<String>().into(),
+            _ => match std::str::from_utf8(bytes) {
+                Ok(t) => t.into(),
+                Err(e) => {
+                    // A line cut at MAX_LINE may end inside a character; that is reported as too long.
+                    if !(self.overlong && e.error_len().is_none()) {
+                        self.invalid = true;
+                    }
+                    String::from_utf8_lossy(bytes)
+                }
+            },
+        };
+        (self.each)(self.number, &text, self.overlong);
+        self.line.clear();
+        self.overlong = false;
+    }
+
+    /// UTF-16 (byte order from its BOM, big-endian without one), transcoded to UTF-8.
+    fn utf16(&mut self, b: &[u8]) {
+        let mut text = String::with_capacity(b.len());
+        let mut rest = b;
+        if let Some(first) = self.odd.take() {
+            let Some((&second, tail)) = rest.split_first() else {
+                self.odd = Some(first);
+                return;
             };
-            let units: Vec<u16> = body
-                .chunks(2)
-                .map(|c| {
-                    let pair = [c[0], *c.get(1).unwrap_or(&0)];
-                    if big { u16::from_be_bytes(pair) } else { u16::from_le_bytes(pair) }
-                })
-                .collect();
-            String::from_utf16_lossy(&units)
+            self.unit([first, second], &mut text);
+            rest = tail;
+        }
+        let mut pairs = rest.chunks_exact(2);
+        for pair in &mut pairs {
+            self.unit([pair[0], pair[1]], &mut text);
+        }
+        if let [last] = pairs.remainder() {
+            self.odd = Some(*last);
+        }
+        self.bytes(text.as_bytes());
+    }
+
+    fn unit(&mut self, pair: [u8; 2], text: &mut String) {
+        let big = match self.big_endian {
+            Some(big) => big,
+            None => {
+                let big = pair != [0xFF, 0xFE];
+                self.big_endian = Some(big);
+                if pair == [0xFF, 0xFE] || pair == [0xFE, 0xFF] {
+                    return;
+                }
+                big
+            }
+        };
+        let u = if big { u16::from_be_bytes(pair) } else { u16::from_le_bytes(pair) };
+        if let Some(high) = self.high.take() {
+            if (0xDC00..0xE000).contains(&u) {
+                let c = 0x10000 + ((u32::from(high) - 0xD800) << 10) + (u32::from(u) - 0xDC00);
+                text.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
+                return;
+            }
+            text.push('\u{FFFD}');
+        }
+        match u {
+            0xD800..0xDC00 => self.high = Some(u),
+            0xDC00..0xE000 => text.push('\u{FFFD}'),
+            _ => text.push(char::from_u32(u32::from(u)).unwrap_or('\u{FFFD}')),
+        }
+    }
+
+    /// The last line, if the file does not end with a line break.
+    fn finish(&mut self) {
+        if self.enc == Encoding::Utf16 {
+            let mut text = String::new();
+            if let Some(last) = self.odd.take() {
+                self.unit([last, 0], &mut text);
+            }
+            if self.high.take().is_some() {
+                text.push('\u{FFFD}');
+            }
+            self.bytes(text.as_bytes());
+        }
+        if !self.line.is_empty() || self.overlong {
+            self.emit();
         }
     }
 }
@@ -1018,21 +1349,23 @@ impl Hashed {
 
 /// Where a file's bytes go, in one pass: the hashers, CRC-32 (for a zip entry), and a count
 /// bounded by the declared size.
-struct Sink {
+struct Sink<'t> {
     hashers: Vec<Hasher>,
     algs: AlgSet,
     crc: crc32fast::Hasher,
     total: u64,
     /// The declared size (zip entries): more is an error as soon as it is read.
     declared: Option<u64>,
-    /// The bytes themselves, for a tag file that is parsed.
+    /// The bytes themselves, for a small tag file that is read whole.
     keep: Option<Vec<u8>>,
+    /// Where the bytes go as they are read, for a tag file that is parsed line by line.
+    tap: Option<&'t mut dyn FnMut(&[u8])>,
 }
 
-impl Sink {
-    fn new(algs: AlgSet, declared: Option<u64>) -> Sink {
+impl<'t> Sink<'t> {
+    fn new(algs: AlgSet, declared: Option<u64>) -> Sink<'t> {
         let hashers = algs.iter().map(Algorithm::hasher).collect();
-        Sink { hashers, algs, crc: Default::default(), total: 0, declared, keep: None }
+        Sink { hashers, algs, crc: Default::default(), total: 0, declared, keep: None, tap: None }
     }
     fn update(&mut self, b: &[u8]) -> Result<(), String> {
         self.total += b.len() as u64;
@@ -1047,6 +1380,9 @@ impl Sink {
         }
         if let Some(keep) = &mut self.keep {
             keep.extend_from_slice(b);
+        }
+        if let Some(tap) = &mut self.tap {
+            tap(b);
         }
         Ok(())
     }
@@ -1172,7 +1508,7 @@ impl Reader {
         let Reader { zip, inflater, input, output } = self;
         let Some(file) = zip else {
             let Source::Folder(root) = source else { unreachable!("a reader of a zip has its own view of it") };
-            let f = File::open(root.join(rel)).map_err(|e| e.to_string())?;
+            let f = fsutil::open_regular(&root.join(rel)).map_err(|e| e.to_string())?;
             return pump(f, output, sink);
         };
         let damaged = |e: std::io::Error| format!("its local header cannot be read ({e})");
@@ -1195,6 +1531,158 @@ impl Reader {
             }
         }
     }
+}
+
+/// The Unix mode an entry records, whole: the zip crate's `unix_mode` clears the setuid, setgid
+/// and sticky bits, which are exactly what must be seen. MS-DOS attributes carry none.
+fn unix_mode(e: &zip::read::ZipFileEntry<'_>) -> Option<u32> {
+    let mode = e.external_attributes() >> 16;
+    (e.system() != zip::System::Dos && mode != 0).then_some(mode)
+}
+
+/// Where an entry's headers and data are, from the central directory.
+struct EntryPlace {
+    header: u64,
+    central: u64,
+    packed: u64,
+    size: u64,
+}
+
+/// Reads every entry's local header and checks it against its central-directory record (name,
+/// version needed, flags, method, CRC-32 and sizes), and that the entries, one after another,
+/// fill the archive from its first byte up to the central directory: an extracting tool that
+/// reads local headers (`unzip` streaming, `bsdtar`) must find exactly the files verify checked,
+/// never a `../../tmp/evil` or an entry hidden between two others. Returns the hostile findings.
+fn check_local_headers(
+    file: &mut PackageFile,
+    places: &mut [EntryPlace],
+    dir_start: u64,
+) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    places.sort_by_key(|p| p.header);
+    let mut expected_at = 0u64;
+    for p in places.iter() {
+        let mut central = [0u8; 46];
+        let mut local = [0u8; 30];
+        let read = |file: &mut PackageFile, at: u64, buf: &mut [u8]| -> std::io::Result<()> {
+            file.seek(SeekFrom::Start(at))?;
+            file.read_exact(buf)
+        };
+        if read(file, p.central, &mut central).is_err() || central[..4] != *b"PK\x01\x02" {
+            out.push(("a central directory record cannot be read".to_string(), None));
+            return out;
+        }
+        let u16_at = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+        let u32_at = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let mut name = vec![0u8; usize::from(u16_at(&central, 28))];
+        if read(file, p.central + 46, &mut name).is_err() {
+            out.push(("a central directory record cannot be read".to_string(), None));
+            return out;
+        }
+        let shown = String::from_utf8_lossy(&name).escape_debug().to_string();
+        let named = Some(String::from_utf8_lossy(&name).into_owned());
+        if p.header != expected_at {
+            let what = if p.header > expected_at {
+                format!(
+                    "{} bytes before the entry `{shown}` belong to no entry of the central directory (a hidden entry?)",
+                    p.header - expected_at
+                )
+            } else {
+                format!("the entry `{shown}` starts inside the one before it")
+            };
+            out.push((what, named.clone()));
+        }
+        if read(file, p.header, &mut local).is_err() || local[..4] != *b"PK\x03\x04" {
+            out.push((format!("the entry `{shown}` has no local header where the central directory says"), named));
+            return out;
+        }
+        let (name_len, extra_len) = (usize::from(u16_at(&local, 26)), usize::from(u16_at(&local, 28)));
+        let mut local_name = vec![0u8; name_len];
+        let mut extra = vec![0u8; extra_len];
+        if read(file, p.header + 30, &mut local_name).is_err() || file.read_exact(&mut extra).is_err() {
+            out.push((format!("the local header of `{shown}` is cut short"), named));
+            return out;
+        }
+        let mut differs = Vec::new();
+        if local_name != name {
+            differs.push(format!("name `{}`", String::from_utf8_lossy(&local_name).escape_debug()));
+        }
+        if u16_at(&local, 4) != u16_at(&central, 6) {
+            differs.push(format!("version needed {}", u16_at(&local, 4)));
+        }
+        let flags = u16_at(&local, 6);
+        if flags != u16_at(&central, 8) {
+            differs.push(format!("flags {flags:#06x}"));
+        }
+        if u16_at(&local, 8) != u16_at(&central, 10) {
+            differs.push(format!("compression method {}", u16_at(&local, 8)));
+        }
+        // With a data descriptor (flag bit 3) the local CRC and sizes may be left zero.
+        let deferred = flags & 0x0008 != 0;
+        let crc = u32_at(&local, 14);
+        if crc != u32_at(&central, 16) && !(deferred && crc == 0) {
+            differs.push(format!("CRC-32 {crc:08x}"));
+        }
+        let (mut packed, mut size) = (u64::from(u32_at(&local, 18)), u64::from(u32_at(&local, 22)));
+        if packed == 0xFFFF_FFFF || size == 0xFFFF_FFFF {
+            // Zip64: the real sizes are in the local extra field, uncompressed first.
+            let (mut i, mut found) = (0, None);
+            while i + 4 <= extra.len() {
+                let (id, len) = (u16_at(&extra, i), usize::from(u16_at(&extra, i + 2)));
+                let body = extra.get(i + 4..i + 4 + len).unwrap_or(&[]);
+                if id == 0x0001 {
+                    found = Some(body);
+                    break;
+                }
+                i += 4 + len;
+            }
+            let body = found.unwrap_or(&[]);
+            let u64_at = |at: usize| body.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+            let mut at = 0;
+            if size == 0xFFFF_FFFF {
+                size = u64_at(at).unwrap_or(u64::MAX);
+                at += 8;
+            }
+            if packed == 0xFFFF_FFFF {
+                packed = u64_at(at).unwrap_or(u64::MAX);
+            }
+        }
+        if (packed, size) != (p.packed, p.size) && !(deferred && (packed, size) == (0, 0)) {
+            differs.push(format!("sizes {packed} compressed, {size} uncompressed"));
+        }
+        if !differs.is_empty() {
+            out.push((
+                format!(
+                    "the local header of `{shown}` disagrees with the central directory: it says {}",
+                    differs.join(", ")
+                ),
+                named.clone(),
+            ));
+        }
+        let data_end = p.header + 30 + name_len as u64 + extra_len as u64 + p.packed;
+        // A data descriptor follows the data: CRC-32 and sizes (4 or 8 bytes each), with or
+        // without its signature.
+        expected_at = data_end;
+        if deferred {
+            let mut sig = [0u8; 4];
+            let signed = read(file, data_end, &mut sig).is_ok() && sig == *b"PK\x07\x08";
+            let next = places.iter().map(|q| q.header).filter(|&h| h > p.header).min().unwrap_or(dir_start);
+            let base = data_end + if signed { 4 } else { 0 };
+            expected_at = [base + 12, base + 20].into_iter().find(|&end| end == next).unwrap_or(base + 12);
+        }
+    }
+    if expected_at != dir_start && out.is_empty() {
+        let what = if dir_start > expected_at {
+            format!(
+                "{} bytes before the central directory belong to no entry (a hidden entry?)",
+                dir_start - expected_at
+            )
+        } else {
+            "the last entry runs into the central directory".to_string()
+        };
+        out.push((what, None));
+    }
+    out
 }
 
 /// The package file as each reader thread sees it: its own position over one shared file,
@@ -1290,6 +1778,8 @@ struct FileInfo {
     packed: u64,
     crc: u32,
     method: Method,
+    /// The Unix mode a zip entry records (type and permissions), if any.
+    mode: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1298,6 +1788,16 @@ enum Method {
     Deflated,
     /// Any other: the zip crate auditpack uses reads only these two either.
     Other,
+}
+
+impl Method {
+    fn of(m: zip::CompressionMethod) -> Method {
+        match m {
+            zip::CompressionMethod::Stored => Method::Stored,
+            zip::CompressionMethod::Deflated => Method::Deflated,
+            _ => Method::Other,
+        }
+    }
 }
 
 /// A bag's files, from a folder or a zip, addressed by their path inside the bag.
@@ -1316,7 +1816,7 @@ enum Source {
 }
 
 impl Container {
-    fn folder(path: &Path, problems: &mut Diagnostics) -> Result<Container, Error> {
+    fn folder(path: &Path, problems: &mut Findings) -> Result<Container, Error> {
         // The unzipped package holds the bag in one folder: accept it as well as the bag itself.
         let mut root = path.to_path_buf();
         if !root.join("bagit.txt").exists() {
@@ -1357,22 +1857,34 @@ impl Container {
                 );
                 continue;
             }
+            if !entry.file_type().is_file() {
+                // Opening a FIFO blocks until someone writes; a device may never end.
+                let kind = entry.metadata().map_or("a special file", |m| fsutil::kind_of(&m));
+                problems.push(
+                    Diagnostic::error("special-file-in-bag", format!("the bag holds {kind}; it was not opened"))
+                        .at(Location::file(rel.as_str()))
+                        .hint("a bag holds regular files only; remove it, or ask for a new copy of the package"),
+                );
+                continue;
+            }
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            let info = FileInfo { size, order, id: 0, header_start: 0, packed: 0, crc: 0, method: Method::Stored };
+            let info =
+                FileInfo { size, order, id: 0, header_start: 0, packed: 0, crc: 0, method: Method::Stored, mode: None };
             files.insert(rel.into(), info);
         }
         number(&mut files);
         Ok(Container { files, prefix: String::new(), refused: false, source: Source::Folder(root) })
     }
 
-    fn zip(path: &Path, problems: &mut Diagnostics) -> Result<Container, Error> {
-        let file = File::open(path).map_err(|e| Error::io("open the package", path, e))?;
+    fn zip(path: &Path, problems: &mut Findings) -> Result<Container, Error> {
+        let file = fsutil::open_regular(path).map_err(|e| Error::io("open the package", path, e))?;
         let archive_size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let unreadable = |e: zip::result::ZipError| Error::Package {
             path: path.to_path_buf(),
             message: format!("not a readable zip archive ({e}); it may be truncated or not a zip at all"),
         };
         let file = PackageFile::new(file).map_err(|e| Error::io("read the package", path, e))?;
+        let raw = file.clone();
         let mut archive = zip::ZipArchive::new(file).map_err(unreadable)?;
         let mut found: Vec<Diagnostic> = Vec::new();
         let hostile = |found: &mut Vec<Diagnostic>, msg: String, name: Option<&str>| {
@@ -1417,18 +1929,57 @@ impl Container {
                 hostile(&mut found, format!("the entry `{name}` is encrypted"), Some(name));
                 continue;
             }
+            // unzip recreates what the mode says: a link (to /etc/passwd, to ../../x), a FIFO,
+            // a device, a setuid program. A bag holds regular files and folders only.
+            if let Some(mode) = unix_mode(&e) {
+                let kind = match mode & S_IFMT {
+                    0 | S_IFREG => None,
+                    S_IFDIR if name.ends_with('/') => None,
+                    S_IFDIR => Some("marked as a folder but named like a file"),
+                    S_IFLNK => Some("a symbolic link"),
+                    S_IFIFO => Some("a FIFO (named pipe)"),
+                    S_IFCHR | S_IFBLK => Some("a device"),
+                    S_IFSOCK => Some("a socket"),
+                    _ => Some("of an unknown file type"),
+                };
+                if let Some(kind) = kind {
+                    hostile(
+                        &mut found,
+                        format!(
+                            "the entry `{}` is {kind} (mode {mode:o}); extracting it would create one",
+                            name.escape_debug()
+                        ),
+                        Some(name),
+                    );
+                    continue;
+                }
+                if mode & 0o7000 != 0 {
+                    hostile(
+                        &mut found,
+                        format!(
+                            "the entry `{}` has mode {:04o}: setuid, setgid or sticky",
+                            name.escape_debug(),
+                            mode & 0o7777
+                        ),
+                        Some(name),
+                    );
+                    continue;
+                }
+            }
             let (size, packed) = (e.size(), e.compressed_size());
-            if size > BOMB_MIN_SIZE && size / packed.max(1) > BOMB_RATIO {
+            if max_inflated(Method::of(e.compression()), packed).is_some_and(|max| size > max) {
                 hostile(
                     &mut found,
                     format!(
-                        "the entry `{name}` declares {size} bytes from {packed} compressed bytes (a compression bomb)"
+                        "the entry `{name}` declares {size} bytes from {packed} compressed bytes, more than its compression method can give (a compression bomb)"
                     ),
                     Some(name),
                 );
                 continue;
             }
-            declared_total = declared_total.saturating_add(size);
+            if max_inflated(Method::of(e.compression()), packed).is_some() {
+                declared_total = declared_total.saturating_add(size);
+            }
             if e.is_dir() {
                 continue;
             }
@@ -1441,7 +1992,9 @@ impl Container {
                 Some(t) => one_top &= t == first,
             }
         }
-        if declared_total > BOMB_MIN_SIZE && declared_total / archive_size.max(1) > BOMB_RATIO {
+        // Entries do not overlap (checked below), so together they cannot inflate to more than
+        // the whole archive could.
+        if declared_total > max_inflated(Method::Deflated, archive_size).unwrap_or(u64::MAX) {
             hostile(
                 &mut found,
                 format!(
@@ -1452,6 +2005,23 @@ impl Container {
         }
         if found.is_empty() && archive.has_overlapping_entries().unwrap_or(true) {
             hostile(&mut found, "entries overlap inside the archive (a known zip-bomb construction)".into(), None);
+        }
+        if found.is_empty() {
+            // What an extracting tool reads first must say what the central directory says.
+            let mut places = Vec::with_capacity(archive.len());
+            for i in 0..archive.len() {
+                let e = archive.by_index_data(i).map_err(unreadable)?;
+                places.push(EntryPlace {
+                    header: e.header_start(),
+                    central: e.central_header_start(),
+                    packed: e.compressed_size(),
+                    size: e.size(),
+                });
+            }
+            let mut view = raw.clone();
+            for (msg, name) in check_local_headers(&mut view, &mut places, archive.central_directory_start()) {
+                hostile(&mut found, msg, name.as_deref());
+            }
         }
         let refused = !found.is_empty();
         for d in found {
@@ -1477,11 +2047,7 @@ impl Container {
             let Some(rel) = std::str::from_utf8(e.name_raw()).ok().and_then(|n| n.strip_prefix(&prefix)) else {
                 continue;
             };
-            let method = match e.compression() {
-                zip::CompressionMethod::Stored => Method::Stored,
-                zip::CompressionMethod::Deflated => Method::Deflated,
-                _ => Method::Other,
-            };
+            let method = Method::of(e.compression());
             let info = FileInfo {
                 size: e.size(),
                 order: i,
@@ -1490,6 +2056,7 @@ impl Container {
                 packed: e.compressed_size(),
                 crc: e.crc32(),
                 method,
+                mode: unix_mode(&e),
             };
             files.insert(rel.into(), info);
         }
@@ -1497,41 +2064,35 @@ impl Container {
         Ok(Container { files, prefix, refused, source: Source::Zip(archive.into_inner()) })
     }
 
-    /// Reads a tag file whole (bounded); problems are reported and give `None`.
-    fn read_small(&self, rel: &str, problems: &mut Diagnostics) -> Option<Vec<u8>> {
+    /// Reads a small tag file whole, refusing one over `limit` bytes; problems are reported and
+    /// give `None`.
+    fn read_small(&self, rel: &str, limit: u64, problems: &mut Findings) -> Option<Vec<u8>> {
         let info = *self.files.get(rel)?;
-        if info.size > TAG_FILE_LIMIT {
+        let oversized = |problems: &mut Findings, size: u64| {
             problems.push(
                 Diagnostic::error(
                     "oversized-tag-file",
-                    format!("the tag file is {} bytes; auditpack reads at most {TAG_FILE_LIMIT}", info.size),
+                    format!("the tag file is {size} bytes; auditpack reads at most {limit} bytes of it"),
                 )
                 .at(Location::file(rel))
-                .hint("tag files are small text files; this one was inflated"),
+                .hint("this tag file is a few lines of text; this one was inflated"),
             );
+        };
+        if info.size > limit {
+            oversized(problems, info.size);
             return None;
         }
-        let mut out = Vec::with_capacity(info.size as usize);
         let r = match &self.source {
-            Source::Folder(root) => File::open(root.join(rel))
-                .and_then(|f| f.take(TAG_FILE_LIMIT + 1).read_to_end(&mut out))
-                .map_err(|e| e.to_string()),
+            Source::Folder(root) => fsutil::read_limited(&root.join(rel), limit).map_err(|e| e.to_string()),
             // Bounded by the declared size, and checked against the CRC-32.
-            Source::Zip(_) => Reader::new(&self.source).read_whole(&self.source, rel, info).map(|b| {
-                out = b;
-                out.len()
-            }),
+            Source::Zip(_) => Reader::new(&self.source).read_whole(&self.source, rel, info),
         };
         match r {
-            Ok(n) if n as u64 > TAG_FILE_LIMIT => {
-                problems.push(
-                    Diagnostic::error("corrupt-entry", "the file holds more bytes than it declares")
-                        .at(Location::file(rel))
-                        .hint("the archive was tampered with"),
-                );
+            Ok(bytes) if bytes.len() as u64 > limit => {
+                oversized(problems, bytes.len() as u64);
                 None
             }
-            Ok(_) => Some(out),
+            Ok(bytes) => Some(bytes),
             Err(e) => {
                 problems.push(
                     Diagnostic::error("corrupt-entry", format!("cannot read the file: {e}"))
@@ -1540,6 +2101,58 @@ impl Container {
                 );
                 None
             }
+        }
+    }
+
+    /// Reads a tag file line by line in `enc`, in bounded memory whatever its size: `each` gets
+    /// the line's number (1-based), its text and whether it was cut at [`MAX_LINE`] bytes.
+    /// Problems reading or decoding it are reported.
+    fn read_lines(
+        &self,
+        rel: &str,
+        enc: Encoding,
+        problems: &mut Findings,
+        each: &mut dyn FnMut(usize, &str, bool, &mut Findings),
+    ) {
+        let Some(&info) = self.files.get(rel) else {
+            return;
+        };
+        let (result, invalid) = {
+            let mut call = |n: usize, line: &str, long: bool| each(n, line, long, &mut *problems);
+            let mut lines = Lines::new(enc, &mut call);
+            let result = match &self.source {
+                Source::Folder(root) => {
+                    fsutil::open_regular(&root.join(rel)).map_err(|e| e.to_string()).and_then(|f| {
+                        let mut tap = |b: &[u8]| lines.feed(b);
+                        let mut sink = Sink::new(AlgSet::default(), None);
+                        sink.tap = Some(&mut tap);
+                        pump(f, &mut vec![0; BUF_SIZE], &mut sink)
+                    })
+                }
+                Source::Zip(_) => {
+                    let mut tap = |b: &[u8]| lines.feed(b);
+                    let mut sink = Sink::new(AlgSet::default(), Some(info.size));
+                    sink.tap = Some(&mut tap);
+                    let mut reader = Reader::new(&self.source);
+                    reader.read(&self.source, rel, info, &mut sink).and_then(|_| sink.check(Some(info.crc)))
+                }
+            };
+            lines.finish();
+            (result, lines.invalid)
+        };
+        if invalid {
+            problems.push(
+                Diagnostic::error("invalid-tag-file", "the tag file is not valid UTF-8")
+                    .at(Location::file(rel))
+                    .hint("bagit.txt declares UTF-8; the file was damaged"),
+            );
+        }
+        if let Err(e) = result {
+            problems.push(
+                Diagnostic::error("corrupt-entry", format!("cannot read the file: {e}"))
+                    .at(Location::file(rel))
+                    .hint("the package is damaged or was tampered with; ask for a new copy"),
+            );
         }
     }
 
@@ -1613,7 +2226,7 @@ mod tests {
 
     #[test]
     fn hostile_paths_are_refused_and_encodings_decoded() {
-        let mut d = Diagnostics::default();
+        let mut d = Findings::default();
         let loc = Location::file("m");
         assert_eq!(normalise_path("data/a%0Ab%25c", &mut d, &loc).as_deref(), Some("data/a\nb%c"));
         assert_eq!(normalise_path("data/%7Ex", &mut d, &loc).as_deref(), Some("data/%7Ex"));
@@ -1625,7 +2238,7 @@ mod tests {
 
     #[test]
     fn bagit_txt_is_strict() {
-        let mut d = Diagnostics::default();
+        let mut d = Findings::default();
         assert!(parse_bagit_txt(b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n", &mut d).is_some());
         assert!(d.is_empty());
         assert!(parse_bagit_txt(b"BagIt-Version : 1.0\nTag-File-Character-Encoding : UTF-8\n", &mut d).is_none());
@@ -1636,5 +2249,69 @@ mod tests {
     #[test]
     fn lines_split_on_any_convention() {
         assert_eq!(split_lines("a\r\nb\rc\nd"), vec!["a", "b", "c", "d"]);
+    }
+
+    /// The lines of `bytes` in `enc`, fed to [`Lines`] `chunk` bytes at a time.
+    fn streamed(bytes: &[u8], enc: Encoding, chunk: usize) -> (Vec<(usize, String, bool)>, bool) {
+        let mut got = Vec::new();
+        let mut each = |n: usize, line: &str, long: bool| got.push((n, line.to_string(), long));
+        let mut lines = Lines::new(enc, &mut each);
+        for c in bytes.chunks(chunk) {
+            lines.feed(c);
+        }
+        lines.finish();
+        let invalid = lines.invalid;
+        (got, invalid)
+    }
+
+    #[test]
+    fn streamed_lines_are_the_same_whatever_the_chunks() {
+        let text = "\u{feff}a\r\nb\rc\n\nd\u{e9}\u{1F600}";
+        let want: Vec<(usize, String, bool)> = ["a", "b", "c", "", "d\u{e9}\u{1F600}"]
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.to_string(), false))
+            .collect();
+        let utf16le: Vec<u8> =
+            [0xFF, 0xFE].into_iter().chain(text[3..].encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        let utf16be: Vec<u8> = text[3..].encode_utf16().flat_map(u16::to_be_bytes).collect();
+        for chunk in [1, 2, 3, 7, 1000] {
+            assert_eq!(streamed(text.as_bytes(), Encoding::Utf8, chunk), (want.clone(), false), "utf-8 by {chunk}");
+            assert_eq!(streamed(&utf16le, Encoding::Utf16, chunk), (want.clone(), false), "utf-16le by {chunk}");
+            assert_eq!(streamed(&utf16be, Encoding::Utf16, chunk), (want.clone(), false), "utf-16be by {chunk}");
+        }
+        let (latin, _) = streamed(b"caf\xe9\n", Encoding::Latin1, 2);
+        assert_eq!(latin, vec![(1, "caf\u{e9}".to_string(), false)]);
+        let (_, invalid) = streamed(b"ok\n\xff\n", Encoding::Utf8, 4);
+        assert!(invalid);
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_cut_and_flagged() {
+        let mut text = vec![b'x'; MAX_LINE * 3];
+        text.extend_from_slice(b"\nnext\n");
+        let (got, invalid) = streamed(&text, Encoding::Utf8, 4096);
+        assert!(!invalid);
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].1.len(), got[0].2), (MAX_LINE, true));
+        assert_eq!(got[1], (2, "next".to_string(), false));
+    }
+
+    #[test]
+    fn findings_of_one_kind_are_capped_with_a_count() {
+        let mut f = Findings::default();
+        for i in 0..(FINDINGS_PER_KIND + 1_234_567) {
+            f.push(Diagnostic::error("duplicate-manifest-entry", "x").at(Location {
+                file: "m".into(),
+                line: Some(i as usize),
+                col: None,
+            }));
+        }
+        f.push(Diagnostic::warning("binary-marker", "y"));
+        let d = f.finish();
+        assert_eq!(d.len() as u64, FINDINGS_PER_KIND + 2);
+        assert!(d.iter().any(|d| d.message == "and 1,234,567 more like this, not listed"));
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(999), "999");
     }
 }
