@@ -535,7 +535,11 @@ fn copy_checked<W: Write>(path: &Path, expected: &str, out: &mut W, buf: &mut [u
     if hash != expected {
         return Err(Error::Package {
             path: path.to_path_buf(),
-            message: "the file changed while the package was being built; run the build again".into(),
+            // Named in the message: the caller reports the package's path as the error's path.
+            message: format!(
+                "the evidence file {} changed while the package was being built; run the build again",
+                path.display()
+            ),
         });
     }
     Ok(())
@@ -605,6 +609,15 @@ fn readme(bag: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_changed_during_build_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("evidence-file.csv");
+        std::fs::write(&p, b"changed").unwrap();
+        let err = copy_checked(&p, "0000", &mut std::io::sink(), &mut [0u8; 64]).unwrap_err();
+        assert!(err.to_string().contains("evidence-file.csv"), "{err}");
+    }
 
     /// With one worker, the large entry is packed (and fails) before the run of small ones; the
     /// writer, waiting for that run, which no worker will now take, must return the error rather
