@@ -615,8 +615,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("evidence-file.csv");
         std::fs::write(&p, b"changed").unwrap();
-        let err = copy_checked(&p, "0000", &mut std::io::sink(), &mut [0u8; 64]).unwrap_err();
-        assert!(err.to_string().contains("evidence-file.csv"), "{err}");
+        // The message itself names the file: `build` reports the package's path as the error's.
+        let Err(Error::Package { message, .. }) = copy_checked(&p, "0000", &mut std::io::sink(), &mut [0u8; 64]) else {
+            panic!("a changed file is an error");
+        };
+        assert!(message.contains("evidence-file.csv"), "{message}");
     }
 
     /// With one worker, the large entry is packed (and fails) before the run of small ones; the
