@@ -77,7 +77,10 @@ pub fn remove_stale(dir: &Path, prefixes: &[&str]) -> usize {
             continue;
         }
         let Ok(meta) = e.path().symlink_metadata() else { continue };
-        let stale = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).is_some_and(|age| age >= STALE_AFTER);
+        // A snapshot extraction is written once, at the start of a build, and read until its
+        // end: a day, not an hour, before it counts as left behind.
+        let after = if meta.file_type().is_dir() { STALE_DIR_AFTER } else { STALE_AFTER };
+        let stale = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).is_some_and(|age| age >= after);
         if !stale {
             continue;
         }
@@ -97,6 +100,8 @@ pub fn remove_stale(dir: &Path, prefixes: &[&str]) -> usize {
 
 /// The prefix of every temporary file a run writes into the output folder.
 pub const TEMP_PREFIX: &str = ".auditpack-";
+/// A `build --snapshot` extraction folder untouched this long belongs to no live build: a day.
+pub const STALE_DIR_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 /// The prefix of the private folder `build --snapshot` extracts the project into.
 pub const SNAPSHOT_TEMP_PREFIX: &str = ".auditpack-snapshot-";
 /// A temporary file untouched this long belongs to no live run (a build writes its files
@@ -220,12 +225,17 @@ mod tests {
         let snap = out.join(".auditpack-snapshot-abc");
         std::fs::create_dir(&snap).unwrap();
         std::fs::write(snap.join("f"), b"x").unwrap();
-        std::fs::File::open(&snap).unwrap().set_modified(std::time::SystemTime::now() - STALE_AFTER * 2).unwrap();
+        std::fs::File::open(&snap).unwrap().set_modified(std::time::SystemTime::now() - STALE_DIR_AFTER * 2).unwrap();
         let mut s = Staging::new(out).unwrap();
         s.write("a.txt", b"a").unwrap();
         s.commit().unwrap();
         assert!(!out.join(".auditpack-old.zip").exists(), "a stale temporary of ours is removed");
         assert!(!snap.exists(), "a stale snapshot extraction is removed");
+        let live = out.join(".auditpack-snapshot-live");
+        std::fs::create_dir(&live).unwrap();
+        std::fs::File::open(&live).unwrap().set_modified(std::time::SystemTime::now() - STALE_AFTER * 2).unwrap();
+        remove_stale_temporaries(out);
+        assert!(live.exists(), "a build reading its extraction for two hours keeps it");
         assert!(out.join(".auditpack-fresh").exists(), "a live run's temporary is kept");
         assert!(out.join("mine.txt").exists() && out.join(".other-old").exists(), "other files are never touched");
     }
