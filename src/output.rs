@@ -44,6 +44,80 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// `path` made absolute and resolved through its nearest existing ancestor, without creating
+/// anything: where an output folder that may not exist yet would land.
+pub fn resolved(path: &Path) -> Option<PathBuf> {
+    let abs = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().ok()?.join(path) };
+    let existing = abs.ancestors().find(|a| a.exists())?;
+    let rest = abs.strip_prefix(existing).ok()?;
+    Some(existing.canonicalize().ok()?.join(rest))
+}
+
+/// Whether `path` (existing or not) is `dir` or inside it, symbolic links resolved. Nothing is
+/// created, so a refused path leaves no trace.
+pub fn is_inside(path: &Path, dir: &Path) -> bool {
+    match (resolved(path), resolved(dir)) {
+        (Some(p), Some(d)) => p.starts_with(&d),
+        _ => false,
+    }
+}
+
+/// Temporary files this tool names `.auditpack-*` (staged outputs, spooled zip runs) that a
+/// killed run left in `dir`: removed when older than [`STALE_AFTER`], so a run still writing
+/// beside this one keeps its own. Only regular files of our own prefix are touched; errors are
+/// ignored (the next run tries again). Returns how many were removed.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    remove_stale(dir, &[TEMP_PREFIX])
+}
+
+/// [`remove_stale_temporaries`] for the given prefixes. A folder is removed (with what it holds)
+/// only when its name starts with [`SNAPSHOT_TEMP_PREFIX`]: the project a `build --snapshot`
+/// extracted.
+pub fn remove_stale(dir: &Path, prefixes: &[&str]) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let now = std::time::SystemTime::now();
+    let mut removed = 0;
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        // `.auditpack-cache` is the hash cache folder, not a temporary.
+        if !prefixes.iter().any(|p| name.starts_with(p)) || name == ".auditpack-cache" {
+            continue;
+        }
+        let Ok(meta) = e.path().symlink_metadata() else { continue };
+        // A snapshot extraction is written once, at the start of a build, and read until its
+        // end: a day, not an hour, before it counts as left behind.
+        let after = if meta.file_type().is_dir() { STALE_DIR_AFTER } else { STALE_AFTER };
+        let stale = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).is_some_and(|age| age >= after);
+        if !stale {
+            continue;
+        }
+        let gone = if meta.file_type().is_file() {
+            std::fs::remove_file(e.path()).is_ok()
+        } else if meta.file_type().is_dir() && name.starts_with(SNAPSHOT_TEMP_PREFIX) {
+            std::fs::remove_dir_all(e.path()).is_ok()
+        } else {
+            false
+        };
+        if gone {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The prefix of every temporary file a run writes into the output folder.
+pub const TEMP_PREFIX: &str = ".auditpack-";
+/// A `build --snapshot` extraction folder untouched this long belongs to no live build: a day.
+pub const STALE_DIR_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// The prefix of the private folder `build --snapshot` extracts the project into.
+pub const SNAPSHOT_TEMP_PREFIX: &str = ".auditpack-snapshot-";
+/// A temporary file untouched this long belongs to no live run (a build writes its files
+/// continuously): one hour.
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
 pub struct Staging {
     dir: PathBuf,
     files: Vec<(NamedTempFile, PathBuf)>,
@@ -52,6 +126,7 @@ pub struct Staging {
 impl Staging {
     pub fn new(dir: &Path) -> Result<Self, Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create the output folder", dir, e))?;
+        remove_stale_temporaries(dir);
         Ok(Staging { dir: dir.to_path_buf(), files: Vec::new() })
     }
 
@@ -65,7 +140,7 @@ impl Staging {
         let parent = dest.parent().unwrap_or(&self.dir).to_path_buf();
         std::fs::create_dir_all(&parent).map_err(|e| Error::io("create the output folder", &parent, e))?;
         let tmp = tempfile::Builder::new()
-            .prefix(".auditpack-")
+            .prefix(TEMP_PREFIX)
             .tempfile_in(&parent)
             .map_err(|e| Error::io("create a temporary file in", &parent, e))?;
         self.files.push((tmp, dest));
@@ -137,5 +212,48 @@ mod tests {
         s.write("sub/b.txt", b"b").unwrap();
         s.commit().unwrap();
         assert_eq!(std::fs::read(out.join("sub/b.txt")).unwrap(), b"b");
+    }
+
+    fn age(p: &Path, secs: u64) {
+        let t = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+        std::fs::File::options().write(true).open(p).unwrap().set_modified(t).unwrap();
+    }
+
+    #[test]
+    fn killed_build_leaves_auditpack_temporaries_removed_by_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        for n in [".auditpack-old.zip", ".auditpack-fresh", "mine.txt", ".other-old"] {
+            std::fs::write(out.join(n), b"x").unwrap();
+        }
+        for n in [".auditpack-old.zip", "mine.txt", ".other-old"] {
+            age(&out.join(n), 2 * 3600);
+        }
+        let snap = out.join(".auditpack-snapshot-abc");
+        std::fs::create_dir(&snap).unwrap();
+        std::fs::write(snap.join("f"), b"x").unwrap();
+        std::fs::File::open(&snap).unwrap().set_modified(std::time::SystemTime::now() - STALE_DIR_AFTER * 2).unwrap();
+        let mut s = Staging::new(out).unwrap();
+        s.write("a.txt", b"a").unwrap();
+        s.commit().unwrap();
+        assert!(!out.join(".auditpack-old.zip").exists(), "a stale temporary of ours is removed");
+        assert!(!snap.exists(), "a stale snapshot extraction is removed");
+        let live = out.join(".auditpack-snapshot-live");
+        std::fs::create_dir(&live).unwrap();
+        std::fs::File::open(&live).unwrap().set_modified(std::time::SystemTime::now() - STALE_AFTER * 2).unwrap();
+        remove_stale_temporaries(out);
+        assert!(live.exists(), "a build reading its extraction for two hours keeps it");
+        assert!(out.join(".auditpack-fresh").exists(), "a live run's temporary is kept");
+        assert!(out.join("mine.txt").exists() && out.join(".other-old").exists(), "other files are never touched");
+    }
+
+    #[test]
+    fn a_path_not_yet_created_is_resolved_without_creating_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("evidence")).unwrap();
+        let out = dir.path().join("evidence/sub/out");
+        assert!(is_inside(&out, &dir.path().join("evidence")));
+        assert!(!dir.path().join("evidence/sub").exists());
+        assert!(!is_inside(&dir.path().join("out"), &dir.path().join("evidence")));
     }
 }

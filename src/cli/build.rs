@@ -52,6 +52,8 @@ fn run_timed(
     full: Option<&BuildArgs>,
     timings: &mut Timings,
 ) -> Result<Outcome, Error> {
+    // Before anything is read or written: a refused output path leaves no trace.
+    check_outputs(args)?;
     let signing_key = match full.and_then(|b| b.sign.as_ref()) {
         Some(p) => {
             let text = super::read_key(p, "read the signing key")?;
@@ -72,8 +74,19 @@ fn run_timed(
     {
         let store = crate::snapshot::Store::new(crate::snapshot::store_dir(&args.project, None, b.store.as_deref()));
         let n = store.resolve(id)?;
-        let tmp =
-            tempfile::tempdir().map_err(|e| Error::io("create a temporary folder in", std::env::temp_dir(), e))?;
+        // Extracted into a private (0700) folder beside the outputs, on their filesystem: the
+        // project's files are for this user only, and a killed run's folder is removed by the
+        // next run (`.auditpack-snapshot-*`, once stale).
+        std::fs::create_dir_all(&args.out).map_err(|e| Error::io("create the output folder", &args.out, e))?;
+        crate::output::remove_stale_temporaries(&args.out);
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(crate::output::SNAPSHOT_TEMP_PREFIX);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        let tmp = builder.tempdir_in(&args.out).map_err(|e| Error::io("create a temporary folder in", &args.out, e))?;
         let manifest = crate::snapshot::materialize(&store, n, tmp.path())?;
         if manifest.auditpack != env!("CARGO_PKG_VERSION") && !args.quiet {
             eprintln!(
@@ -108,8 +121,10 @@ fn run_timed(
         pb.finish_and_clear();
     }
     // Nothing secret goes to the auditor: scanned before anything is written.
-    if let (Some(_), Some(a)) = (full, &assessed) {
-        crate::package::secrets::scan(&a.project, &a.index, &mut diags);
+    // `describe` packages no evidence, but its description carries the project's own text.
+    if let Some(a) = &assessed {
+        let index = full.map(|_| &a.index);
+        crate::package::secrets::scan_files(&a.project, index, &mut diags);
     }
     if let Some(a) = &assessed {
         check_out_dir(&a.project, &args.out)?;
@@ -159,21 +174,29 @@ pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
 
 /// Refuses an output folder inside the evidence folder: the next run would collect the outputs.
 pub(super) fn check_out_dir(project: &crate::project::Project, out: &std::path::Path) -> Result<(), Error> {
-    let evidence = project.root.join(&project.paths.evidence);
-    let (Ok(ev), Ok(cwd)) = (evidence.canonicalize(), std::env::current_dir()) else {
-        return Ok(());
-    };
-    let out_abs = if out.is_absolute() { out.to_path_buf() } else { cwd.join(out) };
-    // The output folder may not exist yet: resolve its nearest existing ancestor.
-    let Some(existing) = out_abs.ancestors().find(|a| a.exists()) else {
-        return Ok(());
-    };
-    let (Ok(base), Ok(rest)) = (existing.canonicalize(), out_abs.strip_prefix(existing)) else {
-        return Ok(());
-    };
-    if base.join(rest).starts_with(&ev) {
+    refuse_inside_evidence(&project.root.join(&project.paths.evidence), out, "output folder", "--out")
+}
+
+/// Checks every path a run will write (the output folder, the hash cache) before anything is
+/// read or written: a refused path must leave no trace.
+pub(super) fn check_outputs(args: &super::CommonArgs) -> Result<(), Error> {
+    let evidence = crate::project::evidence_dir_of(&args.project);
+    refuse_inside_evidence(&evidence, &args.out, "output folder", "--out")?;
+    if let Some(cache) = &args.cache {
+        refuse_inside_evidence(&evidence, cache, "cache folder", "--cache")?;
+    }
+    Ok(())
+}
+
+fn refuse_inside_evidence(
+    evidence: &std::path::Path,
+    out: &std::path::Path,
+    what: &str,
+    flag: &str,
+) -> Result<(), Error> {
+    if evidence.exists() && crate::output::is_inside(out, evidence) {
         return Err(Error::Usage(format!(
-            "the output folder {} is inside the evidence folder {}; choose another --out",
+            "the {what} {} is inside the evidence folder {}; choose another {flag} (the next run would package it as evidence)",
             out.display(),
             evidence.display()
         )));

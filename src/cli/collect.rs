@@ -22,6 +22,7 @@ pub(super) fn run(args: &super::CommonArgs) -> Result<Outcome, Error> {
 }
 
 fn run_timed(args: &super::CommonArgs, timings: &mut Timings) -> Result<Outcome, Error> {
+    super::build::check_outputs(args)?;
     let mut diags = Diagnostics::default();
     let opts = CollectOptions {
         progress: progress_bar(args.quiet),

@@ -130,7 +130,7 @@ pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics
             Err(e) => diags.push(
                 Diagnostic::error("unreadable-file", format!("cannot read the evidence file: {e}"))
                     .at_file(&path)
-                    .hint("fix its permissions or remove it; it is left out of the index and the package"),
+                    .hint(format!("{}; it is left out of the index and the package", crate::project::io_hint(&e))),
             ),
         }
     }
@@ -182,7 +182,7 @@ fn hash_all(
                         *results[i].lock().expect("no panics") = Some(Ok((stamp, hash)));
                         continue;
                     }
-                    let r = match std::fs::File::open(&full).and_then(|file| Ok((file.metadata()?, file))) {
+                    let r = match crate::fsutil::open_regular(&full).and_then(|file| Ok((file.metadata()?, file))) {
                         Ok((meta, _)) if meta.len() >= LARGE => {
                             large.lock().expect("no panics").push((meta.len(), i));
                             continue;
@@ -205,7 +205,7 @@ fn hash_all(
                 let mut buf = vec![0u8; BUF_SIZE];
                 while let Some(&(_, i)) = large.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let full = root.join(&found[i].rel);
-                    let r = std::fs::File::open(&full).and_then(|mut file| {
+                    let r = crate::fsutil::open_regular(&full).and_then(|mut file| {
                         let meta = file.metadata()?;
                         hash_open(&mut file, &meta, &mut buf)
                     });
@@ -336,7 +336,7 @@ impl Walk<'_> {
             out.diags.push(
                 Diagnostic::error("unreadable-file", format!("cannot read: {e}"))
                     .at_file(self.shown(&dir_rel))
-                    .hint("fix its permissions or remove it"),
+                    .hint(crate::project::io_hint(&e)),
             );
             return out;
         }
@@ -345,9 +345,20 @@ impl Walk<'_> {
             let rel_path = dir_rel.join(&name);
             let mut is_file = ty.is_file();
             if ty.is_dir() {
+                if name.to_str().is_some_and(|n| n.ends_with(SIDECAR_SUFFIX)) {
+                    out.diags.push(
+                        Diagnostic::warning(
+                            "ignored-entry",
+                            format!("`{}` is a folder, so it is not read as a sidecar", name.to_string_lossy()),
+                        )
+                        .at_file(self.shown(&rel_path))
+                        .hint("a sidecar is a file `<evidence file>.meta.toml`; rename the folder (its files are collected as evidence)"),
+                    );
+                }
                 subdirs.push((rel_path, dir_real.join(&name)));
                 continue;
             }
+            let mut special = (!ty.is_file() && !ty.is_symlink()).then(|| crate::fsutil::kind_of(&ty));
             if ty.is_symlink() {
                 // Resolve the link: a target outside the evidence folder is never read.
                 match root.join(&rel_path).canonicalize() {
@@ -377,18 +388,47 @@ impl Walk<'_> {
                         }
                         continue;
                     }
-                    Ok(target) => is_file = target.is_file(),
-                    Err(_) => {
+                    Ok(target) => {
+                        is_file = target.is_file();
+                        if !is_file {
+                            special = std::fs::metadata(&target).ok().map(|m| crate::fsutil::kind_of(&m.file_type()));
+                        }
+                    }
+                    Err(e) if crate::project::is_link_loop(&e) => {
                         out.diags.push(
-                            Diagnostic::error("broken-symlink", "a symbolic link points to nothing")
-                                .at_file(self.shown(&rel_path))
-                                .hint("remove the link or restore its target"),
+                            Diagnostic::error(
+                                "symlink-loop",
+                                "a symbolic link loop: the link leads back to itself through other links",
+                            )
+                            .at_file(self.shown(&rel_path))
+                            .hint("remove the link or point it at a real file"),
                         );
+                        continue;
+                    }
+                    Err(e) => {
+                        let (what, hint) = match e.kind() {
+                            std::io::ErrorKind::NotFound => (
+                                "a symbolic link points to nothing".to_string(),
+                                "remove the link or restore its target".to_string(),
+                            ),
+                            _ => (format!("a symbolic link cannot be followed: {e}"), crate::project::io_hint(&e)),
+                        };
+                        out.diags
+                            .push(Diagnostic::error("broken-symlink", what).at_file(self.shown(&rel_path)).hint(hint));
                         continue;
                     }
                 }
             }
             if !is_file {
+                // A FIFO, socket or device is never opened (reading one could hang or never
+                // end), but it is not passed over in silence either.
+                if let Some(kind) = special {
+                    out.diags.push(
+                        Diagnostic::note("special-file", format!("{kind} in the evidence folder is not collected"))
+                            .at_file(self.shown(&rel_path))
+                            .hint("evidence is regular files; remove it or replace it with the file it stands for"),
+                    );
+                }
                 continue;
             }
             let Some(rel) = rel_path.to_str().map(|_| slash(&rel_path)) else {
@@ -465,7 +505,7 @@ fn attach_sidecars(
         let Some(meta) = crate::project::load_sidecar(&project.root, Path::new(&path), project, diags) else {
             continue;
         };
-        let hashed = std::fs::File::open(root.join(&s.rel)).and_then(|mut file| {
+        let hashed = crate::fsutil::open_regular(&root.join(&s.rel)).and_then(|mut file| {
             Ok((file.metadata()?.len(), copy_hashed(&mut file, &mut std::io::sink(), &mut buf)?.0))
         });
         let (size, sha256) = match hashed {

@@ -538,7 +538,11 @@ fn copy_checked<W: Write>(path: &Path, expected: &str, out: &mut W, buf: &mut [u
     if hash != expected {
         return Err(Error::Package {
             path: path.to_path_buf(),
-            message: "the file changed while the package was being built; run the build again".into(),
+            // Named in the message: the caller reports the package's path as the error's path.
+            message: format!(
+                "the evidence file {} changed while the package was being built; run the build again",
+                path.display()
+            ),
         });
     }
     Ok(())
@@ -625,6 +629,18 @@ fn readme(bag: &str, signing_key: Option<&sign::SigningKey>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_changed_during_build_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("evidence-file.csv");
+        std::fs::write(&p, b"changed").unwrap();
+        // The message itself names the file: `build` reports the package's path as the error's.
+        let Err(Error::Package { message, .. }) = copy_checked(&p, "0000", &mut std::io::sink(), &mut [0u8; 64]) else {
+            panic!("a changed file is an error");
+        };
+        assert!(message.contains("evidence-file.csv"), "{message}");
+    }
 
     /// With one worker, the large entry is packed (and fails) before the run of small ones; the
     /// writer, waiting for that run, which no worker will now take, must return the error rather

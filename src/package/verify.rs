@@ -128,7 +128,7 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification, Error> 
     } else {
         // A FIFO would block the open forever, a device never ends: neither is opened.
         let why =
-            format!("not a regular file (it is {}); a package is a .zip file or a bag folder", fsutil::kind_of(&meta));
+            format!("not a regular file (it is {}); a package is a .zip file or a bag folder", fsutil::kind_of(&meta.file_type()));
         return Err(Error::io("read the package", path, std::io::Error::new(std::io::ErrorKind::InvalidInput, why)));
     };
     let mut v = Verification {
@@ -1859,7 +1859,7 @@ impl Container {
             }
             if !entry.file_type().is_file() {
                 // Opening a FIFO blocks until someone writes; a device may never end.
-                let kind = entry.metadata().map_or("a special file", |m| fsutil::kind_of(&m));
+                let kind = entry.metadata().map_or("a special file", |m| fsutil::kind_of(&m.file_type()));
                 problems.push(
                     Diagnostic::error("special-file-in-bag", format!("the bag holds {kind}; it was not opened"))
                         .at(Location::file(rel.as_str()))

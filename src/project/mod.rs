@@ -55,6 +55,10 @@ pub struct Project {
     /// Criteria of in-scope categories that do not apply to the system, with the reason.
     pub not_relevant: Vec<NotRelevant>,
     pub sampling: Sampling,
+    /// Every project file the loader read (auditpack.toml, the controls files, assets, the
+    /// register, narratives), relative to the root, sorted: what a snapshot must record.
+    #[serde(skip)]
+    pub sources: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -214,6 +218,19 @@ pub struct SnapshotSettings {
 /// Where snapshots are kept unless `[snapshot] store` says otherwise.
 pub const DEFAULT_SNAPSHOT_STORE: &str = ".auditpack/snapshots";
 
+/// The evidence folder of the project in `root` as `[paths] evidence` names it (default
+/// `evidence`), read without loading the project: output paths are checked against it before
+/// anything is read or written.
+pub fn evidence_dir_of(root: &Path) -> PathBuf {
+    let configured = crate::fsutil::read_limited(&root.join(CONFIG_FILE), MAX_FILE_BYTES)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| t.trim_start_matches('\u{feff}').parse::<toml::Table>().ok())
+        .and_then(|t| t.get("paths")?.get("evidence")?.as_str().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("evidence"));
+    root.join(configured)
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Provider {
     pub id: String,
@@ -304,31 +321,109 @@ pub struct Loaded {
     pub diags: Diagnostics,
 }
 
-/// Reads a project file as UTF-8; a missing file gives `Ok(None)`, other failures a diagnostic.
-fn read_source(root: &Path, rel: &Path, diags: &mut Diagnostics) -> Option<Source> {
+/// The largest project file auditpack reads (auditpack.toml, controls, assets, the register,
+/// narratives, sidecars, templates): 16 MiB. A FIFO or `/dev/zero` named as one is refused, not
+/// read forever.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+/// The longest line of a TOML, Markdown or CSV project file, and the longest string of a JSON
+/// register: 64 KiB. Rendering costs a multiple of the longest unbroken text, so a 5 MB control
+/// title would cost the better part of a gigabyte.
+pub const MAX_LINE_BYTES: usize = 64 << 10;
+
+/// ENAMETOOLONG: a path over 4096 bytes or a name over 255.
+pub fn is_name_too_long(e: &std::io::Error) -> bool {
+    let code = if cfg!(any(target_os = "macos", target_os = "ios", target_os = "freebsd")) { 63 } else { 36 };
+    cfg!(unix) && e.raw_os_error() == Some(code)
+}
+
+/// ELOOP: too many symbolic links, i.e. a loop.
+pub fn is_link_loop(e: &std::io::Error) -> bool {
+    let code = if cfg!(any(target_os = "macos", target_os = "ios", target_os = "freebsd")) { 62 } else { 40 };
+    cfg!(unix) && e.raw_os_error() == Some(code)
+}
+
+/// A hint for an I/O error on a file the user named, by what went wrong.
+pub fn io_hint(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "check that the file exists".into(),
+        std::io::ErrorKind::PermissionDenied => "fix its permissions".into(),
+        std::io::ErrorKind::InvalidInput if text.contains("not a regular file") => {
+            "replace it with a regular file: folders, FIFOs, sockets and devices are not read".into()
+        }
+        std::io::ErrorKind::InvalidInput if text.contains("larger than") => {
+            format!("a project file may be at most {} MiB: split it or shorten it", MAX_FILE_BYTES >> 20)
+        }
+        _ if is_name_too_long(e) => "shorten the path: a path is at most 4096 bytes, a name 255".into(),
+        _ if is_link_loop(e) => "a symbolic link loop: point the link at a real file".into(),
+        std::io::ErrorKind::InvalidData => "save the file as UTF-8".into(),
+        _ => "check that the file exists and is readable".into(),
+    }
+}
+
+/// Reads a project file as UTF-8 (a leading byte-order mark is dropped), with a size limit and,
+/// except for JSON, a line-length limit; failures are diagnostics.
+pub(crate) fn read_source(root: &Path, rel: &Path, diags: &mut Diagnostics) -> Option<Source> {
     let full = root.join(rel);
-    match std::fs::read(&full) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => Some(Source::new(rel, text)),
-            Err(e) => {
-                let at = e.utf8_error().valid_up_to();
-                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                let loc = Source::new(rel, text).location(at);
-                diags.push(
-                    Diagnostic::error("not-utf8", "the file is not valid UTF-8").at(loc).hint("save the file as UTF-8"),
-                );
-                None
+    match crate::fsutil::read_limited(&full, MAX_FILE_BYTES) {
+        Ok(mut bytes) => {
+            if bytes.starts_with(b"\xEF\xBB\xBF") {
+                bytes.drain(..3);
             }
-        },
+            match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let json = rel.extension().is_some_and(|x| x.eq_ignore_ascii_case("json"));
+                    let src = Source::new(rel, text);
+                    if !json && let Some((at, len)) = long_line(&src.text) {
+                        diags.push(too_long(src.location(at), &format!("the line is {len} bytes long")));
+                        return None;
+                    }
+                    Some(src)
+                }
+                Err(e) => {
+                    let at = e.utf8_error().valid_up_to();
+                    let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                    let loc = Source::new(rel, text).location(at);
+                    diags.push(
+                        Diagnostic::error("not-utf8", "the file is not valid UTF-8")
+                            .at(loc)
+                            .hint("save the file as UTF-8"),
+                    );
+                    None
+                }
+            }
+        }
         Err(e) => {
             diags.push(
                 Diagnostic::error("unreadable-file", format!("cannot read the file: {e}"))
                     .at_file(rel)
-                    .hint("check that the file exists and is readable"),
+                    .hint(io_hint(&e)),
             );
             None
         }
     }
+}
+
+/// The offset and length of the first line longer than [`MAX_LINE_BYTES`].
+fn long_line(text: &str) -> Option<(usize, usize)> {
+    let mut at = 0;
+    for line in text.split('\n') {
+        if line.len() > MAX_LINE_BYTES {
+            return Some((at, line.len()));
+        }
+        at += line.len() + 1;
+    }
+    None
+}
+
+/// The `too-long` diagnostic: a line or a value longer than [`MAX_LINE_BYTES`].
+pub(crate) fn too_long(at: Location, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "too-long",
+        format!("{what}; auditpack reads at most {MAX_LINE_BYTES} bytes on one line or in one value"),
+    )
+    .at(at)
+    .hint("shorten it, or break the text into paragraphs or several values")
 }
 
 /// Loads and validates the project in `root`.
@@ -340,7 +435,11 @@ pub fn load(root: &Path) -> Loaded {
 
 fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     if !root.join(CONFIG_FILE).is_file() {
-        let what = if root.is_dir() { "the folder has no auditpack.toml" } else { "the folder does not exist" };
+        let what = match std::fs::metadata(root.join(CONFIG_FILE)) {
+            Ok(m) => format!("its auditpack.toml is {}, not a file", crate::fsutil::kind_of(&m.file_type())),
+            Err(_) if root.is_dir() => "the folder has no auditpack.toml".to_string(),
+            Err(_) => "the folder does not exist".to_string(),
+        };
         diags.push(
             Diagnostic::error("no-project", format!("{} is not an auditpack project: {what}", root.display()))
                 .at_file(root.join(CONFIG_FILE))
@@ -455,17 +554,41 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
             .hint("create the folder and put the evidence files in it, or set `evidence` under [paths]"),
         );
     }
-    if let Some(logo) = &branding.logo
-        && !root.join(logo).is_file()
-    {
-        diags.push(
-            Diagnostic::error("missing-file", format!("the logo `{}` does not exist", logo.display()))
-                .at(src.location(paths_span(&src, "logo")))
-                .hint("give a PNG or JPEG file relative to the project folder, or remove `logo`"),
-        );
+    if let Some(logo) = &branding.logo {
+        let at = src.location(paths_span(&src, "logo"));
+        match crate::fsutil::read_limited(&root.join(logo), MAX_FILE_BYTES) {
+            Ok(bytes) if crate::render::pdf::is_supported_image(&bytes) => {}
+            Ok(_) => diags.push(
+                Diagnostic::error("invalid-logo", format!("the logo `{}` is not a PNG or JPEG image", logo.display()))
+                    .at(at)
+                    .hint("give a PNG or JPEG file (the PDF embeds it), or remove `logo`"),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => diags.push(
+                Diagnostic::error("missing-file", format!("the logo `{}` does not exist", logo.display()))
+                    .at(at)
+                    .hint("give a PNG or JPEG file relative to the project folder, or remove `logo`"),
+            ),
+            Err(e) => diags.push(
+                Diagnostic::error("invalid-logo", format!("the logo `{}` cannot be read: {e}", logo.display()))
+                    .at(at)
+                    .hint(io_hint(&e)),
+            ),
+        }
     }
 
+    let mut sources = vec![PathBuf::from(CONFIG_FILE)];
+    sources.extend(control_files(root, &paths.controls, &mut Diagnostics::default()));
+    for p in [&paths.assets, &paths.risks] {
+        if root.join(p).is_file() {
+            sources.push(p.clone());
+        }
+    }
+    sources.extend(narratives.iter().map(|n| n.file.clone()));
+    sources.sort();
+    sources.dedup();
+
     Some(Project {
+        sources,
         root: root.to_path_buf(),
         organisation: organisation.map(|o| Organisation { name: o.name, website: o.website, contact: o.contact })?,
         system: system.map(|s| System { name: s.name, summary: s.summary })?,
@@ -637,6 +760,10 @@ fn bad_word(src: &Source, s: &S<String>, what: &str, expected: String) -> Diagno
         .hint(format!("use one of {expected}"))
 }
 
+/// The longest observation period accepted: a SOC 2 Type 2 period is 3 to 12 months, rarely
+/// more. The bound keeps a typo (`9999-12-31`) from asking for millions of daily occurrences.
+pub const MAX_PERIOD_YEARS: i64 = 3;
+
 fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostics) -> Option<Audit> {
     let kind = AuditType::parse(a.kind.get_ref());
     if kind.is_none() {
@@ -687,11 +814,33 @@ fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostics) -> Optio
                 }
                 return None;
             };
-            if e.get_ref().0 <= s.get_ref().0 {
+            let (start, end) = (s.get_ref().0, e.get_ref().0);
+            if end <= start {
+                let what = if end == start {
+                    "the observation period starts and ends on the same day"
+                } else {
+                    "the observation period ends before it starts"
+                };
+                let hint = if end == start {
+                    "a Type 2 period spans months: set `period_end` after `period_start`, or use `type = \"type1\"` with `as_of` for a single date"
+                } else {
+                    "`period_end` must be after `period_start`"
+                };
+                diags.push(Diagnostic::error("invalid-period", what).at(src.location(e.span().start)).hint(hint));
+                return None;
+            }
+            // Past the limit when `start + MAX_PERIOD_YEARS` is on or before `end` (or beyond the
+            // calendar).
+            if start.checked_add(jiff::Span::new().years(MAX_PERIOD_YEARS)).ok().is_none_or(|limit| end >= limit) {
                 diags.push(
-                    Diagnostic::error("invalid-period", "the observation period ends before it starts")
-                        .at(src.location(e.span().start))
-                        .hint("`period_end` must be after `period_start`"),
+                    Diagnostic::error(
+                        "period-too-long",
+                        format!("the observation period {start} to {end} is longer than {MAX_PERIOD_YEARS} years"),
+                    )
+                    .at(src.location(e.span().start))
+                    .hint(format!(
+                        "a SOC 2 Type 2 period is usually 3 to 12 months; check the years of `period_start` and `period_end` (at most {MAX_PERIOD_YEARS} years)"
+                    )),
                 );
                 return None;
             }
@@ -900,6 +1049,22 @@ fn validate_matrix(src: &Source, raw: Option<raw::Responsibility>, diags: &mut D
     m
 }
 
+/// Whether `p` (found in a project folder by its extension) is a file; a folder or special file
+/// with that name is reported as `ignored-entry`, never passed over in silence.
+fn regular_or_reported(root: &Path, p: &Path, what: &str, diags: &mut Diagnostics) -> bool {
+    if p.is_file() {
+        return true;
+    }
+    let kind = std::fs::metadata(p).map(|m| crate::fsutil::kind_of(&m.file_type())).unwrap_or("a broken link");
+    let rel = p.strip_prefix(root).unwrap_or(p);
+    diags.push(
+        Diagnostic::warning("ignored-entry", format!("`{}` is {kind}, not a {what}; it is not read", rel.display()))
+            .at_file(rel)
+            .hint("rename it so its name does not look like a project file, or replace it with a file"),
+    );
+    false
+}
+
 /// The controls files: one file, or every `*.toml` in a folder, sorted by name.
 fn control_files(root: &Path, path: &Path, diags: &mut Diagnostics) -> Vec<PathBuf> {
     let full = root.join(path);
@@ -908,7 +1073,8 @@ fn control_files(root: &Path, path: &Path, diags: &mut Diagnostics) -> Vec<PathB
             Ok(rd) => rd
                 .filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .filter(|p| regular_or_reported(root, p, "controls file", diags))
                 .filter_map(|p| p.strip_prefix(root).ok().map(Path::to_path_buf))
                 .collect(),
             Err(e) => {
@@ -1275,7 +1441,8 @@ fn load_narratives(root: &Path, dir: &Path, diags: &mut Diagnostics) -> Vec<Narr
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "md"))
+                .filter(|p| p.extension().is_some_and(|x| x == "md"))
+                .filter(|p| regular_or_reported(root, p, "narrative", diags))
                 .collect()
         })
         .unwrap_or_default();

@@ -314,18 +314,10 @@ pub fn load(root: &Path, rel: &Path, ctx: &Context<'_>, diags: &mut Diagnostics)
         );
         return Register::default();
     }
-    let text = match std::fs::read_to_string(root.join(rel)) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.push(
-                Diagnostic::error("unreadable-file", format!("cannot read the risk register: {e}"))
-                    .at_file(rel)
-                    .hint("save the register as UTF-8 and check that it is readable"),
-            );
-            return Register::default();
-        }
+    // Size-limited, BOM dropped, a FIFO refused: as every project file.
+    let Some(src) = super::read_source(root, rel, diags) else {
+        return Register::default();
     };
-    let src = Source::new(rel, text);
     if rel.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")) {
         super::risks_csv::parse(&src, ctx, diags)
     } else {
@@ -354,8 +346,64 @@ pub fn parse(src: &Source, ctx: &Context<'_>, diags: &mut Diagnostics) -> Regist
         );
         return Register::default();
     };
+    if !json_shape_ok(src, diags) {
+        return Register::default();
+    }
     let spans = Spans::from_json(src);
     validate(entries, spans, ctx, diags)
+}
+
+/// What serde_json lets through silently: a key given twice in one object (the last one would
+/// win unseen) and a string longer than [`super::MAX_LINE_BYTES`]. False when there was either.
+fn json_shape_ok(src: &Source, diags: &mut Diagnostics) -> bool {
+    use jsonc_parser::ast::Value;
+    use jsonc_parser::common::Ranged;
+    let Ok(parsed) = jsonc_parser::parse_to_ast(&src.text, &Default::default(), &Default::default()) else {
+        return true;
+    };
+    fn walk(v: &Value<'_>, src: &Source, ok: &mut bool, diags: &mut Diagnostics) {
+        match v {
+            Value::Array(a) => a.elements.iter().for_each(|e| walk(e, src, ok, diags)),
+            Value::Object(o) => {
+                let mut seen = BTreeMap::new();
+                for p in &o.properties {
+                    let name = p.name.as_str();
+                    if name.len() > super::MAX_LINE_BYTES {
+                        diags.push(super::too_long(
+                            src.location(p.start()),
+                            &format!("a key is {} bytes long", name.len()),
+                        ));
+                        *ok = false;
+                    } else if let Some(first) = seen.insert(name.to_string(), p.start()) {
+                        let first = src.location(first);
+                        diags.push(
+                            Diagnostic::error("duplicate-key", format!("the key `{name}` is given twice in one object"))
+                                .at(src.location(p.start()))
+                                .hint(format!(
+                                    "keep one of the two (the first is at line {}); a JSON reader would silently keep only the last",
+                                    first.line.unwrap_or(1)
+                                )),
+                        );
+                        *ok = false;
+                    }
+                    walk(&p.value, src, ok, diags);
+                }
+            }
+            Value::StringLit(s) if s.value.len() > super::MAX_LINE_BYTES => {
+                diags.push(super::too_long(
+                    src.location(s.start()),
+                    &format!("the value is {} bytes long", s.value.len()),
+                ));
+                *ok = false;
+            }
+            _ => {}
+        }
+    }
+    let mut ok = true;
+    if let Some(v) = &parsed.value {
+        walk(v, src, &mut ok, diags);
+    }
+    ok
 }
 
 /// Turns parsed entries into risks; shared by the JSON and CSV readers.

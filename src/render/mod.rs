@@ -26,6 +26,67 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("evidence-index.md", include_str!("../../templates/evidence-index.md")),
 ];
 
+/// How deep `{% include %}`s may nest: far beyond what the built-in templates use (two).
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Refuses a template that includes itself, directly or through others, or includes nested
+/// deeper than [`MAX_INCLUDE_DEPTH`]: tera would recurse until the stack overflows and the
+/// process aborts. The error names the template and the line of the include.
+fn check_includes(sources: &BTreeMap<String, String>) -> Result<(), Error> {
+    let include = regex::Regex::new(r#"\{%-?\s*include\s+"([^"]+)""#).expect("a valid pattern");
+    // name -> [(included, line)]
+    let edges: BTreeMap<&str, Vec<(String, usize)>> = sources
+        .iter()
+        .map(|(name, text)| {
+            let list = include
+                .captures_iter(text)
+                .map(|c| {
+                    let at = c.get(0).map(|m| m.start()).unwrap_or(0);
+                    (c[1].to_string(), text[..at].matches('\n').count() + 1)
+                })
+                .collect();
+            (name.as_str(), list)
+        })
+        .collect();
+    fn visit<'a>(
+        name: &'a str,
+        edges: &'a BTreeMap<&str, Vec<(String, usize)>>,
+        stack: &mut Vec<(&'a str, usize)>,
+    ) -> Result<(), Error> {
+        for (next, line) in edges.get(name).into_iter().flatten() {
+            let chain = || {
+                let mut names: Vec<String> = stack.iter().map(|(n, l)| format!("{n}:{l}")).collect();
+                names.push(format!("{name}:{line}"));
+                names.push(next.clone());
+                names.join(" -> ")
+            };
+            if next == name || stack.iter().any(|(n, _)| n == next) {
+                return Err(Error::Template {
+                    name: name.to_string(),
+                    message: format!(
+                        "line {line}: `{{% include \"{next}\" %}}` includes a template that includes it back ({}); an include cycle never ends",
+                        chain()
+                    ),
+                });
+            }
+            if stack.len() + 1 >= MAX_INCLUDE_DEPTH {
+                return Err(Error::Template {
+                    name: name.to_string(),
+                    message: format!("line {line}: includes nest deeper than {MAX_INCLUDE_DEPTH} ({})", chain()),
+                });
+            }
+            stack.push((name, *line));
+            visit(next.as_str(), edges, stack)?;
+            stack.pop();
+        }
+        Ok(())
+    }
+    for name in edges.keys() {
+        visit(name, &edges, &mut Vec::new())?;
+    }
+    Ok(())
+}
+
 pub struct Templates {
     tera: tera::Tera,
     /// Names that came from the project, for `--verbose` output and tests.
@@ -49,21 +110,37 @@ impl Templates {
             BUILTIN.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
         let mut overridden = Vec::new();
         if let Some(dir) = dir.filter(|d| d.is_dir()) {
-            let rd = std::fs::read_dir(dir).map_err(|e| Error::io("list templates in", dir, e))?;
-            let mut files: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-            files.sort();
-            for p in files {
-                if p.extension().is_some_and(|x| x == "md") && p.is_file() {
-                    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    let text = std::fs::read_to_string(&p).map_err(|e| Error::io("read template", &p, e))?;
-                    overridden.push(name.clone());
-                    sources.insert(name, text);
-                }
+            std::fs::read_dir(dir).map_err(|e| Error::io("list templates in", dir, e))?;
+            for p in Self::override_files(dir) {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let bytes = crate::fsutil::read_limited(&p, crate::project::MAX_FILE_BYTES)
+                    .map_err(|e| Error::io("read template", &p, e))?;
+                let text = String::from_utf8(bytes).map_err(|e| {
+                    Error::io("read template", &p, std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+                })?;
+                overridden.push(name.clone());
+                sources.insert(name, text);
             }
         }
+        check_includes(&sources)?;
         tera.add_raw_templates(sources.iter().map(|(n, s)| (n.as_str(), s.as_str())))
             .map_err(|e| Error::Template { name: "templates".into(), message: tera_message(&e) })?;
         Ok(Templates { tera, overridden })
+    }
+
+    /// The project's template overrides in `dir`: every `*.md` entry that is a file, sorted (what
+    /// [`Templates::load`] reads, and what a snapshot records).
+    pub fn override_files(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "md") && p.is_file())
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
     }
 
     /// Renders template `name` with `value` as its context (the report model's fields at top level).
@@ -193,6 +270,20 @@ mod tests {
         std::fs::write(dir.path().join("controls.md"), "{% for x in %}").unwrap();
         let err = Templates::load(Some(dir.path())).err().expect("parse error");
         assert!(err.to_string().contains("controls.md"), "{err}");
+    }
+
+    #[test]
+    fn a_recursive_template_is_an_error_with_its_line_not_a_stack_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("controls.md"), "# Controls\n\n{% include \"controls.md\" %}\n").unwrap();
+        let err = Templates::load(Some(dir.path())).err().expect("refused");
+        let text = err.to_string();
+        assert!(text.contains("controls.md") && text.contains("line 3") && text.contains("cycle"), "{text}");
+        // Through another template.
+        std::fs::write(dir.path().join("controls.md"), "{% include \"risk.md\" %}").unwrap();
+        std::fs::write(dir.path().join("risk.md"), "x\n{%- include \"controls.md\" -%}").unwrap();
+        let text = Templates::load(Some(dir.path())).err().expect("refused").to_string();
+        assert!(text.contains("cycle") && text.contains("risk.md:2"), "{text}");
     }
 
     #[test]

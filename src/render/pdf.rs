@@ -2028,6 +2028,12 @@ fn decode_logo(bytes: Option<&[u8]>) -> Result<Option<Logo>, PdfError> {
     Ok(Some(Logo { width: img.width, height: img.height, xobject: XObject::Image(img) }))
 }
 
+/// Whether `build` can embed `bytes` as the logo: what `check` asks, so a logo `check` accepts
+/// never fails the build. Decoded the same way the PDF does.
+pub fn is_supported_image(bytes: &[u8]) -> bool {
+    matches!(decode_logo(Some(bytes)), Ok(Some(_)))
+}
+
 /// Embeds an image without decoding it: a baseline/progressive 8-bit grey or RGB JPEG as
 /// `DCTDecode` data, or a non-interlaced PNG without alpha as its own zlib data under
 /// `FlateDecode` with PNG predictors (PDF readers undo PNG row filters natively).

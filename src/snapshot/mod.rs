@@ -109,11 +109,20 @@ impl Store {
     }
 
     /// Locks for reading (shared with other readers, excluded while a snapshot is written).
+    /// Readers never write: a store without a lock file (none was ever taken by a writer, or it
+    /// was copied without it) is read unlocked, and nothing is created.
     pub fn read_lock(&self) -> Result<Option<Lock>, Error> {
         if !self.exists() {
             return Ok(None);
         }
-        self.lock(false).map(Some)
+        let path = self.dir.join("lock");
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("open the store lock", &path, e)),
+        };
+        f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
+        Ok(Some(Lock(f)))
     }
 
     fn blob_path(&self, sha256: &str) -> PathBuf {
@@ -228,6 +237,12 @@ impl Store {
     /// Streams a blob to `out`, checking its content against its name.
     fn copy_blob(&self, sha: &str, out: &mut dyn Write, buf: &mut [u8]) -> Result<(), Error> {
         let p = self.blob_path(sha);
+        if !is_sha256(sha) {
+            return Err(Error::Package {
+                path: p,
+                message: "a manifest names an object that is not a SHA-256: the store was tampered with (`auditpack snapshot verify`)".into(),
+            });
+        }
         let mut f = File::open(&p).map_err(|e| Error::io("read the snapshot blob", &p, e))?;
         let mut h = Sha256::new();
         loop {
@@ -272,22 +287,14 @@ fn build_inputs(project: &Project, index: &crate::index::EvidenceIndex) -> Vec<S
     let root = &project.root;
     let mut out = BTreeSet::new();
     let rel = |p: &Path| crate::collect::slash(p);
-    out.insert(crate::project::CONFIG_FILE.to_string());
-    for p in [&project.paths.controls, &project.paths.assets, &project.paths.risks] {
-        if root.join(p).is_file() {
-            out.insert(rel(p));
-        }
+    // What the loader read (auditpack.toml, every controls file of a controls folder, assets,
+    // register, narratives), then what the renderer reads (template overrides, the logo).
+    for p in &project.sources {
+        out.insert(rel(p));
     }
-    for n in &project.narratives {
-        out.insert(rel(&n.file));
-    }
-    let templates = root.join(&project.paths.templates);
-    if let Ok(rd) = std::fs::read_dir(&templates) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_file() && p.extension().is_some_and(|x| x == "md") {
-                out.insert(rel(&project.paths.templates.join(e.file_name())));
-            }
+    for p in crate::render::Templates::override_files(&root.join(&project.paths.templates)) {
+        if let Some(name) = p.file_name() {
+            out.insert(rel(&project.paths.templates.join(name)));
         }
     }
     if let Some(logo) = &project.branding.logo {
@@ -311,10 +318,8 @@ fn mtime_of(path: &Path) -> Option<i64> {
 pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], created: jiff::Timestamp) -> Result<Taken, Error> {
     let project = &a.project;
     let evidence = project.root.join(&project.paths.evidence);
-    if let (Ok(ev), Ok(st)) =
-        (evidence.canonicalize(), std::fs::create_dir_all(&store.dir).and_then(|_| store.dir.canonicalize()))
-        && st.starts_with(&ev)
-    {
+    // Checked before the store is created: a refused store leaves nothing behind.
+    if evidence.exists() && crate::output::is_inside(&store.dir, &evidence) {
         return Err(Error::Usage(format!(
             "the snapshot store {} is inside the evidence folder; set [snapshot] store to a place outside it",
             store.dir.display()
@@ -404,14 +409,29 @@ pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], created: jiff
     Ok(Taken { id, sha256: hex(&Sha256::digest(&text)), files: manifest.files.len(), bytes, new_bytes })
 }
 
+/// Whether a manifest's path could land outside the folder it is extracted to (`..`, an
+/// absolute path, an empty or `.` component, a backslash or NUL), so `build --snapshot` and
+/// `snapshot verify` refuse the same manifests.
+fn leaves_project(rel: &str) -> bool {
+    rel.starts_with('/')
+        || rel.contains('\\')
+        || rel.contains('\0')
+        || rel.split('/').any(|c| c == ".." || c == "." || c.is_empty())
+}
+
+/// A blob name is a SHA-256 in lowercase hex (anything else could name a path).
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Writes the project as of snapshot `id` into `dest` (every file, with its modification time),
 /// for `build --snapshot`. Every blob is checked against its checksum on the way.
 pub fn materialize(store: &Store, id: u64, dest: &Path) -> Result<Manifest, Error> {
-    let _lock = store.lock(false)?;
+    let _lock = store.read_lock()?;
     let (m, _) = store.load(id)?;
     let mut buf = vec![0u8; BUF_SIZE];
     for (rel, r) in &m.files {
-        if rel.split('/').any(|c| c == ".." || c.is_empty()) || rel.starts_with('/') {
+        if leaves_project(rel) {
             return Err(Error::Usage(format!("snapshot {id} names `{rel}`, which leaves the project")));
         }
         let p = dest.join(rel);
@@ -639,6 +659,16 @@ pub fn verify(store: &Store) -> Result<(usize, Diagnostics), Error> {
             );
         }
         previous = Some(sha);
+        for rel in m.files.keys().filter(|r| leaves_project(r)) {
+            diags.push(
+                Diagnostic::error(
+                    "snapshot-unsafe-path",
+                    format!("snapshot {id} names `{}`, which leaves the project folder", rel.escape_debug()),
+                )
+                .at(at.clone())
+                .hint("a manifest auditpack wrote never does: the store was tampered with; restore it from a backup"),
+            );
+        }
         for (rel, r) in m
             .files
             .iter()
@@ -646,7 +676,7 @@ pub fn verify(store: &Store) -> Result<(usize, Diagnostics), Error> {
             .chain(std::iter::once(("index.json", m.index.as_str())))
         {
             referenced.insert(r.to_string());
-            let ok = *checked.entry(r.to_string()).or_insert_with(|| check_blob(store, r, &mut buf));
+            let ok = *checked.entry(r.to_string()).or_insert_with(|| is_sha256(r) && check_blob(store, r, &mut buf));
             if !ok {
                 let present = store.blob_path(r).exists();
                 let (code, what) = if present {

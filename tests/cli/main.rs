@@ -5,6 +5,7 @@ mod cache;
 mod collect_index;
 mod docs;
 mod harness;
+mod hostile_project;
 mod load_errors;
 mod sample;
 mod sections;
