@@ -254,11 +254,11 @@ mod tests {
 
     #[test]
     fn control_characters_in_names_never_reach_the_terminal() {
-        let d = Diagnostic::error("x", "the entry `a\u{1b}[2Jb\0` is bad")
+        let d = Diagnostic::error("unlisted-file", "the entry `a\u{1b}[2Jb\0` is bad")
             .at(Location::file("evil\u{1b}]0;title\u{7}\nname"));
         let text = d.to_string();
         assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
-        assert_eq!(text, "evil\\u{1b}]0;title\\u{7}\\nname: error[x]: the entry `a\\u{1b}[2Jb\\0` is bad");
+        assert_eq!(text, "evil\\u{1b}]0;title\\u{7}\\nname: error[unlisted-file]: the entry `a\\u{1b}[2Jb\\0` is bad");
     }
 
     #[test]

@@ -144,15 +144,21 @@ pub const CODES: &[Code] = &[
         Error,
         "A file cannot be read or decompressed, or holds more/fewer bytes than its zip entry declares",
     ),
-    c("oversized-tag-file", Error, "A tag file larger than 256 MiB"),
+    c("oversized-tag-file", Error, "bagit.txt or the signature over 64 KiB, the signed tag manifest over 16 MiB"),
     c(
         "hostile-archive",
         Error,
-        "Zip entries with `..` or absolute names, duplicate names, overlapping entries, encryption, or a compression ratio above 1000:1",
+        "Zip entries with `..` or absolute names, duplicate names, overlapping entries, encryption, links, FIFOs, devices or setuid modes, local headers that disagree with the central directory or hidden entries, or sizes the compression method cannot give (Deflate above 1032:1)",
+    ),
+    c(
+        "file-mode",
+        Error,
+        "A zip entry's Unix mode is not the `-rw-r--r--` build writes (error), or is executable or world-writable (warning, other tools' bags)",
     ),
     c("not-a-bag", Error, "The zip does not hold one top-level bag folder"),
     c("invalid-file-name", Error, "A file name in a bag folder is not UTF-8"),
     c("symlink-in-bag", Error, "A bag folder holds a symbolic link (not followed)"),
+    c("special-file-in-bag", Error, "A bag folder holds a FIFO, device or socket (never opened)"),
     c("signature-missing", Error, "`--key` was given but the package has no signature"),
     c(
         "signature-invalid",

@@ -181,6 +181,11 @@ impl Findings {
             kind.more += 1;
         }
     }
+    /// Whether findings of this kind are only counted now: a caller making millions of them can
+    /// skip building each one and call [`Findings::more`].
+    fn full(&self, code: &'static str, severity: Severity) -> bool {
+        self.kinds.get(&(code, severity)).is_some_and(|k| k.kept >= FINDINGS_PER_KIND)
+    }
     /// Counts `n` findings of a kind that were never made one by one.
     fn more(&mut self, code: &'static str, severity: Severity, n: u64) {
         self.kinds.entry((code, severity)).or_default().more += n;
@@ -888,6 +893,9 @@ impl<'f> ManifestParser<'f> {
         let (sum, rest) = line.split_once([' ', '\t']).unwrap_or((line, ""));
         let path = rest.trim_start_matches([' ', '\t']);
         if overlong || sum.len() != hex_len || !sum.bytes().all(|b| b.is_ascii_hexdigit()) || path.is_empty() {
+            if problems.full("invalid-manifest-line", Severity::Error) {
+                return problems.more("invalid-manifest-line", Severity::Error, 1);
+            }
             let shown: String = line.chars().take(200).collect();
             let msg = if overlong {
                 format!("the line is longer than {MAX_LINE} bytes: `{}...`", shown.escape_debug())
@@ -937,6 +945,12 @@ impl<'f> ManifestParser<'f> {
             return;
         }
         let sum = unhex(sum);
+        if let Some(prev) = entries.get(p.as_str()) {
+            let severity = if self.strict || prev.sum != sum { Severity::Error } else { Severity::Warning };
+            if problems.full("duplicate-manifest-entry", severity) {
+                return problems.more("duplicate-manifest-entry", severity, 1);
+            }
+        }
         match entries.get(p.as_str()) {
             Some(prev) if prev.sum != sum => problems.push(
                 Diagnostic::error(
