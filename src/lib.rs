@@ -174,7 +174,10 @@ pub fn assess_project_with(
             {
                 Ok(store) => snapshot::history(&store, None, diags),
                 Err(e) => {
-                    diags.push(snapshot::unreadable_history(&project.snapshot.store.display().to_string(), &e.to_string()));
+                    diags.push(snapshot::unreadable_history(
+                        &project.snapshot.store.display().to_string(),
+                        &e.to_string(),
+                    ));
                     Vec::new()
                 }
             }

@@ -344,9 +344,7 @@ fn retention_needs_a_bucket_with_object_lock() {
     f.write("auditpack.toml", &toml.replace("retention = { mode = \"governance\", days = 1 }", ""));
     run_s3(&f, &e, &["snapshot", "project", "-q"]).code(0);
     f.write("auditpack.toml", &toml);
-    run_s3(&f, &e, &["snapshot", "verify", "project"])
-        .code(1)
-        .out_says(&["[snapshot-bucket-unlocked]", "DAMAGED"]);
+    run_s3(&f, &e, &["snapshot", "verify", "project"]).code(1).out_says(&["[snapshot-bucket-unlocked]", "DAMAGED"]);
     // A folder cannot hold retention either.
     let g = type2("snaps", "retention = { mode = \"compliance\", days = 1 }\n");
     g.run(&["snapshot", "project"]).code(2).err_says(&["needs an S3 store with Object Lock"]);
@@ -423,8 +421,13 @@ fn a_damaged_bucket_is_reported() {
     run_s3(&f, &e, &["snapshot", "verify", "project"]).code(0);
     let c = client(&e);
     let rt = rt();
-    let get = |k: &str| rt.block_on(async { c.get_object().bucket(&b).key(k).send().await.unwrap().body.collect().await.unwrap().to_vec() });
-    let put = |k: &str, v: Vec<u8>| rt.block_on(c.put_object().bucket(&b).key(k).body(ByteStream::from(v)).send()).unwrap();
+    let get = |k: &str| {
+        rt.block_on(async {
+            c.get_object().bucket(&b).key(k).send().await.unwrap().body.collect().await.unwrap().to_vec()
+        })
+    };
+    let put =
+        |k: &str, v: Vec<u8>| rt.block_on(c.put_object().bucket(&b).key(k).body(ByteStream::from(v)).send()).unwrap();
 
     // An object whose content does not match its name.
     let evidence_sha = {
@@ -443,7 +446,10 @@ fn a_damaged_bucket_is_reported() {
 
     // A manifest edited in the bucket.
     let m1 = get("snapshots/000001.json");
-    put("snapshots/000001.json", String::from_utf8(m1.clone()).unwrap().replacen("\"created\": \"", "\"created\": \"1", 1).into_bytes());
+    put(
+        "snapshots/000001.json",
+        String::from_utf8(m1.clone()).unwrap().replacen("\"created\": \"", "\"created\": \"1", 1).into_bytes(),
+    );
     run_s3(&f, &e, &["snapshot", "verify", "project"]).code(1).out_says(&["[snapshot-chain-broken]", "snapshot 2"]);
     put("snapshots/000001.json", m1);
     run_s3(&f, &e, &["snapshot", "verify", "project"]).code(0);
@@ -520,7 +526,9 @@ fn a_server_stopped_mid_upload_leaves_the_bucket_consistent() {
     // Stop the server once the upload is under way.
     for _ in 0..200 {
         if std::fs::read_to_string(w.dir.join("weed.log")).unwrap_or_default().contains("multipart")
-            || rt().block_on(client(&e).list_multipart_uploads().bucket(&b).send()).is_ok_and(|r| !r.uploads().is_empty())
+            || rt()
+                .block_on(client(&e).list_multipart_uploads().bucket(&b).send())
+                .is_ok_and(|r| !r.uploads().is_empty())
         {
             break;
         }
@@ -599,9 +607,11 @@ fn a_time_stamped_snapshot_verifies_and_a_tampered_token_is_caught() {
     let store = f.path("snaps/snapshots");
     assert!(store.join("000001.tsr").is_file());
     let ca = tsa.cert("ca.pem");
-    f.run(&["snapshot", "verify", "project", "--tsa-cert", &ca])
-        .code(0)
-        .out_says(&["snapshot 1: attested by the TSA at 20", "signature verified", "intact"]);
+    f.run(&["snapshot", "verify", "project", "--tsa-cert", &ca]).code(0).out_says(&[
+        "snapshot 1: attested by the TSA at 20",
+        "signature verified",
+        "intact",
+    ]);
     let list = f.run(&["snapshot", "list", "project", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
     let attested = v[0]["attested"].as_str().unwrap().to_string();
@@ -645,9 +655,11 @@ fn a_time_stamped_snapshot_verifies_and_a_tampered_token_is_caught() {
     // A token moved to another manifest.
     std::fs::write(&tsr, &good).unwrap();
     std::fs::copy(&tsr, store.join("000002.tsr")).unwrap();
-    f.run(&["snapshot", "verify", "project", "--tsa-cert", &ca])
-        .code(1)
-        .out_says(&["[snapshot-timestamp-invalid]", "snapshot 2", "another hash"]);
+    f.run(&["snapshot", "verify", "project", "--tsa-cert", &ca]).code(1).out_says(&[
+        "[snapshot-timestamp-invalid]",
+        "snapshot 2",
+        "another hash",
+    ]);
 }
 
 #[test]
@@ -661,7 +673,10 @@ fn a_failing_tsa_leaves_no_snapshot() {
     assert!(!f.path("snaps/snapshots/000001.json").exists());
     let dead = format!("http://127.0.0.1:{}/", free_port());
     f.run(&["snapshot", "project", "--tsa", &dead]).code(2).err_says(&["cannot be reached"]);
-    f.write("auditpack.toml", &format!("{}tsa = \"ftp://x\"\n", std::fs::read_to_string(f.path("auditpack.toml")).unwrap()));
+    f.write(
+        "auditpack.toml",
+        &format!("{}tsa = \"ftp://x\"\n", std::fs::read_to_string(f.path("auditpack.toml")).unwrap()),
+    );
     f.run(&["snapshot", "project"]).code(1).err_says(&["`tsa` must be an http:// or https:// URL"]);
 }
 

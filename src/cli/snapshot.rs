@@ -154,11 +154,18 @@ pub(super) fn run(args: &SnapshotArgs) -> Result<Outcome, Error> {
                 }
             }
             for (id, time) in &verified.attested {
-                let how = if opts.tsa_certs.is_some() { "signature verified" } else { "signature not checked: pass --tsa-cert" };
+                let how = if opts.tsa_certs.is_some() {
+                    "signature verified"
+                } else {
+                    "signature not checked: pass --tsa-cert"
+                };
                 println!("snapshot {id}: attested by the TSA at {time} ({how})");
             }
             if verified.retention_checked > 0 && !diags.has_errors() {
-                println!("{} object(s) hold the Object Lock retention their snapshots asked for", verified.retention_checked);
+                println!(
+                    "{} object(s) hold the Object Lock retention their snapshots asked for",
+                    verified.retention_checked
+                );
             }
             if diags.has_errors() {
                 println!("{}: {count} snapshot(s), the store is DAMAGED", store.location);

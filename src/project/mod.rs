@@ -618,15 +618,21 @@ fn validate_snapshot(src: &Source, raw: raw::Snapshot, diags: &mut Diagnostics) 
             Some(url.to_string())
         } else {
             diags.push(
-                Diagnostic::error("invalid-value", format!("`tsa` must be an http:// or https:// URL, found \"{url}\""))
-                    .at(src.location(t.span().start))
-                    .hint("the address of an RFC 3161 time-stamping authority, e.g. https://freetsa.org/tsr"),
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("`tsa` must be an http:// or https:// URL, found \"{url}\""),
+                )
+                .at(src.location(t.span().start))
+                .hint("the address of an RFC 3161 time-stamping authority, e.g. https://freetsa.org/tsr"),
             );
             None
         }
     });
     SnapshotSettings {
-        store: raw.store.map(|s| PathBuf::from(s.into_inner())).unwrap_or_else(|| PathBuf::from(DEFAULT_SNAPSHOT_STORE)),
+        store: raw
+            .store
+            .map(|s| PathBuf::from(s.into_inner()))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SNAPSHOT_STORE)),
         retention,
         tsa,
     }

@@ -70,8 +70,8 @@ struct Tree {
 
 /// Parses a manifest's bytes.
 pub fn parse(bytes: &[u8], what: &str) -> Result<Manifest, Error> {
-    let m: Manifest = serde_json::from_slice(bytes)
-        .map_err(|e| Error::Usage(format!("{what}: not a snapshot manifest ({e})")))?;
+    let m: Manifest =
+        serde_json::from_slice(bytes).map_err(|e| Error::Usage(format!("{what}: not a snapshot manifest ({e})")))?;
     if m.schema != SCHEMA && m.schema != SCHEMA_V1 {
         return Err(Error::Usage(format!(
             "{what}: schema `{}` is not one this auditpack reads ({SCHEMA_V1}, {SCHEMA}); use a newer auditpack",

@@ -65,9 +65,8 @@ impl Store {
 
 /// Retention until `created + days`.
 pub fn retain_for(r: &Retention, created: jiff::Timestamp) -> Retain {
-    let until = created
-        .checked_add(jiff::SignedDuration::from_hours(24 * i64::from(r.days)))
-        .unwrap_or(jiff::Timestamp::MAX);
+    let until =
+        created.checked_add(jiff::SignedDuration::from_hours(24 * i64::from(r.days))).unwrap_or(jiff::Timestamp::MAX);
     Retain { mode: r.mode, until }
 }
 
@@ -140,7 +139,8 @@ pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], opts: &TakeOp
     let created = opts.created.unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     if let StoreLocation::Folder(dir) = &store.location {
         let evidence = project.root.join(&project.paths.evidence);
-        if let (Ok(ev), Ok(st)) = (evidence.canonicalize(), std::fs::create_dir_all(dir).and_then(|_| dir.canonicalize()))
+        if let (Ok(ev), Ok(st)) =
+            (evidence.canonicalize(), std::fs::create_dir_all(dir).and_then(|_| dir.canonicalize()))
             && st.starts_with(&ev)
         {
             return Err(Error::Usage(format!(
@@ -199,7 +199,10 @@ pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], opts: &TakeOp
         .controls
         .iter()
         .map(|(id, c)| {
-            (id.clone(), serde_json::to_value(c.result).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())
+            (
+                id.clone(),
+                serde_json::to_value(c.result).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            )
         })
         .collect();
     // Another writer (on a bucket, where there is no lock) may take the number we chose: the
@@ -542,9 +545,12 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
         }
         if m.id != *id {
             diags.push(
-                Diagnostic::error("snapshot-chain-broken", format!("the manifest in {id:06}.json says it is snapshot {}", m.id))
-                    .at(at.clone())
-                    .hint("the store was tampered with; restore it from a backup"),
+                Diagnostic::error(
+                    "snapshot-chain-broken",
+                    format!("the manifest in {id:06}.json says it is snapshot {}", m.id),
+                )
+                .at(at.clone())
+                .hint("the store was tampered with; restore it from a backup"),
             );
         }
         previous = Some(sha.clone());
@@ -571,16 +577,17 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
             );
             checked.insert(b.sha256.clone(), true);
         }
-        let retain = m.retention.as_ref().and_then(|r| {
-            m.created.parse::<jiff::Timestamp>().ok().map(|t| retain_for(r, t))
-        });
+        let retain =
+            m.retention.as_ref().and_then(|r| m.created.parse::<jiff::Timestamp>().ok().map(|t| retain_for(r, t)));
         if let Some(r) = retain {
             manifests_required.push((*id, r));
         } else if opts.retention.is_some() && !store.is_folder() {
             diags.push(
                 Diagnostic::error(
                     "snapshot-retention-missing",
-                    format!("snapshot {id} was taken without Object Lock retention, which [snapshot] retention now asks for"),
+                    format!(
+                        "snapshot {id} was taken without Object Lock retention, which [snapshot] retention now asks for"
+                    ),
                 )
                 .at(at.clone())
                 .hint("its objects may be deleted by anyone with write access; set retention before taking snapshots"),
@@ -651,9 +658,12 @@ fn verify_token(
                 out.attested.insert(id, a.time);
             }
             Err(why) => diags.push(
-                Diagnostic::error("snapshot-timestamp-invalid", format!("snapshot {id}: the time-stamp token is not valid: {why}"))
-                    .at(at)
-                    .hint("the manifest or its token was changed, or --tsa-cert is not the authority that signed it"),
+                Diagnostic::error(
+                    "snapshot-timestamp-invalid",
+                    format!("snapshot {id}: the time-stamp token is not valid: {why}"),
+                )
+                .at(at)
+                .hint("the manifest or its token was changed, or --tsa-cert is not the authority that signed it"),
             ),
         },
         None if opts.tsa_certs.is_some() => diags.push(
@@ -685,7 +695,10 @@ fn verify_retention(
         diags.push(
             Diagnostic::error(
                 "snapshot-bucket-unlocked",
-                format!("{}: the bucket has no Object Lock, so nothing keeps its objects from being deleted or replaced", store.location),
+                format!(
+                    "{}: the bucket has no Object Lock, so nothing keeps its objects from being deleted or replaced",
+                    store.location
+                ),
             )
             .at(Location::file(store.location.to_string()))
             .hint("create a bucket with Object Lock enabled and take snapshots there (docs/snapshots.md)"),
@@ -713,9 +726,15 @@ fn verify_retention(
                 .hint("extend it (aws s3api put-object-retention) before it can be deleted"),
             ),
             _ => diags.push(
-                Diagnostic::error("snapshot-retention-missing", format!("{what} has no Object Lock retention; its snapshot asked for {} until {until}", want.mode.as_str()))
-                    .at(Location::file(store.locate(key)))
-                    .hint("set it (aws s3api put-object-retention) before anyone deletes it"),
+                Diagnostic::error(
+                    "snapshot-retention-missing",
+                    format!(
+                        "{what} has no Object Lock retention; its snapshot asked for {} until {until}",
+                        want.mode.as_str()
+                    ),
+                )
+                .at(Location::file(store.locate(key)))
+                .hint("set it (aws s3api put-object-retention) before anyone deletes it"),
             ),
         }
         Ok(())

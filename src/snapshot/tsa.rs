@@ -52,7 +52,10 @@ pub fn request(url: &str, digest: &[u8; 32]) -> Result<Vec<u8>, Error> {
     // A positive INTEGER, minimally encoded.
     nonce[0] = (nonce[0] & 0x7f) | 0x40;
     let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder().timeout_global(Some(std::time::Duration::from_secs(30))).http_status_as_error(false).build(),
+        ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(30)))
+            .http_status_as_error(false)
+            .build(),
     );
     let fail = |why: String| Error::Usage(format!("the time-stamping authority {url} {why}"));
     let mut resp = agent
@@ -68,7 +71,10 @@ pub fn request(url: &str, digest: &[u8; 32]) -> Result<Vec<u8>, Error> {
         .read_to_vec()
         .map_err(|e| fail(format!("sent an unreadable answer: {e}")))?;
     if !status.is_success() {
-        return Err(fail(format!("answered HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]).trim())));
+        return Err(fail(format!(
+            "answered HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)]).trim()
+        )));
     }
     let (tst, _) = parse(&body).map_err(|e| fail(format!("sent no usable token: {e}")))?;
     if tst.message_imprint.hashed_message.to_bytes()[..] != digest[..] {
@@ -82,7 +88,8 @@ pub fn request(url: &str, digest: &[u8; 32]) -> Result<Vec<u8>, Error> {
 
 /// Parses a `TimeStampResp`: its `TSTInfo` and `SignedData`.
 fn parse(resp: &[u8]) -> Result<(TstInfo, SignedData), String> {
-    let r = Constructed::decode(resp, Mode::Ber, TimeStampResp::take_from).map_err(|e| format!("not a time-stamp response ({e})"))?;
+    let r = Constructed::decode(resp, Mode::Ber, TimeStampResp::take_from)
+        .map_err(|e| format!("not a time-stamp response ({e})"))?;
     if !matches!(r.status.status, PkiStatus::Granted | PkiStatus::GrantedWithMods) {
         return Err(format!("the request was refused ({:?})", r.status.status));
     }
@@ -90,7 +97,8 @@ fn parse(resp: &[u8]) -> Result<(TstInfo, SignedData), String> {
     if token.content_type != OID_ID_SIGNED_DATA {
         return Err("the token is not CMS SignedData".into());
     }
-    let raw = token.content.clone().decode(rfc5652::SignedData::take_from).map_err(|e| format!("bad SignedData ({e})"))?;
+    let raw =
+        token.content.clone().decode(rfc5652::SignedData::take_from).map_err(|e| format!("bad SignedData ({e})"))?;
     if raw.content_info.content_type != OID_CONTENT_TYPE_TST_INFO {
         return Err("the token does not hold a TSTInfo".into());
     }
@@ -123,7 +131,10 @@ pub fn load_certs(path: &std::path::Path) -> Result<Vec<CapturedX509Certificate>
         .or_else(|_| CapturedX509Certificate::from_der(text.clone()).map(|c| vec![c]))
         .map_err(|e| Error::Usage(format!("{}: not a PEM or DER certificate ({e})", path.display())))?;
     if certs.is_empty() {
-        return Err(Error::Usage(format!("{}: holds no certificate (expected PEM `BEGIN CERTIFICATE`)", path.display())));
+        return Err(Error::Usage(format!(
+            "{}: holds no certificate (expected PEM `BEGIN CERTIFICATE`)",
+            path.display()
+        )));
     }
     Ok(certs)
 }
@@ -143,7 +154,9 @@ pub fn check(resp: &[u8], digest: &[u8; 32], trusted: Option<&[CapturedX509Certi
             .verify_message_digest_with_signed_data(&sd)
             .map_err(|e| format!("the signed attributes do not match the TSTInfo ({e})"))?;
         let Some(trusted) = trusted else {
-            signer.verify_signature_with_signed_data(&sd).map_err(|e| format!("the signature does not verify ({e})"))?;
+            signer
+                .verify_signature_with_signed_data(&sd)
+                .map_err(|e| format!("the signature does not verify ({e})"))?;
             continue;
         };
         let content = signer.signed_content_with_signed_data(&sd);
@@ -162,9 +175,9 @@ pub fn check(resp: &[u8], digest: &[u8; 32], trusted: Option<&[CapturedX509Certi
                 signer.signature_verifier(std::iter::once(cert)).map_err(|e| e.to_string())?
             }
         };
-        verifier
-            .verify(&content, signer.signature())
-            .map_err(|_| "the signature does not verify: the token was changed or signed by someone else".to_string())?;
+        verifier.verify(&content, signer.signature()).map_err(|_| {
+            "the signature does not verify: the token was changed or signed by someone else".to_string()
+        })?;
     }
     if signers == 0 {
         return Err("the token has no signer".into());

@@ -78,7 +78,8 @@ impl StoreLocation {
         let configured = configured.map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| {
             // Read only `[snapshot] store`, so commands on the store work when the rest of the
             // project does not load.
-            configured_value(project_root, "store").unwrap_or_else(|| crate::project::DEFAULT_SNAPSHOT_STORE.to_string())
+            configured_value(project_root, "store")
+                .unwrap_or_else(|| crate::project::DEFAULT_SNAPSHOT_STORE.to_string())
         });
         Self::parse(&configured, project_root)
     }

@@ -104,7 +104,11 @@ impl S3 {
             (
                 _,
                 Some(
-                    "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied" | "InvalidToken" | "ExpiredToken"
+                    "InvalidAccessKeyId"
+                    | "SignatureDoesNotMatch"
+                    | "AccessDenied"
+                    | "InvalidToken"
+                    | "ExpiredToken"
                     | "InvalidSecurity",
                 ),
                 _,
@@ -122,8 +126,7 @@ impl S3 {
     }
 
     fn is_not_found<E: ProvideErrorMetadata>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
-        e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
-            && !matches!(e.code(), Some("NoSuchBucket"))
+        e.raw_response().is_some_and(|r| r.status().as_u16() == 404) && !matches!(e.code(), Some("NoSuchBucket"))
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, Error> {
@@ -171,7 +174,11 @@ impl S3 {
         self.rt.block_on(async {
             match self.client.get_object().bucket(&self.bucket).key(key).send().await {
                 Ok(r) => {
-                    let bytes = r.body.collect().await.map_err(|e| Error::Usage(format!("cannot read {}: {e}", self.url(key))))?;
+                    let bytes = r
+                        .body
+                        .collect()
+                        .await
+                        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", self.url(key))))?;
                     Ok(Some(bytes.into_bytes().to_vec()))
                 }
                 Err(e) if matches!(e.code(), Some("NoSuchKey")) || Self::is_not_found(&e) => Ok(None),
@@ -287,7 +294,9 @@ impl S3 {
                         .await
                         .map_err(|e| self.error("upload a part of", &key, e))
                 })?;
-                parts.push(CompletedPart::builder().part_number(n_part).set_e_tag(etag.e_tag().map(String::from)).build());
+                parts.push(
+                    CompletedPart::builder().part_number(n_part).set_e_tag(etag.e_tag().map(String::from)).build(),
+                );
                 n_part += 1;
             }
             if crate::collect::hex(&h.finalize()) != sha {
@@ -492,8 +501,7 @@ impl Backend for S3 {
                         == Some(&ObjectLockEnabled::Enabled),
                 )),
                 Err(e)
-                    if matches!(e.code(), Some("ObjectLockConfigurationNotFoundError"))
-                        || Self::is_not_found(&e) =>
+                    if matches!(e.code(), Some("ObjectLockConfigurationNotFoundError")) || Self::is_not_found(&e) =>
                 {
                     Ok(Some(false))
                 }
@@ -539,7 +547,8 @@ fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
                 out.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
