@@ -283,6 +283,17 @@ bench_tree() {
     else
         na_row "auditpack verify" "verify not available"
     fi
+    # Snapshots: the first takes everything, a second of unchanged evidence should add only its
+    # manifest (issue 16: < 1% of the evidence and < 64 KiB). The store grows only once, so the
+    # row's PREP starts each run from an empty store, and the growth is measured apart.
+    if "$AP" snapshot --help >/dev/null 2>&1; then
+        row "auditpack snapshot (first, into an empty folder store)" "" ap_snapshot "rm -rf $s/snaps" \
+            "$ap snapshot $p --store $s/snaps -q"
+        SNAPSHOT_GROWTH[$name]=$(snapshot_growth "$PROJECT" "$SCRATCH/growth" "$bytes")
+        row "auditpack snapshot (second, unchanged evidence)" "" ap_snapshot2 "" \
+            "$ap snapshot $p --store $s/growth -q"
+        rm -rf "$SCRATCH/snaps" "$SCRATCH/growth"
+    fi
     # A stage breakdown, when the binary has --timings (not timed itself).
     if "$AP" build --help 2>/dev/null | grep -q -- '--timings'; then
         rm -rf "$SCRATCH/timings"
@@ -345,7 +356,19 @@ bench_tree() {
     write_table "$name" "$files" "$bytes" "$computed"
 }
 
-declare -A PACKAGE_BYTES PACKAGE1_BYTES ZIP_BYTES TIMINGS
+declare -A PACKAGE_BYTES PACKAGE1_BYTES ZIP_BYTES TIMINGS SNAPSHOT_GROWTH
+
+# snapshot_growth PROJECT STORE EVIDENCE-BYTES: "N bytes (P% of the evidence)" that a second
+# snapshot of unchanged evidence adds to a folder store.
+snapshot_growth() {
+    local project=$1 store=$2 evidence=$3 one two
+    rm -rf "$store"
+    "$AP" snapshot "$project" --store "$store" -q >&2
+    one=$(du -sb --apparent-size "$store" | cut -f1)
+    "$AP" snapshot "$project" --store "$store" -q >&2
+    two=$(du -sb --apparent-size "$store" | cut -f1)
+    awk -v a="$one" -v b="$two" -v e="$evidence" 'BEGIN {printf "%d bytes (%.4f%% of the evidence)", b - a, 100 * (b - a) / e}'
+}
 
 write_table() {
     local name=$1 files=$2 bytes=$3 computed=$4
@@ -367,6 +390,12 @@ write_table() {
         [[ -n ${ZIP_BYTES[$name]:-} ]] && echo "- \`zip -r\` output: $(awk -v b="${ZIP_BYTES[$name]}" 'BEGIN {printf "%.3f GB", b / 1e9}') (${ZIP_BYTES[$name]} bytes)"
         local full=${WALL_OF["auditpack collect"]:-} again=${WALL_OF["auditpack collect, unchanged (cache)"]:-}
         [[ -n $full && -n $again ]] && echo "- unchanged re-collect: $(ratio "$full" "$again") faster than a full collect"
+        if [[ -n ${SNAPSHOT_GROWTH[$name]:-} ]]; then
+            local sample_bytes
+            sample_bytes=$(find "$REPO/evidence-samples/evidence" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+            echo "- second snapshot of unchanged evidence: tree $name ${SNAPSHOT_GROWTH[$name]}; the sample project (evidence-samples) $(snapshot_growth "$REPO/evidence-samples" "$SCRATCH/sample-growth" "$sample_bytes")"
+            rm -rf "$SCRATCH/sample-growth"
+        fi
         echo
         echo "| tool | tree | wall s (median) | CPU s | peak RSS MB | x floor | vs auditpack |"
         echo "|---|---|---:|---:|---:|---:|---|"

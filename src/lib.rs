@@ -71,7 +71,7 @@ pub enum History {
     #[default]
     Project,
     /// A given store, snapshots up to and including `upto` (for `build --snapshot`).
-    Store { dir: PathBuf, upto: u64 },
+    Store { location: snapshot::StoreLocation, upto: u64 },
 }
 
 /// Runs load -> collect -> index -> assess -> report model. Returns `None` when the project has
@@ -170,10 +170,26 @@ pub fn assess_project_with(
     let (project, index) = load_and_index(root, opts, inputs.keep_going, stage_done, diags)?;
     let past = match &inputs.history {
         History::Project => {
-            let store = snapshot::Store::new(snapshot::store_dir(root, Some(&project.snapshot.store), None));
-            snapshot::history(&store, None, diags)
+            match snapshot::StoreLocation::of_project(root, Some(&project.snapshot.store), None)
+                .and_then(snapshot::Store::open)
+            {
+                Ok(store) => snapshot::history(&store, None, diags),
+                Err(e) => {
+                    diags.push(snapshot::unreadable_history(
+                        &project.snapshot.store.display().to_string(),
+                        &e.to_string(),
+                    ));
+                    Vec::new()
+                }
+            }
         }
-        History::Store { dir, upto } => snapshot::history(&snapshot::Store::new(dir.clone()), Some(*upto), diags),
+        History::Store { location, upto } => match snapshot::Store::open(location.clone()) {
+            Ok(store) => snapshot::history(&store, Some(*upto), diags),
+            Err(e) => {
+                diags.push(snapshot::unreadable_history(&location.to_string(), &e.to_string()));
+                Vec::new()
+            }
+        },
     };
     let scans = scan::import(&project, &index, &inputs.scans, diags);
     let assessment = assess::assess(&project, &index, &past, &scans, diags);

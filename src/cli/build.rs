@@ -28,9 +28,9 @@ pub(super) struct BuildArgs {
     /// Rebuild the package exactly as of snapshot ID (a number, `latest`, or a hash prefix)
     #[arg(long, value_name = "ID")]
     snapshot: Option<String>,
-    /// The snapshot store (default: `[snapshot] store` in auditpack.toml, else PROJECT/.auditpack/snapshots)
-    #[arg(long, value_name = "DIR", requires = "snapshot")]
-    store: Option<PathBuf>,
+    /// The snapshot store, a folder or s3://bucket/prefix (default: `[snapshot] store` in auditpack.toml, else PROJECT/.auditpack/snapshots)
+    #[arg(long, value_name = "STORE", requires = "snapshot")]
+    store: Option<String>,
     /// Deflate level of the package, 1 (fastest) to 9 (smallest) [default: `[package] compression_level`, else 6]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=9))]
     compression_level: Option<u32>,
@@ -72,7 +72,8 @@ fn run_timed(
     if let Some(b) = full
         && let Some(id) = &b.snapshot
     {
-        let store = crate::snapshot::Store::new(crate::snapshot::store_dir(&args.project, None, b.store.as_deref()));
+        let location = crate::snapshot::StoreLocation::of_project(&args.project, None, b.store.as_deref())?;
+        let store = crate::snapshot::Store::open(location)?;
         let n = store.resolve(id)?;
         // Extracted into a private (0700) folder beside the outputs, on their filesystem: the
         // project's files are for this user only, and a killed run's folder is removed by the
@@ -96,7 +97,7 @@ fn run_timed(
             );
         }
         root = tmp.path().to_path_buf();
-        history = crate::History::Store { dir: store.dir.clone(), upto: n };
+        history = crate::History::Store { location: store.location.clone(), upto: n };
         _as_of = Some(tmp);
         if !args.quiet {
             eprintln!("building the package as of snapshot {n}");

@@ -5,8 +5,8 @@
 use super::{Outcome, print_diagnostics, progress_bar};
 use crate::Error;
 use crate::collect::CollectOptions;
-use crate::diag::{Diagnostics, escape_controls, shown};
-use crate::snapshot::{self, Store};
+use crate::diag::{Diagnostics, escape_controls};
+use crate::snapshot::{self, Store, StoreLocation};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -19,6 +19,9 @@ pub(super) struct SnapshotArgs {
     project: PathBuf,
     #[command(flatten)]
     store: StoreArg,
+    /// Ask this RFC 3161 time-stamping authority for a token over the manifest (default: `[snapshot] tsa`)
+    #[arg(long, value_name = "URL")]
+    tsa: Option<String>,
     /// Also print notes
     #[arg(long, short)]
     verbose: bool,
@@ -29,9 +32,9 @@ pub(super) struct SnapshotArgs {
 
 #[derive(clap::Args)]
 struct StoreArg {
-    /// The snapshot store (default: `[snapshot] store` in auditpack.toml, else PROJECT/.auditpack/snapshots)
-    #[arg(long, value_name = "DIR")]
-    store: Option<PathBuf>,
+    /// The snapshot store: a folder or s3://bucket/prefix (default: `[snapshot] store` in auditpack.toml, else PROJECT/.auditpack/snapshots)
+    #[arg(long, value_name = "STORE")]
+    store: Option<String>,
 }
 
 #[derive(clap::Subcommand)]
@@ -61,17 +64,20 @@ enum Action {
         #[arg(long)]
         json: bool,
     },
-    /// Check the chain of manifests and every stored file; exit 1 when the store is damaged
+    /// Check the chain of manifests, every stored file, Object Lock retention and time-stamp tokens; exit 1 when the store is damaged
     Verify {
         #[arg(default_value = ".")]
         project: PathBuf,
         #[command(flatten)]
         store: StoreArg,
+        /// The time-stamping authority's certificate (PEM): every token must be signed by it or a certificate it issued
+        #[arg(long, value_name = "FILE")]
+        tsa_cert: Option<PathBuf>,
     },
 }
 
-fn open(project: &Path, store: &StoreArg) -> Store {
-    Store::new(snapshot::store_dir(project, None, store.store.as_deref()))
+fn open(project: &Path, store: &StoreArg) -> Result<Store, Error> {
+    Store::open(StoreLocation::of_project(project, None, store.store.as_deref())?)
 }
 
 fn json<T: serde::Serialize>(out: &mut super::Out, v: &T) -> Result<(), Error> {
@@ -85,7 +91,7 @@ pub(super) fn run(args: &SnapshotArgs) -> Result<Outcome, Error> {
     match &args.action {
         None => take(args),
         Some(Action::List { project, store, json: as_json }) => {
-            let listed = snapshot::list(&open(project, store))?;
+            let listed = snapshot::list(&open(project, store)?)?;
             if *as_json {
                 json(&mut out, &listed)?;
             } else if listed.is_empty() {
@@ -93,7 +99,7 @@ pub(super) fn run(args: &SnapshotArgs) -> Result<Outcome, Error> {
             } else {
                 outln!(
                     out,
-                    "{:>4}  {:<20}  {:<12}  {:>6}  {:>12}  {:>12}",
+                    "{:>4}  {:<20}  {:<12}  {:>6}  {:>12}  {:>12}  attested (TSA)",
                     "id",
                     "created",
                     "sha256",
@@ -104,20 +110,21 @@ pub(super) fn run(args: &SnapshotArgs) -> Result<Outcome, Error> {
                 for l in listed {
                     outln!(
                         out,
-                        "{:>4}  {:<20}  {:<12}  {:>6}  {:>12}  {:>12}",
+                        "{:>4}  {:<20}  {:<12}  {:>6}  {:>12}  {:>12}  {}",
                         l.id,
                         l.created,
                         &l.sha256[..12],
                         l.files,
                         l.bytes,
-                        l.new_bytes
+                        l.new_bytes,
+                        l.attested.as_deref().unwrap_or("-")
                     );
                 }
             }
             Ok(Outcome::Ok)
         }
         Some(Action::Diff { a, b, project, store, json: as_json }) => {
-            let store = open(project, store);
+            let store = open(project, store)?;
             let d = snapshot::diff(&store, store.resolve(a)?, store.resolve(b)?)?;
             if *as_json {
                 json(&mut out, &d)?;
@@ -141,19 +148,40 @@ pub(super) fn run(args: &SnapshotArgs) -> Result<Outcome, Error> {
             }
             Ok(Outcome::Ok)
         }
-        Some(Action::Verify { project, store }) => {
-            let store = open(project, store);
-            let (count, diags) = snapshot::verify(&store)?;
+        Some(Action::Verify { project, store, tsa_cert }) => {
+            let store = open(project, store)?;
+            let opts = snapshot::VerifyOptions {
+                tsa_certs: tsa_cert.as_deref().map(snapshot::tsa::load_certs).transpose()?,
+                retention: snapshot::store::configured_retention(project),
+            };
+            let (verified, diags) = snapshot::verify(&store, &opts)?;
+            let count = verified.snapshots;
             for d in diags.sorted() {
                 if d.severity != crate::diag::Severity::Note || diags.has_errors() {
                     outln!(out, "{d}");
                 }
             }
+            for (id, time) in &verified.attested {
+                let how = if opts.tsa_certs.is_some() {
+                    "signature verified"
+                } else {
+                    "signature not checked: pass --tsa-cert"
+                };
+                outln!(out, "snapshot {id}: attested by the TSA at {time} ({how})");
+            }
+            if verified.retention_checked > 0 && !diags.has_errors() {
+                outln!(
+                    out,
+                    "{} object(s) hold the Object Lock retention their snapshots asked for",
+                    verified.retention_checked
+                );
+            }
+            let location = escape_controls(&store.location.to_string(), false).into_owned();
             if diags.has_errors() {
-                outln!(out, "{}: {count} snapshot(s), the store is DAMAGED", shown(&store.dir));
+                outln!(out, "{}: {count} snapshot(s), the store is DAMAGED", location);
                 Ok(Outcome::ProjectErrors)
             } else {
-                outln!(out, "{}: {count} snapshot(s), chain and contents intact", shown(&store.dir));
+                outln!(out, "{}: {count} snapshot(s), chain and contents intact", location);
                 Ok(Outcome::Ok)
             }
         }
@@ -173,21 +201,32 @@ fn take(args: &SnapshotArgs) -> Result<Outcome, Error> {
         return Ok(Outcome::ProjectErrors);
     };
     let index_json = super::build::to_json(&a.index)?;
-    let store =
-        Store::new(snapshot::store_dir(&args.project, Some(&a.project.snapshot.store), args.store.store.as_deref()));
+    let store = Store::open(StoreLocation::of_project(
+        &args.project,
+        Some(&a.project.snapshot.store),
+        args.store.store.as_deref(),
+    )?)?;
     // The snapshot's time is metadata; nothing built from the snapshot depends on it.
-    let taken = snapshot::take(&store, &a, &index_json, jiff::Timestamp::now())?;
+    let opts = snapshot::TakeOptions {
+        created: Some(jiff::Timestamp::now()),
+        retention: a.project.snapshot.retention,
+        tsa: args.tsa.clone().or_else(|| a.project.snapshot.tsa.clone()),
+    };
+    let taken = snapshot::take(&store, &a, &index_json, &opts)?;
     print_diagnostics(&diags, args.verbose, args.quiet);
     if !args.quiet {
         eprintln!(
             "snapshot {} ({}) in {}: {} files, {} bytes, {} bytes new",
             taken.id,
             &taken.sha256[..12],
-            shown(&store.dir),
+            escape_controls(&store.location.to_string(), false),
             taken.files,
             taken.bytes,
             taken.new_bytes
         );
+        if let Some(t) = &taken.attested {
+            eprintln!("time-stamped by the TSA at {t}");
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -211,8 +211,37 @@ impl Default for ReportSettings {
 /// `[snapshot]` in auditpack.toml.
 #[derive(Debug, Clone, Serialize)]
 pub struct SnapshotSettings {
-    /// The snapshot store: relative to the project, or absolute.
+    /// The snapshot store: relative to the project, or absolute, or `s3://bucket/prefix`.
     pub store: PathBuf,
+    /// Object Lock retention for everything a snapshot writes (S3 stores only).
+    pub retention: Option<Retention>,
+    /// An RFC 3161 time-stamping authority asked for a token over each new manifest.
+    pub tsa: Option<String>,
+}
+
+/// How long, and how strictly, the storage must keep what a snapshot writes (S3 Object Lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Retention {
+    pub mode: RetentionMode,
+    pub days: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetentionMode {
+    /// Users with a special permission may shorten or remove it.
+    Governance,
+    /// Nobody, not even the account root, can delete or shorten it before the date.
+    Compliance,
+}
+
+impl RetentionMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetentionMode::Governance => "governance",
+            RetentionMode::Compliance => "compliance",
+        }
+    }
 }
 
 /// Where snapshots are kept unless `[snapshot] store` says otherwise.
@@ -519,12 +548,7 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     let branding = validate_branding(&src, branding, diags);
     let package = validate_package(&src, package, diags);
     let report = validate_report(&src, report, diags);
-    let snapshot = SnapshotSettings {
-        store: snapshot
-            .store
-            .map(|s| PathBuf::from(s.into_inner()))
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_SNAPSHOT_STORE)),
-    };
+    let snapshot = validate_snapshot(&src, snapshot, diags);
     let providers = validate_providers(&src, raw_providers, diags);
     let matrix = validate_matrix(&src, responsibility, diags);
     let categories = audit.as_ref().map(|a| a.categories.clone()).unwrap_or_default();
@@ -681,6 +705,60 @@ fn validate_report(src: &Source, raw: raw::Report, diags: &mut Diagnostics) -> R
         }
     }
     settings
+}
+
+fn validate_snapshot(src: &Source, raw: raw::Snapshot, diags: &mut Diagnostics) -> SnapshotSettings {
+    let retention = raw.retention.and_then(|r| {
+        let r = r.into_inner();
+        let mode = match r.mode.get_ref().as_str() {
+            "compliance" => Some(RetentionMode::Compliance),
+            "governance" => Some(RetentionMode::Governance),
+            other => {
+                diags.push(
+                    Diagnostic::error("invalid-value", format!("`retention.mode` must be \"compliance\" or \"governance\", found \"{other}\""))
+                        .at(src.location(r.mode.span().start))
+                        .hint("compliance: nobody can delete or shorten it; governance: a user with s3:BypassGovernanceRetention can"),
+                );
+                None
+            }
+        };
+        let days = match u32::try_from(*r.days.get_ref()) {
+            Ok(d) if d > 0 && d <= 36_500 => Some(d),
+            _ => {
+                diags.push(
+                    Diagnostic::error("invalid-value", format!("`retention.days` must be between 1 and 36500, found {}", r.days.get_ref()))
+                        .at(src.location(r.days.span().start))
+                        .hint("the number of days the storage keeps each object after the snapshot that wrote it"),
+                );
+                None
+            }
+        };
+        Some(Retention { mode: mode?, days: days? })
+    });
+    let tsa = raw.tsa.and_then(|t| {
+        let url = t.get_ref().trim();
+        if url.starts_with("http://") || url.starts_with("https://") {
+            Some(url.to_string())
+        } else {
+            diags.push(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("`tsa` must be an http:// or https:// URL, found \"{url}\""),
+                )
+                .at(src.location(t.span().start))
+                .hint("the address of an RFC 3161 time-stamping authority, e.g. https://freetsa.org/tsr"),
+            );
+            None
+        }
+    });
+    SnapshotSettings {
+        store: raw
+            .store
+            .map(|s| PathBuf::from(s.into_inner()))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SNAPSHOT_STORE)),
+        retention,
+        tsa,
+    }
 }
 
 fn validate_sampling(src: &Source, raw: raw::Sampling, diags: &mut Diagnostics) -> Sampling {

@@ -90,11 +90,20 @@ pub struct Report {
     pub evidence_index_rows: Option<S<i64>>,
 }
 
-pub const SNAPSHOT_KEYS: &[&str] = &["store"];
-/// `[snapshot]`: where snapshots are kept.
+pub const SNAPSHOT_KEYS: &[&str] = &["store", "retention", "retention.mode", "retention.days", "tsa"];
+/// `[snapshot]`: where snapshots are kept, how long the storage must keep them, who timestamps them.
 #[derive(Deserialize, Default)]
 pub struct Snapshot {
     pub store: Option<S<String>>,
+    pub retention: Option<S<Retention>>,
+    pub tsa: Option<S<String>>,
+}
+
+/// `[snapshot] retention = { mode = "compliance", days = 400 }`.
+#[derive(Deserialize)]
+pub struct Retention {
+    pub mode: S<String>,
+    pub days: S<i64>,
 }
 
 pub const PROVIDER_KEYS: &[&str] = &["id", "name", "service_model", "method", "services", "csocs"];

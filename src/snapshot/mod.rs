@@ -3,170 +3,47 @@
 //! result, in a content-addressed store, so `build --snapshot ID` can rebuild the package byte
 //! for byte and Type 2 coverage can count evidence that has since been replaced.
 //!
-//! ```text
-//! <store>/lock                    advisory lock: one writer at a time, readers share
-//! <store>/objects/ab/abcdef...    each distinct content once, named by its SHA-256, read-only
-//! <store>/snapshots/000001.json   manifests; each carries the SHA-256 of the one before
-//! <store>/tmp/                    work files; whatever a killed run left is removed by the next
-//! ```
-//!
-//! Writes are atomic (temporary file, fsync, rename) and ordered blobs first, manifest last, so a
-//! run killed at any point leaves the store consistent: at worst unreferenced blobs, never a
-//! manifest naming a blob that is not there. The library never reads the clock: the snapshot
-//! time comes in from the caller and is metadata only (no build output depends on it).
+//! The store is a folder or an S3 bucket (`store`); manifests name one tree object per folder
+//! (`manifest`), so a snapshot costs what changed; a time-stamping authority can attest when a
+//! manifest existed (`tsa`). Writes are ordered contents first, manifest last, so a run killed
+//! at any point leaves the store consistent: at worst unreferenced contents, never a manifest
+//! naming one that is not there. The library never reads the clock: the snapshot time comes in
+//! from the caller and is metadata only (no build output depends on it).
+
+pub mod manifest;
+pub mod store;
+pub mod tsa;
 
 use crate::Error;
 use crate::assess::PastEvidence;
 use crate::collect::dates::{DateSource, Effective};
 use crate::collect::hex;
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::project::Project;
-use serde::{Deserialize, Serialize};
+use crate::project::{Project, Retention};
+pub use manifest::{FileRecord, Manifest, SCHEMA, Trees};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+pub use store::{Key, Retain, Store, StoreLocation};
 
-pub const SCHEMA: &str = "auditpack-snapshot/1";
 const BUF_SIZE: usize = 1 << 20;
-
-/// One snapshot's manifest, stored as `snapshots/<id>.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
-    pub schema: String,
-    pub id: u64,
-    /// SHA-256 of the previous manifest's bytes; `None` for the first.
-    pub previous: Option<String>,
-    /// When the snapshot was taken (RFC 3339, UTC). Metadata only.
-    pub created: String,
-    pub auditpack: String,
-    /// The evidence folder, relative to the project.
-    pub evidence_root: String,
-    /// Every file a build reads, relative to the project.
-    pub files: BTreeMap<String, FileRecord>,
-    /// SHA-256 of the evidence index (index.json) as of the snapshot, stored as a blob.
-    pub index: String,
-    /// Each control's test result as of the snapshot.
-    pub controls: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileRecord {
-    pub sha256: String,
-    pub size: u64,
-    /// Modification time in seconds since the epoch: a build infers some effective dates from it.
-    pub mtime: Option<i64>,
-}
-
-/// A snapshot store on disk.
-pub struct Store {
-    pub dir: PathBuf,
-}
-
-/// Where the project's store is: `--store`, else `[snapshot] store` in auditpack.toml, else
-/// `.auditpack/snapshots`; relative paths are relative to the project.
-pub fn store_dir(project_root: &Path, configured: Option<&Path>, override_dir: Option<&Path>) -> PathBuf {
-    if let Some(d) = override_dir {
-        return d.to_path_buf();
-    }
-    let configured = configured.map(Path::to_path_buf).unwrap_or_else(|| {
-        // Read only `[snapshot] store`, so commands on the store work when the rest of the
-        // project does not load.
-        std::fs::read_to_string(project_root.join(crate::project::CONFIG_FILE))
-            .ok()
-            .and_then(|t| t.parse::<toml::Table>().ok())
-            .and_then(|t| t.get("snapshot")?.get("store")?.as_str().map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(crate::project::DEFAULT_SNAPSHOT_STORE))
-    });
-    if configured.is_absolute() { configured } else { project_root.join(configured) }
-}
-
-/// A held lock; released when dropped (and by the OS when the process dies).
-pub struct Lock(#[allow(dead_code)] File);
+/// How often a snapshot retries when another writer took its number.
+const ATTEMPTS: usize = 8;
 
 impl Store {
-    pub fn new(dir: PathBuf) -> Self {
-        Store { dir }
-    }
-
-    pub fn exists(&self) -> bool {
-        self.dir.join("snapshots").is_dir()
-    }
-
-    fn lock(&self, exclusive: bool) -> Result<Lock, Error> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io("create the snapshot store", &self.dir, e))?;
-        let path = self.dir.join("lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io("open the store lock", &path, e))?;
-        let r = if exclusive { f.lock() } else { f.lock_shared() };
-        r.map_err(|e| Error::io("lock", &path, e))?;
-        Ok(Lock(f))
-    }
-
-    /// Locks for reading (shared with other readers, excluded while a snapshot is written).
-    /// Readers never write: a store without a lock file (none was ever taken by a writer, or it
-    /// was copied without it) is read unlocked, and nothing is created.
-    pub fn read_lock(&self) -> Result<Option<Lock>, Error> {
-        if !self.exists() {
-            return Ok(None);
-        }
-        let path = self.dir.join("lock");
-        let f = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io("open the store lock", &path, e)),
-        };
-        f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
-        Ok(Some(Lock(f)))
-    }
-
-    fn blob_path(&self, sha256: &str) -> PathBuf {
-        self.dir.join("objects").join(&sha256[..2.min(sha256.len())]).join(sha256)
-    }
-
-    fn manifest_path(&self, id: u64) -> PathBuf {
-        self.dir.join("snapshots").join(format!("{id:06}.json"))
-    }
-
-    /// Snapshot ids in order.
-    pub fn ids(&self) -> Result<Vec<u64>, Error> {
-        let dir = self.dir.join("snapshots");
-        if !dir.is_dir() {
-            return Ok(Vec::new());
-        }
-        let mut ids: Vec<u64> = std::fs::read_dir(&dir)
-            .map_err(|e| Error::io("list", &dir, e))?
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let stem = name.strip_suffix(".json")?;
-                if stem.len() >= 6 && stem.bytes().all(|b| b.is_ascii_digit()) { stem.parse().ok() } else { None }
-            })
-            .collect();
-        ids.sort();
-        Ok(ids)
-    }
-
     /// A manifest and the SHA-256 of its bytes.
     pub fn load(&self, id: u64) -> Result<(Manifest, String), Error> {
-        let p = self.manifest_path(id);
-        let bytes = std::fs::read(&p).map_err(|e| Error::io("read the snapshot", &p, e))?;
-        let m: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Usage(format!("{}: not a snapshot manifest ({e})", p.display())))?;
+        let bytes = self.manifest_bytes(id)?;
+        let m = manifest::parse(&bytes, &self.locate(Key::Manifest(id)).display().to_string())?;
         Ok((m, hex(&Sha256::digest(&bytes))))
     }
 
     /// Resolves `latest`, a number, or a prefix (6+ hex digits) of a manifest's SHA-256.
     pub fn resolve(&self, id: &str) -> Result<u64, Error> {
         let ids = self.ids()?;
-        let not_found = || {
-            Error::Usage(format!("no snapshot `{id}` in {}; `auditpack snapshot list` shows them", self.dir.display()))
-        };
+        let not_found =
+            || Error::Usage(format!("no snapshot `{id}` in {}; `auditpack snapshot list` shows them", self.location));
         if id == "latest" {
             return ids.last().copied().ok_or_else(not_found);
         }
@@ -184,91 +61,13 @@ impl Store {
         }
         Err(not_found())
     }
+}
 
-    /// Writes `bytes` as a blob (if not there yet); returns its SHA-256.
-    fn put_bytes(&self, bytes: &[u8]) -> Result<String, Error> {
-        let sha = hex(&Sha256::digest(bytes));
-        if !self.blob_path(&sha).exists() {
-            let mut tmp = self.temp()?;
-            tmp.write_all(bytes).map_err(|e| Error::io("write", tmp.path(), e))?;
-            self.commit_blob(tmp, &sha)?;
-        }
-        Ok(sha)
-    }
-
-    /// Streams a file into the store, hashing it on the way; returns its SHA-256, its size and
-    /// whether the content is new to the store.
-    fn put_file(&self, path: &Path, buf: &mut [u8]) -> Result<(String, u64, bool), Error> {
-        let mut f = File::open(path).map_err(|e| Error::io("read", path, e))?;
-        let mut tmp = self.temp()?;
-        let (sha, size) = crate::collect::copy_hashed(&mut f, &mut tmp, buf)
-            .map_err(|e| Error::io("copy into the snapshot store", path, e))?;
-        let new = !self.blob_path(&sha).exists();
-        if new {
-            self.commit_blob(tmp, &sha)?;
-        }
-        Ok((sha, size, new))
-    }
-
-    fn temp(&self) -> Result<tempfile::NamedTempFile, Error> {
-        let dir = self.dir.join("tmp");
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-        tempfile::Builder::new()
-            .prefix("part-")
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io("create a temporary file in", &dir, e))
-    }
-
-    fn commit_blob(&self, tmp: tempfile::NamedTempFile, sha: &str) -> Result<(), Error> {
-        let dest = self.blob_path(sha);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
-        }
-        tmp.as_file().sync_all().map_err(|e| Error::io("flush", &dest, e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o444));
-        }
-        tmp.persist(&dest).map_err(|e| Error::io("move into the store", &dest, e.error))?;
-        Ok(())
-    }
-
-    /// Streams a blob to `out`, checking its content against its name.
-    fn copy_blob(&self, sha: &str, out: &mut dyn Write, buf: &mut [u8]) -> Result<(), Error> {
-        let p = self.blob_path(sha);
-        if !is_sha256(sha) {
-            return Err(Error::Package {
-                path: p,
-                message: "a manifest names an object that is not a SHA-256: the store was tampered with (`auditpack snapshot verify`)".into(),
-            });
-        }
-        let mut f = File::open(&p).map_err(|e| Error::io("read the snapshot blob", &p, e))?;
-        let mut h = Sha256::new();
-        loop {
-            let n = match f.read(buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io("read the snapshot blob", &p, e)),
-            };
-            h.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(|e| Error::io("write", &p, e))?;
-        }
-        if hex(&h.finalize()) != sha {
-            return Err(Error::Package {
-                path: p,
-                message: "the stored content does not match its checksum: the store is corrupted (`auditpack snapshot verify`)".into(),
-            });
-        }
-        Ok(())
-    }
-
-    fn read_blob(&self, sha: &str) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::new();
-        self.copy_blob(sha, &mut out, &mut vec![0u8; 64 * 1024])?;
-        Ok(out)
-    }
+/// Retention until `created + days`.
+pub fn retain_for(r: &Retention, created: jiff::Timestamp) -> Retain {
+    let until =
+        created.checked_add(jiff::SignedDuration::from_hours(24 * i64::from(r.days))).unwrap_or(jiff::Timestamp::MAX);
+    Retain { mode: r.mode, until }
 }
 
 /// What one snapshot run did.
@@ -280,6 +79,18 @@ pub struct Taken {
     pub bytes: u64,
     /// Bytes of content the store did not hold before.
     pub new_bytes: u64,
+    /// The time the time-stamping authority attests, when one was asked.
+    pub attested: Option<String>,
+}
+
+/// How a snapshot is taken, beyond the store.
+#[derive(Debug, Clone, Default)]
+pub struct TakeOptions {
+    /// The snapshot time (metadata; retention runs from it).
+    pub created: Option<jiff::Timestamp>,
+    pub retention: Option<Retention>,
+    /// An RFC 3161 time-stamping authority.
+    pub tsa: Option<String>,
 }
 
 /// The files of the project a build reads, relative to its root, sorted.
@@ -314,24 +125,24 @@ fn mtime_of(path: &Path) -> Option<i64> {
     jiff::Timestamp::try_from(t).ok().map(|ts| ts.as_second())
 }
 
-/// Records the assessed project in the store. `created` is the snapshot time (metadata).
-pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], created: jiff::Timestamp) -> Result<Taken, Error> {
+/// Records the assessed project in the store.
+pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], opts: &TakeOptions) -> Result<Taken, Error> {
     let project = &a.project;
-    let evidence = project.root.join(&project.paths.evidence);
-    // Checked before the store is created: a refused store leaves nothing behind.
-    if evidence.exists() && crate::output::is_inside(&store.dir, &evidence) {
-        return Err(Error::Usage(format!(
-            "the snapshot store {} is inside the evidence folder; set [snapshot] store to a place outside it",
-            store.dir.display()
-        )));
-    }
-    let _lock = store.lock(true)?;
-    // Whatever a killed run left in tmp/ is garbage now that we hold the lock.
-    if let Ok(rd) = std::fs::read_dir(store.dir.join("tmp")) {
-        for e in rd.flatten() {
-            let _ = std::fs::remove_file(e.path());
+    let created = opts.created.unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    if let StoreLocation::Folder(dir) = &store.location {
+        let evidence = project.root.join(&project.paths.evidence);
+        // Checked before the store is created: a refused store leaves nothing behind.
+        if evidence.exists() && crate::output::is_inside(dir, &evidence) {
+            return Err(Error::Usage(format!(
+                "the snapshot store {} is inside the evidence folder; set [snapshot] store to a place outside it",
+                dir.display()
+            )));
         }
     }
+    let retain = opts.retention.as_ref().map(|r| retain_for(r, created));
+    let retain = retain.as_ref();
+    let _lock = store.write_lock()?;
+    store.prepare_write(retain)?;
     let known: BTreeMap<&str, &str> = a
         .index
         .evidence
@@ -349,12 +160,13 @@ pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], created: jiff
         let mtime = mtime_of(&full);
         let record = match known.get(rel.as_str()) {
             // Unchanged content costs nothing: the collect stage hashed it moments ago.
-            Some(sha) if store.blob_path(sha).exists() => {
+            Some(sha) if store.has(sha)? => {
+                store.reuse(sha, retain)?;
                 let size = std::fs::metadata(&full).map_err(|e| Error::io("read", &full, e))?.len();
                 FileRecord { sha256: sha.to_string(), size, mtime }
             }
             expected => {
-                let (sha, size, new) = store.put_file(&full, &mut buf)?;
+                let (sha, size, new) = store.put_file(&full, &mut buf, retain)?;
                 if expected.is_some_and(|e| *e != sha) {
                     return Err(Error::Package {
                         path: full,
@@ -370,43 +182,67 @@ pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], created: jiff
         bytes += record.size;
         files.insert(rel, record);
     }
-    let index = store.put_bytes(index_json)?;
-    let ids = store.ids()?;
-    let previous = match ids.last() {
-        Some(last) => Some(store.load(*last)?.1),
-        None => None,
-    };
-    let id = ids.last().map(|i| i + 1).unwrap_or(1);
-    let manifest = Manifest {
-        schema: SCHEMA.into(),
-        id,
-        previous,
-        created: created.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        auditpack: env!("CARGO_PKG_VERSION").into(),
-        evidence_root: a.index.evidence_root.clone(),
-        files,
-        index,
-        controls: a
-            .assessment
-            .controls
-            .iter()
-            .map(|(id, c)| {
-                (
-                    id.clone(),
-                    serde_json::to_value(c.result).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-                )
-            })
-            .collect(),
-    };
-    let mut text = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Usage(format!("cannot serialise: {e}")))?;
-    text.push(b'\n');
-    let dest = store.manifest_path(id);
-    std::fs::create_dir_all(store.dir.join("snapshots")).map_err(|e| Error::io("create", &store.dir, e))?;
-    let mut tmp = store.temp()?;
-    tmp.write_all(&text).map_err(|e| Error::io("write", &dest, e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io("flush", &dest, e))?;
-    tmp.persist_noclobber(&dest).map_err(|e| Error::io("write the snapshot", &dest, e.error))?;
-    Ok(Taken { id, sha256: hex(&Sha256::digest(&text)), files: manifest.files.len(), bytes, new_bytes })
+    let index = store.put_bytes(index_json, retain)?;
+    let tree = manifest::write_tree(store, &files, retain)?;
+    let controls: BTreeMap<String, String> = a
+        .assessment
+        .controls
+        .iter()
+        .map(|(id, c)| {
+            (
+                id.clone(),
+                serde_json::to_value(c.result).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            )
+        })
+        .collect();
+    // Another writer (on a bucket, where there is no lock) may take the number we chose: the
+    // manifest is created only if the name is free, and on a clash we chain onto theirs.
+    for _ in 0..ATTEMPTS {
+        let ids = store.ids()?;
+        let previous = match ids.last() {
+            Some(last) => Some(store.load(*last)?.1),
+            None => None,
+        };
+        let id = ids.last().map(|i| i + 1).unwrap_or(1);
+        let manifest = Manifest {
+            schema: SCHEMA.into(),
+            id,
+            previous,
+            created: created.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            auditpack: env!("CARGO_PKG_VERSION").into(),
+            evidence_root: a.index.evidence_root.clone(),
+            files: BTreeMap::new(),
+            tree: Some(tree.clone()),
+            totals: Some(manifest::Totals { files: files.len(), bytes }),
+            index: index.clone(),
+            controls: controls.clone(),
+            retention: opts.retention,
+        };
+        let mut text =
+            serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Usage(format!("cannot serialise: {e}")))?;
+        text.push(b'\n');
+        let digest: [u8; 32] = Sha256::digest(&text).into();
+        // Asked before the manifest is written: a TSA that fails leaves no manifest behind.
+        let token = match &opts.tsa {
+            Some(url) => Some(tsa::request(url, &digest)?),
+            None => None,
+        };
+        if !store.create_manifest(id, &text, retain)? {
+            continue;
+        }
+        let attested = match token {
+            Some(t) => {
+                store.put_token(id, &t, retain)?;
+                tsa::attested_time(&t, &digest).ok()
+            }
+            None => None,
+        };
+        return Ok(Taken { id, sha256: hex(&digest), files: files.len(), bytes, new_bytes, attested });
+    }
+    Err(Error::Usage(format!(
+        "other snapshots kept taking the next number in {} ({ATTEMPTS} attempts); run it again",
+        store.location
+    )))
 }
 
 /// Whether a manifest's path could land outside the folder it is extracted to (`..`, an
@@ -420,7 +256,7 @@ fn leaves_project(rel: &str) -> bool {
 }
 
 /// A blob name is a SHA-256 in lowercase hex (anything else could name a path).
-fn is_sha256(s: &str) -> bool {
+pub(crate) fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
@@ -429,8 +265,9 @@ fn is_sha256(s: &str) -> bool {
 pub fn materialize(store: &Store, id: u64, dest: &Path) -> Result<Manifest, Error> {
     let _lock = store.read_lock()?;
     let (m, _) = store.load(id)?;
+    let files = Trees::default().files(store, &m)?;
     let mut buf = vec![0u8; BUF_SIZE];
-    for (rel, r) in &m.files {
+    for (rel, r) in &files {
         if leaves_project(rel) {
             return Err(Error::Usage(format!("snapshot {id} names `{rel}`, which leaves the project")));
         }
@@ -438,7 +275,7 @@ pub fn materialize(store: &Store, id: u64, dest: &Path) -> Result<Manifest, Erro
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
         }
-        let mut f = File::create(&p).map_err(|e| Error::io("write", &p, e))?;
+        let mut f = std::fs::File::create(&p).map_err(|e| Error::io("write", &p, e))?;
         store.copy_blob(&r.sha256, &mut f, &mut buf)?;
         if let Some(t) = r.mtime.and_then(|s| jiff::Timestamp::from_second(s).ok()) {
             f.set_modified(t.into()).map_err(|e| Error::io("set the modification time of", &p, e))?;
@@ -453,25 +290,38 @@ pub fn materialize(store: &Store, id: u64, dest: &Path) -> Result<Manifest, Erro
 pub fn history(store: &Store, upto: Option<u64>, diags: &mut Diagnostics) -> Vec<PastEvidence> {
     let mut out: Vec<PastEvidence> = Vec::new();
     let mut seen = BTreeSet::new();
+    let at = store.location.to_string();
     let lock = match store.read_lock() {
         Ok(Some(l)) => l,
         Ok(None) => return out,
         Err(e) => {
-            diags.push(unreadable_history(&store.dir, &e.to_string()));
+            diags.push(unreadable_history(&at, &e.to_string()));
             return out;
         }
     };
-    let ids = store.ids().unwrap_or_default();
+    let ids = match store.ids() {
+        Ok(ids) => ids,
+        Err(e) => {
+            diags.push(unreadable_history(&at, &e.to_string()));
+            return out;
+        }
+    };
+    let mut indexes_read = BTreeSet::new();
     for id in ids.into_iter().filter(|i| upto.is_none_or(|u| *i <= u)) {
-        let index = store.load(id).and_then(|(m, _)| store.read_blob(&m.index));
+        let index = match store.load(id) {
+            // An index unchanged since an earlier snapshot adds nothing.
+            Ok((m, _)) if !indexes_read.insert(m.index.clone()) => continue,
+            Ok((m, _)) => store.read_blob(&m.index),
+            Err(e) => Err(e),
+        };
         let value: serde_json::Value = match index.map(|b| serde_json::from_slice(&b)) {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => {
-                diags.push(unreadable_history(&store.dir, &format!("snapshot {id}: {e}")));
+                diags.push(unreadable_history(&at, &format!("snapshot {id}: {e}")));
                 continue;
             }
             Err(e) => {
-                diags.push(unreadable_history(&store.dir, &format!("snapshot {id}: {e}")));
+                diags.push(unreadable_history(&at, &format!("snapshot {id}: {e}")));
                 continue;
             }
         };
@@ -502,9 +352,9 @@ fn past_evidence(f: &serde_json::Value, snapshot: u64) -> Option<PastEvidence> {
     })
 }
 
-fn unreadable_history(dir: &Path, why: &str) -> Diagnostic {
+pub fn unreadable_history(at: &str, why: &str) -> Diagnostic {
     Diagnostic::warning("snapshot-history-unreadable", format!("earlier snapshots could not be read: {why}"))
-        .at(Location::file(dir))
+        .at(Location::file(at))
         .hint("run `auditpack snapshot verify`; coverage was assessed from the current evidence only")
 }
 
@@ -520,31 +370,53 @@ pub struct Listed {
     pub bytes: u64,
     /// Bytes of content first recorded by this snapshot.
     pub new_bytes: u64,
+    /// The time a time-stamping authority attests for this manifest (signature checked by
+    /// `snapshot verify --tsa-cert`), or why the token is unusable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attested: Option<String>,
 }
 
 pub fn list(store: &Store) -> Result<Vec<Listed>, Error> {
     let _lock = store.read_lock()?;
     let mut seen = BTreeSet::new();
+    let mut trees = Trees::default();
     let mut out = Vec::new();
     for id in store.ids()? {
         let (m, sha256) = store.load(id)?;
+        let files = trees.files(store, &m)?;
         let mut new_bytes = 0;
-        for r in m.files.values() {
+        for r in files.values() {
             if seen.insert(r.sha256.clone()) {
                 new_bytes += r.size;
             }
         }
+        let attested = match store.token(id)? {
+            Some(t) => {
+                let digest = hex_digest(&sha256);
+                Some(tsa::attested_time(&t, &digest).unwrap_or_else(|e| format!("invalid token: {e}")))
+            }
+            None => None,
+        };
         out.push(Listed {
             id,
             sha256,
             created: m.created.clone(),
             auditpack: m.auditpack.clone(),
-            files: m.files.len(),
-            bytes: m.files.values().map(|r| r.size).sum(),
+            files: files.len(),
+            bytes: files.values().map(|r| r.size).sum(),
             new_bytes,
+            attested,
         });
     }
     Ok(out)
+}
+
+fn hex_digest(sha: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = sha.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).unwrap_or(0);
+    }
+    out
 }
 
 /// What changed between two snapshots.
@@ -565,6 +437,8 @@ pub fn diff(store: &Store, a: u64, b: u64) -> Result<Diff, Error> {
     let _lock = store.read_lock()?;
     let (ma, _) = store.load(a)?;
     let (mb, _) = store.load(b)?;
+    let mut trees = Trees::default();
+    let (fa, fb) = (trees.files(store, &ma)?, trees.files(store, &mb)?);
     let is_evidence = |m: &Manifest, p: &str| p.starts_with(&format!("{}/", m.evidence_root));
     let mut d = Diff {
         from: a,
@@ -575,9 +449,9 @@ pub fn diff(store: &Store, a: u64, b: u64) -> Result<Diff, Error> {
         project_changed: Vec::new(),
         controls_changed: BTreeMap::new(),
     };
-    let paths: BTreeSet<&String> = ma.files.keys().chain(mb.files.keys()).collect();
+    let paths: BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
     for p in paths {
-        let (x, y) = (ma.files.get(p), mb.files.get(p));
+        let (x, y) = (fa.get(p), fb.get(p));
         let evidence = is_evidence(&ma, p) || is_evidence(&mb, p);
         match (x, y, evidence) {
             (None, Some(_), true) => d.evidence_added.push(p.clone()),
@@ -599,21 +473,47 @@ pub fn diff(store: &Store, a: u64, b: u64) -> Result<Diff, Error> {
     Ok(d)
 }
 
-/// Checks the chain (each manifest names the hash of the one before), every blob (present and
-/// matching its name) and reports leftovers of killed runs. Problems are diagnostics.
-pub fn verify(store: &Store) -> Result<(usize, Diagnostics), Error> {
+/// What `snapshot verify` checks beyond the chain and the contents.
+#[derive(Default)]
+pub struct VerifyOptions {
+    /// Trusted TSA certificates: every token must verify against them.
+    pub tsa_certs: Option<Vec<x509_certificate::CapturedX509Certificate>>,
+    /// `[snapshot] retention` as configured now: every snapshot must have been written with it.
+    pub retention: Option<Retention>,
+}
+
+/// What `snapshot verify` found: counts, and each token's attested time.
+#[derive(Debug, Default, Serialize)]
+pub struct Verified {
+    pub snapshots: usize,
+    /// snapshot id -> attested time, for tokens that verified.
+    pub attested: BTreeMap<u64, String>,
+    /// Objects whose retention the storage reported (S3 with Object Lock).
+    pub retention_checked: usize,
+}
+
+/// Checks the chain (each manifest names the hash of the one before), every content (present
+/// and matching its name, trees included), time-stamp tokens, and, on a bucket, each object's
+/// Object Lock retention. Problems are diagnostics.
+pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnostics), Error> {
     let mut diags = Diagnostics::default();
-    if !store.exists() {
-        return Err(Error::Usage(format!("there is no snapshot store at {}", store.dir.display())));
+    if !store.exists()? {
+        return Err(Error::Usage(format!("there is no snapshot store at {}", store.location)));
     }
     let _lock = store.read_lock()?;
     let ids = store.ids()?;
+    let mut out = Verified { snapshots: ids.len(), ..Verified::default() };
     let mut previous: Option<String> = None;
     let mut referenced = BTreeSet::new();
     let mut checked: BTreeMap<String, bool> = BTreeMap::new();
+    // object -> (latest retain-until any snapshot asked for it, the strictest mode).
+    let mut required: BTreeMap<String, Retain> = BTreeMap::new();
+    let mut manifests_required: Vec<(u64, Retain)> = Vec::new();
+    let mut trees = Trees::default();
     let mut buf = vec![0u8; BUF_SIZE];
+    let lock_enabled = store.lock_enabled()?;
     for (n, id) in ids.iter().enumerate() {
-        let at = Location::file(store.manifest_path(*id));
+        let at = Location::file(store.locate(Key::Manifest(*id)));
         let (m, sha) = match store.load(*id) {
             Ok(x) => x,
             Err(e) => {
@@ -658,8 +558,47 @@ pub fn verify(store: &Store) -> Result<(usize, Diagnostics), Error> {
                 .hint("the store was tampered with; restore it from a backup"),
             );
         }
-        previous = Some(sha);
-        for rel in m.files.keys().filter(|r| leaves_project(r)) {
+        previous = Some(sha.clone());
+        verify_token(store, *id, &sha, opts, &mut out, &mut diags)?;
+
+        let mut tree_shas = Vec::new();
+        let mut bad = Vec::new();
+        let files = trees.files_lenient(store, &m, &mut tree_shas, &mut bad);
+        for b in bad {
+            let present = store.has(&b.sha256).unwrap_or(false);
+            let code = if present { "snapshot-blob-corrupt" } else { "snapshot-blob-missing" };
+            diags.push(
+                Diagnostic::error(
+                    code,
+                    format!(
+                        "snapshot {id}: the folder tree of `{}` ({}) {}",
+                        if b.folder.is_empty() { "." } else { &b.folder },
+                        &b.sha256[..12.min(b.sha256.len())],
+                        b.why
+                    ),
+                )
+                .at(Location::file(store.locate(Key::Object(&b.sha256))))
+                .hint("the store was damaged; restore the object from a backup"),
+            );
+            checked.insert(b.sha256.clone(), true);
+        }
+        let retain =
+            m.retention.as_ref().and_then(|r| m.created.parse::<jiff::Timestamp>().ok().map(|t| retain_for(r, t)));
+        if let Some(r) = retain {
+            manifests_required.push((*id, r));
+        } else if opts.retention.is_some() && !store.is_folder() {
+            diags.push(
+                Diagnostic::error(
+                    "snapshot-retention-missing",
+                    format!(
+                        "snapshot {id} was taken without Object Lock retention, which [snapshot] retention now asks for"
+                    ),
+                )
+                .at(at.clone())
+                .hint("its objects may be deleted by anyone with write access; set retention before taking snapshots"),
+            );
+        }
+        for rel in files.keys().filter(|r| leaves_project(r)) {
             diags.push(
                 Diagnostic::error(
                     "snapshot-unsafe-path",
@@ -669,16 +608,21 @@ pub fn verify(store: &Store) -> Result<(usize, Diagnostics), Error> {
                 .hint("a manifest auditpack wrote never does: the store was tampered with; restore it from a backup"),
             );
         }
-        for (rel, r) in m
-            .files
+        let contents = files
             .iter()
             .map(|(p, r)| (p.as_str(), r.sha256.as_str()))
             .chain(std::iter::once(("index.json", m.index.as_str())))
-        {
+            .chain(tree_shas.iter().map(|t| ("(folder tree)", t.as_str())));
+        for (rel, r) in contents {
             referenced.insert(r.to_string());
-            let ok = *checked.entry(r.to_string()).or_insert_with(|| is_sha256(r) && check_blob(store, r, &mut buf));
+            if let Some(want) = retain {
+                let e = required.entry(r.to_string()).or_insert(want);
+                e.until = e.until.max(want.until);
+                e.mode = e.mode.max(want.mode);
+            }
+            let ok = *checked.entry(r.to_string()).or_insert_with(|| is_sha256(r) && store.check_blob(r, &mut buf) == Some(true));
             if !ok {
-                let present = store.blob_path(r).exists();
+                let present = store.has(r).unwrap_or(false);
                 let (code, what) = if present {
                     ("snapshot-blob-corrupt", "does not match its checksum")
                 } else {
@@ -686,48 +630,138 @@ pub fn verify(store: &Store) -> Result<(usize, Diagnostics), Error> {
                 };
                 diags.push(
                     Diagnostic::error(code, format!("snapshot {id}: the content of `{rel}` ({}) {what}", &r[..12.min(r.len())]))
-                        .at(Location::file(store.blob_path(r)))
+                        .at(Location::file(store.locate(Key::Object(r))))
                         .hint("the store was damaged; restore the object from a backup (another copy of the same file has the same checksum)"),
                 );
+                // Reported once, for the first snapshot that refers to it.
+                checked.insert(r.to_string(), true);
             }
         }
     }
-    if let Ok(rd) = std::fs::read_dir(store.dir.join("tmp")) {
-        let left = rd.flatten().count();
-        if left > 0 {
-            diags.push(
-                Diagnostic::note("snapshot-leftovers", format!("{left} temporary file(s) from an interrupted run"))
-                    .at(Location::file(store.dir.join("tmp")))
-                    .hint("harmless: the next `auditpack snapshot` removes them"),
-            );
-        }
+    verify_retention(store, lock_enabled, opts, &required, &manifests_required, &mut out, &mut diags)?;
+    let left = store.leftovers();
+    if left > 0 {
+        diags.push(
+            Diagnostic::note("snapshot-leftovers", format!("{left} temporary file(s) from an interrupted run"))
+                .at(Location::file(store.location.to_string()))
+                .hint("harmless: the next `auditpack snapshot` removes them"),
+        );
     }
-    let mut orphans = 0;
-    for e in walkdir::WalkDir::new(store.dir.join("objects")).min_depth(2).into_iter().flatten() {
-        if e.file_type().is_file() && !referenced.contains(e.file_name().to_string_lossy().as_ref()) {
-            orphans += 1;
-        }
-    }
+    let orphans = store.object_names()?.iter().filter(|n| !referenced.contains(n.as_str())).count();
     if orphans > 0 {
         diags.push(
             Diagnostic::note("snapshot-orphans", format!("{orphans} stored object(s) belong to no snapshot"))
-                .at(Location::file(store.dir.join("objects")))
+                .at(Location::file(store.location.to_string()))
                 .hint("left by an interrupted run; harmless"),
         );
     }
-    Ok((ids.len(), diags))
+    Ok((out, diags))
 }
 
-fn check_blob(store: &Store, sha: &str, buf: &mut [u8]) -> bool {
-    let Ok(mut f) = File::open(store.blob_path(sha)) else { return false };
-    let mut h = Sha256::new();
-    loop {
-        match f.read(buf) {
-            Ok(0) => break,
-            Ok(n) => h.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return false,
+fn verify_token(
+    store: &Store,
+    id: u64,
+    sha: &str,
+    opts: &VerifyOptions,
+    out: &mut Verified,
+    diags: &mut Diagnostics,
+) -> Result<(), Error> {
+    let at = Location::file(store.locate(Key::Token(id)));
+    match store.token(id)? {
+        Some(t) => match tsa::check(&t, &hex_digest(sha), opts.tsa_certs.as_deref()) {
+            Ok(a) => {
+                out.attested.insert(id, a.time);
+            }
+            Err(why) => diags.push(
+                Diagnostic::error(
+                    "snapshot-timestamp-invalid",
+                    format!("snapshot {id}: the time-stamp token is not valid: {why}"),
+                )
+                .at(at)
+                .hint("the manifest or its token was changed, or --tsa-cert is not the authority that signed it"),
+            ),
+        },
+        None if opts.tsa_certs.is_some() => diags.push(
+            Diagnostic::warning("snapshot-timestamp-missing", format!("snapshot {id} has no time-stamp token"))
+                .at(at)
+                .hint("take snapshots with --tsa URL (or [snapshot] tsa) so a third party attests when they existed"),
+        ),
+        None => {}
+    }
+    Ok(())
+}
+
+/// Reads back each object's retention from the storage and reports any without it or held for
+/// less than the snapshots that refer to it asked.
+fn verify_retention(
+    store: &Store,
+    lock_enabled: Option<bool>,
+    opts: &VerifyOptions,
+    required: &BTreeMap<String, Retain>,
+    manifests: &[(u64, Retain)],
+    out: &mut Verified,
+    diags: &mut Diagnostics,
+) -> Result<(), Error> {
+    let asked = opts.retention.is_some() || !manifests.is_empty();
+    if !asked || lock_enabled.is_none() {
+        return Ok(());
+    }
+    if lock_enabled == Some(false) {
+        diags.push(
+            Diagnostic::error(
+                "snapshot-bucket-unlocked",
+                format!(
+                    "{}: the bucket has no Object Lock, so nothing keeps its objects from being deleted or replaced",
+                    store.location
+                ),
+            )
+            .at(Location::file(store.location.to_string()))
+            .hint("create a bucket with Object Lock enabled and take snapshots there (docs/snapshots.md)"),
+        );
+        return Ok(());
+    }
+    let mut check = |key: Key<'_>, want: &Retain, what: String| -> Result<(), Error> {
+        out.retention_checked += 1;
+        let held = store.held(key)?;
+        let Some(held) = held else { return Ok(()) }; // missing: reported as missing content
+        let until = want.until.strftime("%Y-%m-%d").to_string();
+        match (held.mode, held.until) {
+            (Some(mode), Some(t)) if t >= want.until && mode >= want.mode => {}
+            (Some(mode), Some(t)) => diags.push(
+                Diagnostic::error(
+                    "snapshot-retention-short",
+                    format!(
+                        "{what} is retained ({}) until {}, less than the {} until {until} its snapshot asked for",
+                        mode.as_str(),
+                        t.strftime("%Y-%m-%d"),
+                        want.mode.as_str()
+                    ),
+                )
+                .at(Location::file(store.locate(key)))
+                .hint("extend it (aws s3api put-object-retention) before it can be deleted"),
+            ),
+            _ => diags.push(
+                Diagnostic::error(
+                    "snapshot-retention-missing",
+                    format!(
+                        "{what} has no Object Lock retention; its snapshot asked for {} until {until}",
+                        want.mode.as_str()
+                    ),
+                )
+                .at(Location::file(store.locate(key)))
+                .hint("set it (aws s3api put-object-retention) before anyone deletes it"),
+            ),
+        }
+        Ok(())
+    };
+    for (id, want) in manifests {
+        check(Key::Manifest(*id), want, format!("the manifest of snapshot {id}"))?;
+        if store.token(*id)?.is_some() {
+            check(Key::Token(*id), want, format!("the time-stamp token of snapshot {id}"))?;
         }
     }
-    hex(&h.finalize()) == sha
+    for (sha, want) in required {
+        check(Key::Object(sha), want, format!("the object {}", &sha[..12.min(sha.len())]))?;
+    }
+    Ok(())
 }
