@@ -185,13 +185,22 @@ impl Trees {
     ) {
         trees.push(sha.to_string());
         if !self.cache.contains_key(sha) {
-            let parsed = store.read_blob(sha).map_err(|e| e.to_string()).and_then(|b| {
-                let t: Tree = serde_json::from_slice(&b).map_err(|e| format!("is not a tree ({e})"))?;
-                if t.schema != TREE_SCHEMA {
-                    return Err(format!("has schema `{}`", t.schema));
-                }
-                Ok(t)
-            });
+            let parsed = store
+                .read_blob(sha)
+                .map_err(|_| {
+                    if store.has(sha).unwrap_or(false) {
+                        "does not match its checksum".to_string()
+                    } else {
+                        "is missing".to_string()
+                    }
+                })
+                .and_then(|b| {
+                    let t: Tree = serde_json::from_slice(&b).map_err(|e| format!("is not a tree ({e})"))?;
+                    if t.schema != TREE_SCHEMA {
+                        return Err(format!("has schema `{}`", t.schema));
+                    }
+                    Ok(t)
+                });
             match parsed {
                 Ok(t) => {
                     self.cache.insert(sha.to_string(), t);
