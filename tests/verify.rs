@@ -861,7 +861,8 @@ fn symlink_entries_in_a_zip_are_refused_as_hostile() {
     let f = Fixture::init();
     let d = f.dir.path();
     type Links = &'static [(&'static str, &'static str)];
-    let cases: &[(&str, Links, &[(&str, &[u8])])] = &[
+    type Files = &'static [(&'static str, &'static [u8])];
+    let cases: &[(&str, Links, Files)] = &[
         ("etc-passwd.zip", &[("bag/data/passwd", "/etc/passwd")], &[]),
         ("dotdot.zip", &[("bag/data/x", "../../tmp/x")], &[]),
         // A link to a folder, then a file "inside" it: unzip writes through the link.

@@ -221,7 +221,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -1363,6 +1363,9 @@ impl Hashed {
 
 /// Where a file's bytes go, in one pass: the hashers, CRC-32 (for a zip entry), and a count
 /// bounded by the declared size.
+/// A consumer of a file's bytes as they are read.
+type Tap<'t> = &'t mut dyn FnMut(&[u8]);
+
 struct Sink<'t> {
     hashers: Vec<Hasher>,
     algs: AlgSet,
@@ -1373,7 +1376,7 @@ struct Sink<'t> {
     /// The bytes themselves, for a small tag file that is read whole.
     keep: Option<Vec<u8>>,
     /// Where the bytes go as they are read, for a tag file that is parsed line by line.
-    tap: Option<&'t mut dyn FnMut(&[u8])>,
+    tap: Option<Tap<'t>>,
 }
 
 impl<'t> Sink<'t> {
