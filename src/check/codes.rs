@@ -179,6 +179,19 @@ pub const CODES: &[Code] = &[
     c("snapshot-leftovers", Note, "Temporary files of an interrupted run"),
     c("snapshot-orphans", Note, "Stored contents no snapshot names (an interrupted run)"),
     c("snapshot-history-unreadable", Warning, "A build could not read earlier snapshots"),
+    c("snapshot-bucket-unlocked", Error, "Retention is asked for but the bucket has no Object Lock"),
+    c(
+        "snapshot-retention-missing",
+        Error,
+        "An object or snapshot holds no Object Lock retention though retention is asked for",
+    ),
+    c(
+        "snapshot-retention-short",
+        Error,
+        "An object is retained for less (or in a weaker mode) than its snapshots asked",
+    ),
+    c("snapshot-timestamp-invalid", Error, "A snapshot's RFC 3161 token does not verify"),
+    c("snapshot-timestamp-missing", Warning, "`verify --tsa-cert` found a snapshot without a time-stamp token"),
     c("cache-not-written", Warning, "The hash cache could not be written"),
 ];
 

@@ -169,7 +169,18 @@ fn snapshot_verify_refuses_a_manifest_naming_dotdot() {
     run_in(f.dir.path(), &["snapshot", "project", "-q"]).code(0);
     let m = f.path(".auditpack/snapshots/snapshots/000001.json");
     let text = std::fs::read_to_string(&m).unwrap();
-    std::fs::write(&m, text.replace("\"risks.json\"", "\"../../x\"")).unwrap();
+    // A hand-edited manifest that lists a file outside the project beside its tree (the schema-1
+    // `files` map, which stores written before per-folder trees use and which is still read).
+    let forged = text.replacen(
+        "\"evidence_root\": \"evidence\",",
+        &format!(
+            "\"evidence_root\": \"evidence\", \"files\": {{\"../../x\": {{\"sha256\": \"{}\", \"size\": 1, \"mtime\": null}}}},",
+            "0".repeat(64)
+        ),
+        1,
+    );
+    assert_ne!(forged, text, "the manifest has the expected shape");
+    std::fs::write(&m, forged).unwrap();
     let r = run_in(f.dir.path(), &["snapshot", "verify", "project"]);
     let out = crate::harness::bin().args(["snapshot", "verify", "project"]).current_dir(f.dir.path()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
