@@ -252,7 +252,7 @@ fn every_snapshot_command_works_on_a_bucket_as_on_a_folder() {
     run_s3(&f, &e, &["snapshot", "list", "project"]).code(0).out_says(&["   1  ", "   3  "]);
     run_s3(&f, &e, &["snapshot", "diff", "2", "3", "--project", "project"]).code(0).out_says(&[
         "removed  evidence/AC-01/access-review-2026-Q1.csv",
-        "added    evidence/AC-01/access-review-2026-Q2.csv",
+        "changed  evidence/AC-01/access-review-2026-Q2.csv",
         "controls.toml",
     ]);
     run_s3(&f, &e, &["snapshot", "verify", "project"]).code(0).out_says(&[&format!("{url}: 3 snapshot(s)"), "intact"]);

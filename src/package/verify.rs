@@ -127,8 +127,10 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification, Error> 
         (Container::zip(path, &mut problems)?, "zip")
     } else {
         // A FIFO would block the open forever, a device never ends: neither is opened.
-        let why =
-            format!("not a regular file (it is {}); a package is a .zip file or a bag folder", fsutil::kind_of(&meta.file_type()));
+        let why = format!(
+            "not a regular file (it is {}); a package is a .zip file or a bag folder",
+            fsutil::kind_of(&meta.file_type())
+        );
         return Err(Error::io("read the package", path, std::io::Error::new(std::io::ErrorKind::InvalidInput, why)));
     };
     let mut v = Verification {

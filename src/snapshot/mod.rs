@@ -620,7 +620,9 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
                 e.until = e.until.max(want.until);
                 e.mode = e.mode.max(want.mode);
             }
-            let ok = *checked.entry(r.to_string()).or_insert_with(|| is_sha256(r) && store.check_blob(r, &mut buf) == Some(true));
+            let ok = *checked
+                .entry(r.to_string())
+                .or_insert_with(|| is_sha256(r) && store.check_blob(r, &mut buf) == Some(true));
             if !ok {
                 let present = store.has(r).unwrap_or(false);
                 let (code, what) = if present {
