@@ -225,8 +225,8 @@ fn csv_register_loads_like_the_json_one() {
 #[test]
 fn scan_on_the_command_line_is_imported_and_deduplicated() {
     let (_t, dir) = project(None);
-    let grype =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/external/scanners/grype/same_cve_different_paths.json");
+    let grype = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/external/scanners/grype/same_cve_different_paths.json");
     let c = check(&dir, &["--scan", grype.to_str().unwrap()]);
     assert!(c.codes().contains(&"scan-target-unmapped"), "{:?}", c.codes());
     let broken = dir.join("controls.toml");

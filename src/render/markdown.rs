@@ -425,7 +425,8 @@ mod tests {
     #[test]
     fn code_spans_show_file_names_as_they_are() {
         let html = |md: &str| crate::render::html::render(&doc(md));
-        let page = html(&format!("{}\n\n| a |\n|---|\n| {} |\n", code_span("x/2026-02-27_a*b*.txt"), code_cell("p|q_r`s")));
+        let page =
+            html(&format!("{}\n\n| a |\n|---|\n| {} |\n", code_span("x/2026-02-27_a*b*.txt"), code_cell("p|q_r`s")));
         assert!(page.contains("<code>x/2026-02-27_a*b*.txt</code>"), "{page}");
         assert!(page.contains("<code>p|q_r`s</code>"), "{page}");
         assert_eq!(code_span("`tick`"), "`` `tick` ``");

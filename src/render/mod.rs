@@ -22,9 +22,43 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("describe.md", include_str!("../../templates/describe.md")),
     ("controls.md", include_str!("../../templates/controls.md")),
     ("other-information.md", include_str!("../../templates/other-information.md")),
+    ("annex.md", include_str!("../../templates/annex.md")),
+    ("gap-analysis.md", include_str!("../../templates/gap-analysis.md")),
     ("risk.md", include_str!("../../templates/risk.md")),
+    ("control-evidence.md", include_str!("../../templates/control-evidence.md")),
+    ("responses.md", include_str!("../../templates/responses.md")),
     ("evidence-index.md", include_str!("../../templates/evidence-index.md")),
 ];
+
+/// The documents rendered from the one report model, by the template each starts from. A
+/// template sees which one it is rendering as `document`, so a part shared by two documents
+/// (the system description) links only to sections the document holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// The draft SOC 2 report (`report.md`): for customers under NDA.
+    Report,
+    /// The auditor's annex (`annex.md`): readiness material for management and the auditor.
+    Annex,
+    /// The system description alone (`describe.md`).
+    Describe,
+}
+
+impl DocumentKind {
+    pub fn template(self) -> &'static str {
+        match self {
+            DocumentKind::Report => "report.md",
+            DocumentKind::Annex => "annex.md",
+            DocumentKind::Describe => "describe.md",
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            DocumentKind::Report => "report",
+            DocumentKind::Annex => "annex",
+            DocumentKind::Describe => "describe",
+        }
+    }
+}
 
 pub struct Templates {
     tera: tera::Tera,
@@ -68,8 +102,23 @@ impl Templates {
 
     /// Renders template `name` with `value` as its context (the report model's fields at top level).
     pub fn render<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<String, Error> {
-        let ctx = tera::Context::from_serialize(value)
+        self.render_as(name, value, None)
+    }
+
+    /// Renders document `kind` from the report model; `document` in the context names it.
+    pub fn render_document<T: serde::Serialize>(&self, kind: DocumentKind, value: &T) -> Result<String, Error> {
+        self.render_as(kind.template(), value, Some(kind))
+    }
+
+    fn render_as<T: serde::Serialize>(
+        &self,
+        name: &str,
+        value: &T,
+        kind: Option<DocumentKind>,
+    ) -> Result<String, Error> {
+        let mut ctx = tera::Context::from_serialize(value)
             .map_err(|e| Error::Template { name: name.into(), message: tera_message(&e) })?;
+        ctx.insert("document", kind.map_or("", DocumentKind::name));
         let text = self
             .tera
             .render(name, &ctx)

@@ -1975,7 +1975,12 @@ fn title_page(doc: &Document, fonts: &Fonts, theme: &Theme, logo: Option<(usize,
             items.push(Item::text(MARGIN_X, y - ss * 0.3, Face::Regular, ss, theme.text, t));
         }
     }
-    let date = fonts.ellipsize(Face::Regular, 11.0, &meta.date, TEXT_W);
+    let date = fonts.ellipsize(
+        Face::Regular,
+        11.0,
+        if meta.date_text.is_empty() { &meta.date } else { &meta.date_text },
+        TEXT_W,
+    );
     if !date.is_empty() && y + 14.0 + 11.0 * 1.35 <= limit {
         y += 14.0 + 11.0 * 1.35;
         items.push(Item::text(MARGIN_X, y - 11.0 * 0.3, Face::Regular, 11.0, theme.muted, date));
