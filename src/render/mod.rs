@@ -145,10 +145,42 @@ fn tidy(text: &str) -> String {
             continue;
         }
         blank = false;
-        out.push_str(line);
+        if fenced {
+            out.push_str(line);
+        } else {
+            single_full_stop(line, &mut out);
+        }
         out.push('\n');
     }
     out
+}
+
+/// A name that ends with a full stop ("Inc.") at the end of a sentence the template closes gets
+/// one full stop, not two: "Inc.." becomes "Inc.". An ellipsis and code spans are left alone.
+fn single_full_stop(line: &str, out: &mut String) {
+    let b = line.as_bytes();
+    let mut in_code = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'`' {
+            in_code = !in_code;
+        }
+        let doubled = !in_code
+            && c == b'.'
+            && i > 0
+            && b[i - 1].is_ascii_alphabetic()
+            && b.get(i + 1) == Some(&b'.')
+            && b.get(i + 2).is_none_or(|n| n.is_ascii_whitespace() || matches!(n, b'*' | b')' | b'|'));
+        if doubled {
+            out.push('.');
+            i += 2;
+            continue;
+        }
+        let ch_len = line[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&line[i..i + ch_len]);
+        i += ch_len;
+    }
 }
 
 /// tera's error with its causes, which hold the useful part (line, variable name).
@@ -242,6 +274,17 @@ mod tests {
         std::fs::write(dir.path().join("controls.md"), "{% for x in %}").unwrap();
         let err = Templates::load(Some(dir.path())).err().expect("parse error");
         assert!(err.to_string().contains("controls.md"), "{err}");
+    }
+
+    #[test]
+    fn an_abbreviation_ends_a_sentence_with_one_full_stop() {
+        assert_eq!(
+            tidy("the controls at Nimbus Analytics, Inc.. These are\n"),
+            "the controls at Nimbus Analytics, Inc. These are\n"
+        );
+        assert_eq!(tidy("Inc..\n"), "Inc.\n");
+        assert_eq!(tidy("wait... and `a..` and x..y\n"), "wait... and `a..` and x..y\n");
+        assert_eq!(tidy("```\nInc.. \n```\n"), "```\nInc.. \n```\n");
     }
 
     #[test]
