@@ -2760,6 +2760,7 @@ mod tests {
             organisation: "Acme Cloud GmbH".into(),
             confidentiality: "Confidential".into(),
             date: "2025-02-14".into(),
+            date_text: String::new(),
             accent: "#1f4e79".into(),
             logo: None,
         }
