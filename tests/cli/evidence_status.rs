@@ -35,8 +35,7 @@ const STATEMENT: &str = "no_occurrence = true\nperiod_start = 2026-01-01\nperiod
 #[test]
 fn a_per_event_control_without_evidence_is_a_gap() {
     let f = type2_with_per_event_control();
-    check(&f)
-        .says(&["warning[missing-evidence]: control `DP-04` has no evidence", "no-occurrence statement"]);
+    check(&f).says(&["warning[missing-evidence]: control `DP-04` has no evidence", "no-occurrence statement"]);
     f.run("build", &["-q"]).code(0);
     let annex = std::fs::read_to_string(f.out("annex.md")).unwrap();
     assert!(annex.contains("| [DP-04](#control-dp-04) Secure disposal of devices | No evidence on file |"), "{annex}");
@@ -74,8 +73,7 @@ fn a_statement_contradicted_by_evidence_or_short_of_the_period_is_reported() {
     ]);
     f.remove("evidence/DP-04/wipe-record-2026-03-02.txt");
     f.write("evidence/DP-04/no-disposals-2026-H1.md.meta.toml", &STATEMENT.replace("2026-06-30", "2026-03-31"));
-    check(&f)
-        .says(&["warning[no-occurrence-period]", "covers 2026-01-01 to 2026-03-31, not the whole period"]);
+    check(&f).says(&["warning[no-occurrence-period]", "covers 2026-01-01 to 2026-03-31, not the whole period"]);
 }
 
 #[test]
