@@ -155,6 +155,7 @@ fn pipeline(c: &mut Criterion) {
         organisation: "Bench, Inc.".into(),
         confidentiality: "Confidential".into(),
         date: "2024-12-31".into(),
+        date_text: String::new(),
         accent: "#1f4e79".into(),
         logo: None,
     };

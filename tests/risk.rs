@@ -240,10 +240,15 @@ fn build_draws_heat_maps_and_traces_risks_to_evidence() {
     let (t, dir) = project(Some("scanner-raises-likelihood"));
     let out = t.path().join("out");
     Command::cargo_bin("auditpack").unwrap().arg("build").arg(&dir).arg("--out").arg(&out).assert().success();
-    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    // The risk register, its heat maps and the scanner findings are in the auditor's annex, not
+    // in the draft report customers read.
+    let html = std::fs::read_to_string(out.join("annex.html")).unwrap();
     assert_eq!(html.matches("<figure class=\"chart\"><svg").count(), 2, "two heat maps as pictures");
     assert!(html.contains("Inherent risk") && html.contains("Residual risk"));
-    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(!report.contains("<figure class=\"chart\">"), "no heat map in the draft report");
+    assert!(!report.contains("CVE-2026-9999"), "no scanner finding in the draft report");
+    let md = std::fs::read_to_string(out.join("annex.md")).unwrap();
     assert!(md.contains("# Risk assessment"));
     let hash = std::fs::read_to_string(out.join("index.json")).unwrap();
     let index: Value = serde_json::from_str(&hash).unwrap();

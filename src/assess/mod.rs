@@ -32,15 +32,38 @@ pub struct Assessment {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ControlStatus {
+    /// Evidence files mapped to the control, a no-occurrence statement included.
     pub evidence_count: usize,
     /// Latest effective date of evidence on or before the end of the period.
     pub latest: Option<Date>,
     pub stale: bool,
     /// Type 2: the expected occurrences in the period and the evidence of each.
     pub occurrences: Vec<Occurrence>,
-    pub result: TestResult,
-    /// The result in the auditors' words.
-    pub result_text: String,
+    /// Management's evidence status (named `result` in Rust only because snapshot manifests
+    /// record it under that name; it is never a test result).
+    #[serde(rename = "state")]
+    pub result: EvidenceState,
+    /// The status in management's words: what is on file, never an auditor's conclusion.
+    pub status_text: String,
+    /// Management's statement that the control had no occurrence in the period, if any.
+    pub no_occurrence: Option<NoOccurrenceRef>,
+}
+
+impl ControlStatus {
+    /// Whether the status is a gap management has to close or explain (readiness material).
+    pub fn is_gap(&self) -> bool {
+        !matches!(self.result, EvidenceState::Complete | EvidenceState::NoOccurrence)
+    }
+}
+
+/// A no-occurrence statement as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoOccurrenceRef {
+    /// The statement file (an evidence file with a `no_occurrence` sidecar).
+    pub path: String,
+    pub start: Date,
+    pub end: Date,
+    pub attested_by: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,13 +77,23 @@ pub struct Occurrence {
     pub evidence_count: usize,
 }
 
+/// What management has on file for a control. These are readiness states for management and
+/// the service auditor's planning; the auditor's tests and results are not auditpack's to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum TestResult {
-    NoExceptions,
-    Exceptions,
-    DidNotOperate,
-    NoEvidence,
+pub enum EvidenceState {
+    /// Evidence for every expected occurrence in the period (Type 2), current evidence (Type 1).
+    Complete,
+    /// Some expected occurrences in the period have no evidence.
+    Partial,
+    /// The latest evidence is older than the control's frequency allows.
+    Stale,
+    /// Evidence on file, none of it dated in the period.
+    OutsidePeriod,
+    /// No evidence at all.
+    Missing,
+    /// Management states that the control had no occurrence in the period.
+    NoOccurrence,
 }
 
 /// Evidence an earlier snapshot recorded, as it was then (see `snapshot::history`).
@@ -102,7 +135,10 @@ pub fn assess(
         }
     }
     for c in &project.controls {
-        let files: &[&crate::index::IndexedFile] = files_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let all: &[&crate::index::IndexedFile] = files_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+        // A no-occurrence statement is on file, but it is not evidence of an occurrence.
+        let (statements, files): (Vec<&crate::index::IndexedFile>, Vec<&crate::index::IndexedFile>) =
+            all.iter().partition(|f| f.file.sidecar.as_ref().is_some_and(|s| s.meta.no_occurrence.is_some()));
         let earlier: Vec<&&PastEvidence> = replaced.iter().filter(|p| p.controls.contains(&c.id)).collect();
         let latest = files.iter().map(|f| f.effective().date).filter(|d| *d <= audit.end).max();
         let stale = match (latest, c.frequency.max_age_days()) {
@@ -127,15 +163,21 @@ pub fn assess(
             .collect();
         let in_period = files.iter().filter(|f| f.effective().overlaps(audit.start, audit.end)).count()
             + earlier.iter().filter(|p| p.effective.overlaps(audit.start, audit.end)).count();
-        let (result, result_text) = result(audit.kind, c.frequency, files.len(), in_period, &occurrences);
+        let statement = no_occurrence_statement(project, c, &statements, in_period, diags);
+        let (state, status_text) =
+            evidence_status(audit.kind, c.frequency, files.len(), in_period, latest, stale, &occurrences, &statement);
 
-        if files.is_empty() {
+        if state == EvidenceState::Missing {
             diags.push(
                 Diagnostic::warning("missing-evidence", format!("control `{}` has no evidence", c.id))
                     .at(c.location.clone())
-                    .hint("add evidence files for it (a folder named after the control id works), or an `evidence` pattern"),
+                    .hint(if c.frequency == Frequency::PerEvent {
+                        "add evidence of each event in the period; if there was none, record a no-occurrence statement (docs/assessment.md)"
+                    } else {
+                        "add evidence files for it (a folder named after the control id works), or an `evidence` pattern"
+                    }),
             );
-        } else if stale {
+        } else if stale && state != EvidenceState::NoOccurrence {
             diags.push(
                 Diagnostic::warning(
                     "stale-evidence",
@@ -154,7 +196,7 @@ pub fn assess(
         }
         let missing: Vec<&str> =
             occurrences.iter().filter(|o| o.evidence.is_empty()).map(|o| o.label.as_str()).collect();
-        if !files.is_empty() && !missing.is_empty() {
+        if !files.is_empty() && !missing.is_empty() && state != EvidenceState::NoOccurrence {
             diags.push(
                 Diagnostic::warning(
                     "missing-occurrence",
@@ -173,7 +215,15 @@ pub fn assess(
         }
         controls.insert(
             c.id.clone(),
-            ControlStatus { evidence_count: files.len(), latest, stale, occurrences, result, result_text },
+            ControlStatus {
+                evidence_count: all.len(),
+                latest,
+                stale,
+                occurrences,
+                result: state,
+                status_text,
+                no_occurrence: statement,
+            },
         );
     }
 
@@ -222,44 +272,156 @@ fn abbreviate(items: &[&str], max: usize) -> String {
     }
 }
 
-/// The test result and its wording, as auditors write them.
-fn result(
+/// The control's no-occurrence statement, when one covers the period and nothing contradicts it.
+fn no_occurrence_statement(
+    project: &Project,
+    c: &crate::project::Control,
+    statements: &[&crate::index::IndexedFile],
+    in_period: usize,
+    diags: &mut Diagnostics,
+) -> Option<NoOccurrenceRef> {
+    let audit = &project.audit;
+    let mut found = None;
+    for f in statements {
+        let Some(n) = f.file.sidecar.as_ref().and_then(|s| s.meta.no_occurrence.as_ref()) else {
+            continue;
+        };
+        let sidecar = f.file.sidecar.as_ref().map(|s| s.path.clone()).unwrap_or_default();
+        if n.start > audit.start || n.end < audit.end {
+            diags.push(
+                Diagnostic::warning(
+                    "no-occurrence-period",
+                    format!(
+                        "the no-occurrence statement for control `{}` covers {} to {}, not the whole period {} to {}",
+                        c.id, n.start, n.end, audit.start, audit.end
+                    ),
+                )
+                .at_file(sidecar)
+                .hint("state the whole period in `period_start` and `period_end`, or add evidence of the occurrences"),
+            );
+            continue;
+        }
+        if in_period > 0 {
+            diags.push(
+                Diagnostic::warning(
+                    "no-occurrence-contradicted",
+                    format!(
+                        "control `{}` has a no-occurrence statement and {in_period} evidence file{} dated in the period",
+                        c.id,
+                        if in_period == 1 { "" } else { "s" }
+                    ),
+                )
+                .at_file(sidecar)
+                .hint("withdraw the statement if the control operated, or correct the evidence's dates or mapping"),
+            );
+            return None;
+        }
+        found.get_or_insert(NoOccurrenceRef {
+            path: f.file.path.clone(),
+            start: n.start,
+            end: n.end,
+            attested_by: n.attested_by.clone(),
+        });
+    }
+    found
+}
+
+/// "2026-Q1" as "Q1 2026", "2026-03" as "March 2026", "2026-W05" as "week 5 of 2026".
+pub fn occurrence_words(label: &str) -> String {
+    let Some((year, rest)) = label.split_once('-') else {
+        return label.to_string();
+    };
+    if let Some(q) = rest.strip_prefix('Q') {
+        return format!("Q{q} {year}");
+    }
+    if let Some(h) = rest.strip_prefix('H') {
+        return format!("H{h} {year}");
+    }
+    if let Some(w) = rest.strip_prefix('W') {
+        return format!("week {} of {year}", w.trim_start_matches('0'));
+    }
+    match label.parse::<Date>() {
+        Ok(d) => crate::report::long_date(d),
+        Err(_) => match (year.parse::<i16>(), rest.parse::<i8>()) {
+            (Ok(y), Ok(m)) => Date::new(y, m, 1).map(|d| d.strftime("%B %Y").to_string()).unwrap_or(label.into()),
+            _ => label.to_string(),
+        },
+    }
+}
+
+/// The unit of a frequency's occurrences, singular and plural.
+fn unit(freq: Frequency) -> (&'static str, &'static str) {
+    match freq {
+        Frequency::Annual => ("year", "years"),
+        Frequency::Semiannual => ("half-year", "half-years"),
+        Frequency::Quarterly => ("quarter", "quarters"),
+        Frequency::Monthly | Frequency::Continuous => ("month", "months"),
+        Frequency::Weekly => ("week", "weeks"),
+        Frequency::Daily => ("day", "days"),
+        Frequency::PerEvent => ("event", "events"),
+    }
+}
+
+/// "1 event", "3 events"
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Management's evidence status and its wording: what is on file, in words that cannot be
+/// taken for an audit result (no "exceptions", no "operated effectively").
+#[allow(clippy::too_many_arguments)]
+fn evidence_status(
     kind: AuditType,
     freq: Frequency,
     total: usize,
     in_period: usize,
+    latest: Option<Date>,
+    stale: bool,
     occ: &[Occurrence],
-) -> (TestResult, String) {
-    match kind {
-        AuditType::Type1 if total == 0 => {
-            (TestResult::NoEvidence, "No evidence of the control's design was provided.".into())
-        }
-        AuditType::Type1 => {
-            (TestResult::NoExceptions, "Control design and evidence present. No exceptions noted.".into())
-        }
-        AuditType::Type2 => {
-            if in_period == 0 {
-                return (
-                    TestResult::DidNotOperate,
-                    "The control did not operate during the period; operating effectiveness could not be tested."
-                        .into(),
-                );
-            }
-            let missing: Vec<&str> = occ.iter().filter(|o| o.evidence.is_empty()).map(|o| o.label.as_str()).collect();
-            if missing.is_empty() {
-                (TestResult::NoExceptions, "No exceptions noted.".into())
-            } else {
-                let unit = if freq == Frequency::Daily { "days" } else { "expected occurrences" };
-                (
-                    TestResult::Exceptions,
-                    format!(
-                        "Exception noted: no evidence for {} of {} {unit} ({}).",
-                        missing.len(),
-                        occ.len(),
-                        abbreviate(&missing, 6)
-                    ),
-                )
-            }
-        }
+    statement: &Option<NoOccurrenceRef>,
+) -> (EvidenceState, String) {
+    if let Some(s) = statement {
+        let when = if kind == AuditType::Type2 { "in the period" } else { "as of the date" };
+        return (
+            EvidenceState::NoOccurrence,
+            format!("No occurrence {when} (management's statement, attested by {})", s.attested_by),
+        );
     }
+    if total == 0 {
+        return (EvidenceState::Missing, "No evidence on file".into());
+    }
+    let latest_text = latest.map(|d| d.to_string()).unwrap_or_else(|| "after the period".into());
+    if kind == AuditType::Type2 && in_period == 0 {
+        return (
+            EvidenceState::OutsidePeriod,
+            format!("No evidence dated in the period; latest evidence {latest_text}"),
+        );
+    }
+    let missing: Vec<String> =
+        occ.iter().filter(|o| o.evidence.is_empty()).map(|o| occurrence_words(&o.label)).collect();
+    let (one, many) = unit(freq);
+    let of_all = if occ.len() == 1 { one } else { many };
+    if kind == AuditType::Type2 && !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(String::as_str).collect();
+        return (
+            EvidenceState::Partial,
+            format!(
+                "Evidence on file for {} of {} {of_all}; missing for {}",
+                occ.len() - missing.len(),
+                occ.len(),
+                abbreviate(&names, 6)
+            ),
+        );
+    }
+    if stale {
+        return (EvidenceState::Stale, format!("Latest evidence {latest_text}: stale"));
+    }
+    let text = match kind {
+        AuditType::Type1 => format!("Evidence on file, latest {latest_text}"),
+        AuditType::Type2 if freq == Frequency::PerEvent => {
+            format!("Evidence on file for {} in the period", plural(in_period, one, many))
+        }
+        AuditType::Type2 => format!("Evidence on file for {} of {} {of_all}", occ.len(), occ.len()),
+    };
+    (EvidenceState::Complete, text)
 }

@@ -5,7 +5,7 @@
 //! Each check is a diagnostic with a stable code documented in docs/diagnostics.md. Dates come
 //! from the audit (the end of the period), never from the clock.
 
-use super::{ControlStatus, TestResult};
+use super::{ControlStatus, EvidenceState};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::model::{AssetCategory, AuditType, Criticality};
 use crate::project::risks::Seg;
@@ -68,7 +68,7 @@ pub struct RiskControlStatus {
     pub in_catalogue: bool,
     pub evidence_count: usize,
     pub stale: bool,
-    pub result: Option<TestResult>,
+    pub state: Option<EvidenceState>,
 }
 
 /// Words that name a class of threat rather than a risk.
@@ -201,7 +201,7 @@ pub fn assess(
                 in_catalogue: status.is_some(),
                 evidence_count: status.map(|x| x.evidence_count).unwrap_or(0),
                 stale: status.is_some_and(|x| x.stale),
-                result: status.map(|x| x.result),
+                state: status.map(|x| x.result),
             });
             let place = at(r, &[Seg::Key("controls"), Seg::Index(ci), Seg::Key("control_id")]);
             let Some(status) = status else {
@@ -218,15 +218,17 @@ pub fn assess(
                 );
                 continue;
             };
-            let problem = if status.evidence_count == 0 {
+            let problem = if status.result == EvidenceState::NoOccurrence {
+                None
+            } else if status.result == EvidenceState::Missing {
                 Some("has no evidence".to_string())
             } else if status.stale {
                 Some(format!(
                     "has stale evidence (latest {})",
                     status.latest.map(|d| d.to_string()).unwrap_or_else(|| "none in the period".into())
                 ))
-            } else if status.result == TestResult::DidNotOperate {
-                Some("did not operate during the period".to_string())
+            } else if status.result == EvidenceState::OutsidePeriod {
+                Some("has no evidence dated in the period".to_string())
             } else {
                 None
             };

@@ -65,6 +65,15 @@ pub const CODES: &[Code] = &[
     c("missing-evidence", Warning, "A control has no evidence"),
     c("stale-evidence", Warning, "A control's latest evidence is older than its frequency allows"),
     c("missing-occurrence", Warning, "A control has no evidence for some occurrences in the period"),
+    c("invalid-no-occurrence", Error, "A no-occurrence statement's sidecar lacks its period or who attests it"),
+    c("no-occurrence-period", Warning, "A no-occurrence statement does not cover the whole period"),
+    c(
+        "no-occurrence-contradicted",
+        Warning,
+        "A control has a no-occurrence statement and evidence dated in the period",
+    ),
+    c("past-tense-procedure", Warning, "A proposed test procedure reads as already performed"),
+    c("test-type-mismatch", Warning, "A control's `test_types` disagree with its test procedure"),
     c("uncovered-criterion", Warning, "Criteria in scope that no control addresses"),
     // The risk register.
     c("no-risks", Note, "The project has no risk register"),

@@ -6,7 +6,7 @@ use crate::collect::CollectOptions;
 use crate::diag::Diagnostics;
 use crate::output::Staging;
 use crate::package::{Artifact, Content};
-use crate::render::{Templates, doc::DocMeta};
+use crate::render::{DocumentKind, Templates, doc::DocMeta};
 use std::path::PathBuf;
 
 /// What a run writes.
@@ -212,10 +212,14 @@ struct Rendered {
     pdf: Vec<u8>,
 }
 
-fn render(a: &crate::Assessed, template: &str, meta: DocMeta, timings: &mut Timings) -> Result<Rendered, Error> {
-    let project = &a.project;
-    let templates = Templates::load(Some(&project.root.join(&project.paths.templates)))?;
-    let markdown = templates.render(template, &a.report)?;
+fn render(
+    a: &crate::Assessed,
+    templates: &Templates,
+    kind: DocumentKind,
+    meta: DocMeta,
+    timings: &mut Timings,
+) -> Result<Rendered, Error> {
+    let markdown = templates.render_document(kind, &a.report)?;
     timings.mark("render markdown");
     let charts = crate::render::charts::charts(&a.report);
     let document = crate::render::markdown::parse(&markdown, meta, &charts);
@@ -227,8 +231,12 @@ fn render(a: &crate::Assessed, template: &str, meta: DocMeta, timings: &mut Timi
     Ok(Rendered { markdown, html, pdf })
 }
 
+fn load_templates(a: &crate::Assessed) -> Result<Templates, Error> {
+    Templates::load(Some(&a.project.root.join(&a.project.paths.templates)))
+}
+
 fn write_description(a: &crate::Assessed, staging: &mut Staging, timings: &mut Timings) -> Result<(), Error> {
-    let mut meta = doc_meta(a)?;
+    let mut meta = doc_meta(a, DocumentKind::Describe)?;
     meta.title = format!("Description of the {}", a.report.meta.system);
     meta.subtitle = vec![
         a.report.meta.organisation.clone(),
@@ -240,7 +248,8 @@ fn write_description(a: &crate::Assessed, staging: &mut Staging, timings: &mut T
         },
         "Prepared in accordance with DC 200".to_string(),
     ];
-    let r = render(a, "describe.md", meta, timings)?;
+    meta.date_text = a.report.meta.report_date_text.clone();
+    let r = render(a, &load_templates(a)?, DocumentKind::Describe, meta, timings)?;
     staging.write("description.md", r.markdown.as_bytes())?;
     staging.write("description.html", r.html.as_bytes())?;
     staging.write("description.pdf", &r.pdf)
@@ -254,7 +263,9 @@ fn write_build(
     timings: &mut Timings,
 ) -> Result<(), Error> {
     let project = &a.project;
-    let Rendered { markdown, html, pdf } = render(a, "report.md", doc_meta(a)?, timings)?;
+    let templates = load_templates(a)?;
+    let report = render(a, &templates, DocumentKind::Report, doc_meta(a, DocumentKind::Report)?, timings)?;
+    let annex = render(a, &templates, DocumentKind::Annex, doc_meta(a, DocumentKind::Annex)?, timings)?;
     let report_json = staging.write_json("report.json", &a.report)?;
     let register_csv = crate::project::risks_csv::export(&a.project.risks);
     // Every file, whatever the report lists: written row by row from the index.
@@ -264,9 +275,12 @@ fn write_build(
 
     let artifacts = vec![
         Artifact { name: "index.json".into(), content: Content::File(index_json) },
-        Artifact { name: "report/report.md".into(), content: Content::Bytes(markdown.into_bytes()) },
-        Artifact { name: "report/report.html".into(), content: Content::Bytes(html.into_bytes()) },
-        Artifact { name: "report/report.pdf".into(), content: Content::Bytes(pdf) },
+        Artifact { name: "report/annex.html".into(), content: Content::Bytes(annex.html.into_bytes()) },
+        Artifact { name: "report/annex.md".into(), content: Content::Bytes(annex.markdown.into_bytes()) },
+        Artifact { name: "report/annex.pdf".into(), content: Content::Bytes(annex.pdf) },
+        Artifact { name: "report/report.md".into(), content: Content::Bytes(report.markdown.into_bytes()) },
+        Artifact { name: "report/report.html".into(), content: Content::Bytes(report.html.into_bytes()) },
+        Artifact { name: "report/report.pdf".into(), content: Content::Bytes(report.pdf) },
         Artifact { name: "report/report.json".into(), content: Content::File(report_json) },
         Artifact { name: "report/risk-register.csv".into(), content: Content::Bytes(register_csv.into_bytes()) },
         Artifact { name: crate::report::EVIDENCE_CSV.into(), content: Content::File(evidence_csv) },
@@ -296,7 +310,8 @@ fn write_build(
     Ok(())
 }
 
-fn doc_meta(a: &crate::Assessed) -> Result<DocMeta, Error> {
+/// The cover and running header of each document: the annex is never "prepared for customers".
+fn doc_meta(a: &crate::Assessed, kind: DocumentKind) -> Result<DocMeta, Error> {
     let r = &a.report;
     let logo = match &a.project.branding.logo {
         Some(p) => {
@@ -305,21 +320,29 @@ fn doc_meta(a: &crate::Assessed) -> Result<DocMeta, Error> {
         }
         None => None,
     };
+    let period = match r.meta.kind {
+        crate::model::AuditType::Type1 => format!("Description {}", r.meta.period_text),
+        crate::model::AuditType::Type2 => format!("For the period {}", r.meta.period_text),
+    };
+    let (title, confidentiality, date_text) = match kind {
+        DocumentKind::Annex => (
+            format!("Auditor's annex to the SOC 2 {} report", r.meta.type_title),
+            r.meta.annex_confidentiality.clone(),
+            format!("Readiness material, prepared {}", r.meta.report_date_text),
+        ),
+        _ => (
+            format!("Draft SOC 2 {} report", r.meta.type_title),
+            r.meta.confidentiality.clone(),
+            format!("Draft of {}", r.meta.report_date_text),
+        ),
+    };
     Ok(DocMeta {
-        title: format!("SOC 2 {} Package", r.meta.type_title),
-        subtitle: vec![
-            r.meta.organisation.clone(),
-            r.meta.system.clone(),
-            match r.meta.kind {
-                crate::model::AuditType::Type1 => format!("Description {}", r.meta.period_text),
-                crate::model::AuditType::Type2 => {
-                    format!("Observation period: {}", r.meta.period_text)
-                }
-            },
-        ],
+        title,
+        subtitle: vec![r.meta.organisation.clone(), r.meta.system.clone(), period],
         organisation: r.meta.organisation.clone(),
-        confidentiality: r.meta.confidentiality.clone(),
+        confidentiality,
         date: r.meta.report_date.clone(),
+        date_text,
         accent: r.meta.accent.clone(),
         logo,
     })

@@ -4,6 +4,7 @@
 //! Problems in the files are diagnostics, all collected in one run; a [`Project`] is returned
 //! whenever the files could be read well enough to go on, so later stages can add their own.
 
+pub mod procedure;
 mod raw;
 pub mod risks;
 pub mod risks_csv;
@@ -39,6 +40,7 @@ pub struct Project {
     pub branding: Branding,
     pub package: PackageSettings,
     pub report: ReportSettings,
+    pub assertion: AssertionSettings,
     pub snapshot: SnapshotSettings,
     pub providers: Vec<Provider>,
     pub matrix: Matrix,
@@ -160,7 +162,10 @@ pub struct Paths {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Branding {
+    /// The running-header label of the draft SOC 2 report.
     pub confidentiality: String,
+    /// The running-header label of the auditor's annex.
+    pub annex_confidentiality: String,
     pub accent: String,
     pub logo: Option<PathBuf>,
 }
@@ -189,6 +194,20 @@ pub struct AllowSecret {
     pub pattern: String,
     #[serde(skip)]
     pub location: Location,
+}
+
+/// The annex's running-header label unless `[branding] annex_confidentiality` says otherwise.
+pub const DEFAULT_ANNEX_CONFIDENTIALITY: &str = "Restricted - management and the service auditor only";
+
+/// `[assertion]` in auditpack.toml: management's own words for Section II and who signs it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AssertionSettings {
+    pub signatory: Option<String>,
+    pub title: Option<String>,
+    /// None: left for the date of the service auditor's report.
+    pub date: Option<Date>,
+    /// Deviations management decides to describe, each a paragraph shown verbatim.
+    pub deviations: Vec<String>,
 }
 
 /// `[report]` in auditpack.toml.
@@ -342,6 +361,18 @@ pub struct Sidecar {
     pub provider: Option<String>,
     pub source: Option<String>,
     pub description: Option<String>,
+    /// Present when the file is management's statement that its controls had no occurrence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_occurrence: Option<NoOccurrence>,
+}
+
+/// Management's statement that a control had no occurrence (no event to act on) in a period,
+/// and who attests it: recorded once, in the sidecar of the signed statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NoOccurrence {
+    pub start: Date,
+    pub end: Date,
+    pub attested_by: String,
 }
 
 /// The result of loading: a project when the files allowed one, and every diagnostic found.
@@ -514,6 +545,9 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     let report: raw::Report = section("report", raw::REPORT_KEYS, diags)
         .and_then(|v| toml_de::deserialize(&src, v, "in [report]", raw::REPORT_KEYS, diags))
         .unwrap_or_default();
+    let assertion: raw::Assertion = section("assertion", raw::ASSERTION_KEYS, diags)
+        .and_then(|v| toml_de::deserialize(&src, v, "in [assertion]", raw::ASSERTION_KEYS, diags))
+        .unwrap_or_default();
     let snapshot: raw::Snapshot = section("snapshot", raw::SNAPSHOT_KEYS, diags)
         .and_then(|v| toml_de::deserialize(&src, v, "in [snapshot]", raw::SNAPSHOT_KEYS, diags))
         .unwrap_or_default();
@@ -548,6 +582,13 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     let branding = validate_branding(&src, branding, diags);
     let package = validate_package(&src, package, diags);
     let report = validate_report(&src, report, diags);
+    let trimmed = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let assertion = AssertionSettings {
+        signatory: trimmed(assertion.signatory),
+        title: trimmed(assertion.title),
+        date: assertion.date.map(|d| d.get_ref().0),
+        deviations: assertion.deviations.into_iter().map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect(),
+    };
     let snapshot = validate_snapshot(&src, snapshot, diags);
     let providers = validate_providers(&src, raw_providers, diags);
     let matrix = validate_matrix(&src, responsibility, diags);
@@ -621,6 +662,7 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         branding,
         package,
         report,
+        assertion,
         snapshot,
         providers,
         matrix,
@@ -970,6 +1012,7 @@ fn validate_branding(src: &Source, b: raw::Branding, diags: &mut Diagnostics) ->
     };
     Branding {
         confidentiality: b.confidentiality.unwrap_or_else(|| "Confidential".to_string()),
+        annex_confidentiality: b.annex_confidentiality.unwrap_or_else(|| DEFAULT_ANNEX_CONFIDENTIALITY.to_string()),
         accent,
         logo: b.logo.map(|l| PathBuf::from(l.into_inner())),
     }
@@ -1318,6 +1361,13 @@ fn validate_control(
             }
         }
     }
+    if let Some(p) = &c.test_procedure {
+        procedure::check(src, &id, p, c.test_types.as_ref().map(|_| test_types.as_slice()), diags);
+    }
+    if test_types.is_empty() {
+        // Undeclared: what the procedure describes, else inspection.
+        test_types = c.test_procedure.as_ref().map(|p| procedure::described_types(p.get_ref())).unwrap_or_default();
+    }
     if test_types.is_empty() {
         test_types.push(TestType::Inspection);
     }
@@ -1363,7 +1413,7 @@ fn validate_control(
         providers: provider_ids,
         frequency: frequency?,
         performer: c.performer,
-        test_procedure: c.test_procedure,
+        test_procedure: c.test_procedure.map(|p| p.into_inner()),
         test_types,
         cuec: c.cuec,
         management_response: c.management_response,
@@ -1557,6 +1607,7 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
             );
         }
     }
+    let no_occurrence = no_occurrence(&src, &raw, diags);
     let provider = match raw.provider {
         Some(p) if project.providers.iter().any(|x| &x.id == p.get_ref()) => Some(p.into_inner()),
         Some(p) => {
@@ -1578,7 +1629,52 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
         provider,
         source: raw.source,
         description: raw.description,
+        no_occurrence,
     })
+}
+
+/// `no_occurrence = true` with `period_start`, `period_end` and `attested_by`: all four or none.
+fn no_occurrence(src: &Source, raw: &raw::Sidecar, diags: &mut Diagnostics) -> Option<NoOccurrence> {
+    let bad = |at: usize, msg: String, diags: &mut Diagnostics| {
+        diags.push(
+            Diagnostic::error("invalid-no-occurrence", msg)
+                .at(src.location(at))
+                .hint("a no-occurrence statement needs no_occurrence = true, period_start, period_end and attested_by (name and title)"),
+        );
+    };
+    let flag = raw.no_occurrence.as_ref();
+    if !flag.is_some_and(|f| *f.get_ref()) {
+        // The period and the signatory mean nothing without the statement itself.
+        for (key, span) in [
+            ("period_start", raw.period_start.as_ref().map(|s| s.span().start)),
+            ("period_end", raw.period_end.as_ref().map(|s| s.span().start)),
+            ("attested_by", raw.attested_by.as_ref().map(|s| s.span().start)),
+        ] {
+            if let Some(at) = span {
+                bad(at, format!("`{key}` is only used with `no_occurrence = true`"), diags);
+            }
+        }
+        return None;
+    }
+    let flag_at = flag.map(|f| f.span().start).unwrap_or(0);
+    let (Some(start), Some(end)) = (raw.period_start.as_ref(), raw.period_end.as_ref()) else {
+        bad(flag_at, "a no-occurrence statement needs `period_start` and `period_end`".into(), diags);
+        return None;
+    };
+    let attested_by = raw.attested_by.as_ref().map(|a| a.get_ref().trim().to_string()).unwrap_or_default();
+    if attested_by.is_empty() {
+        bad(flag_at, "a no-occurrence statement needs `attested_by`: who in management attests it".into(), diags);
+        return None;
+    }
+    if end.get_ref().0 < start.get_ref().0 {
+        bad(
+            end.span().start,
+            format!("`period_end` {} is before `period_start` {}", end.get_ref().0, start.get_ref().0),
+            diags,
+        );
+        return None;
+    }
+    Some(NoOccurrence { start: start.get_ref().0, end: end.get_ref().0, attested_by })
 }
 
 fn load_objectives(src: &Source, top: &toml::de::DeTable<'_>, diags: &mut Diagnostics) -> Vec<Objective> {

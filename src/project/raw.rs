@@ -24,6 +24,7 @@ pub const TOP_KEYS: &[&str] = &[
     "objective",
     "risk",
     "check",
+    "assertion",
 ];
 
 pub const ORGANISATION_KEYS: &[&str] = &["name", "website", "contact"];
@@ -64,10 +65,11 @@ pub struct Paths {
     pub templates: Option<S<String>>,
 }
 
-pub const BRANDING_KEYS: &[&str] = &["confidentiality", "accent", "logo"];
+pub const BRANDING_KEYS: &[&str] = &["confidentiality", "annex_confidentiality", "accent", "logo"];
 #[derive(Deserialize, Default)]
 pub struct Branding {
     pub confidentiality: Option<String>,
+    pub annex_confidentiality: Option<String>,
     pub accent: Option<S<String>>,
     pub logo: Option<S<String>>,
 }
@@ -88,6 +90,17 @@ pub const REPORT_KEYS: &[&str] = &["evidence_index_rows"];
 #[derive(Deserialize, Default)]
 pub struct Report {
     pub evidence_index_rows: Option<S<i64>>,
+}
+
+pub const ASSERTION_KEYS: &[&str] = &["signatory", "title", "date", "deviations"];
+/// `[assertion]`: what management writes into its assertion itself.
+#[derive(Deserialize, Default)]
+pub struct Assertion {
+    pub signatory: Option<String>,
+    pub title: Option<String>,
+    pub date: Option<S<TomlDate>>,
+    #[serde(default)]
+    pub deviations: Vec<String>,
 }
 
 pub const SNAPSHOT_KEYS: &[&str] = &["store", "retention", "retention.mode", "retention.days", "tsa"];
@@ -150,7 +163,7 @@ pub struct Control {
     pub owner: Option<S<OwnerSpec>>,
     pub frequency: S<String>,
     pub performer: Option<String>,
-    pub test_procedure: Option<String>,
+    pub test_procedure: Option<S<String>>,
     pub test_types: Option<Vec<S<String>>>,
     #[serde(default)]
     pub evidence: Vec<S<String>>,
@@ -203,7 +216,17 @@ pub struct Asset {
     pub scan_targets: Vec<S<String>>,
 }
 
-pub const SIDECAR_KEYS: &[&str] = &["controls", "effective", "provider", "source", "description"];
+pub const SIDECAR_KEYS: &[&str] = &[
+    "controls",
+    "effective",
+    "provider",
+    "source",
+    "description",
+    "no_occurrence",
+    "period_start",
+    "period_end",
+    "attested_by",
+];
 #[derive(Deserialize)]
 pub struct Sidecar {
     #[serde(default)]
@@ -212,6 +235,11 @@ pub struct Sidecar {
     pub provider: Option<S<String>>,
     pub source: Option<String>,
     pub description: Option<String>,
+    /// The file is management's statement that its controls had no occurrence in a period.
+    pub no_occurrence: Option<S<bool>>,
+    pub period_start: Option<S<TomlDate>>,
+    pub period_end: Option<S<TomlDate>>,
+    pub attested_by: Option<S<String>>,
 }
 
 pub const NOT_RELEVANT_KEYS: &[&str] = &["criterion", "reason"];

@@ -25,6 +25,8 @@ pub struct DocMeta {
     pub confidentiality: String,
     /// Document date as YYYY-MM-DD; also the PDF creation date (deterministic).
     pub date: String,
+    /// The date line of the title page, in words ("Draft of 15 July 2026"); `date` when empty.
+    pub date_text: String,
     /// Accent colour as "#rrggbb".
     pub accent: String,
     /// Optional logo: PNG or JPEG bytes.

@@ -61,7 +61,8 @@ fn cover(out: &mut String, doc: &Document) {
     for line in &m.subtitle {
         let _ = writeln!(out, "<p class=\"subtitle\">{}</p>", esc(line));
     }
-    let _ = writeln!(out, "<p class=\"date\">{}</p>", esc(&m.date));
+    let date = if m.date_text.is_empty() { &m.date } else { &m.date_text };
+    let _ = writeln!(out, "<p class=\"date\">{}</p>", esc(date));
     out.push_str("</section>\n");
 }
 

@@ -22,7 +22,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("describe.md", include_str!("../../templates/describe.md")),
     ("controls.md", include_str!("../../templates/controls.md")),
     ("other-information.md", include_str!("../../templates/other-information.md")),
+    ("annex.md", include_str!("../../templates/annex.md")),
+    ("gap-analysis.md", include_str!("../../templates/gap-analysis.md")),
     ("risk.md", include_str!("../../templates/risk.md")),
+    ("control-evidence.md", include_str!("../../templates/control-evidence.md")),
+    ("responses.md", include_str!("../../templates/responses.md")),
     ("evidence-index.md", include_str!("../../templates/evidence-index.md")),
 ];
 
@@ -87,6 +91,36 @@ fn check_includes(sources: &BTreeMap<String, String>) -> Result<(), Error> {
     Ok(())
 }
 
+/// The documents rendered from the one report model, by the template each starts from. A
+/// template sees which one it is rendering as `document`, so a part shared by two documents
+/// (the system description) links only to sections the document holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// The draft SOC 2 report (`report.md`): for customers under NDA.
+    Report,
+    /// The auditor's annex (`annex.md`): readiness material for management and the auditor.
+    Annex,
+    /// The system description alone (`describe.md`).
+    Describe,
+}
+
+impl DocumentKind {
+    pub fn template(self) -> &'static str {
+        match self {
+            DocumentKind::Report => "report.md",
+            DocumentKind::Annex => "annex.md",
+            DocumentKind::Describe => "describe.md",
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            DocumentKind::Report => "report",
+            DocumentKind::Annex => "annex",
+            DocumentKind::Describe => "describe",
+        }
+    }
+}
+
 pub struct Templates {
     tera: tera::Tera,
     /// Names that came from the project, for `--verbose` output and tests.
@@ -145,8 +179,23 @@ impl Templates {
 
     /// Renders template `name` with `value` as its context (the report model's fields at top level).
     pub fn render<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<String, Error> {
-        let ctx = tera::Context::from_serialize(value)
+        self.render_as(name, value, None)
+    }
+
+    /// Renders document `kind` from the report model; `document` in the context names it.
+    pub fn render_document<T: serde::Serialize>(&self, kind: DocumentKind, value: &T) -> Result<String, Error> {
+        self.render_as(kind.template(), value, Some(kind))
+    }
+
+    fn render_as<T: serde::Serialize>(
+        &self,
+        name: &str,
+        value: &T,
+        kind: Option<DocumentKind>,
+    ) -> Result<String, Error> {
+        let mut ctx = tera::Context::from_serialize(value)
             .map_err(|e| Error::Template { name: name.into(), message: tera_message(&e) })?;
+        ctx.insert("document", kind.map_or("", DocumentKind::name));
         let text = self
             .tera
             .render(name, &ctx)
@@ -173,10 +222,42 @@ fn tidy(text: &str) -> String {
             continue;
         }
         blank = false;
-        out.push_str(line);
+        if fenced {
+            out.push_str(line);
+        } else {
+            single_full_stop(line, &mut out);
+        }
         out.push('\n');
     }
     out
+}
+
+/// A name that ends with a full stop ("Inc.") at the end of a sentence the template closes gets
+/// one full stop, not two: "Inc.." becomes "Inc.". An ellipsis and code spans are left alone.
+fn single_full_stop(line: &str, out: &mut String) {
+    let b = line.as_bytes();
+    let mut in_code = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'`' {
+            in_code = !in_code;
+        }
+        let doubled = !in_code
+            && c == b'.'
+            && i > 0
+            && b[i - 1].is_ascii_alphabetic()
+            && b.get(i + 1) == Some(&b'.')
+            && b.get(i + 2).is_none_or(|n| n.is_ascii_whitespace() || matches!(n, b'*' | b')' | b'|'));
+        if doubled {
+            out.push('.');
+            i += 2;
+            continue;
+        }
+        let ch_len = line[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&line[i..i + ch_len]);
+        i += ch_len;
+    }
 }
 
 /// tera's error with its causes, which hold the useful part (line, variable name).
@@ -284,6 +365,17 @@ mod tests {
         std::fs::write(dir.path().join("risk.md"), "x\n{%- include \"controls.md\" -%}").unwrap();
         let text = Templates::load(Some(dir.path())).err().expect("refused").to_string();
         assert!(text.contains("cycle") && text.contains("risk.md:2"), "{text}");
+    }
+
+    #[test]
+    fn an_abbreviation_ends_a_sentence_with_one_full_stop() {
+        assert_eq!(
+            tidy("the controls at Nimbus Analytics, Inc.. These are\n"),
+            "the controls at Nimbus Analytics, Inc. These are\n"
+        );
+        assert_eq!(tidy("Inc..\n"), "Inc.\n");
+        assert_eq!(tidy("wait... and `a..` and x..y\n"), "wait... and `a..` and x..y\n");
+        assert_eq!(tidy("```\nInc.. \n```\n"), "```\nInc.. \n```\n");
     }
 
     #[test]

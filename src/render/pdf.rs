@@ -89,6 +89,8 @@ const TIGHT_SPACE: f32 = 3.0;
 const EPS: f32 = 0.01;
 /// Longest-word minimum of a table column is capped so one hash cannot starve other columns.
 const TABLE_MIN_CAP: f32 = 110.0;
+/// The smallest size a wide table is set in so that its header words fit.
+const MIN_TABLE_SIZE: f32 = 6.0;
 const CELL_PAD_X: f32 = 4.0;
 const CELL_PAD_Y: f32 = 3.0;
 
@@ -1284,41 +1286,52 @@ impl Layouter<'_> {
         }
         let fonts = self.fonts;
         let th = self.theme;
-        let head_st = TextStyle {
-            size: TABLE_SIZE,
-            color: th.on_accent,
-            bold: true,
-            link_color: th.on_accent,
-            code_color: th.on_accent,
-        };
-        let body_st = TextStyle {
-            size: TABLE_SIZE,
-            color: th.text,
-            bold: false,
-            link_color: th.accent_text,
-            code_color: th.code_text,
-        };
-        let cell_words = |row: &[Vec<Inline>], st: &TextStyle| -> Vec<Vec<Word>> {
-            (0..ncols).map(|c| words_from_inlines(fonts, row.get(c).map(Vec::as_slice).unwrap_or(&[]), st)).collect()
-        };
-        let header = (!t.header.is_empty()).then(|| cell_words(&t.header, &head_st));
-        let rows: Vec<Vec<Vec<Word>>> = t.rows.iter().map(|r| cell_words(r, &body_st)).collect();
-
-        let mut min = vec![0.0f32; ncols];
-        let mut pref = vec![0.0f32; ncols];
-        for row in header.iter().chain(rows.iter()) {
-            for (c, words) in row.iter().enumerate() {
-                let (mn, pf) = cell_widths(fonts, words);
-                min[c] = min[c].max(mn);
-                pref[c] = pref[c].max(pf);
+        // A column is never narrower than the longest word of its header ("Services", not
+        // "Se rvices") nor than a short value ("Tenant"): when those words do not fit side by
+        // side, the whole table is set smaller (fonts scale linearly), down to MIN_TABLE_SIZE.
+        let measure = |size: f32| {
+            let head_st =
+                TextStyle { size, color: th.on_accent, bold: true, link_color: th.on_accent, code_color: th.on_accent };
+            let body_st =
+                TextStyle { size, color: th.text, bold: false, link_color: th.accent_text, code_color: th.code_text };
+            let cell_words = |row: &[Vec<Inline>], st: &TextStyle| -> Vec<Vec<Word>> {
+                (0..ncols)
+                    .map(|c| words_from_inlines(fonts, row.get(c).map(Vec::as_slice).unwrap_or(&[]), st))
+                    .collect()
+            };
+            let header = (!t.header.is_empty()).then(|| cell_words(&t.header, &head_st));
+            let rows: Vec<Vec<Vec<Word>>> = t.rows.iter().map(|r| cell_words(r, &body_st)).collect();
+            let mut min = vec![0.0f32; ncols];
+            let mut pref = vec![0.0f32; ncols];
+            for row in header.iter().chain(rows.iter()) {
+                for (c, words) in row.iter().enumerate() {
+                    let (mn, pf) = cell_widths(fonts, words);
+                    min[c] = min[c].max(mn);
+                    pref[c] = pref[c].max(pf);
+                }
             }
-        }
+            // Header words are never capped: a header is read word by word.
+            for (c, words) in header.iter().flatten().enumerate() {
+                min[c] = min[c].max(words.iter().map(|w| w.width).fold(0.0, f32::max));
+            }
+            (header, rows, min, pref)
+        };
+        let pad_all = ncols as f32 * 2.0 * CELL_PAD_X;
+        let (mut header, mut rows, mut min, mut pref) = measure(TABLE_SIZE);
+        let need: f32 = min.iter().sum();
+        let size = if need + pad_all > area.w && need > 0.0 {
+            let s = (TABLE_SIZE * 0.99 * (area.w - pad_all) / need).clamp(MIN_TABLE_SIZE, TABLE_SIZE);
+            (header, rows, min, pref) = measure(s);
+            s
+        } else {
+            TABLE_SIZE
+        };
         let widths = column_widths(&min, &pref, area.w);
         let align: Vec<Align> = (0..ncols).map(|c| t.align.get(c).copied().unwrap_or(Align::Left)).collect();
         let wrap = |row: &Vec<Vec<Word>>| -> Vec<Vec<Line>> {
             row.iter()
                 .enumerate()
-                .map(|(c, words)| break_lines(fonts, words, widths[c] - 2.0 * CELL_PAD_X, TABLE_SIZE))
+                .map(|(c, words)| break_lines(fonts, words, widths[c] - 2.0 * CELL_PAD_X, size))
                 .collect()
         };
 
@@ -1913,15 +1926,77 @@ fn resolve_items(
     out
 }
 
+/// The smallest size a running header or footer label is set in before it wraps.
+const MIN_LABEL_SIZE: f32 = 6.0;
+
+/// A left and a right label on one band `width` wide, as a running header or footer shows them:
+/// at `size` when both fit, else smaller (down to [`MIN_LABEL_SIZE`]), else wrapped over lines,
+/// never shortened with an ellipsis for any length a band can hold (beyond `max_lines` lines,
+/// only absurd metadata, the last line is cut). Returns the size and each side's lines.
+fn fit_pair(
+    fonts: &Fonts,
+    (left_face, left): (Face, &str),
+    (right_face, right): (Face, &str),
+    size: f32,
+    width: f32,
+    max_lines: usize,
+) -> (f32, Vec<String>, Vec<String>) {
+    let gap = 18.0;
+    let left = clean_plain(fonts, left_face, left);
+    let right = clean_plain(fonts, right_face, right);
+    let mut s = size;
+    loop {
+        let need = fonts.text_width(left_face, s, &left) + fonts.text_width(right_face, s, &right) + gap;
+        if need <= width {
+            return (s, vec![left], vec![right]);
+        }
+        if s <= MIN_LABEL_SIZE {
+            break;
+        }
+        s = (s - 0.4).max(MIN_LABEL_SIZE);
+    }
+    let rw = fonts.text_width(right_face, s, &right).min(width * 0.55);
+    let lw = (width - rw - gap).max(width * 0.3);
+    let lines = |face, text: &str, w| -> Vec<String> {
+        wrap_plain(fonts, face, s, text, w, max_lines).into_iter().map(|(t, _)| t).collect()
+    };
+    (s, lines(left_face, &left, lw), lines(right_face, &right, width - lw - gap))
+}
+
 /// Running header (organisation | confidentiality, thin rule) and footer (title | Page X of Y).
 fn page_furniture(page: &mut Page, number: usize, total: usize, doc: &Document, fonts: &Fonts, theme: &Theme) {
-    let size = SMALL_SIZE;
     let right = PAGE_W - MARGIN_X;
-    let conf = fonts.ellipsize(Face::Bold, size, &doc.meta.confidentiality, TEXT_W * 0.45);
-    let conf_w = fonts.text_width(Face::Bold, size, &conf);
-    let org = fonts.ellipsize(Face::Regular, size, &doc.meta.organisation, TEXT_W - conf_w - 24.0);
-    page.items.push(Item::text(MARGIN_X, HEADER_BASELINE, Face::Regular, size, theme.muted, org));
-    page.items.push(Item::text(right - conf_w, HEADER_BASELINE, Face::Bold, size, theme.accent_text, conf));
+    let (size, org, conf) = fit_pair(
+        fonts,
+        (Face::Regular, &doc.meta.organisation),
+        (Face::Bold, &doc.meta.confidentiality),
+        SMALL_SIZE,
+        TEXT_W,
+        3,
+    );
+    // The header grows upwards from its baseline, so the rule and the body never move.
+    let step = size * 1.2;
+    for (k, t) in org.iter().rev().enumerate() {
+        page.items.push(Item::text(
+            MARGIN_X,
+            HEADER_BASELINE - k as f32 * step,
+            Face::Regular,
+            size,
+            theme.muted,
+            t.clone(),
+        ));
+    }
+    for (k, t) in conf.iter().rev().enumerate() {
+        let w = fonts.text_width(Face::Bold, size, t);
+        page.items.push(Item::text(
+            right - w,
+            HEADER_BASELINE - k as f32 * step,
+            Face::Bold,
+            size,
+            theme.accent_text,
+            t.clone(),
+        ));
+    }
     page.items.push(Item::Line {
         x1: MARGIN_X,
         y1: HEADER_RULE,
@@ -1932,10 +2007,30 @@ fn page_furniture(page: &mut Page, number: usize, total: usize, doc: &Document, 
     });
 
     let label = format!("Page {number} of {total}");
-    let label_w = fonts.text_width(Face::Regular, size, &label);
-    let title = fonts.ellipsize(Face::Regular, size, &doc.meta.title, TEXT_W - label_w - 24.0);
-    page.items.push(Item::text(MARGIN_X, FOOTER_BASELINE, Face::Regular, size, theme.muted, title));
-    page.items.push(Item::text(right - label_w, FOOTER_BASELINE, Face::Regular, size, theme.muted, label));
+    let (size, title, label) =
+        fit_pair(fonts, (Face::Regular, &doc.meta.title), (Face::Regular, &label), SMALL_SIZE, TEXT_W, 3);
+    let step = size * 1.2;
+    for (k, t) in title.iter().enumerate() {
+        page.items.push(Item::text(
+            MARGIN_X,
+            FOOTER_BASELINE + k as f32 * step,
+            Face::Regular,
+            size,
+            theme.muted,
+            t.clone(),
+        ));
+    }
+    for (k, t) in label.iter().enumerate() {
+        let w = fonts.text_width(Face::Regular, size, t);
+        page.items.push(Item::text(
+            right - w,
+            FOOTER_BASELINE + k as f32 * step,
+            Face::Regular,
+            size,
+            theme.muted,
+            t.clone(),
+        ));
+    }
 }
 
 fn title_page(doc: &Document, fonts: &Fonts, theme: &Theme, logo: Option<(usize, usize)>) -> Page {
@@ -1974,7 +2069,12 @@ fn title_page(doc: &Document, fonts: &Fonts, theme: &Theme, logo: Option<(usize,
             items.push(Item::text(MARGIN_X, y - ss * 0.3, Face::Regular, ss, theme.text, t));
         }
     }
-    let date = fonts.ellipsize(Face::Regular, 11.0, &meta.date, TEXT_W);
+    let date = fonts.ellipsize(
+        Face::Regular,
+        11.0,
+        if meta.date_text.is_empty() { &meta.date } else { &meta.date_text },
+        TEXT_W,
+    );
     if !date.is_empty() && y + 14.0 + 11.0 * 1.35 <= limit {
         y += 14.0 + 11.0 * 1.35;
         items.push(Item::text(MARGIN_X, y - 11.0 * 0.3, Face::Regular, 11.0, theme.muted, date));
@@ -1988,12 +2088,16 @@ fn title_page(doc: &Document, fonts: &Fonts, theme: &Theme, logo: Option<(usize,
         color: theme.rule,
         width: 0.8,
     });
-    let bs = 10.0;
-    let conf = fonts.ellipsize(Face::Bold, bs, &meta.confidentiality, TEXT_W * 0.45);
-    let conf_w = fonts.text_width(Face::Bold, bs, &conf);
-    let org = fonts.ellipsize(Face::Bold, bs, &meta.organisation, TEXT_W - conf_w - 24.0);
-    items.push(Item::text(MARGIN_X, rule_y + 16.0, Face::Bold, bs, theme.text, org));
-    items.push(Item::text(PAGE_W - MARGIN_X - conf_w, rule_y + 16.0, Face::Bold, bs, theme.accent_text, conf));
+    let (bs, org, conf) =
+        fit_pair(fonts, (Face::Bold, &meta.organisation), (Face::Bold, &meta.confidentiality), 10.0, TEXT_W, 4);
+    for (k, t) in org.iter().enumerate() {
+        items.push(Item::text(MARGIN_X, rule_y + 16.0 + k as f32 * bs * 1.25, Face::Bold, bs, theme.text, t.clone()));
+    }
+    for (k, t) in conf.iter().enumerate() {
+        let w = fonts.text_width(Face::Bold, bs, t);
+        let x = PAGE_W - MARGIN_X - w;
+        items.push(Item::text(x, rule_y + 16.0 + k as f32 * bs * 1.25, Face::Bold, bs, theme.accent_text, t.clone()));
+    }
     Page { items }
 }
 
@@ -2646,6 +2750,7 @@ mod tests {
             organisation: "Acme Cloud GmbH".into(),
             confidentiality: "Confidential".into(),
             date: "2025-02-14".into(),
+            date_text: String::new(),
             accent: "#1f4e79".into(),
             logo: None,
         }

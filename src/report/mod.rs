@@ -68,7 +68,9 @@ pub struct Meta {
     pub period_text: String,
     pub report_date: String,
     pub report_date_text: String,
+    /// Running-header labels: the draft report's and the annex's.
     pub confidentiality: String,
+    pub annex_confidentiality: String,
     pub accent: String,
 }
 
@@ -140,6 +142,10 @@ pub struct EvidenceRef {
     pub name: String,
     pub date: String,
     pub inferred: bool,
+    /// Where the effective date comes from: `sidecar`, `file-name` or `modified-time`.
+    pub date_source: String,
+    /// The system the file was exported from (sidecar `source`), when known.
+    pub source: Option<String>,
     pub sha256: String,
 }
 
@@ -178,9 +184,15 @@ pub const EVIDENCE_CSV: &str = "report/evidence-index.csv";
 #[derive(Debug, Clone, Serialize)]
 pub struct Gaps {
     pub uncovered_criteria: Vec<String>,
+    /// Controls with no evidence at all (and no no-occurrence statement).
     pub no_evidence: Vec<String>,
     pub stale: Vec<String>,
-    pub exceptions: Vec<String>,
+    /// Type 2: controls missing evidence for some expected occurrences.
+    pub partial: Vec<String>,
+    /// Type 2: controls with evidence, none of it dated in the period.
+    pub outside_period: Vec<String>,
+    /// Controls management states had no occurrence in the period: not gaps, listed for the auditor.
+    pub no_occurrence: Vec<String>,
     /// Files dated by modification time, when the evidence index is complete (else empty).
     pub inferred_dates: Vec<String>,
     /// How many files are dated by modification time, always.
@@ -264,6 +276,8 @@ pub fn build(
                         name: f.file.rel.clone(),
                         date: f.effective().date.to_string(),
                         inferred: f.effective().inferred(),
+                        date_source: date_source_name(f.effective().source).to_string(),
+                        source: f.file.sidecar.as_ref().and_then(|s| s.meta.source.clone()),
                         sha256: f.file.sha256.clone(),
                     })
                     .collect(),
@@ -316,10 +330,7 @@ pub fn build(
             size: f.file.size,
             sha256: f.file.sha256.clone(),
             date: f.effective().date.to_string(),
-            date_source: serde_json::to_value(f.effective().source)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
+            date_source: date_source_name(f.effective().source).to_string(),
             controls: f.controls.clone(),
             owner: f.owner,
             provider: f.provider.clone(),
@@ -329,11 +340,14 @@ pub fn build(
     let status = |pred: fn(&ControlStatus) -> bool| -> Vec<String> {
         assessment.controls.iter().filter(|(_, s)| pred(s)).map(|(id, _)| id.clone()).collect()
     };
+    use crate::assess::EvidenceState as St;
     let gaps = Gaps {
         uncovered_criteria: assessment.uncovered_criteria.clone(),
-        no_evidence: status(|s| s.evidence_count == 0),
-        stale: status(|s| s.stale),
-        exceptions: status(|s| s.evidence_count > 0 && s.result == crate::assess::TestResult::Exceptions),
+        no_evidence: status(|s| s.result == St::Missing),
+        stale: status(|s| s.result == St::Stale),
+        partial: status(|s| s.result == St::Partial),
+        outside_period: status(|s| s.result == St::OutsidePeriod),
+        no_occurrence: status(|s| s.result == St::NoOccurrence),
         inferred_dates: if complete { assessment.inferred_dates.clone() } else { Vec::new() },
         inferred_count: assessment.inferred_dates.len(),
     };
@@ -355,7 +369,7 @@ pub fn build(
             csocs: p.csocs.clone(),
         })
         .collect();
-    let assertion = soc2::assertion(project, &providers, &controls);
+    let assertion = soc2::assertion(project, &providers);
     let description = soc2::description(project, &providers);
     let risk_section = risk::section(project, &controls, &assessment.risk);
     let scan_section = risk::scan_section(project, scans, &assessment.risk);
@@ -379,6 +393,7 @@ pub fn build(
             report_date: audit.report_date.to_string(),
             report_date_text: long_date(audit.report_date),
             confidentiality: project.branding.confidentiality.clone(),
+            annex_confidentiality: project.branding.annex_confidentiality.clone(),
             accent: project.branding.accent.clone(),
         },
         scope: audit.categories.iter().map(|c| ScopeCategory { id: *c, title: c.title() }).collect(),
@@ -423,6 +438,11 @@ const EVIDENCE_CSV_COLUMNS: [&str; 10] = [
     "provider",
     "owner",
 ];
+
+/// The name index.json gives a date source.
+pub fn date_source_name(s: DateSource) -> &'static str {
+    DATE_SOURCES.iter().find(|(x, _)| *x == s).map_or("", |(_, name)| name)
+}
 
 /// The names index.json gives these values (their serde names), without a JSON round trip per row.
 const DATE_SOURCES: [(DateSource, &str); 3] = [

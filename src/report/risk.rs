@@ -128,7 +128,8 @@ pub struct TraceControl {
     pub anchor: Option<String>,
     pub title: String,
     pub criteria: Vec<String>,
-    pub result_text: String,
+    /// The control's evidence status in management's words.
+    pub status_text: String,
     /// The control's evidence when the evidence index is complete, else empty.
     pub evidence: Vec<EvidenceRef>,
     pub evidence_count: usize,
@@ -278,7 +279,7 @@ pub fn section(project: &Project, controls: &[ControlRow], ra: &RiskAssessment) 
                         anchor: Some(row.anchor.clone()),
                         title: row.title.clone(),
                         criteria: row.criteria.clone(),
-                        result_text: row.status.result_text.clone(),
+                        status_text: row.status.status_text.clone(),
                         evidence: row.evidence.clone(),
                         evidence_count: row.evidence_count,
                         evidence_newest: row.evidence_newest.clone(),
@@ -288,7 +289,7 @@ pub fn section(project: &Project, controls: &[ControlRow], ra: &RiskAssessment) 
                         anchor: None,
                         title: c.description.clone().unwrap_or_default(),
                         criteria: c.mapped_tsc.clone(),
-                        result_text: "Not in the control catalogue.".into(),
+                        status_text: "Not in the control catalogue".into(),
                         evidence: Vec::new(),
                         evidence_count: 0,
                         evidence_newest: None,

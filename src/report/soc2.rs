@@ -3,7 +3,7 @@
 //! of each control (Section IV) and the other information (Section V).
 
 use super::{ControlRow, EvidenceRef, ProviderRow};
-use crate::assess::{Occurrence, TestResult};
+use crate::assess::Occurrence;
 use crate::model::{AssetCategory, AuditType, Category, Frequency, Layer, Method, Owner, ServiceModel};
 use crate::project::{Asset, Project};
 use serde::Serialize;
@@ -17,8 +17,14 @@ pub struct Assertion {
     /// Criteria that rely on carved-out providers' complementary controls.
     pub csoc_criteria: Vec<String>,
     pub has_cuecs: bool,
-    /// Controls whose test found exceptions or that did not operate: the assertion is qualified.
-    pub exceptions: Vec<String>,
+    /// Deviations management describes in its assertion (`[assertion] deviations`), verbatim.
+    /// auditpack never drafts them: gaps go to the annex for management to decide on.
+    pub deviations: Vec<String>,
+    /// Who signs the assertion, from `[assertion]`.
+    pub signatory: Option<String>,
+    pub signatory_title: Option<String>,
+    /// The assertion's date in words; None leaves it for the date of the service auditor's report.
+    pub date_text: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -121,7 +127,7 @@ pub fn and_list(items: &[&str]) -> String {
     }
 }
 
-pub fn assertion(project: &Project, providers: &[ProviderRow], controls: &[ControlRow]) -> Assertion {
+pub fn assertion(project: &Project, providers: &[ProviderRow]) -> Assertion {
     let titles: Vec<&str> = project.audit.categories.iter().map(|c| c.title()).collect();
     let carved: Vec<&crate::project::Provider> =
         project.providers.iter().filter(|p| p.method == Method::CarveOut).collect();
@@ -146,13 +152,10 @@ pub fn assertion(project: &Project, providers: &[ProviderRow], controls: &[Contr
         inclusive: by_method(Method::Inclusive.as_str()),
         csoc_criteria,
         has_cuecs: project.controls.iter().any(|c| c.cuec.is_some()),
-        exceptions: controls
-            .iter()
-            .filter(|c| {
-                matches!(c.status.result, TestResult::Exceptions | TestResult::DidNotOperate | TestResult::NoEvidence)
-            })
-            .map(|c| c.id.clone())
-            .collect(),
+        deviations: project.assertion.deviations.clone(),
+        signatory: project.assertion.signatory.clone(),
+        signatory_title: project.assertion.title.clone(),
+        date_text: project.assertion.date.map(super::long_date),
     }
 }
 
@@ -257,7 +260,11 @@ pub fn test_record(project: &Project, control: &crate::project::Control, row: &C
                 .collect();
             TestRecord {
                 types,
-                population_text: format!("{population} {} occurrence(s) in the period", control.frequency),
+                population_text: format!(
+                    "{population} {} occurrence{} in the period",
+                    control.frequency,
+                    if population == 1 { "" } else { "s" }
+                ),
                 population,
                 sample_size: n,
                 samples,
@@ -284,7 +291,9 @@ pub fn test_record(project: &Project, control: &crate::project::Control, row: &C
                 types,
                 population_text: match project.audit.kind {
                     AuditType::Type1 => "design as of the description date".to_string(),
-                    AuditType::Type2 => format!("{population} evidenced event(s) in the period"),
+                    AuditType::Type2 => {
+                        format!("{population} evidenced event{} in the period", if population == 1 { "" } else { "s" })
+                    }
                 },
                 population,
                 sample_size: n,

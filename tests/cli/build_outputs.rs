@@ -13,6 +13,9 @@ fn build_writes_every_output_and_rebuilds_identically() {
         "report.html",
         "report.pdf",
         "report.json",
+        "annex.md",
+        "annex.html",
+        "annex.pdf",
         "example-corp-soc2-type1-2026-06-30.zip",
     ];
     let first: Vec<Vec<u8>> = names.iter().map(|n| std::fs::read(f.out(n)).expect(n)).collect();
@@ -23,7 +26,9 @@ fn build_writes_every_output_and_rebuilds_identically() {
     assert!(first[3].starts_with(b"%PDF-"));
     let md = String::from_utf8(first[1].clone()).unwrap();
     assert!(md.contains("### AC-01: Quarterly user access reviews {#control-ac-01}"));
-    assert!(md.contains("access-review-2026-Q2.csv"));
+    assert!(!md.contains("access-review-2026-Q2.csv"), "the draft report names no evidence file");
+    let annex = String::from_utf8(first[5].clone()).unwrap();
+    assert!(annex.contains("access-review-2026-Q2.csv"), "the annex lists the evidence files");
 }
 
 #[test]
@@ -83,8 +88,8 @@ fn a_project_template_overrides_the_builtin() {
     let f = Fixture::init();
     f.write("templates/evidence-index.md", "# Our own index\n\n{{ totals.evidence_files }} files.\n");
     f.run("build", &[]).code(0);
-    let md = std::fs::read_to_string(f.out("report.md")).unwrap();
-    assert!(md.contains("# Our own index\n\n2 files."));
+    let annex = std::fs::read_to_string(f.out("annex.md")).unwrap();
+    assert!(annex.contains("# Our own index\n\n2 files."), "{annex}");
 }
 
 #[test]

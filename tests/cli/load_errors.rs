@@ -35,7 +35,7 @@ fn every_unknown_key_is_reported_in_one_run() {
         "error[unknown-key]: unknown key `titel` in control #1",
         "did you mean `title`?",
         "error[unknown-key]: unknown key `layr`",
-        "auditpack.toml:26:2: error[unknown-key]: unknown key `extras`",
+        "auditpack.toml:31:2: error[unknown-key]: unknown key `extras`",
         "error[invalid-value]: missing field `title` in control #1",
     ]);
 }

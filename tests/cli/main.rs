@@ -4,6 +4,7 @@ mod build_outputs;
 mod cache;
 mod collect_index;
 mod docs;
+mod evidence_status;
 mod harness;
 mod hostile_project;
 mod load_errors;

@@ -1,5 +1,5 @@
-//! Snapshot tests of each report section's Markdown, for a Type 1 project and for a Type 2
-//! project with an exception, plus the PDF's outline and the assertion's wording.
+//! Snapshot tests of each section's Markdown (the draft report's and the annex's), for a Type 1
+//! project and for a Type 2 project with a gap, plus the PDFs' outlines and the assertion's wording.
 
 use crate::harness::{Fixture, run_in};
 
@@ -35,48 +35,81 @@ fn type2_with_exception() -> Fixture {
     f.write(
         "controls.toml",
         &c.replace(
-            "test_procedure = \"Inspected the quarterly access review exports and the reviewers' sign-off.\"",
-            "test_procedure = \"Inspected the quarterly access review exports and the reviewers' sign-off.\"\ncuec = \"Customers remove their own departed users.\"\nmanagement_response = \"The Q1 review was done late, on 2026-04-10.\"",
+            "test_procedure = \"Inspect the quarterly access review exports and the reviewers' sign-off.\"",
+            "test_procedure = \"Inspect the quarterly access review exports and the reviewers' sign-off.\"\ncuec = \"Customers remove their own departed users.\"\nmanagement_response = \"The Q1 review was done late, on 2026-04-10.\"",
         ),
     );
     f
+}
+
+/// Both documents' Markdown, split at level-1 headings; the annex's sections are prefixed.
+fn documents(f: &Fixture) -> Vec<(String, String)> {
+    let md = std::fs::read_to_string(f.out("report.md")).unwrap();
+    let annex = std::fs::read_to_string(f.out("annex.md")).unwrap();
+    let mut out = sections(&md);
+    out.extend(sections(&annex).into_iter().map(|(id, text)| (format!("annex-{id}"), text)));
+    out
 }
 
 #[test]
 fn type1_sections() {
     let f = Fixture::init();
     f.run("build", &["-q"]).code(0);
-    let md = std::fs::read_to_string(f.out("report.md")).unwrap();
-    for (id, text) in sections(&md) {
+    for (id, text) in documents(&f) {
         insta::assert_snapshot!(format!("type1-{id}"), text);
     }
 }
 
 #[test]
-fn type2_sections_with_an_exception() {
+fn type2_sections_with_a_gap() {
     let f = type2_with_exception();
     f.run("build", &["-q"]).code(0);
-    let md = std::fs::read_to_string(f.out("report.md")).unwrap();
-    for (id, text) in sections(&md) {
+    for (id, text) in documents(&f) {
         insta::assert_snapshot!(format!("type2-{id}"), text);
     }
 }
 
+fn section_ii(f: &Fixture) -> String {
+    let md = std::fs::read_to_string(f.out("report.md")).unwrap();
+    sections(&md).into_iter().find(|(id, _)| id == "section-ii").unwrap().1
+}
+
+/// Issue 12: a gap goes to the annex for management to decide on; the assertion holds only
+/// management's text, and the deviations management writes itself appear verbatim.
 #[test]
-fn exceptions_qualify_the_assertion() {
+fn the_assertion_is_managements_text_only() {
     let f = type2_with_exception();
     f.run("build", &["-q"]).code(0);
-    let md = std::fs::read_to_string(f.out("report.md")).unwrap();
-    let assertion = &sections(&md).into_iter().find(|(id, _)| id == "section-ii").unwrap().1;
-    assert!(assertion.contains("Exceptions noted: review this assertion before signing"));
-    assert!(assertion.contains("except for the matters described in Section IV"));
+    let assertion = section_ii(&f);
+    assert!(!assertion.contains("Exceptions noted"), "{assertion}");
+    assert!(!assertion.contains("except for"), "a gap does not qualify the assertion: {assertion}");
     assert!(assertion.contains("operated effectively throughout the period"));
     assert!(assertion.contains("complementary user entity controls"), "a CUEC changes the wording");
+    assert!(assertion.contains("Alex Example, Chief Executive Officer"), "the signature block: {assertion}");
+    assert!(
+        assertion.contains("Date: *[the date of the service auditor's report]*"),
+        "the date is left for the auditor's report"
+    );
+    let annex = std::fs::read_to_string(f.out("annex.md")).unwrap();
+    assert!(annex.contains("| [AC-01](#control-ac-01) Quarterly user access reviews | Evidence on file for 1 of 2 quarters; missing for Q1 2026 |"), "{annex}");
+    assert!(annex.contains("*Management's response:* The Q1 review was done late, on 2026-04-10."));
+
+    let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
+    let deviation = "The user access review for Q1 2026 was performed on 10 April 2026, after the end of the quarter.";
+    f.write(
+        "auditpack.toml",
+        &cfg.replacen("[assertion]\n", &format!("[assertion]\ndate = 2026-07-20\ndeviations = [\"{deviation}\"]\n"), 1),
+    );
+    f.run("build", &["-q"]).code(0);
+    let assertion = section_ii(&f);
+    assert!(assertion.contains(", except for the effects of the matters described below."), "{assertion}");
+    assert!(assertion.contains(&format!("\n{deviation}\n")), "verbatim: {assertion}");
+    assert!(assertion.contains("Date: 20 July 2026"), "{assertion}");
+
     let f1 = Fixture::init();
     f1.run("build", &["-q"]).code(0);
-    let md1 = std::fs::read_to_string(f1.out("report.md")).unwrap();
-    let a1 = &sections(&md1).into_iter().find(|(id, _)| id == "section-ii").unwrap().1;
-    assert!(!a1.contains("except for"), "no exceptions, no qualification");
+    let a1 = section_ii(&f1);
+    assert!(!a1.contains("except for"), "no deviations, no qualification");
     assert!(!a1.contains("operated effectively"), "Type 1 asserts design only");
     assert!(a1.contains("as of 30 June 2026"));
 }
@@ -97,9 +130,19 @@ fn the_pdf_has_an_outline_of_the_sections() {
     for want in [
         "Section I: Independent service auditor's report",
         "Section IV: Trust services criteria, related controls, and tests of controls",
-        "Appendix: Evidence index",
     ] {
         assert!(titles.iter().any(|t| t == want), "outline lacks {want:?}: {titles:?}");
+    }
+    let out = std::process::Command::new("qpdf")
+        .args(["--json", "--json-key=outlines"])
+        .arg(f.out("annex.pdf"))
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let titles: Vec<String> =
+        json["outlines"].as_array().unwrap().iter().map(|o| o["title"].as_str().unwrap_or("").to_string()).collect();
+    for want in ["Gap analysis", "Evidence per control", "Management's responses", "Evidence index"] {
+        assert!(titles.iter().any(|t| t == want), "the annex's outline lacks {want:?}: {titles:?}");
     }
 }
 
@@ -118,14 +161,14 @@ fn a_large_evidence_index_is_summarised_per_control() {
     let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
     f.write("auditpack.toml", &format!("{cfg}\n[report]\nevidence_index_rows = 1\n"));
     f.run("build", &["-q"]).code(0);
-    let md = std::fs::read_to_string(f.out("report.md")).unwrap();
+    let md = std::fs::read_to_string(f.out("annex.md")).unwrap();
     let index = &sections(&md).into_iter().find(|(id, _)| id == "evidence-index").unwrap().1;
     assert!(index.contains("more than the 1 this report lists file by file"), "{index}");
     assert!(index.contains("| Control | Owner | Files | Size | Newest |"), "{index}");
     assert!(index.contains("[AC-01](#control-ac-01)"), "{index}");
     assert!(!index.contains("access-review-2026-Q2.csv"), "no file is listed: {index}");
     assert!(
-        md.contains("Evidence on file: 1 file (294 B), the newest effective 2026-01-15"),
+        md.contains("1 file (294 B), the newest effective 2026-01-15"),
         "the control gives its count, not the names"
     );
     let csv = std::fs::read_to_string(f.out("evidence-index.csv")).unwrap();
