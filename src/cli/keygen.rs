@@ -7,7 +7,7 @@ use crate::package::sign;
 use std::io::Write;
 use std::path::Path;
 
-pub(super) fn run(dir: &Path) -> Result<Outcome, Error> {
+pub(super) fn run(dir: &Path, v: super::Verbosity) -> Result<Outcome, Error> {
     let private = dir.join(sign::PRIVATE_KEY_FILE);
     let public = dir.join(sign::PUBLIC_KEY_FILE);
     for p in [&private, &public] {
@@ -20,6 +20,9 @@ pub(super) fn run(dir: &Path) -> Result<Outcome, Error> {
     // The private key is written 0600 from the start (tempfile creates files 0600).
     write_new(&private, sign::private_key_text(&key).as_bytes(), 0o600)?;
     write_new(&public, sign::public_key_text(&key.verifying_key()).as_bytes(), 0o644)?;
+    if v.quiet {
+        return Ok(Outcome::Ok);
+    }
     eprintln!("wrote {} (private: keep it secret, mode 0600)", private.display());
     eprintln!("wrote {} (public: give it to the auditor)", public.display());
     eprintln!("key id {}", sign::key_id(&key.verifying_key()));

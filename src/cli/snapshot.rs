@@ -19,12 +19,18 @@ pub(super) struct SnapshotArgs {
     project: PathBuf,
     #[command(flatten)]
     store: StoreArg,
-    /// Also print notes
-    #[arg(long, short)]
+    /// Set from the global `--verbose`
+    #[arg(skip)]
     verbose: bool,
-    /// Print nothing but errors
-    #[arg(long, short, conflicts_with = "verbose")]
+    /// Set from the global `--quiet`
+    #[arg(skip)]
     quiet: bool,
+}
+
+impl SnapshotArgs {
+    pub(super) fn set_verbosity(&mut self, v: super::Verbosity) {
+        (self.verbose, self.quiet) = (v.verbose, v.quiet);
+    }
 }
 
 #[derive(clap::Args)]

@@ -28,7 +28,9 @@ enum Format {
     Json,
 }
 
-pub(super) fn run(args: &VerifyArgs) -> Result<Outcome, Error> {
+/// `--quiet`: nothing when intact, else only the problems at error level; `--verbose` adds
+/// nothing to the text, which already lists every problem.
+pub(super) fn run(args: &VerifyArgs, v: super::Verbosity) -> Result<Outcome, Error> {
     let key = match &args.key {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| Error::io("read the public key", p, e))?;
@@ -39,12 +41,18 @@ pub(super) fn run(args: &VerifyArgs) -> Result<Outcome, Error> {
         }
         None => None,
     };
+    let quiet = v.quiet;
     let v = verify(&args.package, &VerifyOptions { key, jobs: args.jobs.map(usize::from) })?;
     match args.format {
         Format::Json => {
             let s =
                 serde_json::to_string_pretty(&v).map_err(|e| Error::Usage(format!("cannot serialise JSON: {e}")))?;
             println!("{s}");
+        }
+        Format::Text if quiet => {
+            for d in v.problems.sorted().into_iter().filter(|d| d.severity == Severity::Error) {
+                println!("{d}");
+            }
         }
         Format::Text => {
             let verdict = if v.intact { "intact" } else { "NOT INTACT" };

@@ -194,12 +194,16 @@ pub struct Asset {
     pub scan_targets: Vec<S<String>>,
 }
 
-pub const SIDECAR_KEYS: &[&str] = &["controls", "effective", "provider", "source", "description"];
+pub const SIDECAR_KEYS: &[&str] =
+    &["controls", "effective", "period_start", "period_end", "provider", "assurance", "source", "description"];
 #[derive(Deserialize)]
 pub struct Sidecar {
     #[serde(default)]
     pub controls: Vec<S<String>>,
     pub effective: Option<S<TomlDate>>,
+    pub period_start: Option<S<TomlDate>>,
+    pub period_end: Option<S<TomlDate>>,
+    pub assurance: Option<S<String>>,
     pub provider: Option<S<String>>,
     pub source: Option<String>,
     pub description: Option<String>,

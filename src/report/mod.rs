@@ -139,6 +139,8 @@ pub struct EvidenceRef {
     pub path: String,
     pub name: String,
     pub date: String,
+    /// Where the date comes from: "sidecar", "file name", "modification time (weak)".
+    pub date_source: &'static str,
     pub inferred: bool,
     pub sha256: String,
 }
@@ -191,7 +193,10 @@ pub struct Gaps {
 pub struct Totals {
     pub controls: usize,
     pub criteria_in_scope: usize,
+    /// Criteria in scope that are addressed: by a control, or declared not relevant.
     pub criteria_covered: usize,
+    /// Of those, the criteria declared not relevant (`[[not_relevant]]`).
+    pub criteria_not_relevant: usize,
     pub evidence_files: usize,
     pub evidence_bytes: u64,
     pub unmapped: usize,
@@ -263,6 +268,7 @@ pub fn build(
                         path: f.file.path.clone(),
                         name: f.file.rel.clone(),
                         date: f.effective().date.to_string(),
+                        date_source: f.effective().source.text(),
                         inferred: f.effective().inferred(),
                         sha256: f.file.sha256.clone(),
                     })
@@ -342,7 +348,9 @@ pub fn build(
         AuditType::Type1 => (format!("as of {}", long_date(audit.end)), "Type 1"),
         AuditType::Type2 => (format!("{} to {}", long_date(audit.start), long_date(audit.end)), "Type 2"),
     };
-    let criteria_covered = criteria.iter().filter(|c| !c.controls.is_empty()).count();
+    let not_relevant = |id: &str| project.not_relevant.iter().any(|n| n.criterion == id);
+    let criteria_covered = criteria.iter().filter(|c| !c.controls.is_empty() || not_relevant(&c.id)).count();
+    let criteria_not_relevant = criteria.iter().filter(|c| c.controls.is_empty() && not_relevant(&c.id)).count();
     let providers: Vec<ProviderRow> = project
         .providers
         .iter()
@@ -387,6 +395,7 @@ pub fn build(
             controls: controls.len(),
             criteria_in_scope: criteria.len(),
             criteria_covered,
+            criteria_not_relevant,
             evidence_files: index.evidence.len(),
             evidence_bytes: index.totals.bytes,
             unmapped: index.unmapped.len(),
