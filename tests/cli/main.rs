@@ -5,6 +5,7 @@ mod cache;
 mod collect_index;
 mod docs;
 mod harness;
+mod issue13;
 mod load_errors;
 mod sample;
 mod sections;
