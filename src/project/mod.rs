@@ -1091,6 +1091,7 @@ fn load_controls(
     out
 }
 
+#[allow(clippy::too_many_arguments)] // the loaded context a control is checked against
 fn validate_control(
     src: &Source,
     c: raw::Control,
