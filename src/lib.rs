@@ -168,6 +168,11 @@ pub fn assess_project_with(
     diags: &mut diag::Diagnostics,
 ) -> Option<Assessed> {
     let (project, index) = load_and_index(root, opts, inputs.keep_going, stage_done, diags)?;
+    if !project.assessable {
+        // auditpack.toml's required sections did not load: the evidence was collected and indexed
+        // for its own problems, but nothing can be assessed against an unknown audit.
+        return None;
+    }
     let past = match &inputs.history {
         History::Project => {
             match snapshot::StoreLocation::of_project(root, Some(&project.snapshot.store), None)

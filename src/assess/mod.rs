@@ -128,17 +128,13 @@ pub fn assess(
         index.evidence.iter().map(|f| (f.file.path.as_str(), f.file.sha256.as_str())).collect();
     let replaced: Vec<&PastEvidence> =
         past.iter().filter(|p| !current.contains(&(p.path.as_str(), p.sha256.as_str()))).collect();
-    let mut files_of: std::collections::HashMap<&str, Vec<&crate::index::IndexedFile>> = Default::default();
-    for f in &index.evidence {
-        for id in &f.controls {
-            files_of.entry(id.as_str()).or_default().push(f);
-        }
-    }
     for c in &project.controls {
-        let all: &[&crate::index::IndexedFile] = files_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+        // The files that count for the control (see `index::build`).
+        let all: Vec<&crate::index::IndexedFile> =
+            index.controls.get(&c.id).map(|ic| index.files(&ic.evidence).collect()).unwrap_or_default();
         // A no-occurrence statement is on file, but it is not evidence of an occurrence.
         let (statements, files): (Vec<&crate::index::IndexedFile>, Vec<&crate::index::IndexedFile>) =
-            all.iter().partition(|f| f.file.sidecar.as_ref().is_some_and(|s| s.meta.no_occurrence.is_some()));
+            all.iter().copied().partition(|f| f.file.sidecar.as_ref().is_some_and(|s| s.meta.no_occurrence.is_some()));
         let earlier: Vec<&&PastEvidence> = replaced.iter().filter(|p| p.controls.contains(&c.id)).collect();
         let latest = files.iter().map(|f| f.effective().date).filter(|d| *d <= audit.end).max();
         let stale = match (latest, c.frequency.max_age_days()) {
@@ -230,24 +226,31 @@ pub fn assess(
     let uncovered_criteria: Vec<String> = crate::model::criteria()
         .iter()
         .filter(|cr| audit.in_scope(cr.category))
+        .filter(|cr| !project.not_relevant.iter().any(|n| n.criterion == cr.id))
         .filter(|cr| !project.controls.iter().any(|c| c.criteria.contains(&cr.id)))
         .map(|cr| cr.id.clone())
         .collect();
-    if !uncovered_criteria.is_empty() {
+    for id in &uncovered_criteria {
+        let title = crate::model::criterion(id).map(|c| c.title.clone()).unwrap_or_default();
         diags.push(
-            Diagnostic::warning(
-                "uncovered-criterion",
-                format!(
-                    "{} criteria in scope have no control: {}",
-                    uncovered_criteria.len(),
-                    uncovered_criteria.join(", ")
-                ),
-            )
-            .at_file(project.paths.controls.clone())
-            .hint("map a control to each of them, or take their category out of scope"),
+            Diagnostic::warning("uncovered-criterion", format!("{id} ({title}) is in scope but no control addresses it"))
+                .at(audit.categories_at.clone())
+                .hint(format!(
+                    "map a control to {id} (`criteria` in {}), or, if it does not apply to the system, declare it in auditpack.toml: [[not_relevant]] criterion = \"{id}\" reason = \"...\"",
+                    project.paths.controls.display()
+                )),
         );
     }
 
+    if audit.kind == AuditType::Type1
+        && let Some(n) = project.narratives.iter().find(|n| n.name == "changes")
+    {
+        diags.push(
+            Diagnostic::note("changes-not-used", "a Type 1 description is as of a date: changes.md is not used")
+                .at_file(n.file.clone())
+                .hint("DC 200 item 9 (significant changes during the period) applies to Type 2 only; remove the file or keep it for a Type 2 report"),
+        );
+    }
     let inferred_dates: Vec<String> =
         index.evidence.iter().filter(|f| f.effective().inferred()).map(|f| f.file.path.clone()).collect();
     for p in &inferred_dates {

@@ -167,7 +167,7 @@ pub fn assess(
             };
             if !agrees {
                 diags.push(
-                    Diagnostic::warning(
+                    Diagnostic::error(
                         "score-mismatch",
                         format!(
                             "risk `{}`: {key} declares score `{declared}` but {} x {} = {} is {} on the {} matrix",
@@ -186,7 +186,7 @@ pub fn assess(
         if top_level.is_some_and(|l| s.needs_control(l)) && r.controls.is_empty() {
             let level = &s.levels[top_level.unwrap_or(0)].name;
             diags.push(
-                Diagnostic::warning("risk-without-control", format!("risk `{}` is rated {level} but maps to no control", r.risk_id))
+                Diagnostic::error("risk-without-control", format!("risk `{}` is rated {level} but maps to no control", r.risk_id))
                     .at(at(r, &[Seg::Key("risk_id")]))
                     .hint("list the controls that mitigate it under `controls` (every Medium or High risk needs at least one)"),
             );
@@ -205,6 +205,10 @@ pub fn assess(
             });
             let place = at(r, &[Seg::Key("controls"), Seg::Index(ci), Seg::Key("control_id")]);
             let Some(status) = status else {
+                if project.failed.controls.contains(&c.control_id) {
+                    // The control's own entry is already reported.
+                    continue;
+                }
                 diags.push(
                     Diagnostic::warning(
                         "unknown-risk-control",
@@ -255,7 +259,7 @@ pub fn assess(
                 if r.treatment.is_some() { at(r, &[Seg::Key("treatment")]) } else { at(r, &[Seg::Key("status")]) };
             if !justified {
                 diags.push(
-                    Diagnostic::warning("accepted-without-justification", format!("risk `{}` is accepted without a justification", r.risk_id))
+                    Diagnostic::error("accepted-without-justification", format!("risk `{}` is accepted without a justification", r.risk_id))
                         .at(place.clone())
                         .hint("give the business justification and the approver: \"treatment\": {\"strategy\": \"accept\", \"justification\": \"...\", \"approver\": \"...\"}"),
                 );

@@ -61,6 +61,18 @@ pub const CODES: &[Code] = &[
     c("unmapped-evidence", Note, "An evidence file maps to no control"),
     c("inferred-date", Note, "An effective date taken from the file's modification time"),
     c("special-file", Note, "A FIFO, socket or device in the evidence folder, not collected"),
+    c("empty-evidence", Warning, "An evidence file is empty; it counts for no control"),
+    c(
+        "evidence-after-period",
+        Warning,
+        "Evidence effective only after the period end or as-of date; it counts for no control",
+    ),
+    c(
+        "evidence-other-provider",
+        Warning,
+        "A file of another provider mapped to a per-provider control; it does not count",
+    ),
+    c("changes-not-used", Note, "A changes.md narrative in a Type 1 project (DC 200 item 9 is Type 2 only)"),
     // Assessment of controls.
     c("missing-evidence", Warning, "A control has no evidence"),
     c("stale-evidence", Warning, "A control's latest evidence is older than its frequency allows"),
@@ -88,11 +100,11 @@ pub const CODES: &[Code] = &[
     c("csv-missing-column", Error, "The CSV register lacks a required column"),
     c("csv-ragged-row", Error, "A CSV row has more or fewer cells than the header"),
     // Risk checks.
-    c("score-mismatch", Warning, "A declared score disagrees with likelihood x impact"),
-    c("risk-without-control", Warning, "A Medium or High risk maps to no control"),
+    c("score-mismatch", Error, "A declared score disagrees with likelihood x impact"),
+    c("risk-without-control", Error, "A Medium or High risk maps to no control"),
     c("unknown-risk-control", Warning, "A risk relies on a control that is not in the catalogue"),
     c("potential-significant-deficiency", Warning, "A risk relies on a control whose evidence is missing or stale"),
-    c("accepted-without-justification", Warning, "An accepted risk has no business justification"),
+    c("accepted-without-justification", Error, "An accepted risk has no business justification"),
     c("accepted-high-risk", Warning, "A High risk is accepted"),
     c("residual-above-inherent", Warning, "A residual rating above the inherent one"),
     c("mitigate-without-reduction", Warning, "A mitigated risk whose residual rating equals the inherent one"),
@@ -203,6 +215,47 @@ pub const CODES: &[Code] = &[
     c("snapshot-timestamp-missing", Warning, "`verify --tsa-cert` found a snapshot without a time-stamp token"),
     c("cache-not-written", Warning, "The hash cache could not be written"),
 ];
+
+/// Codes of the assessment's findings about the compliance posture (gaps, risk checks, scanner
+/// findings), as opposed to problems that keep the project from loading or packaging. `build`
+/// writes the package whatever their level, since they are what the gap analysis shows; only
+/// `build --strict` stops on those at deny level. `auditpack check` fails on them as on any other.
+pub const POSTURE: &[&str] = &[
+    "missing-evidence",
+    "stale-evidence",
+    "missing-occurrence",
+    "uncovered-criterion",
+    "score-mismatch",
+    "risk-without-control",
+    "unknown-risk-control",
+    "potential-significant-deficiency",
+    "accepted-without-justification",
+    "accepted-high-risk",
+    "residual-above-inherent",
+    "mitigate-without-reduction",
+    "stale-risk-review",
+    "no-risk-review-minutes",
+    "generic-risk",
+    "vendor-asset-without-risk",
+    "critical-asset-without-risk",
+    "impact-below-criticality",
+    "objective-unaddressed",
+    "no-objectives",
+    "scanner-raises-likelihood",
+    "scan-target-unmapped",
+    "inferred-date",
+    "unmapped-evidence",
+    "pattern-matches-nothing",
+    "empty-evidence",
+    "evidence-after-period",
+    "evidence-other-provider",
+    "changes-not-used",
+];
+
+/// Whether `code` is a posture finding (see [`POSTURE`]).
+pub fn is_posture(code: &str) -> bool {
+    POSTURE.contains(&code)
+}
 
 pub fn find(code: &str) -> Option<&'static Code> {
     CODES.iter().find(|c| c.code == code)

@@ -34,6 +34,10 @@ pub(super) struct BuildArgs {
     /// Deflate level of the package, 1 (fastest) to 9 (smallest) [default: `[package] compression_level`, else 6]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=9))]
     compression_level: Option<u32>,
+    /// Stop without writing anything when a finding of the assessment (a gap, a risk check) is
+    /// at deny level, as `auditpack check` would fail; by default the package is still written
+    #[arg(long)]
+    strict: bool,
 }
 
 /// `full` carries the options only `build` has (signing, snapshots).
@@ -130,8 +134,22 @@ fn run_timed(
     if let Some(a) = &assessed {
         check_out_dir(&a.project, &args.out)?;
     }
-    let Some(mut assessed) = assessed.filter(|_| !diags.has_errors()) else {
+    // What stops the build: an error that keeps the project from loading or packaging; findings
+    // about the posture (the gap analysis) only with --strict.
+    let strict = full.is_some_and(|b| b.strict);
+    let blocking = diags
+        .iter()
+        .any(|d| d.severity == crate::diag::Severity::Error && (strict || !crate::check::codes::is_posture(d.code)));
+    let Some(mut assessed) = assessed.filter(|_| !blocking) else {
         print_diagnostics(&diags, args.verbose, args.quiet);
+        if strict
+            && !args.quiet
+            && diags
+                .iter()
+                .all(|d| d.severity != crate::diag::Severity::Error || crate::check::codes::is_posture(d.code))
+        {
+            eprintln!("--strict: findings at deny level stop the build; nothing was written");
+        }
         return Ok(Outcome::ProjectErrors);
     };
 
@@ -151,6 +169,11 @@ fn run_timed(
     let written = staging.commit()?;
     timings.mark("write outputs");
     print_diagnostics(&diags, args.verbose, args.quiet);
+    if !args.quiet && diags.has_errors() {
+        eprintln!(
+            "the package was written: findings at deny level are part of its gap analysis (`build --strict` stops on them instead)"
+        );
+    }
     if !args.quiet {
         let t = &assessed.index.totals;
         eprintln!(

@@ -20,7 +20,7 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
-pub(super) fn run(dir: &Path) -> Result<Outcome, Error> {
+pub(super) fn run(dir: &Path, v: super::Verbosity) -> Result<Outcome, Error> {
     // Never overwrite: check every file first, so a refusal writes nothing at all.
     if let Some((name, _)) = FILES.iter().find(|(name, _)| dir.join(name).exists()) {
         return Err(Error::Usage(format!(
@@ -34,6 +34,14 @@ pub(super) fn run(dir: &Path) -> Result<Outcome, Error> {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
         }
         std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))?;
+    }
+    if v.quiet {
+        return Ok(Outcome::Ok);
+    }
+    if v.verbose {
+        for (name, _) in FILES {
+            eprintln!("wrote {}", dir.join(name).display());
+        }
     }
     eprintln!("wrote a new project in {}", dir.display());
     eprintln!(

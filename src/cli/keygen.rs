@@ -8,7 +8,7 @@ use crate::package::sign;
 use std::io::Write;
 use std::path::Path;
 
-pub(super) fn run(dir: &Path, identity: &str) -> Result<Outcome, Error> {
+pub(super) fn run(dir: &Path, identity: &str, v: super::Verbosity) -> Result<Outcome, Error> {
     if identity.is_empty() || identity.contains(char::is_whitespace) || identity.contains(',') {
         return Err(Error::Usage(format!(
             "--identity `{identity}`: an identity is one word without spaces or commas, e.g. security@example.com"
@@ -29,6 +29,9 @@ pub(super) fn run(dir: &Path, identity: &str) -> Result<Outcome, Error> {
     write_new(&private, text(sign::private_key_text(&key))?.as_bytes(), 0o600)?;
     write_new(&public, text(sign::public_key_text(&key))?.as_bytes(), 0o644)?;
     write_new(&allowed, text(sign::allowed_signers_text(&key))?.as_bytes(), 0o644)?;
+    if v.quiet {
+        return Ok(Outcome::Ok);
+    }
     eprintln!("wrote {} (private: keep it secret, mode 0600)", private.display());
     eprintln!("wrote {} (public key)", public.display());
     eprintln!("wrote {} (give it to the auditor, by a channel other than the package)", allowed.display());

@@ -29,6 +29,19 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Also print notes (unmapped files, inferred dates ...); every command takes it
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    /// Print nothing but errors; every command takes it
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+}
+
+/// How much a command prints: `--quiet` only errors, `--verbose` notes too.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Verbosity {
+    pub verbose: bool,
+    pub quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -79,11 +92,11 @@ struct CommonArgs {
     /// Where to write the outputs
     #[arg(long, default_value = "output")]
     out: PathBuf,
-    /// Also print notes (unmapped files, inferred dates ...)
-    #[arg(long, short)]
+    /// Set from the global `--verbose`
+    #[arg(skip)]
     verbose: bool,
-    /// Print nothing but errors
-    #[arg(long, short, conflicts_with = "verbose")]
+    /// Set from the global `--quiet`
+    #[arg(skip)]
     quiet: bool,
     /// Folder of the hash cache [default: OUT/.auditpack-cache]
     #[arg(long, value_name = "DIR")]
@@ -110,9 +123,12 @@ struct CheckArgs {
     /// A scanner report (Trivy or Grype JSON, SARIF 2.1.0) to import besides those in the evidence; repeatable
     #[arg(long = "scan", value_name = "FILE")]
     scan: Vec<PathBuf>,
-    /// Also print notes in the text format
-    #[arg(long, short)]
+    /// Set from the global `--verbose`
+    #[arg(skip)]
     verbose: bool,
+    /// Set from the global `--quiet`
+    #[arg(skip)]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -150,22 +166,39 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    let v = Verbosity { verbose: cli.verbose, quiet: cli.quiet };
+    let common = |mut a: CommonArgs| {
+        a.verbose = v.verbose;
+        a.quiet = v.quiet;
+        a
+    };
     let result = match cli.command {
-        Command::Init { dir } => init::run(&dir),
-        Command::Collect(args) => collect::run(&args),
-        Command::Build(args) => build::run(&args.common, build::Mode::Build, Some(&args)),
-        Command::Describe(args) => build::run(&args, build::Mode::Describe, None),
-        Command::Check(args) => check::run(&args),
-        Command::Register(args) => check::register(&args),
-        Command::Verify(args) => verify::run(&args),
-        Command::Keygen { out, identity } => keygen::run(&out, &identity),
-        Command::Snapshot(args) => snapshot::run(&args),
+        Command::Init { dir } => init::run(&dir, v),
+        Command::Collect(args) => collect::run(&common(args)),
+        Command::Build(mut args) => {
+            args.common = common(args.common);
+            build::run(&args.common, build::Mode::Build, Some(&args))
+        }
+        Command::Describe(args) => build::run(&common(args), build::Mode::Describe, None),
+        Command::Check(mut args) => {
+            (args.verbose, args.quiet) = (v.verbose, v.quiet);
+            check::run(&args)
+        }
+        Command::Register(args) => check::register(&args, v),
+        Command::Verify(args) => verify::run(&args, v),
+        Command::Keygen { out, identity } => keygen::run(&out, &identity, v),
+        Command::Snapshot(mut args) => {
+            args.set_verbosity(v);
+            snapshot::run(&args)
+        }
         Command::Templates { dir } => crate::render::write_defaults(&dir).map(|written| {
-            for n in &written {
-                eprintln!("wrote {}", dir.join(n).display());
-            }
-            if written.is_empty() {
-                eprintln!("every template already exists in {}; nothing written", dir.display());
+            if !v.quiet {
+                for n in &written {
+                    eprintln!("wrote {}", dir.join(n).display());
+                }
+                if written.is_empty() {
+                    eprintln!("every template already exists in {}; nothing written", dir.display());
+                }
             }
             Outcome::Ok
         }),

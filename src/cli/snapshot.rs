@@ -22,12 +22,18 @@ pub(super) struct SnapshotArgs {
     /// Ask this RFC 3161 time-stamping authority for a token over the manifest (default: `[snapshot] tsa`)
     #[arg(long, value_name = "URL")]
     tsa: Option<String>,
-    /// Also print notes
-    #[arg(long, short)]
+    /// Set from the global `--verbose`
+    #[arg(skip)]
     verbose: bool,
-    /// Print nothing but errors
-    #[arg(long, short, conflicts_with = "verbose")]
+    /// Set from the global `--quiet`
+    #[arg(skip)]
     quiet: bool,
+}
+
+impl SnapshotArgs {
+    pub(super) fn set_verbosity(&mut self, v: super::Verbosity) {
+        (self.verbose, self.quiet) = (v.verbose, v.quiet);
+    }
 }
 
 #[derive(clap::Args)]

@@ -28,7 +28,9 @@ enum Format {
     Json,
 }
 
-pub(super) fn run(args: &VerifyArgs) -> Result<Outcome, Error> {
+/// `--quiet`: nothing when intact, else only the problems at error level; `--verbose` adds
+/// nothing to the text, which already lists every problem.
+pub(super) fn run(args: &VerifyArgs, v: super::Verbosity) -> Result<Outcome, Error> {
     let key = match &args.key {
         Some(p) => {
             let text = super::read_key(p, "read the public key")?;
@@ -39,6 +41,7 @@ pub(super) fn run(args: &VerifyArgs) -> Result<Outcome, Error> {
         }
         None => None,
     };
+    let quiet = v.quiet;
     let v = verify(&args.package, &VerifyOptions { key, jobs: args.jobs.map(usize::from) })?;
     let mut out = super::Out::new();
     match args.format {
@@ -46,6 +49,11 @@ pub(super) fn run(args: &VerifyArgs) -> Result<Outcome, Error> {
             let s =
                 serde_json::to_string_pretty(&v).map_err(|e| Error::Usage(format!("cannot serialise JSON: {e}")))?;
             outln!(out, "{s}");
+        }
+        Format::Text if quiet => {
+            for d in v.problems.sorted().into_iter().filter(|d| d.severity == Severity::Error) {
+                println!("{d}");
+            }
         }
         Format::Text => {
             let verdict = if v.intact { "intact" } else { "NOT INTACT" };

@@ -1,7 +1,8 @@
 //! Effective dates: what period a piece of evidence speaks for.
 //!
-//! Order of precedence: the sidecar's `effective`, a date in the file name (a day, then a
-//! quarter, then a month), and last the modification time, which is marked as inferred.
+//! Order of precedence: the sidecar's `effective` or `period_start`/`period_end`, a date in the
+//! file name (a range of two days, a day, then a quarter, then a month), and last the modification
+//! time, which is marked as inferred (weak evidence of when the file was produced).
 
 use jiff::civil::Date;
 use serde::Serialize;
@@ -25,9 +26,24 @@ pub struct Effective {
     pub source: DateSource,
 }
 
+impl DateSource {
+    /// How the report names the source of a date; a modification time is flagged as weak.
+    pub fn text(self) -> &'static str {
+        match self {
+            DateSource::Sidecar => "sidecar",
+            DateSource::FileName => "file name",
+            DateSource::ModifiedTime => "modification time (weak)",
+        }
+    }
+}
+
 impl Effective {
     pub fn day(date: Date, source: DateSource) -> Self {
         Effective { date, start: date, end: date, source }
+    }
+    /// A coverage period (a SOC report's, a bridge letter's): effective on its last day.
+    pub fn range(start: Date, end: Date, source: DateSource) -> Self {
+        Effective { date: end, start, end, source }
     }
     pub fn inferred(&self) -> bool {
         self.source == DateSource::ModifiedTime
@@ -38,8 +54,54 @@ impl Effective {
     }
 }
 
-/// A date found in a file name: `YYYY-MM-DD` first, then `YYYY-Qn`, then `YYYY-MM`.
+/// What may stand between the two days of a range in a file name: `2025-10-01-to-2026-09-30`.
+const RANGE_SEPARATORS: &[&str] = &["-to-", "_to_", ".to.", " to ", "--", "__", "_", "-"];
+
+/// A date found in a file name: a range of two days (`YYYY-MM-DD-to-YYYY-MM-DD`, the second not
+/// before the first) first, then `YYYY-MM-DD`, then `YYYY-Qn`, then `YYYY-MM`.
 pub fn from_file_name(name: &str) -> Option<Effective> {
+    let first = day_in(name, 0)?;
+    if let Some((start, end_at)) = first {
+        for sep in RANGE_SEPARATORS {
+            let rest = &name[end_at..];
+            if let Some(after) = rest.strip_prefix(sep)
+                && let Some(Some((end, _))) = day_in(after, 0).filter(|d| d.is_some_and(|(_, e)| e == 10))
+                && end >= start
+            {
+                return Some(Effective::range(start, end, DateSource::FileName));
+            }
+        }
+    }
+    period_in(name)
+}
+
+/// The first full day `YYYY-MM-DD` in `name` from `from`, with the offset just after it;
+/// `Some(None)` when there is none (then quarters and months are looked for).
+fn day_in(name: &str, from: usize) -> Option<Option<(Date, usize)>> {
+    let b = name.as_bytes();
+    let digits = |s: usize, n: usize| s + n <= b.len() && b[s..s + n].iter().all(u8::is_ascii_digit);
+    let bounded =
+        |s: usize, e: usize| (s == 0 || !b[s - 1].is_ascii_digit()) && (e >= b.len() || !b[e].is_ascii_digit());
+    let num = |s: usize, n: usize| name.get(s..s + n).and_then(|x| x.parse::<i16>().ok());
+    for i in from..b.len() {
+        if digits(i, 4)
+            && i + 10 <= b.len()
+            && b[i + 4] == b'-'
+            && digits(i + 5, 2)
+            && b[i + 7] == b'-'
+            && digits(i + 8, 2)
+            && bounded(i, i + 10)
+            && let (Some(y), Some(m), Some(d)) = (num(i, 4), num(i + 5, 2), num(i + 8, 2))
+            && let Ok(date) = Date::new(y, m as i8, d as i8)
+        {
+            return Some(Some((date, i + 10)));
+        }
+    }
+    Some(None)
+}
+
+/// A day, quarter or month in a file name (see [`from_file_name`]).
+fn period_in(name: &str) -> Option<Effective> {
     let b = name.as_bytes();
     let digits = |s: usize, n: usize| s + n <= b.len() && b[s..s + n].iter().all(u8::is_ascii_digit);
     // A token must not be glued to more digits on either side (e.g. a build number).
@@ -108,6 +170,18 @@ mod tests {
         assert_eq!((m.start, m.end), (date(2026, 2, 1), date(2026, 2, 28)));
         assert!(m.overlaps(date(2026, 2, 10), date(2026, 2, 10)));
         assert!(!m.overlaps(date(2026, 3, 1), date(2026, 3, 31)));
+    }
+
+    /// Issue 13: a range in the name is a coverage period, not its first day.
+    #[test]
+    fn a_range_of_two_days_is_a_coverage_period() {
+        let e = from_file_name("aws-soc2-type2-2025-10-01-to-2026-09-30.pdf").unwrap();
+        assert_eq!((e.start, e.end, e.date), (date(2025, 10, 1), date(2026, 9, 30), date(2026, 9, 30)));
+        let e = from_file_name("bridge-letter_2026-10-01_2026-12-31.pdf").unwrap();
+        assert_eq!((e.start, e.end), (date(2026, 10, 1), date(2026, 12, 31)));
+        // A second day before the first is no range: the first day counts.
+        let e = from_file_name("x-2026-05-01-2026-04-01.csv").unwrap();
+        assert_eq!((e.start, e.end), (date(2026, 5, 1), date(2026, 5, 1)));
     }
 
     #[test]

@@ -517,7 +517,9 @@ fn attach_sidecars(
             }
         };
         let f = &mut files[i];
-        if let Some(d) = meta.effective {
+        if let Some((start, end)) = meta.period {
+            f.effective = Effective::range(start, end, DateSource::Sidecar);
+        } else if let Some(d) = meta.effective {
             f.effective = Effective::day(d, DateSource::Sidecar);
         }
         f.sidecar = Some(Box::new(SidecarFile { path, sha256, size, meta }));

@@ -347,11 +347,63 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
         }
     }
 
+    // What counts as evidence of a control: not an empty file, not effective only after the end
+    // of the period (or the as-of date), and for a control that runs on providers, evidence of
+    // one of them (a file of no provider only when the control's patterns or sidecar name it).
+    let end = project.audit.end;
+    for f in &evidence {
+        if f.controls.is_empty() || !project.assessable {
+            continue;
+        }
+        if f.file.size == 0 {
+            diags.push(
+                Diagnostic::warning("empty-evidence", "the evidence file is empty; it counts for no control")
+                    .at_file(&f.file.path)
+                    .hint("replace it with the real export or document, or remove it"),
+            );
+        } else if f.effective().start > end {
+            diags.push(
+                Diagnostic::warning(
+                    "evidence-after-period",
+                    format!(
+                        "the file is effective from {} ({}), after {end}, the {}; it counts for no control",
+                        f.effective().start,
+                        f.effective().source.text(),
+                        match project.audit.kind {
+                            AuditType::Type1 => "as-of date",
+                            AuditType::Type2 => "end of the period",
+                        }
+                    ),
+                )
+                .at_file(&f.file.path)
+                .hint("evidence for this audit must be effective by its date: give the file its real date (in the name or a sidecar `effective`), or leave it out"),
+            );
+        }
+    }
     let mut controls = BTreeMap::new();
     let mut owners: BTreeMap<Owner, Vec<OwnerEntry>> = BTreeMap::new();
     let mut files_of: HashMap<&str, Files> = HashMap::new();
     for (i, f) in evidence.iter().enumerate() {
+        if f.file.size == 0 || (project.assessable && f.effective().start > end) {
+            continue;
+        }
         for id in &f.controls {
+            let Some(c) = by_id.get(id.as_str()) else { continue };
+            if !fits_provider(c, f) {
+                diags.push(
+                    Diagnostic::warning(
+                        "evidence-other-provider",
+                        format!(
+                            "the file is evidence of provider `{}`, on which control `{id}` does not run ({}); it does not count for it",
+                            f.provider.as_deref().unwrap_or_default(),
+                            c.providers.join(", ")
+                        ),
+                    )
+                    .at_file(&f.file.path)
+                    .hint("add the provider to the control's `providers`, or map the file to the control of that provider (its folder, pattern or sidecar)"),
+                );
+                continue;
+            }
             files_of.entry(id.as_str()).or_default().push(i as u32);
         }
     }
@@ -425,6 +477,16 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
         unmapped,
         controls,
         owners,
+    }
+}
+
+/// Whether `f` can evidence `c`: any file for the company's own controls; for a control that runs
+/// on providers, a file of one of them, or of no provider (one record for all of them, mapped to
+/// the control by its folder, a pattern or a sidecar), never a file of another provider.
+fn fits_provider(c: &crate::project::Control, f: &IndexedFile) -> bool {
+    match &f.provider {
+        Some(p) => c.providers.is_empty() || c.providers.contains(p),
+        None => true,
     }
 }
 

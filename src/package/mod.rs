@@ -581,8 +581,14 @@ fn bag_info(project: &Project, bag: &str, bytes: u64, files: usize) -> String {
     lines.push(format!("Payload-Oxum: {bytes}.{files}"));
     lines.push(format!("Bag-Software-Agent: auditpack {}", env!("CARGO_PKG_VERSION")));
     lines.push(format!("Audit-Type: SOC 2 {kind}"));
-    lines.push(format!("Audit-Period-Start: {}", a.start));
-    lines.push(format!("Audit-Period-End: {}", a.end));
+    match a.kind {
+        // A Type 1 report is as of a date: it has no period.
+        crate::model::AuditType::Type1 => lines.push(format!("Audit-As-Of-Date: {}", a.end)),
+        crate::model::AuditType::Type2 => {
+            lines.push(format!("Audit-Period-Start: {}", a.start));
+            lines.push(format!("Audit-Period-End: {}", a.end));
+        }
+    }
     lines.join("\n") + "\n"
 }
 

@@ -61,6 +61,22 @@ pub struct Project {
     /// register, narratives), relative to the root, sorted: what a snapshot must record.
     #[serde(skip)]
     pub sources: Vec<PathBuf>,
+    /// Ids of entries that were written but failed validation (already reported): a reference
+    /// to one of them is not reported again as unknown.
+    #[serde(skip)]
+    pub failed: Failed,
+    /// False when auditpack.toml's required sections did not load: the project is collected and
+    /// indexed (so every loading problem is reported) but not assessed or built.
+    #[serde(skip)]
+    pub assessable: bool,
+}
+
+/// Ids of entries that are in the files but did not load (see [`Project::failed`]).
+#[derive(Debug, Clone, Default)]
+pub struct Failed {
+    pub controls: BTreeSet<String>,
+    pub providers: BTreeSet<String>,
+    pub assets: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,6 +158,9 @@ pub struct Audit {
     /// The package's date; never the wall clock.
     pub report_date: Date,
     pub categories: Vec<Category>,
+    /// Where `categories` is written, for findings about the scope.
+    #[serde(skip)]
+    pub categories_at: Location,
 }
 
 impl Audit {
@@ -358,6 +377,15 @@ pub struct Narrative {
 pub struct Sidecar {
     pub controls: Vec<String>,
     pub effective: Option<Date>,
+    /// The period the file covers (`period_start`, `period_end`): a SOC report's, a bridge letter's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<(Date, Date)>,
+    /// What kind of assurance document the file is, for a subservice organisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assurance: Option<Assurance>,
+    /// Where the sidecar's `assurance` is written, for findings about the document.
+    #[serde(skip)]
+    pub assurance_at: Option<Location>,
     pub provider: Option<String>,
     pub source: Option<String>,
     pub description: Option<String>,
@@ -373,6 +401,40 @@ pub struct NoOccurrence {
     pub start: Date,
     pub end: Date,
     pub attested_by: String,
+}
+
+/// A subservice organisation's assurance document among the evidence (sidecar `assurance`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Assurance {
+    Soc1Type1,
+    Soc1Type2,
+    Soc2Type1,
+    Soc2Type2,
+    BridgeLetter,
+}
+
+impl Assurance {
+    const WORDS: [(&'static str, Assurance, &'static str); 5] = [
+        ("soc1-type1", Assurance::Soc1Type1, "SOC 1 Type 1 report"),
+        ("soc1-type2", Assurance::Soc1Type2, "SOC 1 Type 2 report"),
+        ("soc2-type1", Assurance::Soc2Type1, "SOC 2 Type 1 report"),
+        ("soc2-type2", Assurance::Soc2Type2, "SOC 2 Type 2 report"),
+        ("bridge-letter", Assurance::BridgeLetter, "bridge letter"),
+    ];
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        Self::WORDS.iter().find(|(w, _, _)| *w == s).map(|(_, a, _)| *a)
+    }
+    pub fn expected() -> String {
+        Self::WORDS.iter().map(|(w, _, _)| format!("`{w}`")).collect::<Vec<_>>().join(", ")
+    }
+    pub fn title(self) -> &'static str {
+        Self::WORDS.iter().find(|(_, a, _)| *a == self).map(|(_, _, t)| *t).unwrap_or("")
+    }
+    pub fn is_report(self) -> bool {
+        self != Assurance::BridgeLetter
+    }
 }
 
 /// The result of loading: a project when the files allowed one, and every diagnostic found.
@@ -486,6 +548,15 @@ pub(crate) fn too_long(at: Location, what: &str) -> Diagnostic {
     .hint("shorten it, or break the text into paragraphs or several values")
 }
 
+/// The `id` string of a table that did not deserialize, to recognise later references to it.
+fn raw_id(value: &Value<'_>) -> Option<String> {
+    let toml::de::DeValue::Table(t) = value.get_ref() else { return None };
+    match toml_de::get(t, "id")?.get_ref() {
+        toml::de::DeValue::String(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
 /// Loads and validates the project in `root`.
 pub fn load(root: &Path) -> Loaded {
     let mut diags = Diagnostics::default();
@@ -551,12 +622,21 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     let snapshot: raw::Snapshot = section("snapshot", raw::SNAPSHOT_KEYS, diags)
         .and_then(|v| toml_de::deserialize(&src, v, "in [snapshot]", raw::SNAPSHOT_KEYS, diags))
         .unwrap_or_default();
+    let mut failed = Failed::default();
     let raw_providers: Vec<raw::Provider> = match toml_de::get(top, "provider") {
         Some(v) => toml_de::array(&src, v, "provider", diags)
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
-                toml_de::deserialize(&src, p, &format!("in provider #{}", i + 1), raw::PROVIDER_KEYS, diags)
+                let what = match raw_id(p) {
+                    Some(id) => format!("in provider `{id}`"),
+                    None => format!("in provider #{}", i + 1),
+                };
+                let r = toml_de::deserialize(&src, p, &what, raw::PROVIDER_KEYS, diags);
+                if r.is_none() {
+                    failed.providers.extend(raw_id(p));
+                }
+                r
             })
             .collect(),
         None => Vec::new(),
@@ -590,19 +670,23 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         deviations: assertion.deviations.into_iter().map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect(),
     };
     let snapshot = validate_snapshot(&src, snapshot, diags);
-    let providers = validate_providers(&src, raw_providers, diags);
+    let providers = validate_providers(&src, raw_providers, &mut failed, diags);
     let matrix = validate_matrix(&src, responsibility, diags);
+    // Without a valid [audit], the scope is unknown: nothing is reported as out of scope.
     let categories = audit.as_ref().map(|a| a.categories.clone()).unwrap_or_default();
-    let not_relevant = validate_not_relevant(&src, raw_not_relevant, &categories, diags);
+    let not_relevant =
+        validate_not_relevant(&src, raw_not_relevant, audit.as_ref().map(|a| a.categories.as_slice()), diags);
     let sampling = validate_sampling(&src, raw_sampling, diags);
 
     let objectives = load_objectives(&src, top, diags);
     let risk = load_risk_settings(&src, top, diags);
     let check = load_check_settings(&src, top, diags);
 
-    let controls = load_controls(root, &paths.controls, &providers, &matrix, &categories, diags);
-    let assets = load_assets(root, &paths.assets, &providers, diags);
-    let asset_ids: BTreeSet<String> = assets.iter().map(|a| a.id.clone()).collect();
+    let controls = load_controls(root, &paths.controls, &providers, &matrix, &categories, &mut failed, diags);
+    let assets = load_assets(root, &paths.assets, &providers, &mut failed, diags);
+    // Failed assets are known: a risk naming one is not reported again.
+    let asset_ids: BTreeSet<String> =
+        assets.iter().map(|a| a.id.clone()).chain(failed.assets.iter().cloned()).collect();
     let objective_ids: BTreeSet<String> = objectives.iter().map(|o| o.id.clone()).collect();
     let ctx = risks::Context { scoring: &risk.scoring, assets: &asset_ids, objectives: &objective_ids };
     let register = risks::load(root, &paths.risks, &ctx, diags);
@@ -652,12 +736,29 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     sources.sort();
     sources.dedup();
 
+    // A project whose required sections failed still goes on to collect and index, so that the
+    // problems of the evidence and its sidecars are reported in the same run; it is not assessed.
+    let assessable = organisation.is_some() && system.is_some() && audit.is_some();
+    let placeholder = jiff::civil::date(2000, 1, 1);
     Some(Project {
         sources,
         root: root.to_path_buf(),
-        organisation: organisation.map(|o| Organisation { name: o.name, website: o.website, contact: o.contact })?,
-        system: system.map(|s| System { name: s.name, summary: s.summary })?,
-        audit: audit?,
+        organisation: organisation
+            .map(|o| Organisation { name: o.name, website: o.website, contact: o.contact })
+            .unwrap_or(Organisation { name: String::new(), website: None, contact: None }),
+        system: system
+            .map(|s| System { name: s.name, summary: s.summary })
+            .unwrap_or(System { name: String::new(), summary: None }),
+        audit: audit.unwrap_or(Audit {
+            kind: AuditType::Type2,
+            start: placeholder,
+            end: placeholder,
+            report_date: placeholder,
+            categories,
+            categories_at: src.location(0),
+        }),
+        failed,
+        assessable,
         paths,
         branding,
         package,
@@ -682,7 +783,7 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
 fn validate_not_relevant(
     src: &Source,
     raw: Vec<raw::NotRelevant>,
-    categories: &[Category],
+    categories: Option<&[Category]>,
     diags: &mut Diagnostics,
 ) -> Vec<NotRelevant> {
     let mut out: Vec<NotRelevant> = Vec::new();
@@ -698,7 +799,7 @@ fn validate_not_relevant(
             );
             continue;
         };
-        if !categories.contains(&c.category) {
+        if categories.is_some_and(|cats| !cats.contains(&c.category)) {
             diags.push(
                 Diagnostic::warning(
                     "criterion-out-of-scope",
@@ -968,7 +1069,8 @@ fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostics) -> Optio
         }
     };
     let report_date = a.report_date.map(|d| d.get_ref().0).unwrap_or(end);
-    Some(Audit { kind: kind?, start, end, report_date, categories })
+    let categories_at = src.location(a.categories.span().start);
+    Some(Audit { kind: kind?, start, end, report_date, categories, categories_at })
 }
 
 fn validate_paths(src: &Source, p: raw::Paths, diags: &mut Diagnostics) -> Paths {
@@ -1101,7 +1203,12 @@ fn check_id(
     true
 }
 
-fn validate_providers(src: &Source, raw: Vec<raw::Provider>, diags: &mut Diagnostics) -> Vec<Provider> {
+fn validate_providers(
+    src: &Source,
+    raw: Vec<raw::Provider>,
+    failed: &mut Failed,
+    diags: &mut Diagnostics,
+) -> Vec<Provider> {
     let mut seen = BTreeMap::new();
     let mut out = Vec::new();
     for p in raw {
@@ -1120,6 +1227,9 @@ fn validate_providers(src: &Source, raw: Vec<raw::Provider>, diags: &mut Diagnos
                 parsed
             }
         };
+        if ok && (model.is_none() || method.is_none()) {
+            failed.providers.insert(p.id.get_ref().clone());
+        }
         if let (true, Some(service_model), Some(method)) = (ok, model, method) {
             out.push(Provider {
                 id: p.id.into_inner(),
@@ -1220,6 +1330,7 @@ fn load_controls(
     providers: &[Provider],
     matrix: &Matrix,
     categories: &[Category],
+    failed: &mut Failed,
     diags: &mut Diagnostics,
 ) -> Vec<Control> {
     let files = control_files(root, path, diags);
@@ -1237,19 +1348,27 @@ fn load_controls(
             continue;
         };
         for (i, v) in toml_de::array(&src, list, "control", diags).iter().enumerate() {
-            let what = format!("in control #{}", i + 1);
+            let what = match raw_id(v) {
+                Some(id) => format!("in control `{id}`"),
+                None => format!("in control #{}", i + 1),
+            };
             let Some(c) = toml_de::deserialize::<raw::Control>(&src, v, &what, raw::CONTROL_KEYS, diags) else {
+                failed.controls.extend(raw_id(v));
                 continue;
             };
             if !check_id(&src, &c.id, "control", &mut seen, diags) {
                 continue;
             }
-            if let Some(c) = validate_control(&src, c, v, providers, matrix, categories, diags) {
-                out.push(c);
+            let id = c.id.get_ref().clone();
+            match validate_control(&src, c, v, providers, matrix, categories, &failed.providers, diags) {
+                Some(c) => out.push(c),
+                None => {
+                    failed.controls.insert(id);
+                }
             }
         }
     }
-    if out.is_empty() && !diags.has_errors() {
+    if out.is_empty() && failed.controls.is_empty() && !diags.has_errors() {
         diags.push(
             Diagnostic::error("no-controls", "the project has no controls")
                 .at_file(path)
@@ -1259,6 +1378,7 @@ fn load_controls(
     out
 }
 
+#[allow(clippy::too_many_arguments)] // the loaded context a control is checked against
 fn validate_control(
     src: &Source,
     c: raw::Control,
@@ -1266,6 +1386,7 @@ fn validate_control(
     providers: &[Provider],
     matrix: &Matrix,
     categories: &[Category],
+    failed_providers: &BTreeSet<String>,
     diags: &mut Diagnostics,
 ) -> Option<Control> {
     let id = c.id.get_ref().clone();
@@ -1332,6 +1453,9 @@ fn validate_control(
             if !provider_ids.contains(p.get_ref()) {
                 provider_ids.push(p.get_ref().clone());
             }
+        } else if failed_providers.contains(p.get_ref()) {
+            // The provider's own entry is already reported; the control cannot be assigned.
+            ok = false;
         } else {
             let known: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
             diags.push(
@@ -1479,7 +1603,13 @@ fn validate_owner_override(
     Some(out)
 }
 
-fn load_assets(root: &Path, path: &Path, providers: &[Provider], diags: &mut Diagnostics) -> Vec<Asset> {
+fn load_assets(
+    root: &Path,
+    path: &Path,
+    providers: &[Provider],
+    failed: &mut Failed,
+    diags: &mut Diagnostics,
+) -> Vec<Asset> {
     if !root.join(path).exists() {
         diags.push(
             Diagnostic::note("no-assets", format!("no asset inventory at `{}`", path.display()))
@@ -1500,8 +1630,12 @@ fn load_assets(root: &Path, path: &Path, providers: &[Provider], diags: &mut Dia
     let mut seen = BTreeMap::new();
     let mut out = Vec::new();
     for (i, v) in toml_de::array(&src, list, "asset", diags).iter().enumerate() {
-        let what = format!("in asset #{}", i + 1);
+        let what = match raw_id(v) {
+            Some(id) => format!("in asset `{id}`"),
+            None => format!("in asset #{}", i + 1),
+        };
         let Some(a) = toml_de::deserialize::<raw::Asset>(&src, v, &what, raw::ASSET_KEYS, diags) else {
+            failed.assets.extend(raw_id(v));
             continue;
         };
         let id_ok = check_id(&src, &a.id, "asset", &mut seen, diags);
@@ -1527,6 +1661,10 @@ fn load_assets(root: &Path, path: &Path, providers: &[Provider], diags: &mut Dia
         }
         let mut provider_ok = true;
         if let Some(p) = &a.provider
+            && failed.providers.contains(p.get_ref())
+        {
+            provider_ok = false;
+        } else if let Some(p) = &a.provider
             && !providers.iter().any(|x| &x.id == p.get_ref())
         {
             diags.push(
@@ -1538,6 +1676,9 @@ fn load_assets(root: &Path, path: &Path, providers: &[Provider], diags: &mut Dia
                 .hint("declare the provider as a [[provider]] in auditpack.toml"),
             );
             provider_ok = false;
+        }
+        if id_ok && !(provider_ok && category.is_some() && criticality.is_some()) {
+            failed.assets.insert(a.id.get_ref().clone());
         }
         if let (true, true, Some(category), Some(criticality)) = (id_ok, provider_ok, category, criticality) {
             out.push(Asset {
@@ -1596,7 +1737,7 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
     for c in &raw.controls {
         if known.contains(c.get_ref().as_str()) {
             controls.push(c.get_ref().clone());
-        } else {
+        } else if !project.failed.controls.contains(c.get_ref()) {
             diags.push(
                 Diagnostic::error(
                     "unknown-control",
@@ -1610,6 +1751,7 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
     let no_occurrence = no_occurrence(&src, &raw, diags);
     let provider = match raw.provider {
         Some(p) if project.providers.iter().any(|x| &x.id == p.get_ref()) => Some(p.into_inner()),
+        Some(p) if project.failed.providers.contains(p.get_ref()) => None,
         Some(p) => {
             diags.push(
                 Diagnostic::error(
@@ -1623,8 +1765,41 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
         }
         None => None,
     };
+    let period = match (&raw.period_start, &raw.period_end) {
+        (Some(s), Some(e)) if e.get_ref().0 >= s.get_ref().0 => Some((s.get_ref().0, e.get_ref().0)),
+        (Some(_), Some(e)) => {
+            diags.push(
+                Diagnostic::error("invalid-period", "the sidecar's period ends before it starts")
+                    .at(src.location(e.span().start))
+                    .hint("`period_end` must be on or after `period_start`"),
+            );
+            None
+        }
+        (Some(one), None) | (None, Some(one)) => {
+            diags.push(
+                Diagnostic::error("missing-key", "the sidecar gives one end of a period")
+                    .at(src.location(one.span().start))
+                    .hint("give both `period_start` and `period_end` (the period the document covers)"),
+            );
+            None
+        }
+        (None, None) => None,
+    };
+    let assurance = match &raw.assurance {
+        Some(a) => match Assurance::parse(a.get_ref()) {
+            Some(x) => Some(x),
+            None => {
+                diags.push(bad_word(&src, a, "assurance document", Assurance::expected()));
+                None
+            }
+        },
+        None => None,
+    };
     Some(Sidecar {
         controls,
+        period,
+        assurance,
+        assurance_at: raw.assurance.as_ref().map(|a| src.location(a.span().start)),
         effective: raw.effective.map(|d| d.get_ref().0),
         provider,
         source: raw.source,
@@ -1644,12 +1819,9 @@ fn no_occurrence(src: &Source, raw: &raw::Sidecar, diags: &mut Diagnostics) -> O
     };
     let flag = raw.no_occurrence.as_ref();
     if !flag.is_some_and(|f| *f.get_ref()) {
-        // The period and the signatory mean nothing without the statement itself.
-        for (key, span) in [
-            ("period_start", raw.period_start.as_ref().map(|s| s.span().start)),
-            ("period_end", raw.period_end.as_ref().map(|s| s.span().start)),
-            ("attested_by", raw.attested_by.as_ref().map(|s| s.span().start)),
-        ] {
+        // The signatory means nothing without the statement itself. (`period_start` and
+        // `period_end` also give any file the period it covers, e.g. a SOC report.)
+        for (key, span) in [("attested_by", raw.attested_by.as_ref().map(|s| s.span().start))] {
             if let Some(at) = span {
                 bad(at, format!("`{key}` is only used with `no_occurrence = true`"), diags);
             }

@@ -219,12 +219,13 @@ pub struct Asset {
 pub const SIDECAR_KEYS: &[&str] = &[
     "controls",
     "effective",
+    "period_start",
+    "period_end",
     "provider",
+    "assurance",
     "source",
     "description",
     "no_occurrence",
-    "period_start",
-    "period_end",
     "attested_by",
 ];
 #[derive(Deserialize)]
@@ -232,13 +233,15 @@ pub struct Sidecar {
     #[serde(default)]
     pub controls: Vec<S<String>>,
     pub effective: Option<S<TomlDate>>,
+    pub period_start: Option<S<TomlDate>>,
+    pub period_end: Option<S<TomlDate>>,
+    pub assurance: Option<S<String>>,
     pub provider: Option<S<String>>,
     pub source: Option<String>,
     pub description: Option<String>,
     /// The file is management's statement that its controls had no occurrence in a period.
+    /// (Its period is the sidecar's `period_start`/`period_end`, the period the file covers.)
     pub no_occurrence: Option<S<bool>>,
-    pub period_start: Option<S<TomlDate>>,
-    pub period_end: Option<S<TomlDate>>,
     pub attested_by: Option<S<String>>,
 }
 

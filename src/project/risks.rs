@@ -417,6 +417,11 @@ pub(super) fn validate(
     let mut out = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
         let at = |path: &[Seg<'_>]| spans.at(i, path);
+        // Named by its id where it has one, else by its place in the register.
+        let name = match entry.get("risk_id").and_then(|v| v.as_str()) {
+            Some(id) if !id.trim().is_empty() => format!("risk `{id}`"),
+            _ => format!("risk #{}", i + 1),
+        };
         let Some(obj) = entry.as_object() else {
             diags.push(
                 Diagnostic::error("invalid-risk", format!("risk #{} is not a JSON object", i + 1))
@@ -431,12 +436,9 @@ pub(super) fn validate(
             }
             if let Some(near) = super::toml_de::closest(key, FIELDS) {
                 diags.push(
-                    Diagnostic::warning(
-                        "unknown-risk-field",
-                        format!("risk #{}: field `{key}` is not a register field", i + 1),
-                    )
-                    .at(at(&[Seg::Key(key)]))
-                    .hint(format!("did you mean `{near}`? Other fields are kept as they are but not checked")),
+                    Diagnostic::warning("unknown-risk-field", format!("{name}: field `{key}` is not a register field"))
+                        .at(at(&[Seg::Key(key)]))
+                        .hint(format!("did you mean `{near}`? Other fields are kept as they are but not checked")),
                 );
             }
         }
@@ -445,12 +447,10 @@ pub(super) fn validate(
             Err(e) => {
                 let text = e.to_string();
                 let field = missing_field(&text);
-                diags.push(Diagnostic::error("invalid-risk", format!("risk #{}: {e}", i + 1)).at(at(&[])).hint(
-                    match field {
-                        Some(f) => format!("add `{f}` to the entry"),
-                        None => "see docs/risk.md for the fields of a risk".to_string(),
-                    },
-                ));
+                diags.push(Diagnostic::error("invalid-risk", format!("{name}: {e}")).at(at(&[])).hint(match field {
+                    Some(f) => format!("add `{f}` to the entry"),
+                    None => "see docs/risk.md for the fields of a risk".to_string(),
+                }));
                 continue;
             }
         };

@@ -314,31 +314,54 @@ fn safe_link(dest: &str) -> Option<String> {
     }
 }
 
-/// Adds `by` levels to every ATX heading outside code fences (at most level 6). A level-1
-/// heading on the first line is the file's own title and is dropped: the template titles it.
+/// Adds `by` levels to every heading (at most level 6), found on the parsed tree, so a line that
+/// only looks like a heading (`    # comment` in an indented code block, a fenced block, an HTML
+/// block) stays as it is. Setext headings (`Title` over `===`) become ATX headings. A level-1
+/// heading that opens the text is the file's own title and is dropped: the template titles it.
 pub fn demote_headings(text: &str, by: usize) -> String {
     let mut out = String::with_capacity(text.len() + 64);
-    let mut fenced = false;
-    let mut lines = text.lines().peekable();
-    if lines.peek().is_some_and(|l| l.starts_with("# ")) {
-        lines.next();
-    }
-    for line in lines {
-        let t = line.trim_start();
-        if t.starts_with("```") || t.starts_with("~~~") {
-            fenced = !fenced;
+    let mut last = 0;
+    for (ev, range) in Parser::new_ext(text, options()).into_offset_iter() {
+        let Event::Start(Tag::Heading { level, .. }) = ev else {
+            continue;
+        };
+        let is_title = level == HeadingLevel::H1 && text[..range.start].trim().is_empty();
+        // The heading's source, without its line end.
+        let src = text[range.clone()].trim_end_matches(['\n', '\r']);
+        let (start, end) = (range.start, range.start + src.len());
+        out.push_str(&text[last..start]);
+        last = end;
+        if is_title {
+            // Drop the title and the line end after it.
+            last = text[end..].find('\n').map(|i| end + i + 1).unwrap_or(text.len());
+            continue;
         }
-        let hashes = t.chars().take_while(|c| *c == '#').count();
-        let is_heading = !fenced && (1..=6).contains(&hashes) && t[hashes..].starts_with([' ', '\t']);
-        if is_heading {
-            out.push_str(&"#".repeat((hashes + by).min(6)));
-            out.push_str(&t[hashes..]);
+        let new_level = (heading_level(level) as usize + by).min(6);
+        let t = src.trim_start();
+        let content = if t.starts_with('#') {
+            t.trim_start_matches('#').to_string()
         } else {
-            out.push_str(line);
-        }
+            // Setext: the text lines, without the underline.
+            let mut lines: Vec<&str> = src.lines().collect();
+            lines.pop();
+            format!(" {}", lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" "))
+        };
+        out.push_str(&"#".repeat(new_level));
+        out.push_str(&content);
+    }
+    out.push_str(&text[last..]);
+    if !out.ends_with('\n') {
         out.push('\n');
     }
     out
+}
+
+/// Byte ranges of the code blocks (fenced or indented) of `text`, from the parsed tree.
+pub fn code_block_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    Parser::new_ext(text, options())
+        .into_offset_iter()
+        .filter_map(|(ev, r)| matches!(ev, Event::Start(Tag::CodeBlock(_))).then_some(r))
+        .collect()
 }
 
 /// A heading's anchor from its text: lower-case ASCII words joined by `-`.
@@ -479,6 +502,18 @@ mod tests {
     fn narrative_headings_nest_under_the_template() {
         let t = "# Services\n\nText\n\n## Detail\n\n```\n# not a heading\n```\n###### deep\n";
         assert_eq!(demote_headings(t, 2), "\nText\n\n#### Detail\n\n```\n# not a heading\n```\n###### deep\n");
+    }
+
+    /// Issue 13: an indented code line that looks like a heading stays code.
+    #[test]
+    fn indented_code_stays_code_and_setext_headings_demote() {
+        let t = "Intro\n\n    # comment in code\n    x = 1\n\nTitle\n-----\n\n<div>\n# in html\n</div>\n";
+        let d = demote_headings(t, 2);
+        assert!(d.contains("    # comment in code\n"), "{d}");
+        assert!(d.contains("#### Title\n"), "{d}");
+        assert!(d.contains("\n# in html\n"), "{d}");
+        let doc = doc(&d);
+        assert!(!format!("{doc:?}").contains("Heading { level: 1"), "{doc:?}");
     }
 
     #[test]

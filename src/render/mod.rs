@@ -204,17 +204,18 @@ impl Templates {
     }
 }
 
-/// Template logic leaves runs of blank lines; keep at most one, except inside fenced code.
+/// Template logic leaves runs of blank lines; keep at most one, except inside code blocks
+/// (fenced or indented, as the parser finds them).
 fn tidy(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank = true; // also drops blank lines at the top
-    let mut fenced = false;
+    let code = markdown::code_block_ranges(text);
+    let mut offset = 0;
     for line in text.lines() {
-        let t = line.trim_start();
-        if t.starts_with("```") || t.starts_with("~~~") {
-            fenced = !fenced;
-        }
-        if !fenced && line.trim().is_empty() {
+        let at = offset;
+        offset += line.len() + 1;
+        let in_code = code.iter().any(|r| r.start < at && at < r.end);
+        if !in_code && line.trim().is_empty() {
             if !blank {
                 out.push('\n');
             }
@@ -222,7 +223,7 @@ fn tidy(text: &str) -> String {
             continue;
         }
         blank = false;
-        if fenced {
+        if in_code {
             out.push_str(line);
         } else {
             single_full_stop(line, &mut out);

@@ -141,9 +141,9 @@ pub struct EvidenceRef {
     pub path: String,
     pub name: String,
     pub date: String,
+    /// Where the date comes from: "sidecar", "file name", "modification time (weak)".
+    pub date_source: &'static str,
     pub inferred: bool,
-    /// Where the effective date comes from: `sidecar`, `file-name` or `modified-time`.
-    pub date_source: String,
     /// The system the file was exported from (sidecar `source`), when known.
     pub source: Option<String>,
     pub sha256: String,
@@ -203,7 +203,10 @@ pub struct Gaps {
 pub struct Totals {
     pub controls: usize,
     pub criteria_in_scope: usize,
+    /// Criteria in scope that are addressed: by a control, or declared not relevant.
     pub criteria_covered: usize,
+    /// Of those, the criteria declared not relevant (`[[not_relevant]]`).
+    pub criteria_not_relevant: usize,
     pub evidence_files: usize,
     pub evidence_bytes: u64,
     pub unmapped: usize,
@@ -275,8 +278,8 @@ pub fn build(
                         path: f.file.path.clone(),
                         name: f.file.rel.clone(),
                         date: f.effective().date.to_string(),
+                        date_source: f.effective().source.text(),
                         inferred: f.effective().inferred(),
-                        date_source: date_source_name(f.effective().source).to_string(),
                         source: f.file.sidecar.as_ref().and_then(|s| s.meta.source.clone()),
                         sha256: f.file.sha256.clone(),
                     })
@@ -356,7 +359,9 @@ pub fn build(
         AuditType::Type1 => (format!("as of {}", long_date(audit.end)), "Type 1"),
         AuditType::Type2 => (format!("{} to {}", long_date(audit.start), long_date(audit.end)), "Type 2"),
     };
-    let criteria_covered = criteria.iter().filter(|c| !c.controls.is_empty()).count();
+    let not_relevant = |id: &str| project.not_relevant.iter().any(|n| n.criterion == id);
+    let criteria_covered = criteria.iter().filter(|c| !c.controls.is_empty() || not_relevant(&c.id)).count();
+    let criteria_not_relevant = criteria.iter().filter(|c| c.controls.is_empty() && not_relevant(&c.id)).count();
     let providers: Vec<ProviderRow> = project
         .providers
         .iter()
@@ -402,6 +407,7 @@ pub fn build(
             controls: controls.len(),
             criteria_in_scope: criteria.len(),
             criteria_covered,
+            criteria_not_relevant,
             evidence_files: index.evidence.len(),
             evidence_bytes: index.totals.bytes,
             unmapped: index.unmapped.len(),

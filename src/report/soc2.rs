@@ -91,6 +91,9 @@ pub struct TestRecord {
     pub samples: Vec<Sample>,
     /// Occurrences in the period without evidence.
     pub exceptions: Vec<String>,
+    /// When the control has fewer distinct evidence items than the sample size, says so: each
+    /// item is sampled once, never reused.
+    pub shortfall: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -251,13 +254,51 @@ pub fn test_record(project: &Project, control: &crate::project::Control, row: &C
         AuditType::Type2 if control.frequency != Frequency::PerEvent => {
             let population = occ.len();
             let n = project.sampling.size(control.frequency, population);
-            let samples = systematic(population, n)
-                .into_iter()
-                .map(|i| Sample {
-                    label: occ[i].label.clone(),
-                    evidence: occ[i].evidence.iter().filter_map(|p| by_path(p)).collect(),
-                })
-                .collect();
+            // One sample is one distinct evidence item: a file that evidences several occurrences
+            // (a monthly export for a daily control) is sampled once.
+            let mut distinct: Vec<&str> = Vec::new();
+            for o in occ {
+                for p in &o.evidence {
+                    if !distinct.contains(&p.as_str()) {
+                        distinct.push(p);
+                    }
+                }
+            }
+            let mut used: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+            let (samples, shortfall): (Vec<Sample>, Option<String>) = if distinct.len() < n && !distinct.is_empty() {
+                // Each item once, labelled by the first occurrence it evidences.
+                let samples = distinct
+                    .iter()
+                    .map(|p| Sample {
+                        label: occ
+                            .iter()
+                            .find(|o| o.evidence.iter().any(|e| e == p))
+                            .map(|o| o.label.clone())
+                            .unwrap_or_default(),
+                        evidence: by_path(p).into_iter().collect(),
+                    })
+                    .collect();
+                let text = format!(
+                    "The control has {} distinct evidence item(s) in the period for a sample of {n}: each is sampled once.",
+                    distinct.len()
+                );
+                (samples, Some(text))
+            } else {
+                let samples = systematic(population, n)
+                    .into_iter()
+                    .map(|i| {
+                        let pick = occ[i].evidence.iter().find(|p| !used.contains(p.as_str()));
+                        if let Some(p) = pick {
+                            used.insert(p);
+                        }
+                        Sample {
+                            label: occ[i].label.clone(),
+                            evidence: pick.and_then(|p| by_path(p)).into_iter().collect(),
+                        }
+                    })
+                    .collect();
+                (samples, None)
+            };
             TestRecord {
                 types,
                 population_text: format!(
@@ -266,9 +307,10 @@ pub fn test_record(project: &Project, control: &crate::project::Control, row: &C
                     if population == 1 { "" } else { "s" }
                 ),
                 population,
-                sample_size: n,
+                sample_size: if shortfall.is_some() { distinct.len() } else { n },
                 samples,
                 exceptions: occ.iter().filter(|o| o.evidence.is_empty()).map(|o| o.label.clone()).collect(),
+                shortfall,
             }
         }
         _ => {
@@ -302,6 +344,7 @@ pub fn test_record(project: &Project, control: &crate::project::Control, row: &C
                     .map(|i| Sample { label: events[i].date.clone(), evidence: vec![events[i].clone()] })
                     .collect(),
                 exceptions: Vec::new(),
+                shortfall: None,
             }
         }
     }

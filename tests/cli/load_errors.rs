@@ -32,11 +32,11 @@ fn every_unknown_key_is_reported_in_one_run() {
     let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
     f.write("auditpack.toml", &format!("{cfg}\n[extras]\nx = 1\n"));
     f.run("collect", &[]).code(1).says(&[
-        "error[unknown-key]: unknown key `titel` in control #1",
+        "error[unknown-key]: unknown key `titel` in control `GOV-01`",
         "did you mean `title`?",
         "error[unknown-key]: unknown key `layr`",
         "auditpack.toml:31:2: error[unknown-key]: unknown key `extras`",
-        "error[invalid-value]: missing field `title` in control #1",
+        "error[invalid-value]: missing field `title` in control `GOV-01`",
     ]);
 }
 

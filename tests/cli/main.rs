@@ -7,6 +7,7 @@ mod docs;
 mod evidence_status;
 mod harness;
 mod hostile_project;
+mod issue13;
 mod load_errors;
 mod sample;
 mod sections;

@@ -1,0 +1,199 @@
+//! Issue 13: scope as an auditor checks it, on a second, different company
+//! (`tests/fixtures/fintech-type1`: a Type 1 fintech, Security + Processing Integrity, a
+//! carve-out and an inclusive provider, a criterion not relevant).
+
+use super::harness::{bin, repo};
+use std::path::{Path, PathBuf};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The fixture in a temporary folder (so a test may change it).
+fn fintech() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fintech");
+    copy_dir(&repo().join("tests/fixtures/fintech-type1"), &dir);
+    (tmp, dir)
+}
+
+fn check(dir: &Path) -> (i32, Vec<serde_json::Value>) {
+    let out = bin().arg("check").arg(dir).args(["--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (out.status.code().unwrap_or(-1), v["diagnostics"].as_array().cloned().unwrap_or_default())
+}
+
+fn with<'a>(diags: &'a [serde_json::Value], code: &str) -> Vec<&'a serde_json::Value> {
+    diags.iter().filter(|d| d["code"] == code).collect()
+}
+
+fn build(dir: &Path, out: &Path, extra: &[&str]) -> (i32, String) {
+    let o = bin().arg("build").arg(dir).arg("--out").arg(out).args(extra).output().unwrap();
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn a_criterion_not_relevant_counts_as_addressed() {
+    let (t, dir) = fintech();
+    let (_, diags) = check(&dir);
+    let uncovered = with(&diags, "uncovered-criterion");
+    assert!(!uncovered.is_empty());
+    for d in &uncovered {
+        assert!(!d["message"].as_str().unwrap().contains("PI1.5"), "{d}");
+        assert_eq!(d["location"]["file"], "auditpack.toml", "located at the scope: {d}");
+        assert!(d["location"]["line"].as_u64().is_some());
+        assert!(d["hint"].as_str().unwrap().contains("[[not_relevant]]"), "{d}");
+    }
+    let out = t.path().join("out");
+    assert_eq!(build(&dir, &out, &[]).0, 0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["totals"]["criteria_not_relevant"], 1);
+    assert!(!report["gaps"]["uncovered_criteria"].as_array().unwrap().iter().any(|c| c == "PI1.5"));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains(", 1 not relevant |"), "coverage figure names the criterion not relevant");
+}
+
+#[test]
+fn dates_an_auditor_trusts() {
+    let (t, dir) = fintech();
+    let (_, diags) = check(&dir);
+    let after = with(&diags, "evidence-after-period");
+    assert_eq!(after.len(), 1, "{diags:?}");
+    assert_eq!(after[0]["location"]["file"], "evidence/PI-01/reconciliation-2026-10-15.csv");
+    let empty = with(&diags, "empty-evidence");
+    assert_eq!(empty.len(), 1);
+    assert_eq!(empty[0]["location"]["file"], "evidence/PI-01/reconciliation-2026-09-28.csv");
+    assert!(empty[0]["hint"].as_str().is_some_and(|h| !h.is_empty()));
+
+    let out = t.path().join("out");
+    build(&dir, &out, &[]);
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    let pi = index["controls"]["PI-01"]["evidence"].as_array().unwrap();
+    assert_eq!(
+        pi,
+        &[serde_json::json!("evidence/PI-01/reconciliation-2026-09-29.csv")],
+        "neither empty nor late files count"
+    );
+    let soc = index["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "evidence/vendors/aws-soc2-type2-2025-10-01-to-2026-09-30.pdf")
+        .unwrap();
+    assert_eq!(soc["effective"]["start"], "2025-10-01", "a range in the name is a coverage period");
+    assert_eq!(soc["effective"]["end"], "2026-09-30");
+    let bridge = index["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "evidence/vendors/aws-bridge-letter.pdf")
+        .unwrap();
+    assert_eq!(
+        (bridge["effective"]["start"].as_str(), bridge["effective"]["end"].as_str()),
+        (Some("2026-07-01"), Some("2026-12-31"))
+    );
+    // The evidence per control, with where each date comes from, is in the auditor's annex.
+    let md = std::fs::read_to_string(out.join("annex.md")).unwrap();
+    assert!(md.contains("| Date from |"), "evidence shows where its date comes from");
+    assert!(md.contains("| file name |"));
+}
+
+#[test]
+fn type1_is_type1_and_narratives_keep_their_code() {
+    let (t, dir) = fintech();
+    let out = t.path().join("out");
+    let o = bin().arg("build").arg(&dir).arg("--out").arg(&out).arg("--verbose").output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("narrative/changes.md: note[changes-not-used]"), "{stderr}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!md.contains("| Population |") && !md.contains("| Sample size |"), "no population or sample in Type 1");
+    assert!(md.contains("\n    # a shell comment in an indented code block\n"), "indented code stays code");
+    assert!(md.contains("#### Setext heading"), "a setext heading is demoted too");
+    let zip = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "zip"))
+        .unwrap();
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    let name = (0..archive.len())
+        .map(|i| archive.by_index(i).unwrap().name().unwrap().to_string())
+        .find(|n| n.ends_with("/bag-info.txt"))
+        .unwrap();
+    let mut info = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name(&name).unwrap(), &mut info).unwrap();
+    assert!(info.contains("Audit-As-Of-Date: 2026-09-30"), "{info}");
+    assert!(!info.contains("Audit-Period"), "{info}");
+
+    // verify takes --quiet: nothing to say about an intact package.
+    let v = bin().arg("verify").arg(&zip).arg("-q").output().unwrap();
+    assert_eq!(v.status.code(), Some(0));
+    assert!(v.stdout.is_empty(), "{}", String::from_utf8_lossy(&v.stdout));
+}
+
+#[test]
+fn one_run_reports_everything_without_follow_on_findings() {
+    let (_t, dir) = fintech();
+    let toml = std::fs::read_to_string(dir.join("auditpack.toml")).unwrap();
+    std::fs::write(dir.join("auditpack.toml"), toml.replace("as_of = 2026-09-30", "as_of = \"30/09/2026\"")).unwrap();
+    // A sidecar problem elsewhere, and a control that fails on its own.
+    std::fs::write(
+        dir.join("evidence/GOV-01/information-security-policy-2026-01-15.md.meta.toml"),
+        "controls = [\"NOPE-01\"]\n",
+    )
+    .unwrap();
+    let controls = std::fs::read_to_string(dir.join("controls.toml")).unwrap();
+    std::fs::write(
+        dir.join("controls.toml"),
+        controls.replacen(
+            "layer = \"application\"\nfrequency = \"daily\"",
+            "layer = \"kitchen\"\nfrequency = \"daily\"",
+            1,
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("evidence/PI-01/reconciliation-2026-09-29.csv.meta.toml"), "controls = [\"PI-01\"]\n")
+        .unwrap();
+    std::fs::write(
+        dir.join("risks.json"),
+        r#"[{"risk_id": "R-PI", "description": "Settlement batches released before reconciliation to the bank statement.", "controls": [{"control_id": "PI-01"}], "inherent_risk": {"likelihood": "Low", "impact": "Low"}, "ownr": "x"}]"#,
+    )
+    .unwrap();
+    let (code, diags) = check(&dir);
+    assert_eq!(code, 1);
+    assert!(!with(&diags, "invalid-value").is_empty(), "the bad as_of");
+    let unknown = with(&diags, "unknown-control");
+    assert_eq!(unknown.len(), 1, "the sidecar in another file is still read: {diags:?}");
+    assert!(unknown[0]["message"].as_str().unwrap().contains("NOPE-01"));
+    assert!(with(&diags, "invalid-value").iter().any(|d| d["message"].as_str().unwrap().contains("kitchen")));
+    // PI-01 failed on its own: no "not in the catalogue" for the sidecar or the risk that name it.
+    assert!(!diags.iter().any(|d| d["message"].as_str().unwrap().contains("`PI-01`, which is not")), "{diags:?}");
+    assert!(with(&diags, "unknown-risk-control").is_empty());
+    // Risk fields are named by the risk's id.
+    let field = with(&diags, "unknown-risk-field");
+    assert!(field[0]["message"].as_str().unwrap().starts_with("risk `R-PI`"), "{field:?}");
+    // Nothing is assessed against an audit that did not load.
+    assert!(with(&diags, "uncovered-criterion").is_empty());
+}
+
+#[test]
+fn every_command_takes_quiet_and_verbose() {
+    for cmd in
+        ["init", "collect", "build", "describe", "check", "register", "verify", "snapshot", "keygen", "templates"]
+    {
+        for flag in ["--quiet", "--verbose"] {
+            let o = bin().args([cmd, flag, "--help"]).output().unwrap();
+            assert_eq!(o.status.code(), Some(0), "{cmd} {flag}: {}", String::from_utf8_lossy(&o.stderr));
+        }
+    }
+}
