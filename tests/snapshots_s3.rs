@@ -511,7 +511,7 @@ fn a_server_stopped_mid_upload_leaves_the_bucket_consistent() {
         .collect();
     std::fs::create_dir_all(f.path("evidence/GOV-01")).unwrap();
     std::fs::write(f.path("evidence/GOV-01/backup-2026-03-01.bin"), &big).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auditpack"))
+    let child = Command::new(env!("CARGO_BIN_EXE_auditpack"))
         .args(["snapshot", "project", "-q"])
         .current_dir(f.dir.path())
         .env("AWS_ENDPOINT_URL", &e)
