@@ -175,7 +175,7 @@ pub enum Sampling {
 }
 
 impl Default for Sampling {
-    /// Common practice by frequency (../shared/reference/soc2.md, "Tests of controls"): the low
+    /// Common practice by frequency (docs/assessment.md, sample sizes): the low
     /// end of each range, which auditors raise with risk.
     fn default() -> Self {
         use Frequency::*;
@@ -276,7 +276,7 @@ pub fn criterion_rank(id: &str) -> usize {
 pub struct Matrix(BTreeMap<ServiceModel, BTreeMap<Layer, Owner>>);
 
 impl Default for Matrix {
-    /// The reference table (../shared/reference/soc2.md, "Shared responsibility").
+    /// The reference table (docs/responsibility.md).
     fn default() -> Self {
         use Layer::*;
         use Owner::*;
