@@ -26,6 +26,7 @@ pub mod index;
 pub mod model;
 pub mod output;
 pub mod package;
+pub mod population;
 pub mod project;
 pub mod render;
 pub mod report;
@@ -137,6 +138,8 @@ pub fn index_and_gaps(
 ) -> index::EvidenceIndex {
     let index = index::build(project, inventory, diags);
     stage_done("index");
+    population::build(project, &index, diags);
+    stage_done("populations and provenance");
     // Only its findings are wanted here; the assessment itself is dropped.
     assess::assess(project, &index, &[], &scan::ScanResults::default(), diags);
     stage_done("assess (gaps)");
@@ -196,10 +199,13 @@ pub fn assess_project_with(
             }
         },
     };
+    let populations = population::build(&project, &index, diags);
+    stage_done("populations and provenance");
     let scans = scan::import(&project, &index, &inputs.scans, diags);
     let assessment = assess::assess(&project, &index, &past, &scans, diags);
     stage_done("assess (history, scanners, checks)");
-    let report = report::build(&project, &index, &scans, &assessment);
+    let mut report = report::build(&project, &index, &scans, &assessment);
+    report::population::attach(&mut report, &project, populations);
     stage_done("report model");
     Some(Assessed { project, index, scans, assessment, report })
 }

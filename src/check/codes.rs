@@ -214,6 +214,26 @@ pub const CODES: &[Code] = &[
     c("snapshot-timestamp-invalid", Error, "A snapshot's RFC 3161 token does not verify"),
     c("snapshot-timestamp-missing", Warning, "`verify --tsa-cert` found a snapshot without a time-stamp token"),
     c("cache-not-written", Warning, "The hash cache could not be written"),
+    // Populations, provenance and collectors.
+    c("listing-not-found", Warning, "No evidence file matches a control's population listing"),
+    c("invalid-listing", Error, "A population listing is not CSV, JSON or JSON lines, or does not parse"),
+    c("unknown-column", Error, "A population names a column its listing does not have"),
+    c("invalid-listing-date", Error, "A listing's date column holds a value that is not a date"),
+    c("undated-items", Warning, "Rows of a listing without a date, left out of the population"),
+    c("conflicting-item", Warning, "One item appears twice in a population's listings with different dates"),
+    c("sample-without-support", Warning, "Sampled items without supporting evidence on file"),
+    c("listing-without-provenance", Warning, "A population listing has no provenance record"),
+    c("provenance-incomplete", Warning, "A provenance record leaves out what an auditor asks for"),
+    c("record-count-mismatch", Error, "A listing holds another number of records than its provenance says"),
+    c("listing-generated-early", Warning, "A listing was generated before the period it covers ended"),
+    c("listing-period-short", Warning, "A population's listings do not cover the whole period"),
+    c("collector-output-changed", Error, "A collector's output was changed after `auditpack fetch` wrote it"),
+    c("unknown-collector", Error, "`fetch --only` names a collector the project does not have"),
+    c("collector-output-exists", Error, "A collector's output file exists already; fetch never overwrites"),
+    c("collector-failed", Error, "A collector's command could not start or exited non-zero"),
+    c("collector-timeout", Error, "A collector's command ran longer than its timeout"),
+    c("collector-empty", Error, "A collector's command printed nothing"),
+    c("collector-secret", Error, "A collector's command line holds what looks like a secret"),
 ];
 
 /// Codes of the assessment's findings about the compliance posture (gaps, risk checks, scanner
@@ -250,6 +270,16 @@ pub const POSTURE: &[&str] = &[
     "evidence-after-period",
     "evidence-other-provider",
     "changes-not-used",
+    "listing-not-found",
+    "undated-items",
+    "conflicting-item",
+    "sample-without-support",
+    "listing-without-provenance",
+    "provenance-incomplete",
+    "record-count-mismatch",
+    "listing-generated-early",
+    "listing-period-short",
+    "collector-output-changed",
 ];
 
 /// Whether `code` is a posture finding (see [`POSTURE`]).

@@ -4,6 +4,7 @@
 //! Problems in the files are diagnostics, all collected in one run; a [`Project`] is returned
 //! whenever the files could be read well enough to go on, so later stages can add their own.
 
+pub mod ipe;
 pub mod procedure;
 mod raw;
 pub mod risks;
@@ -57,6 +58,8 @@ pub struct Project {
     /// Criteria of in-scope categories that do not apply to the system, with the reason.
     pub not_relevant: Vec<NotRelevant>,
     pub sampling: Sampling,
+    /// Commands that produce evidence (`[[collector]]`), run by `auditpack fetch`.
+    pub collectors: Vec<ipe::Collector>,
     /// Every project file the loader read (auditpack.toml, the controls files, assets, the
     /// register, narratives), relative to the root, sorted: what a snapshot must record.
     #[serde(skip)]
@@ -327,6 +330,8 @@ pub struct Control {
     pub cuec: Option<String>,
     /// Management's response to exceptions (Section V).
     pub management_response: Option<String>,
+    /// The listing whose items are the control's population (`[control.population]`).
+    pub population: Option<ipe::PopulationSpec>,
     /// The control's owner on each provider it runs on (one entry with no provider for the
     /// company's own controls).
     pub assignments: Vec<Assignment>,
@@ -392,6 +397,12 @@ pub struct Sidecar {
     /// Present when the file is management's statement that its controls had no occurrence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_occurrence: Option<NoOccurrence>,
+    /// Where a listing or report came from and how it was produced (`[provenance]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<ipe::Provenance>,
+    /// The run of `auditpack fetch` that produced the file (`[collector]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector: Option<ipe::CollectorRun>,
 }
 
 /// Management's statement that a control had no occurrence (no event to act on) in a period,
@@ -683,6 +694,7 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     let check = load_check_settings(&src, top, diags);
 
     let controls = load_controls(root, &paths.controls, &providers, &matrix, &categories, &mut failed, diags);
+    let collectors = load_collectors(&src, top, &controls, &failed, diags);
     let assets = load_assets(root, &paths.assets, &providers, &mut failed, diags);
     // Failed assets are known: a risk naming one is not reported again.
     let asset_ids: BTreeSet<String> =
@@ -777,7 +789,35 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         narratives,
         not_relevant,
         sampling,
+        collectors,
     })
+}
+
+/// `[[collector]]` entries of auditpack.toml.
+fn load_collectors(
+    src: &Source,
+    top: &toml::de::DeTable<'_>,
+    controls: &[Control],
+    failed: &Failed,
+    diags: &mut Diagnostics,
+) -> Vec<ipe::Collector> {
+    let Some(v) = toml_de::get(top, "collector") else {
+        return Vec::new();
+    };
+    let raws: Vec<ipe::RawCollector> = toml_de::array(src, v, "collector", diags)
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let what = match raw_id(c) {
+                Some(id) => format!("in collector `{id}`"),
+                None => format!("in collector #{}", i + 1),
+            };
+            toml_de::deserialize(src, c, &what, ipe::COLLECTOR_KEYS, diags)
+        })
+        .collect();
+    // A control that failed to load is already reported; naming it is not a second problem.
+    let known = |id: &str| controls.iter().any(|c| c.id == id) || failed.controls.contains(id);
+    ipe::collectors(src, raws, &known, diags)
 }
 
 fn validate_not_relevant(
@@ -1508,6 +1548,14 @@ fn validate_control(
             ok = false;
         }
     }
+    let population = match c.population {
+        Some(p) => {
+            let spec = ipe::population(src, &id, p, diags);
+            ok &= spec.is_some();
+            spec
+        }
+        None => None,
+    };
     if !ok {
         return None;
     }
@@ -1542,6 +1590,7 @@ fn validate_control(
         cuec: c.cuec,
         management_response: c.management_response,
         evidence_patterns: c.evidence.into_iter().map(|p| p.into_inner()).collect(),
+        population,
         assignments,
         location: src.location(value.span().start),
     })
@@ -1805,6 +1854,8 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
         source: raw.source,
         description: raw.description,
         no_occurrence,
+        provenance: raw.provenance.map(|p| ipe::provenance(&src, p, diags)),
+        collector: raw.collector.and_then(|r| ipe::run(&src, r.into_inner(), diags)),
     })
 }
 

@@ -25,6 +25,7 @@ pub const TOP_KEYS: &[&str] = &[
     "risk",
     "check",
     "assertion",
+    "collector",
 ];
 
 pub const ORGANISATION_KEYS: &[&str] = &["name", "website", "contact"];
@@ -150,6 +151,7 @@ pub const CONTROL_KEYS: &[&str] = &[
     "evidence",
     "cuec",
     "management_response",
+    "population",
 ];
 #[derive(Deserialize)]
 pub struct Control {
@@ -169,6 +171,7 @@ pub struct Control {
     pub evidence: Vec<S<String>>,
     pub cuec: Option<String>,
     pub management_response: Option<String>,
+    pub population: Option<S<super::ipe::RawPopulation>>,
 }
 
 /// `owner = "joint"` for every provider, or `owner = { aws = "tenant" }` per provider.
@@ -227,6 +230,8 @@ pub const SIDECAR_KEYS: &[&str] = &[
     "description",
     "no_occurrence",
     "attested_by",
+    "provenance",
+    "collector",
 ];
 #[derive(Deserialize)]
 pub struct Sidecar {
@@ -243,6 +248,8 @@ pub struct Sidecar {
     /// (Its period is the sidecar's `period_start`/`period_end`, the period the file covers.)
     pub no_occurrence: Option<S<bool>>,
     pub attested_by: Option<S<String>>,
+    pub provenance: Option<S<super::ipe::RawProvenance>>,
+    pub collector: Option<S<super::ipe::RawRun>>,
 }
 
 pub const NOT_RELEVANT_KEYS: &[&str] = &["criterion", "reason"];

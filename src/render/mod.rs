@@ -26,6 +26,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("gap-analysis.md", include_str!("../../templates/gap-analysis.md")),
     ("risk.md", include_str!("../../templates/risk.md")),
     ("control-evidence.md", include_str!("../../templates/control-evidence.md")),
+    ("populations.md", include_str!("../../templates/populations.md")),
     ("responses.md", include_str!("../../templates/responses.md")),
     ("evidence-index.md", include_str!("../../templates/evidence-index.md")),
 ];

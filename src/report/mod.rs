@@ -13,6 +13,7 @@ use crate::project::{Project, Risk};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod population;
 pub mod risk;
 
 pub const SCHEMA: &str = "auditpack-report/1";
@@ -50,6 +51,9 @@ pub struct Report {
     /// Section V: the responsibility matrix and the controls x providers table.
     pub matrix: Vec<soc2::MatrixRow>,
     pub control_providers: Vec<soc2::ControlProviders>,
+    /// Populations counted from listings, their samples, and the provenance of listings and
+    /// reports (annex only; see [`population::attach`]).
+    pub populations: crate::population::Populations,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -379,6 +383,7 @@ pub fn build(
     let risk_section = risk::section(project, &controls, &assessment.risk);
     let scan_section = risk::scan_section(project, scans, &assessment.risk);
     Report {
+        populations: Default::default(),
         assertion,
         description,
         matrix: soc2::matrix_rows(project),
