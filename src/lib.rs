@@ -21,6 +21,7 @@ pub mod check;
 pub mod cli;
 pub mod collect;
 pub mod diag;
+pub mod fetch;
 pub mod fsutil;
 pub mod index;
 pub mod model;

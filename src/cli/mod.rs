@@ -13,6 +13,7 @@ macro_rules! outln {
 mod build;
 mod check;
 mod collect;
+mod fetch;
 mod init;
 mod keygen;
 mod snapshot;
@@ -53,6 +54,9 @@ enum Command {
     },
     /// Hash and index the evidence; writes index.json to the output folder
     Collect(CommonArgs),
+    /// Run the project's collectors ([[collector]]) and write each output, with a sidecar recording
+    /// how it was produced, into the evidence folder (new files only, never an overwrite)
+    Fetch(fetch::FetchArgs),
     /// Collect, assess, scan for secrets and write the reports (Markdown, HTML, PDF), index.json and the package zip
     Build(build::BuildArgs),
     /// Render only the system description (Section III) as description.md, .html and .pdf
@@ -175,6 +179,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init { dir } => init::run(&dir, v),
         Command::Collect(args) => collect::run(&common(args)),
+        Command::Fetch(args) => fetch::run(&args, v),
         Command::Build(mut args) => {
             args.common = common(args.common);
             build::run(&args.common, build::Mode::Build, Some(&args))

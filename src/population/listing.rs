@@ -194,7 +194,10 @@ pub fn count(path: &Path, format: Format) -> Result<usize, ListingError> {
 mod tests {
     use super::*;
 
-    fn collect(name: &str, text: &str) -> Result<(Summary, Vec<(usize, Option<String>)>), ListingError> {
+    /// Each record's line and `id` column.
+    type Rows = Vec<(usize, Option<String>)>;
+
+    fn collect(name: &str, text: &str) -> Result<(Summary, Rows), ListingError> {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();

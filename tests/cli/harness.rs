@@ -37,6 +37,17 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_auditpack"))
 }
 
+/// A tool the test needs. On CI (CI=true) its absence is a failure: .ci/run installs it.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found =
+        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.is_file()));
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "{name} is missing on CI; .ci/run installs it");
+        eprintln!("skipping: {name} is not installed");
+    }
+    found
+}
+
 pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
     let out = bin().args(args).current_dir(cwd).output().expect("run auditpack");
     Run { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }

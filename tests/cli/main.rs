@@ -9,5 +9,6 @@ mod harness;
 mod hostile_project;
 mod issue13;
 mod load_errors;
+mod populations;
 mod sample;
 mod sections;

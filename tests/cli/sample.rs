@@ -1,7 +1,7 @@
 //! The sample project, built once for this test binary: what a user and an auditor receive.
 //! HTML checked in headless Chromium, PDF with qpdf and pdftotext, hashes against sha256sum.
 
-use crate::harness::{repo, run_in};
+use crate::harness::{repo, run_in, tool};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -18,17 +18,6 @@ fn built() -> &'static Path {
         (dir, out)
     });
     out
-}
-
-/// A tool the test needs. On CI (CI=true) its absence is a failure: .ci/run installs it.
-fn tool(name: &str) -> Option<PathBuf> {
-    let found =
-        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.is_file()));
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "{name} is missing on CI; .ci/run installs it");
-        eprintln!("skipping: {name} is not installed");
-    }
-    found
 }
 
 fn zip_name() -> &'static str {

@@ -1,0 +1,48 @@
+//! `auditpack fetch`: runs the collectors and says what each wrote.
+
+use super::{Out, Outcome, Verbosity, print_diagnostics};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct FetchArgs {
+    /// The project folder (holding auditpack.toml)
+    #[arg(default_value = ".")]
+    project: PathBuf,
+    /// Run only this collector (its `id`); repeatable
+    #[arg(long, value_name = "ID")]
+    only: Vec<String>,
+}
+
+pub fn run(args: &FetchArgs, v: Verbosity) -> Result<Outcome, crate::Error> {
+    let loaded = crate::project::load(&args.project);
+    let mut diags = loaded.diags;
+    let Some(project) = loaded.project.filter(|_| !diags.has_errors()) else {
+        print_diagnostics(&diags, v.verbose, v.quiet);
+        eprintln!("the project has errors: no collector was run");
+        return Ok(Outcome::ProjectErrors);
+    };
+    if project.collectors.is_empty() {
+        print_diagnostics(&diags, v.verbose, v.quiet);
+        eprintln!("the project has no [[collector]]; see docs/populations.md");
+        return Ok(Outcome::Ok);
+    }
+    let fetched = crate::fetch::fetch(&project, &args.only, &mut diags);
+    let mut out = Out::new();
+    for f in &fetched {
+        if !v.quiet {
+            let records = f.records.map(|n| format!(", {n} records")).unwrap_or_default();
+            outln!(
+                out,
+                "{}: wrote {} ({} bytes{records}, SHA-256 {}) and {}",
+                f.collector,
+                f.output.display(),
+                f.size,
+                f.sha256,
+                f.sidecar.display()
+            );
+        }
+    }
+    print_diagnostics(&diags, v.verbose, v.quiet);
+    Ok(if diags.has_errors() { Outcome::ProjectErrors } else { Outcome::Ok })
+}
