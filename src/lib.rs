@@ -177,28 +177,29 @@ pub fn assess_project_with(
         // for its own problems, but nothing can be assessed against an unknown audit.
         return None;
     }
-    let past = match &inputs.history {
-        History::Project => {
-            match snapshot::StoreLocation::of_project(root, Some(&project.snapshot.store), None)
-                .and_then(snapshot::Store::open)
-            {
-                Ok(store) => snapshot::history(&store, None, diags),
-                Err(e) => {
-                    diags.push(snapshot::unreadable_history(
-                        &project.snapshot.store.display().to_string(),
-                        &e.to_string(),
-                    ));
-                    Vec::new()
-                }
-            }
+    // Evidence that only earlier snapshots hold, and the snapshots the annex lists: every one of
+    // the project's store, or, for a rebuild from snapshot N, those up to N.
+    let (store, upto) = match &inputs.history {
+        History::Project => (
+            snapshot::StoreLocation::of_project(root, Some(&project.snapshot.store), None)
+                .and_then(snapshot::Store::open),
+            None,
+        ),
+        History::Store { location, upto } => (snapshot::Store::open(location.clone()), Some(*upto)),
+    };
+    let (past, taken) = match store {
+        Ok(store) => {
+            let past = snapshot::history(&store, upto, diags);
+            (past, snapshot::for_report(&store, upto, diags))
         }
-        History::Store { location, upto } => match snapshot::Store::open(location.clone()) {
-            Ok(store) => snapshot::history(&store, Some(*upto), diags),
-            Err(e) => {
-                diags.push(snapshot::unreadable_history(&location.to_string(), &e.to_string()));
-                Vec::new()
-            }
-        },
+        Err(e) => {
+            let at = match &inputs.history {
+                History::Project => project.snapshot.store.display().to_string(),
+                History::Store { location, .. } => location.to_string(),
+            };
+            diags.push(snapshot::unreadable_history(&at, &e.to_string()));
+            (Vec::new(), Vec::new())
+        }
     };
     let populations = population::build(&project, &index, diags);
     stage_done("populations and provenance");
@@ -207,6 +208,7 @@ pub fn assess_project_with(
     stage_done("assess (history, scanners, checks)");
     let mut report = report::build(&project, &index, &scans, &assessment);
     report::population::attach(&mut report, &project, populations);
+    report.snapshots = report::Snapshots::new(project.snapshot.store.display().to_string(), taken);
     stage_done("report model");
     Some(Assessed { project, index, scans, assessment, report })
 }

@@ -50,8 +50,9 @@ fn objects(f: &Fixture) -> Vec<PathBuf> {
 #[test]
 fn build_snapshot_reproduces_an_earlier_build_byte_for_byte() {
     let f = type2();
-    f.run(&["build", "project", "--out", "then", "-q"]).code(0);
+    // A snapshot, and the package built right after it (which lists it in its annex).
     f.run(&["snapshot", "project", "-q"]).code(0);
+    f.run(&["build", "project", "--out", "then", "-q"]).code(0);
     // Evidence replaced, a control edited, a template added: the present differs.
     std::fs::remove_file(f.path("evidence/AC-01/access-review-2026-Q1.csv")).unwrap();
     f.write("evidence/AC-01/access-review-2026-Q2.csv", "user,access\nbob,read\n");
@@ -104,6 +105,15 @@ fn type2_coverage_counts_evidence_from_earlier_snapshots() {
     let report = std::fs::read_to_string(f.dir.path().join("out/report.json")).unwrap();
     assert!(report.contains("evidence/AC-01/access-review-2026-Q1.csv (snapshot 1)"), "{report}");
     assert!(!f.run(&["build", "project", "--out", "out"]).stderr.contains("missing-occurrence"));
+    // The annex lists the snapshot with its manifest hash, and says no TSA token is on file.
+    let annex = std::fs::read_to_string(f.dir.path().join("out/annex.md")).unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&f.run(&["snapshot", "list", "project", "--json"]).stdout).unwrap();
+    let sha = listed[0]["sha256"].as_str().unwrap();
+    assert!(annex.contains("# Evidence snapshots"), "{annex}");
+    assert!(annex.contains(&format!("| 1 | {} |", listed[0]["created"].as_str().unwrap())), "{annex}");
+    assert!(annex.contains(&format!("`{sha}` | *no token* |")), "{annex}");
+    assert!(annex.contains("No snapshot carries a time-stamping authority's token"));
     // Without the store the gap shows.
     std::fs::remove_dir_all(f.path(".auditpack")).unwrap();
     f.run(&["build", "project", "--out", "out"]).code(0).err_says(&["warning[missing-occurrence]", "2026-Q1"]);

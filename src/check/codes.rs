@@ -197,7 +197,7 @@ pub const CODES: &[Code] = &[
     c("snapshot-unsafe-path", Error, "A manifest names a path that leaves the project folder"),
     c("snapshot-blob-missing", Error, "A stored content a snapshot needs is gone"),
     c("snapshot-blob-corrupt", Error, "A stored content does not match its SHA-256"),
-    c("snapshot-leftovers", Note, "Temporary files of an interrupted run"),
+    c("snapshot-leftovers", Note, "Temporary files or unfinished uploads of an interrupted run"),
     c("snapshot-orphans", Note, "Stored contents no snapshot names (an interrupted run)"),
     c("snapshot-history-unreadable", Warning, "A build could not read earlier snapshots"),
     c("snapshot-bucket-unlocked", Error, "Retention is asked for but the bucket has no Object Lock"),

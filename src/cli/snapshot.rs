@@ -163,7 +163,7 @@ pub(super) fn run(args: &SnapshotArgs) -> Result<Outcome, Error> {
             let (verified, diags) = snapshot::verify(&store, &opts)?;
             let count = verified.snapshots;
             for d in diags.sorted() {
-                if d.severity != crate::diag::Severity::Note || diags.has_errors() {
+                if d.severity != crate::diag::Severity::Note || diags.has_errors() || args.verbose {
                     outln!(out, "{d}");
                 }
             }

@@ -27,6 +27,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("risk.md", include_str!("../../templates/risk.md")),
     ("control-evidence.md", include_str!("../../templates/control-evidence.md")),
     ("populations.md", include_str!("../../templates/populations.md")),
+    ("snapshots.md", include_str!("../../templates/snapshots.md")),
     ("responses.md", include_str!("../../templates/responses.md")),
     ("evidence-index.md", include_str!("../../templates/evidence-index.md")),
 ];
@@ -88,6 +89,80 @@ fn check_includes(sources: &BTreeMap<String, String>) -> Result<(), Error> {
     }
     for name in edges.keys() {
         visit(name, &edges, &mut Vec::new())?;
+    }
+    Ok(())
+}
+
+/// Refuses macros that call themselves, directly or through other macros: tera has no depth
+/// limit for macro calls, so a recursive macro overflows the stack and aborts the process (no
+/// error, no message) whatever the data. The report model has no recursive structure, so no
+/// template needs recursion. Calls are `NS::name(` inside a macro body, where `NS` is `self` or a
+/// namespace of `{% import "FILE" as NS %}` in the same template. The error names the template,
+/// the line of the call and the chain of calls.
+fn check_macros(sources: &BTreeMap<String, String>) -> Result<(), Error> {
+    let define = regex::Regex::new(r"\{%-?\s*macro\s+(\w+)\s*\(").expect("a valid pattern");
+    let end = regex::Regex::new(r"\{%-?\s*endmacro").expect("a valid pattern");
+    let import = regex::Regex::new(r#"\{%-?\s*import\s+"([^"]+)"\s+as\s+(\w+)"#).expect("a valid pattern");
+    let call = regex::Regex::new(r"\b(\w+)::(\w+)\s*\(").expect("a valid pattern");
+    let line_of = |text: &str, at: usize| text[..at].matches('\n').count() + 1;
+    // (template, macro) -> [((template, macro) called, line of the call)]
+    type Node = (String, String);
+    let mut edges: BTreeMap<Node, Vec<(Node, usize)>> = BTreeMap::new();
+    for (name, text) in sources {
+        let namespaces: BTreeMap<&str, &str> = import
+            .captures_iter(text)
+            .filter_map(|c| Some((c.get(2)?.as_str(), c.get(1)?.as_str())))
+            .chain([("self", name.as_str())])
+            .collect();
+        for d in define.captures_iter(text) {
+            let (Some(whole), Some(m)) = (d.get(0), d.get(1)) else { continue };
+            let body_end = end.find_at(text, whole.end()).map(|e| e.start()).unwrap_or(text.len());
+            let body = &text[whole.end()..body_end];
+            let calls = call
+                .captures_iter(body)
+                .filter_map(|c| {
+                    let file = namespaces.get(c.get(1)?.as_str())?;
+                    let at = whole.end() + c.get(0)?.start();
+                    Some(((file.to_string(), c[2].to_string()), line_of(text, at)))
+                })
+                .collect();
+            edges.insert((name.clone(), m.as_str().to_string()), calls);
+        }
+    }
+    fn visit<'a>(
+        node: &'a Node,
+        edges: &'a BTreeMap<Node, Vec<(Node, usize)>>,
+        stack: &mut Vec<(&'a Node, usize)>,
+        done: &mut std::collections::BTreeSet<&'a Node>,
+    ) -> Result<(), Error> {
+        if done.contains(node) {
+            return Ok(());
+        }
+        for (next, line) in edges.get(node).into_iter().flatten() {
+            if next == node || stack.iter().any(|(n, _)| *n == next) {
+                let mut chain: Vec<String> = stack.iter().map(|((t, m), l)| format!("{t}:{l} {m}")).collect();
+                chain.push(format!("{}:{line} {}", node.0, node.1));
+                chain.push(next.1.clone());
+                return Err(Error::Template {
+                    name: node.0.clone(),
+                    message: format!(
+                        "line {line}: macro `{}` calls `{}`, which calls it back ({}); tera has no limit on macro recursion, so templates may not recurse",
+                        node.1,
+                        next.1,
+                        chain.join(" -> ")
+                    ),
+                });
+            }
+            stack.push((node, *line));
+            visit(next, edges, stack, done)?;
+            stack.pop();
+        }
+        done.insert(node);
+        Ok(())
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for node in edges.keys() {
+        visit(node, &edges, &mut Vec::new(), &mut done)?;
     }
     Ok(())
 }
@@ -158,6 +233,7 @@ impl Templates {
             }
         }
         check_includes(&sources)?;
+        check_macros(&sources)?;
         tera.add_raw_templates(sources.iter().map(|(n, s)| (n.as_str(), s.as_str())))
             .map_err(|e| Error::Template { name: "templates".into(), message: tera_message(&e) })?;
         Ok(Templates { tera, overridden })
@@ -367,6 +443,33 @@ mod tests {
         std::fs::write(dir.path().join("risk.md"), "x\n{%- include \"controls.md\" -%}").unwrap();
         let text = Templates::load(Some(dir.path())).err().expect("refused").to_string();
         assert!(text.contains("cycle") && text.contains("risk.md:2"), "{text}");
+    }
+
+    #[test]
+    fn a_recursive_macro_is_an_error_with_its_line_not_a_stack_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let self_call =
+            "{% macro walk(n) %}\n{{ n }}\n{{ self::walk(n=n) }}\n{% endmacro walk %}\n{{ self::walk(n=1) }}\n";
+        std::fs::write(dir.path().join("controls.md"), self_call).unwrap();
+        let text = Templates::load(Some(dir.path())).err().expect("refused").to_string();
+        assert!(text.contains("controls.md") && text.contains("line 3") && text.contains("`walk`"), "{text}");
+        // Through a macro of an imported template.
+        std::fs::write(dir.path().join("controls.md"), "{% import \"m.md\" as m %}{{ m::a() }}").unwrap();
+        std::fs::write(
+            dir.path().join("m.md"),
+            "{% macro a() %}{{ self::b() }}{% endmacro a %}\n{% macro b() %}\n{{ self::a() }}{% endmacro b %}",
+        )
+        .unwrap();
+        let text = Templates::load(Some(dir.path())).err().expect("refused").to_string();
+        assert!(text.contains("m.md") && text.contains("calls it back"), "{text}");
+        // Macros calling other macros without a cycle are fine.
+        std::fs::write(
+            dir.path().join("m.md"),
+            "{% macro a() %}{{ self::b() }}{{ self::b() }}{% endmacro a %}{% macro b() %}b{% endmacro b %}",
+        )
+        .unwrap();
+        let t = Templates::load(Some(dir.path())).expect("accepted");
+        assert!(t.overridden.contains(&"m.md".to_string()));
     }
 
     #[test]

@@ -54,6 +54,29 @@ pub struct Report {
     /// Populations counted from listings, their samples, and the provenance of listings and
     /// reports (annex only; see [`population::attach`]).
     pub populations: crate::population::Populations,
+    /// The evidence snapshots management took, for the annex.
+    pub snapshots: Snapshots,
+}
+
+/// The snapshots of the project's store, as the annex lists them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Snapshots {
+    /// `[snapshot] store` as configured (not resolved, so the package does not depend on where
+    /// the project was checked out).
+    pub store: String,
+    /// How many carry a time-stamping authority's token that could be read.
+    pub attested: usize,
+    pub taken: Vec<crate::snapshot::Listed>,
+}
+
+impl Snapshots {
+    /// A package rebuilt from snapshot N lists the snapshots up to N and says nothing else of
+    /// the rebuild, so that it is byte-identical to the package built right after N was taken.
+    pub fn new(store: String, taken: Vec<crate::snapshot::Listed>) -> Self {
+        let attested =
+            taken.iter().filter(|s| s.attested.as_deref().is_some_and(|a| !a.starts_with("invalid token"))).count();
+        Snapshots { store, attested, taken }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -384,6 +407,7 @@ pub fn build(
     let scan_section = risk::scan_section(project, scans, &assessment.risk);
     Report {
         populations: Default::default(),
+        snapshots: Default::default(),
         assertion,
         description,
         matrix: soc2::matrix_rows(project),

@@ -359,7 +359,7 @@ pub fn unreadable_history(at: &str, why: &str) -> Diagnostic {
 }
 
 /// One line of `snapshot list`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Listed {
     pub id: u64,
     pub sha256: String,
@@ -409,6 +409,23 @@ pub fn list(store: &Store) -> Result<Vec<Listed>, Error> {
         });
     }
     Ok(out)
+}
+
+/// The snapshots the annex lists: those up to and including snapshot `upto` (all when `None`). A
+/// store that does not exist has none; one that cannot be read is a warning, as for [`history`].
+pub fn for_report(store: &Store, upto: Option<u64>, diags: &mut Diagnostics) -> Vec<Listed> {
+    match store.exists() {
+        Ok(true) => {}
+        // Not there, or already reported by `history`.
+        _ => return Vec::new(),
+    }
+    match list(store) {
+        Ok(all) => all.into_iter().filter(|s| upto.is_none_or(|u| s.id <= u)).collect(),
+        Err(e) => {
+            diags.push(unreadable_history(&store.location.to_string(), &e.to_string()));
+            Vec::new()
+        }
+    }
 }
 
 fn hex_digest(sha: &str) -> [u8; 32] {
@@ -644,9 +661,20 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
     let left = store.leftovers();
     if left > 0 {
         diags.push(
-            Diagnostic::note("snapshot-leftovers", format!("{left} temporary file(s) from an interrupted run"))
-                .at(Location::file(store.location.to_string()))
-                .hint("harmless: the next `auditpack snapshot` removes them"),
+            Diagnostic::note(
+                "snapshot-leftovers",
+                if store.location.is_s3() {
+                    format!("{left} unfinished multipart upload(s) from an interrupted run")
+                } else {
+                    format!("{left} temporary file(s) from an interrupted run")
+                },
+            )
+            .at(Location::file(store.location.to_string()))
+            .hint(if store.location.is_s3() {
+                "no snapshot refers to them; the next `auditpack snapshot` aborts those begun more than a day ago (an S3 lifecycle rule can also expire them)"
+            } else {
+                "harmless: the next `auditpack snapshot` removes them"
+            }),
         );
     }
     let orphans = store.object_names()?.iter().filter(|n| !referenced.contains(n.as_str())).count();

@@ -39,6 +39,10 @@ impl std::fmt::Display for StoreLocation {
 
 impl StoreLocation {
     /// Reads `s3://bucket/prefix` or a folder (relative to `project_root`).
+    pub fn is_s3(&self) -> bool {
+        matches!(self, StoreLocation::S3 { .. })
+    }
+
     pub fn parse(text: &str, project_root: &Path) -> Result<Self, Error> {
         if let Some(rest) = text.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -167,7 +171,8 @@ pub(crate) trait Backend {
     fn held(&self, key: Key<'_>) -> Result<Option<Held>, Error>;
     /// Whether the bucket has Object Lock enabled; `None` for a folder.
     fn lock_enabled(&self) -> Result<Option<bool>, Error>;
-    /// Temporary files of interrupted runs.
+    /// What interrupted runs left: temporary files in a folder, unfinished multipart uploads in
+    /// a bucket.
     fn leftovers(&self) -> usize;
     /// Where a name lives, for messages.
     fn locate(&self, key: Key<'_>) -> PathBuf;

@@ -153,6 +153,39 @@ impl S3 {
         })
     }
 
+    /// Multipart uploads begun under the store's objects and never completed nor aborted:
+    /// (key, upload id, start time in seconds since the epoch).
+    fn uploads(&self) -> Result<Vec<(String, String, Option<i64>)>, Error> {
+        let prefix = format!("{}objects/", self.prefix);
+        self.rt.block_on(async {
+            let mut out = Vec::new();
+            let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+            loop {
+                let r = self
+                    .client
+                    .list_multipart_uploads()
+                    .bucket(&self.bucket)
+                    .prefix(&prefix)
+                    .set_key_marker(key_marker.take())
+                    .set_upload_id_marker(id_marker.take())
+                    .send()
+                    .await
+                    .map_err(|e| self.error("list the unfinished uploads under", &prefix, e))?;
+                for u in r.uploads() {
+                    if let (Some(k), Some(id)) = (u.key(), u.upload_id()) {
+                        out.push((k.to_string(), id.to_string(), u.initiated().map(|t| t.secs())));
+                    }
+                }
+                key_marker = r.next_key_marker().map(String::from);
+                id_marker = r.next_upload_id_marker().map(String::from);
+                if r.is_truncated() != Some(true) || key_marker.is_none() {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+    }
+
     fn known(&self) -> Result<std::sync::MutexGuard<'_, Option<HashSet<String>>>, Error> {
         let mut g = self.objects.lock().map_err(|_| Error::Usage("the S3 object list is poisoned".into()))?;
         if g.is_none() {
@@ -345,7 +378,9 @@ impl Backend for S3 {
     }
 
     fn read_lock(&self) -> Result<Option<Lock>, Error> {
-        Ok(None)
+        // A bucket needs no reader's lock (manifests are created once, conditionally); `Some`
+        // says the store is there to be read.
+        Ok(Some(Lock(None)))
     }
 
     fn lock(&self, _exclusive: bool) -> Result<Lock, Error> {
@@ -354,6 +389,16 @@ impl Backend for S3 {
 
     fn prepare_write(&self, retain: Option<&Retain>) -> Result<(), Error> {
         self.exists()?;
+        // Uploads a killed run left unfinished cost storage until aborted. One started more than a
+        // day ago is no concurrent writer's; best effort, `snapshot verify` reports what remains.
+        let day_ago = jiff::Timestamp::now().as_second() - 24 * 3600;
+        for (key, id, started) in self.uploads().unwrap_or_default() {
+            if started.is_some_and(|t| t < day_ago) {
+                let _ = self.rt.block_on(
+                    self.client.abort_multipart_upload().bucket(&self.bucket).key(&key).upload_id(&id).send(),
+                );
+            }
+        }
         if retain.is_some() && self.lock_enabled()? != Some(true) {
             return Err(Error::Usage(format!(
                 "[snapshot] retention is set but the bucket `{}` has no Object Lock, so the server would not enforce it; create a bucket with Object Lock enabled (docs/snapshots.md)",
@@ -515,7 +560,7 @@ impl Backend for S3 {
     }
 
     fn leftovers(&self) -> usize {
-        0
+        self.uploads().map(|u| u.len()).unwrap_or(0)
     }
 
     fn locate(&self, key: Key<'_>) -> PathBuf {
