@@ -118,6 +118,12 @@ fn type1_is_type1_and_narratives_keep_their_code() {
     assert!(stderr.contains("narrative/changes.md: note[changes-not-used]"), "{stderr}");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(!md.contains("| Population |") && !md.contains("| Sample size |"), "no population or sample in Type 1");
+    // No Type 2 wording in any heading or section of the draft report.
+    for phrase in ["tests of controls", "during the period", "for the period", "Sample size", "occurrence"] {
+        assert!(!md.to_lowercase().contains(&phrase.to_lowercase()), "Type 1 report says {phrase:?}");
+    }
+    assert!(md.contains("# Section IV: Trust services criteria and related controls"));
+    assert!(md.contains("## 9. Significant changes {#dc200-9}\n\nNot applicable: a Type 1 description is as of a date"));
     assert!(md.contains("\n    # a shell comment in an indented code block\n"), "indented code stays code");
     assert!(md.contains("#### Setext heading"), "a setext heading is demoted too");
     let zip = std::fs::read_dir(&out)
