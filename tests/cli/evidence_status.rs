@@ -5,22 +5,9 @@ use crate::harness::{Fixture, Run, run_in};
 
 /// The init project as Type 2, with a per-event control DP-04 that has no evidence.
 fn type2_with_per_event_control() -> Fixture {
-    let f = Fixture::init();
-    let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
-    f.write(
-        "auditpack.toml",
-        &cfg.replacen("type = \"type1\"", "type = \"type2\"", 1).replacen(
-            "as_of = 2026-06-30",
-            "period_start = 2026-01-01\nperiod_end = 2026-06-30",
-            1,
-        ),
-    );
-    let c = std::fs::read_to_string(f.path("controls.toml")).unwrap();
-    f.write(
-        "controls.toml",
-        &format!(
-            "{c}\n[[control]]\nid = \"DP-04\"\ntitle = \"Secure disposal of devices\"\ndescription = \"Devices are wiped before disposal.\"\ncriteria = [\"CC6.5\"]\nlayer = \"physical\"\nfrequency = \"per-event\"\ntest_procedure = \"For a sample of devices retired in the period, inspect the wipe record.\"\n"
-        ),
+    let f = Fixture::init_type2();
+    f.add_control(
+        "[[control]]\nid = \"DP-04\"\ntitle = \"Secure disposal of devices\"\ndescription = \"Devices are wiped before disposal.\"\ncriteria = [\"CC6.5\"]\nlayer = \"physical\"\nfrequency = \"per-event\"\ntest_procedure = \"For a sample of devices retired in the period, inspect the wipe record.\"\n",
     );
     f
 }

@@ -62,6 +62,27 @@ impl Fixture {
         Fixture { dir }
     }
 
+    /// The init project made Type 2, for the period 2026-01-01 to 2026-06-30.
+    pub fn init_type2() -> Self {
+        let f = Self::init();
+        let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
+        f.write(
+            "auditpack.toml",
+            &cfg.replacen("type = \"type1\"", "type = \"type2\"", 1).replacen(
+                "as_of = 2026-06-30",
+                "period_start = 2026-01-01\nperiod_end = 2026-06-30",
+                1,
+            ),
+        );
+        f
+    }
+
+    /// Appends TOML (a `[[control]]` table) to controls.toml.
+    pub fn add_control(&self, toml: &str) {
+        let c = std::fs::read_to_string(self.path("controls.toml")).unwrap();
+        self.write("controls.toml", &format!("{c}\n{toml}"));
+    }
+
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("project")
     }

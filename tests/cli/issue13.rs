@@ -123,7 +123,9 @@ fn type1_is_type1_and_narratives_keep_their_code() {
         assert!(!md.to_lowercase().contains(&phrase.to_lowercase()), "Type 1 report says {phrase:?}");
     }
     assert!(md.contains("# Section IV: Trust services criteria and related controls"));
-    assert!(md.contains("## 9. Significant changes {#dc200-9}\n\nNot applicable: a Type 1 description is as of a date"));
+    assert!(
+        md.contains("## 9. Significant changes {#dc200-9}\n\nNot applicable: a Type 1 description is as of a date")
+    );
     assert!(md.contains("\n    # a shell comment in an indented code block\n"), "indented code stays code");
     assert!(md.contains("#### Setext heading"), "a setext heading is demoted too");
     let zip = std::fs::read_dir(&out)

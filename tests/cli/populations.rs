@@ -104,22 +104,9 @@ fn the_sample_change_population_is_the_merged_prs_of_the_period_and_its_sample_r
 
 /// The init project as Type 2 with control CHG-1 whose population is `listings/prs-*.csv`.
 fn listing_project(listing: &str, sidecar: Option<&str>) -> Fixture {
-    let f = Fixture::init();
-    let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
-    f.write(
-        "auditpack.toml",
-        &cfg.replacen("type = \"type1\"", "type = \"type2\"", 1).replacen(
-            "as_of = 2026-06-30",
-            "period_start = 2026-01-01\nperiod_end = 2026-06-30",
-            1,
-        ),
-    );
-    let c = std::fs::read_to_string(f.path("controls.toml")).unwrap();
-    f.write(
-        "controls.toml",
-        &format!(
-            "{c}\n[[control]]\nid = \"CHG-1\"\ntitle = \"Reviewed changes\"\ndescription = \"Changes are reviewed before merge.\"\ncriteria = [\"CC8.1\"]\nlayer = \"application\"\nfrequency = \"per-event\"\nevidence = [\"listings/*.csv\"]\n\n[control.population]\nlisting = \"listings/prs-*.csv\"\nitems = \"merged pull requests\"\nkey = \"number\"\ndate = \"merged_at\"\n"
-        ),
+    let f = Fixture::init_type2();
+    f.add_control(
+        "[[control]]\nid = \"CHG-1\"\ntitle = \"Reviewed changes\"\ndescription = \"Changes are reviewed before merge.\"\ncriteria = [\"CC8.1\"]\nlayer = \"application\"\nfrequency = \"per-event\"\nevidence = [\"listings/*.csv\"]\n\n[control.population]\nlisting = \"listings/prs-*.csv\"\nitems = \"merged pull requests\"\nkey = \"number\"\ndate = \"merged_at\"\n",
     );
     f.write("evidence/listings/prs-2026.csv", listing);
     if let Some(s) = sidecar {
