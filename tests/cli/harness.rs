@@ -10,6 +10,7 @@ pub struct Fixture {
 
 pub struct Run {
     pub code: i32,
+    pub stdout: String,
     pub stderr: String,
 }
 
@@ -22,9 +23,22 @@ impl Run {
         }
         self
     }
+    /// The same as [`Run::says`].
+    #[track_caller]
+    pub fn err_says(&self, needles: &[&str]) -> &Self {
+        self.says(needles)
+    }
+    /// Asserts that stdout mentions every one of `needles`.
+    #[track_caller]
+    pub fn out_says(&self, needles: &[&str]) -> &Self {
+        for n in needles {
+            assert!(self.stdout.contains(n), "stdout lacks {n:?}:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        }
+        self
+    }
     #[track_caller]
     pub fn code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "exit code; stderr:\n{}", self.stderr);
+        assert_eq!(self.code, code, "exit code; stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
 }
@@ -49,8 +63,48 @@ pub fn tool(name: &str) -> Option<PathBuf> {
 }
 
 pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
-    let out = bin().args(args).current_dir(cwd).output().expect("run auditpack");
-    Run { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+    Run::from(bin().args(args).current_dir(cwd).output().expect("run auditpack"))
+}
+
+/// Runs auditpack with a deadline of `secs` seconds: a hang (a FIFO read forever) fails the
+/// test instead of blocking the suite. Both pipes are drained while it runs, so a long output
+/// cannot stall it.
+pub fn run_within(cwd: &Path, args: &[&str], secs: u64) -> Run {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child =
+        bin().args(args).current_dir(cwd).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run auditpack");
+    fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = r.read_to_end(&mut b);
+            String::from_utf8_lossy(&b).into_owned()
+        })
+    }
+    let (out, err) = (drain(child.stdout.take().unwrap()), drain(child.stderr.take().unwrap()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("auditpack {args:?} still running after {secs} s: it hangs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Run { code: status.code().unwrap_or(-1), stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+}
+
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 impl Fixture {
@@ -113,6 +167,12 @@ impl Fixture {
         let mut args = vec![cmd, "project", "--out", "out"];
         args.extend_from_slice(extra);
         run_in(self.dir.path(), &args)
+    }
+
+    /// Runs auditpack with exactly `args` in the fixture's temporary folder (the project is
+    /// `project`).
+    pub fn exec(&self, args: &[&str]) -> Run {
+        run_in(self.dir.path(), args)
     }
 
     pub fn out(&self, rel: &str) -> PathBuf {

@@ -1,35 +1,8 @@
 //! Issue 14, build side: what a hostile tester did to projects, outputs, snapshots and the
 //! secrets scan. Each test is named after the case and failed before its fix.
 
-use crate::harness::{Fixture, Run, repo, run_in, snapshot_tree};
+use crate::harness::{Fixture, repo, run_in, run_within, snapshot_tree};
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-/// Runs auditpack with a deadline: a hang (a FIFO read forever) fails the test instead of
-/// blocking the suite.
-fn run_with_deadline(cwd: &Path, args: &[&str], deadline: Duration) -> Run {
-    let mut child = crate::harness::bin()
-        .args(args)
-        .current_dir(cwd)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run auditpack");
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stderr = String::new();
-            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-            return Run { code: status.code().unwrap_or(-1), stderr };
-        }
-        if start.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("auditpack {args:?} still running after {deadline:?}: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn type2(f: &Fixture, start: &str, end: &str) {
     let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
@@ -48,9 +21,9 @@ fn mkfifo(p: &Path) {
 fn period_end_9999_12_31_is_refused_with_a_coded_error_not_23_gb() {
     let f = Fixture::init();
     type2(&f, "2026-01-01", "9999-12-31");
-    let r = run_with_deadline(f.dir.path(), &["check", "project"], Duration::from_secs(60));
+    let r = run_within(f.dir.path(), &["check", "project"], 60);
     r.code(1).says(&["error[period-too-long]", "auditpack.toml:", "longer than 3 years"]);
-    let r = run_with_deadline(f.dir.path(), &["build", "project", "--out", "out"], Duration::from_secs(60));
+    let r = run_within(f.dir.path(), &["build", "project", "--out", "out"], 60);
     r.code(1).says(&["error[period-too-long]"]);
 }
 
@@ -58,9 +31,7 @@ fn period_end_9999_12_31_is_refused_with_a_coded_error_not_23_gb() {
 fn period_from_0001_01_01_is_refused() {
     let f = Fixture::init();
     type2(&f, "0001-01-01", "2026-06-30");
-    run_with_deadline(f.dir.path(), &["check", "project"], Duration::from_secs(60))
-        .code(1)
-        .says(&["error[period-too-long]"]);
+    run_within(f.dir.path(), &["check", "project"], 60).code(1).says(&["error[period-too-long]"]);
 }
 
 #[test]
@@ -245,7 +216,7 @@ fn risks_json_that_is_a_fifo_does_not_hang_check() {
     let f = Fixture::init();
     f.remove("risks.json");
     mkfifo(&f.path("risks.json"));
-    let r = run_with_deadline(f.dir.path(), &["check", "project"], Duration::from_secs(60));
+    let r = run_within(f.dir.path(), &["check", "project"], 60);
     r.code(1).says(&["error[unreadable-file]", "risks.json", "not a regular file"]);
 }
 
@@ -255,7 +226,7 @@ fn risks_json_pointing_at_dev_zero_is_refused_not_read_forever() {
     let f = Fixture::init();
     f.remove("risks.json");
     std::os::unix::fs::symlink("/dev/zero", f.path("risks.json")).unwrap();
-    let r = run_with_deadline(f.dir.path(), &["check", "project"], Duration::from_secs(60));
+    let r = run_within(f.dir.path(), &["check", "project"], 60);
     r.code(1).says(&["error[unreadable-file]", "not a regular file"]);
 }
 
@@ -338,8 +309,7 @@ fn fifos_and_sockets_in_the_evidence_are_reported_as_notes() {
     let f = Fixture::init();
     mkfifo(&f.path("evidence/AC-01/pipe"));
     let _sock = std::os::unix::net::UnixListener::bind(f.path("evidence/AC-01/sock")).unwrap();
-    let r =
-        run_with_deadline(f.dir.path(), &["collect", "project", "--out", "out", "--verbose"], Duration::from_secs(60));
+    let r = run_within(f.dir.path(), &["collect", "project", "--out", "out", "--verbose"], 60);
     r.code(0).says(&["note[special-file]", "a FIFO in the evidence folder", "a socket in the evidence folder"]);
 }
 

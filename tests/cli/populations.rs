@@ -226,10 +226,9 @@ fn fetch(f: &Fixture, extra: &[&str]) -> (Run, String) {
         .env("COLLECTOR_TOKEN", "tok-9f8e7d6c5b4a")
         .output()
         .unwrap();
-    (
-        Run { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned() },
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let r = Run::from(out);
+    let stdout = r.stdout.clone();
+    (r, stdout)
 }
 
 /// The files under the evidence folder's `dir`, names only, sorted (hidden temp files included).

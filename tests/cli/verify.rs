@@ -1,10 +1,8 @@
 //! Issue 6: the package the auditor verifies. The real binary on a fixture project (the one
 //! `auditpack init` writes) and on the BagIt conformance suite; every tamper and hostile-archive
-//! case of the issue has a test here. Snapshot tests live in tests/snapshots.rs.
+//! case of the issue has a test here. Snapshot tests live in snapshot_folder.rs and snapshot_s3.rs.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -13,7 +11,7 @@ fn build(f: &Fixture, out: &str, extra: &[&str]) -> PathBuf {
     let out_dir = f.dir.path().join(out);
     let mut args = vec!["build", "project", "--out", out, "-q"];
     args.extend_from_slice(extra);
-    f.run(&args).code(0);
+    f.exec(&args).code(0);
     std::fs::read_dir(&out_dir)
         .unwrap()
         .flatten()
@@ -88,13 +86,13 @@ const EVIDENCE: &str = "data/evidence/AC-01/access-review-2026-Q2.csv";
 fn a_built_package_verifies_as_zip_and_as_folder_and_bagit_py_accepts_it() {
     let f = Fixture::init();
     let zip = build(&f, "out", &[]);
-    f.run(&["verify", zip.to_str().unwrap()]).code(0).out_says(&["intact", "signature:  none"]);
+    f.exec(&["verify", zip.to_str().unwrap()]).code(0).out_says(&["intact", "signature:  none"]);
     let bag = unzip(&zip, &f.dir.path().join("unzipped"));
-    f.run(&["verify", bag.to_str().unwrap()]).code(0);
+    f.exec(&["verify", bag.to_str().unwrap()]).code(0);
     // The folder holding the unpacked bag is accepted too.
-    f.run(&["verify", "unzipped"]).code(0);
+    f.exec(&["verify", "unzipped"]).code(0);
     // JSON output is machine-readable and says the same.
-    let r = f.run(&["verify", zip.to_str().unwrap(), "--format", "json"]);
+    let r = f.exec(&["verify", zip.to_str().unwrap(), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
     assert_eq!(v["intact"], true);
     assert_eq!(v["algorithms"][0], "sha256");
@@ -117,7 +115,7 @@ fn two_builds_are_byte_identical_signed_or_not() {
     let a = std::fs::read(build(&f, "a", &[])).unwrap();
     let b = std::fs::read(build(&f, "b", &[])).unwrap();
     assert!(a == b, "two builds of the same project differ");
-    f.run(&["keygen", "--out", "keys"]).code(0);
+    f.exec(&["keygen", "--out", "keys"]).code(0);
     let a = std::fs::read(build(&f, "sa", &["--sign", "keys/auditpack-signing.key"])).unwrap();
     let b = std::fs::read(build(&f, "sb", &["--sign", "keys/auditpack-signing.key"])).unwrap();
     assert!(a == b, "two signed builds differ (ed25519 is deterministic)");
@@ -159,7 +157,7 @@ fn every_tamper_case_is_caught_in_a_folder() {
     for (i, (what, tamper, code)) in cases.iter().enumerate() {
         let bag = unzip(&zip, &f.dir.path().join(format!("case{i}")));
         tamper(&bag);
-        let r = f.run(&["verify", bag.to_str().unwrap()]);
+        let r = f.exec(&["verify", bag.to_str().unwrap()]);
         assert_eq!(r.code, 1, "{what}: not caught\n{}", r.stdout);
         assert!(r.stdout.contains(&format!("[{code}]")), "{what}: expected {code}\n{}", r.stdout);
     }
@@ -168,18 +166,18 @@ fn every_tamper_case_is_caught_in_a_folder() {
 #[test]
 fn a_recomputed_manifest_is_caught_only_with_the_signature() {
     let f = Fixture::init();
-    f.run(&["keygen", "--out", "keys"]).code(0);
+    f.exec(&["keygen", "--out", "keys"]).code(0);
     let zip = build(&f, "out", &["--sign", "keys/auditpack-signing.key"]);
     let key = "keys/auditpack-signing.pub";
-    f.run(&["verify", zip.to_str().unwrap(), "--key", key]).code(0).out_says(&["signature:  valid"]);
+    f.exec(&["verify", zip.to_str().unwrap(), "--key", key]).code(0).out_says(&["signature:  valid"]);
     // Without the key, a signed package says it was not checked.
-    f.run(&["verify", zip.to_str().unwrap()]).code(0).out_says(&["not checked"]);
+    f.exec(&["verify", zip.to_str().unwrap()]).code(0).out_says(&["not checked"]);
 
     let bag = unzip(&zip, &f.dir.path().join("forged"));
     std::fs::write(bag.join(EVIDENCE), "user,access\nmallory,admin\n").unwrap();
     recompute_manifests(&bag);
-    f.run(&["verify", bag.to_str().unwrap()]).code(0); // checksums alone cannot tell
-    f.run(&["verify", bag.to_str().unwrap(), "--key", key]).code(1).out_says(&["[signature-invalid]"]);
+    f.exec(&["verify", bag.to_str().unwrap()]).code(0); // checksums alone cannot tell
+    f.exec(&["verify", bag.to_str().unwrap(), "--key", key]).code(1).out_says(&["[signature-invalid]"]);
     // bagit.py still accepts a signed bag: the signature is a tag file no manifest lists.
     if let Ok(out) =
         std::process::Command::new("bagit.py").arg("--validate").arg(unzip(&zip, &f.dir.path().join("v"))).output()
@@ -189,22 +187,22 @@ fn a_recomputed_manifest_is_caught_only_with_the_signature() {
 
     // Removing the signature does not help the forger.
     std::fs::remove_file(bag.join("tagmanifest-sha256.txt.sig")).unwrap();
-    f.run(&["verify", bag.to_str().unwrap(), "--key", key]).code(1).out_says(&["[signature-missing]"]);
+    f.exec(&["verify", bag.to_str().unwrap(), "--key", key]).code(1).out_says(&["[signature-missing]"]);
 
     // Another key's signature is named as such.
-    f.run(&["keygen", "--out", "other", "--identity", "someone-else"]).code(0);
-    f.run(&["verify", zip.to_str().unwrap(), "--key", "other/auditpack-signing.pub"])
+    f.exec(&["keygen", "--out", "other", "--identity", "someone-else"]).code(0);
+    f.exec(&["verify", zip.to_str().unwrap(), "--key", "other/auditpack-signing.pub"])
         .code(1)
         .out_says(&["[signature-invalid]", "not by the given key"]);
     // An unsigned package with a key given: missing.
     let plain = build(&f, "plain", &[]);
-    f.run(&["verify", plain.to_str().unwrap(), "--key", key]).code(1).out_says(&["[signature-missing]"]);
+    f.exec(&["verify", plain.to_str().unwrap(), "--key", key]).code(1).out_says(&["[signature-missing]"]);
 }
 
 #[test]
 fn keygen_writes_a_private_key_only_its_owner_reads_and_never_overwrites() {
     let f = Fixture::init();
-    f.run(&["keygen", "--out", "keys"]).code(0);
+    f.exec(&["keygen", "--out", "keys"]).code(0);
     let private = f.dir.path().join("keys/auditpack-signing.key");
     #[cfg(unix)]
     {
@@ -212,14 +210,14 @@ fn keygen_writes_a_private_key_only_its_owner_reads_and_never_overwrites() {
         assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o600);
     }
     let before = std::fs::read(&private).unwrap();
-    f.run(&["keygen", "--out", "keys"]).code(2).err_says(&["already exists"]);
+    f.exec(&["keygen", "--out", "keys"]).code(2).err_says(&["already exists"]);
     assert_eq!(std::fs::read(&private).unwrap(), before);
     // A public key given where a private one is expected is a clear error.
-    f.run(&["build", "project", "--sign", "keys/auditpack-signing.pub"]).code(2).err_says(&["this is a public key"]);
+    f.exec(&["build", "project", "--sign", "keys/auditpack-signing.pub"]).code(2).err_says(&["this is a public key"]);
     // So is a key in auditpack's earlier format, with what to do instead.
     std::fs::write(f.dir.path().join("old.key"), format!("auditpack-ed25519-private-key {}\n", "0".repeat(64)))
         .unwrap();
-    f.run(&["build", "project", "--sign", "old.key"]).code(2).err_says(&["earlier format", "auditpack keygen"]);
+    f.exec(&["build", "project", "--sign", "old.key"]).code(2).err_says(&["earlier format", "auditpack keygen"]);
 }
 
 /// The standard tool alone verifies a signed package: `ssh-keygen -Y verify` with the
@@ -229,7 +227,7 @@ fn keygen_writes_a_private_key_only_its_owner_reads_and_never_overwrites() {
 fn a_signed_package_verifies_with_ssh_keygen_alone() {
     let Some(ssh_keygen) = tool("ssh-keygen") else { return };
     let f = Fixture::init();
-    f.run(&["keygen", "--out", "keys", "--identity", "security@example.com"]).code(0);
+    f.exec(&["keygen", "--out", "keys", "--identity", "security@example.com"]).code(0);
     let allowed = f.dir.path().join("keys/allowed_signers");
     let zip = build(&f, "out", &["--sign", "keys/auditpack-signing.key"]);
     let bag = unzip(&zip, &f.dir.path().join("signed"));
@@ -254,7 +252,7 @@ fn a_signed_package_verifies_with_ssh_keygen_alone() {
         "{readme}"
     );
     // auditpack verify takes the same allowed_signers file.
-    f.run(&["verify", zip.to_str().unwrap(), "--key", allowed.to_str().unwrap()])
+    f.exec(&["verify", zip.to_str().unwrap(), "--key", allowed.to_str().unwrap()])
         .code(0)
         .out_says(&["signature:  valid", "security@example.com"]);
 
@@ -278,7 +276,7 @@ fn an_ssh_keygen_key_signs_packages() {
         .unwrap();
     assert!(st.success());
     let zip = build(&f, "out", &["--sign", key.to_str().unwrap()]);
-    f.run(&["verify", zip.to_str().unwrap(), "--key", key.with_extension("pub").to_str().unwrap()])
+    f.exec(&["verify", zip.to_str().unwrap(), "--key", key.with_extension("pub").to_str().unwrap()])
         .code(0)
         .out_says(&["signature:  valid", "ops@example.com"]);
     // A passphrase-protected key is refused with a reason, not a parse error.
@@ -289,18 +287,7 @@ fn an_ssh_keygen_key_signs_packages() {
         .status()
         .unwrap();
     assert!(st.success());
-    f.run(&["build", "project", "--sign", locked.to_str().unwrap()]).code(2).err_says(&["passphrase"]);
-}
-
-/// A tool the test needs. On CI (CI=true) its absence is a failure: .ci/run installs it.
-fn tool(name: &str) -> Option<PathBuf> {
-    let found =
-        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.is_file()));
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "{name} is missing on CI; .ci/run installs it");
-        eprintln!("skipping: {name} is not installed");
-    }
-    found
+    f.exec(&["build", "project", "--sign", locked.to_str().unwrap()]).code(2).err_says(&["passphrase"]);
 }
 
 fn flip_byte(p: &Path) {
@@ -338,12 +325,12 @@ fn a_tampered_zip_is_caught_without_extracting_it() {
         vec![(name.to_string(), b)]
     });
     let before: Vec<_> = std::fs::read_dir(f.dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
-    f.run(&["verify", "bad.zip"]).code(1).out_says(&["[checksum-mismatch]", "access-review-2026-Q2.csv"]);
+    f.exec(&["verify", "bad.zip"]).code(1).out_says(&["[checksum-mismatch]", "access-review-2026-Q2.csv"]);
     let after: Vec<_> = std::fs::read_dir(f.dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(before, after, "verify wrote nothing beside the package");
 
     rewrite_zip(&zip, &bad, |name, b| if name.ends_with(".csv") { vec![] } else { vec![(name.to_string(), b)] });
-    f.run(&["verify", "bad.zip"]).code(1).out_says(&["[missing-from-bag]"]);
+    f.exec(&["verify", "bad.zip"]).code(1).out_says(&["[missing-from-bag]"]);
 }
 
 /// A small valid bag zip made by the test, with `extra` entries appended verbatim.
@@ -407,29 +394,29 @@ fn hostile_archives_are_refused() {
     let f = Fixture::init();
     let d = f.dir.path();
     bag_zip(&d.join("ok.zip"), &[]);
-    f.run(&["verify", "ok.zip"]).code(0);
+    f.exec(&["verify", "ok.zip"]).code(0);
 
     bag_zip(&d.join("dotdot.zip"), &[("bag/data/../../evil.txt", b"x")]);
-    f.run(&["verify", "dotdot.zip"]).code(1).out_says(&["[hostile-archive]", "evil.txt"]);
+    f.exec(&["verify", "dotdot.zip"]).code(1).out_says(&["[hostile-archive]", "evil.txt"]);
 
     bag_zip(&d.join("abs.zip"), &[("bag/data/zabsolute.txt", b"x")]);
     patch(&d.join("abs.zip"), b"bag/data/zabsolute.txt", b"/etc/data/absolute.txt");
-    f.run(&["verify", "abs.zip"]).code(1).out_says(&["[hostile-archive]", "absolute"]);
+    f.exec(&["verify", "abs.zip"]).code(1).out_says(&["[hostile-archive]", "absolute"]);
 
     // Two entries with one name: written under different names, then renamed in place.
     bag_zip(&d.join("dup.zip"), &[("bag/data/hellp.txt", b"evil\n")]);
     patch(&d.join("dup.zip"), b"bag/data/hellp.txt", b"bag/data/hello.txt");
-    f.run(&["verify", "dup.zip"]).code(1).out_says(&["[hostile-archive]", "same name"]);
+    f.exec(&["verify", "dup.zip"]).code(1).out_says(&["[hostile-archive]", "same name"]);
 
     // A bomb: an entry declaring 4 GB from a few compressed bytes is refused unread.
     bag_zip(&d.join("bomb.zip"), &[("bag/data/bomb.bin", &[0u8; 1000])]);
     set_declared_size(&d.join("bomb.zip"), b"bag/data/bomb.bin", u32::MAX - 1);
-    f.run(&["verify", "bomb.zip"]).code(1).out_says(&["[hostile-archive]", "compression bomb"]);
+    f.exec(&["verify", "bomb.zip"]).code(1).out_says(&["[hostile-archive]", "compression bomb"]);
 
     // An entry holding more than it declares is read only up to its declared size.
     bag_zip(&d.join("liar.zip"), &[("bag/data/more.txt", &[b'a'; 5000])]);
     set_declared_size(&d.join("liar.zip"), b"bag/data/more.txt", 10);
-    let r = f.run(&["verify", "liar.zip"]);
+    let r = f.exec(&["verify", "liar.zip"]);
     assert!(r.code == 1 || r.code == 2, "a lying size is not accepted: {}\n{}", r.code, r.stdout);
 }
 
@@ -440,11 +427,11 @@ fn a_truncated_or_foreign_file_is_unreadable() {
     let bytes = std::fs::read(&zip).unwrap();
     for cut in [bytes.len() - 10, bytes.len() / 2, 100] {
         std::fs::write(f.dir.path().join("cut.zip"), &bytes[..cut]).unwrap();
-        f.run(&["verify", "cut.zip"]).code(2).err_says(&["not a readable zip"]);
+        f.exec(&["verify", "cut.zip"]).code(2).err_says(&["not a readable zip"]);
     }
     std::fs::write(f.dir.path().join("notes.txt"), "hello").unwrap();
-    f.run(&["verify", "notes.txt"]).code(2);
-    f.run(&["verify", "does-not-exist.zip"]).code(2);
+    f.exec(&["verify", "notes.txt"]).code(2);
+    f.exec(&["verify", "does-not-exist.zip"]).code(2);
 }
 
 /// The Library of Congress conformance suite: valid bags pass, invalid ones fail, warning bags
@@ -481,7 +468,7 @@ fn secrets_in_evidence_stop_the_build_unless_the_file_is_allowed() {
     let f = Fixture::init();
     f.write("evidence/AC-01/deploy-notes-2026-05-01.txt", "deploy log\nAWS key AKIAIOSFODNN7EXAMPLE used\n");
     f.write("evidence/AC-01/id_rsa-2026-05-01.txt", "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n");
-    let r = f.run(&["build", "project", "--out", "out"]);
+    let r = f.exec(&["build", "project", "--out", "out"]);
     r.code(1).err_says(&[
         "evidence/AC-01/deploy-notes-2026-05-01.txt:2: error[secret-in-evidence]",
         "aws-access-key-id",
@@ -495,13 +482,13 @@ fn secrets_in_evidence_stop_the_build_unless_the_file_is_allowed() {
         "auditpack.toml",
         &format!("{toml}\n[package]\nallow_secrets = [\"evidence/AC-01/deploy-notes-*.txt\", \"evidence/AC-01/id_rsa-*\", \"evidence/none.txt\"]\n"),
     );
-    f.run(&["build", "project", "--out", "out"])
+    f.exec(&["build", "project", "--out", "out"])
         .code(0)
         .err_says(&["warning[unused-allow-secrets]", "evidence/none.txt"]);
 
     // A typo in the new section is located like any other.
     f.write("auditpack.toml", &format!("{toml}\n[package]\nallow_secret = []\n"));
-    f.run(&["build", "project", "--out", "out"]).code(1).err_says(&["error[unknown-key]", "allow_secret"]);
+    f.exec(&["build", "project", "--out", "out"]).code(1).err_says(&["error[unknown-key]", "allow_secret"]);
 }
 
 /// Deterministic bytes that do not compress (xorshift), without a random-number crate.
@@ -543,7 +530,7 @@ fn text_is_deflated_random_bytes_stored_and_the_zip_is_the_same_on_any_number_of
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|x| x == "zip"))
             .unwrap();
-        f.run(&["verify", zip.to_str().unwrap()]).code(0);
+        f.exec(&["verify", zip.to_str().unwrap()]).code(0);
         std::fs::read(zip).unwrap()
     };
     let one = build_with("1", "t1");
@@ -568,14 +555,14 @@ fn a_compression_level_out_of_range_is_located() {
     let f = Fixture::init();
     let toml = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
     f.write("auditpack.toml", &format!("{toml}\n[package]\ncompression_level = 12\n"));
-    f.run(&["build", "project", "--out", "out"])
+    f.exec(&["build", "project", "--out", "out"])
         .code(1)
         .err_says(&["error[invalid-value]", "`compression_level` must be a whole number from 1 to 9, found 12"]);
     f.write("auditpack.toml", &format!("{toml}\n[package]\ncompression_level = 1\n"));
-    f.run(&["build", "project", "--out", "out", "-q"]).code(0);
+    f.exec(&["build", "project", "--out", "out", "-q"]).code(0);
     // The flag overrides the setting, within the same range.
-    f.run(&["build", "project", "--out", "out9", "-q", "--compression-level", "9"]).code(0);
-    f.run(&["build", "project", "--out", "out", "--compression-level", "0"]).code(2).err_says(&["0 is not in 1..=9"]);
+    f.exec(&["build", "project", "--out", "out9", "-q", "--compression-level", "9"]).code(0);
+    f.exec(&["build", "project", "--out", "out", "--compression-level", "0"]).code(2).err_says(&["0 is not in 1..=9"]);
 }
 
 /// A bag zip with many payload files of every kind the readers handle: small Deflate entries
@@ -632,19 +619,19 @@ fn many_files_read_on_several_threads_give_one_report() {
     let f = Fixture::init();
     let d = f.dir.path();
     let names = many_files_zip(&d.join("many.zip"));
-    let one = f.run(&["verify", "many.zip", "--jobs", "1"]);
+    let one = f.exec(&["verify", "many.zip", "--jobs", "1"]);
     one.code(0).out_says(&[&format!("payload:    {} files", names.len())]);
     for jobs in ["2", "5"] {
-        assert_eq!(f.run(&["verify", "many.zip", "--jobs", jobs]).stdout, one.stdout, "--jobs {jobs}");
+        assert_eq!(f.exec(&["verify", "many.zip", "--jobs", jobs]).stdout, one.stdout, "--jobs {jobs}");
     }
-    assert_eq!(f.run(&["verify", "many.zip"]).stdout, one.stdout, "the default number of readers");
+    assert_eq!(f.exec(&["verify", "many.zip"]).stdout, one.stdout, "the default number of readers");
 
     // Damaged entries, Stored and Deflate, small and large: each is reported once, in the same
     // words and order whatever the number of readers.
     for name in ["data/large-noise.bin", "data/large-log.txt", "data/small-07.csv", "data/small-42.csv"] {
         damage_entry(&d.join("many.zip"), &format!("bag/{name}"));
     }
-    let one = f.run(&["verify", "many.zip", "--jobs", "1", "--format", "json"]);
+    let one = f.exec(&["verify", "many.zip", "--jobs", "1", "--format", "json"]);
     one.code(1);
     let v: serde_json::Value = serde_json::from_str(&one.stdout).expect("JSON");
     let mut damaged: Vec<&str> = v["problems"]
@@ -657,10 +644,10 @@ fn many_files_read_on_several_threads_give_one_report() {
     damaged.sort();
     assert_eq!(damaged, ["data/large-log.txt", "data/large-noise.bin", "data/small-07.csv", "data/small-42.csv"]);
     for jobs in ["2", "5"] {
-        let r = f.run(&["verify", "many.zip", "--jobs", jobs, "--format", "json"]);
+        let r = f.exec(&["verify", "many.zip", "--jobs", jobs, "--format", "json"]);
         assert_eq!(r.stdout, one.stdout, "--jobs {jobs}");
     }
-    f.run(&["verify", "many.zip", "--jobs", "0"]).code(2);
+    f.exec(&["verify", "many.zip", "--jobs", "0"]).code(2);
 }
 
 #[test]
@@ -683,36 +670,10 @@ fn an_entry_compressed_with_an_unknown_method_is_unreadable_not_trusted() {
         }
     }
     std::fs::write(d.join("odd.zip"), b).unwrap();
-    f.run(&["verify", "odd.zip"]).code(1).out_says(&["[corrupt-entry]", "data/hello.txt", "method"]);
+    f.exec(&["verify", "odd.zip"]).code(1).out_says(&["[corrupt-entry]", "data/hello.txt", "method"]);
 }
 
 // ---- Issue 14: what a hostile tester broke ----
-
-/// Runs auditpack with a deadline: a hang is a test failure, not a stuck test run.
-fn run_within(cwd: &Path, args: &[&str], secs: u64) -> Run {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_auditpack"))
-        .args(args)
-        .current_dir(cwd)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("auditpack {args:?} hung for {secs} s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 #[cfg(unix)]
 fn mkfifo(p: &Path) {
@@ -728,7 +689,7 @@ fn an_all_zero_20_mb_file_and_a_sparse_2_gib_file_build_and_verify() {
     sparse.set_len(2 << 30).unwrap();
     drop(sparse);
     let zip = build(&f, "out", &[]);
-    let r = f.run(&["verify", zip.to_str().unwrap()]);
+    let r = f.exec(&["verify", zip.to_str().unwrap()]);
     r.code(0).out_says(&["intact"]);
     assert!(!r.stdout.contains("compression bomb"), "{}", r.stdout);
     // Both are really in the package, deflated far beyond 1000:1.
@@ -746,7 +707,7 @@ fn an_all_zero_20_mb_file_and_a_sparse_2_gib_file_build_and_verify() {
 fn an_evidence_file_named_back_slash_csv_is_refused_at_collect() {
     let f = Fixture::init();
     f.write("evidence/AC-01/back\\slash.csv", "user,access\n");
-    let r = f.run(&["build", "project", "--out", "out"]);
+    let r = f.exec(&["build", "project", "--out", "out"]);
     r.code(1).err_says(&["[unpackageable-name]", "backslash", "slash.csv"]);
     assert!(
         !f.dir.path().join("out").exists()
@@ -756,7 +717,7 @@ fn an_evidence_file_named_back_slash_csv_is_refused_at_collect() {
                 .any(|e| e.path().extension().is_some_and(|x| x == "zip")),
         "no package was written"
     );
-    f.run(&["check", "project"]).code(1).err_says(&["[unpackageable-name]"]);
+    f.exec(&["check", "project"]).code(1).err_says(&["[unpackageable-name]"]);
 }
 
 /// Item 4: a FIFO in an unpacked bag made verify hang forever; it is reported, never opened.
@@ -883,15 +844,15 @@ fn symlink_entries_in_a_zip_are_refused_as_hostile() {
         }
         w.finish().unwrap();
         std::fs::rename(&tmp, &path).unwrap();
-        f.run(&["verify", zip_name]).code(1).out_says(&["[hostile-archive]", "symbolic link", links[0].0]);
+        f.exec(&["verify", zip_name]).code(1).out_says(&["[hostile-archive]", "symbolic link", links[0].0]);
     }
     // A FIFO or a device entry is refused the same way.
     bag_zip(&d.join("fifo.zip"), &[("bag/data/pipe", b"")]);
     set_mode(&d.join("fifo.zip"), b"bag/data/pipe", 0o010644);
-    f.run(&["verify", "fifo.zip"]).code(1).out_says(&["[hostile-archive]", "FIFO"]);
+    f.exec(&["verify", "fifo.zip"]).code(1).out_says(&["[hostile-archive]", "FIFO"]);
     bag_zip(&d.join("suid.zip"), &[("bag/data/tool", b"#!/bin/sh\n")]);
     set_mode(&d.join("suid.zip"), b"bag/data/tool", 0o104755);
-    f.run(&["verify", "suid.zip"]).code(1).out_says(&["[hostile-archive]", "setuid"]);
+    f.exec(&["verify", "suid.zip"]).code(1).out_says(&["[hostile-archive]", "setuid"]);
 }
 
 /// Item 3: a mode flip on a signed package passed: neither checksums nor the signature cover
@@ -899,10 +860,10 @@ fn symlink_entries_in_a_zip_are_refused_as_hostile() {
 #[test]
 fn a_mode_flip_on_a_signed_package_is_caught() {
     let f = Fixture::init();
-    f.run(&["keygen", "--out", "keys"]).code(0);
+    f.exec(&["keygen", "--out", "keys"]).code(0);
     let zip = build(&f, "out", &["--sign", "keys/auditpack-signing.key"]);
     let key = "keys/auditpack-signing.pub";
-    f.run(&["verify", zip.to_str().unwrap(), "--key", key]).code(0);
+    f.exec(&["verify", zip.to_str().unwrap(), "--key", key]).code(0);
     let entry = {
         let a = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
         let names: Vec<String> = a.file_names().map(|n| n.unwrap().to_string()).collect();
@@ -912,8 +873,8 @@ fn a_mode_flip_on_a_signed_package_is_caught() {
         let flipped = f.dir.path().join("flipped.zip");
         std::fs::copy(&zip, &flipped).unwrap();
         set_mode(&flipped, entry.as_bytes(), mode);
-        f.run(&["verify", "flipped.zip", "--key", key]).code(1).out_says(&[says]);
-        f.run(&["verify", "flipped.zip"]).code(1).out_says(&[says]);
+        f.exec(&["verify", "flipped.zip", "--key", key]).code(1).out_says(&[says]);
+        f.exec(&["verify", "flipped.zip"]).code(1).out_says(&[says]);
     }
 }
 
@@ -929,7 +890,7 @@ fn local_headers_that_disagree_with_the_central_directory_are_refused() {
     let at = local_header(&b, b"bag/data/evil1");
     b[at + 30..at + 44].copy_from_slice(b"../../tmp/evil");
     std::fs::write(d.join("name.zip"), &b).unwrap();
-    f.run(&["verify", "name.zip"]).code(1).out_says(&["[hostile-archive]", "../../tmp/evil", "central directory"]);
+    f.exec(&["verify", "name.zip"]).code(1).out_says(&["[hostile-archive]", "../../tmp/evil", "central directory"]);
 
     // A different method, a different size.
     for (case, offset, value) in [("method", 8usize, 0u32), ("size", 22, 1)] {
@@ -940,7 +901,7 @@ fn local_headers_that_disagree_with_the_central_directory_are_refused() {
         let width = if case == "method" { 2 } else { 4 };
         b[at + offset..at + offset + width].copy_from_slice(&value.to_le_bytes()[..width]);
         std::fs::write(&p, &b).unwrap();
-        f.run(&["verify", p.to_str().unwrap()]).code(1).out_says(&["[hostile-archive]", "disagrees", case]);
+        f.exec(&["verify", p.to_str().unwrap()]).code(1).out_says(&["[hostile-archive]", "disagrees", case]);
     }
 
     // An entry the central directory does not list: its record is cut out of the directory.
@@ -967,7 +928,7 @@ fn local_headers_that_disagree_with_the_central_directory_are_refused() {
     std::fs::write(d.join("hidden.zip"), &b).unwrap();
     let a = zip::ZipArchive::new(std::fs::File::open(d.join("hidden.zip")).unwrap()).unwrap();
     assert_eq!(a.len(), 3, "the zip crate itself sees only the listed entries");
-    f.run(&["verify", "hidden.zip"]).code(1).out_says(&["[hostile-archive]", "belong to no entry"]);
+    f.exec(&["verify", "hidden.zip"]).code(1).out_says(&["[hostile-archive]", "belong to no entry"]);
 }
 
 /// Names from archives reached the terminal raw: an ESC sequence could rewrite the screen.
@@ -976,11 +937,11 @@ fn names_with_control_characters_are_printed_escaped() {
     let f = Fixture::init();
     let d = f.dir.path();
     bag_zip(&d.join("esc.zip"), &[("bag/data/\x1b[2J\x1b]0;pwned\x07.txt", b"x")]);
-    let r = f.run(&["verify", "esc.zip"]);
+    let r = f.exec(&["verify", "esc.zip"]);
     r.code(1).out_says(&["[unlisted-file]", "\\u{1b}[2J"]);
     assert!(!r.stdout.contains('\x1b') && !r.stdout.contains('\x07'), "raw control characters:\n{:?}", r.stdout);
     bag_zip(&d.join("nul.zip"), &[("bag/data/a\0b", b"x")]);
-    let r = f.run(&["verify", "nul.zip"]);
+    let r = f.exec(&["verify", "nul.zip"]);
     r.code(1).out_says(&["[hostile-archive]"]);
     assert!(!r.stdout.contains('\0'), "{:?}", r.stdout);
 }
@@ -1010,7 +971,7 @@ fn verify_and_snapshot_list_and_diff_piped_into_head_exit_quietly() {
     let f = Fixture::init();
     let zip = build(&f, "out", &[]);
     for _ in 0..2 {
-        f.run(&["snapshot", "project", "-q"]).code(0);
+        f.exec(&["snapshot", "project", "-q"]).code(0);
         f.write("evidence/AC-01/more-2026-06-01.csv", "a,b\n");
     }
     let zip = zip.to_str().unwrap();
@@ -1043,11 +1004,11 @@ fn huge_tag_manifests_of_repeated_lines_are_streamed_and_findings_capped() {
         &d.join("big.zip"),
         &[("bag/tagmanifest-sha256.txt", big.as_bytes()), ("bag/tagmanifest-md5.txt", md5_line.repeat(n).as_bytes())],
     );
-    let r = f.run(&["verify", "big.zip"]);
+    let r = f.exec(&["verify", "big.zip"]);
     r.code(1).out_says(&["[duplicate-manifest-entry]", &format!("and {} more like this", "599,898")]);
     assert!(r.stdout.lines().count() < 1000, "{} lines printed", r.stdout.lines().count());
     // JSON is capped the same way.
-    let r = f.run(&["verify", "big.zip", "--format", "json"]);
+    let r = f.exec(&["verify", "big.zip", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert!(v["problems"].as_array().unwrap().len() < 400);
 }

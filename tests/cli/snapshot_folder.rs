@@ -1,9 +1,7 @@
 //! Issue 6: snapshots. Byte-identical rebuilds, deduplication, the tamper-evident chain, a
 //! damaged store, a killed run, two runs at once, and Type 2 coverage across snapshots.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use std::path::{Path, PathBuf};
 
 const STORE: &str = "project/.auditpack/snapshots";
@@ -51,18 +49,18 @@ fn objects(f: &Fixture) -> Vec<PathBuf> {
 fn build_snapshot_reproduces_an_earlier_build_byte_for_byte() {
     let f = type2();
     // A snapshot, and the package built right after it (which lists it in its annex).
-    f.run(&["snapshot", "project", "-q"]).code(0);
-    f.run(&["build", "project", "--out", "then", "-q"]).code(0);
+    f.exec(&["snapshot", "project", "-q"]).code(0);
+    f.exec(&["build", "project", "--out", "then", "-q"]).code(0);
     // Evidence replaced, a control edited, a template added: the present differs.
     std::fs::remove_file(f.path("evidence/AC-01/access-review-2026-Q1.csv")).unwrap();
     f.write("evidence/AC-01/access-review-2026-Q2.csv", "user,access\nbob,read\n");
     let controls = std::fs::read_to_string(f.path("controls.toml")).unwrap();
     f.write("controls.toml", &controls.replace("Quarterly user access reviews", "Access reviews"));
-    f.run(&["snapshot", "project", "-q"]).code(0);
-    f.run(&["build", "project", "--out", "now", "-q"]).code(0);
+    f.exec(&["snapshot", "project", "-q"]).code(0);
+    f.exec(&["build", "project", "--out", "now", "-q"]).code(0);
     assert_ne!(zip_in(&f.dir.path().join("then")), zip_in(&f.dir.path().join("now")));
 
-    f.run(&["build", "project", "--out", "again", "-q", "--snapshot", "1"]).code(0);
+    f.exec(&["build", "project", "--out", "again", "-q", "--snapshot", "1"]).code(0);
     assert!(zip_in(&f.dir.path().join("then")) == zip_in(&f.dir.path().join("again")), "the rebuild differs");
     for name in ["index.json", "report.md", "report.json"] {
         assert_eq!(
@@ -73,7 +71,7 @@ fn build_snapshot_reproduces_an_earlier_build_byte_for_byte() {
     }
     // The rebuilt package verifies like any other; ids by hash prefix and `latest` work too.
     let sha = f
-        .run(&["snapshot", "list", "project"])
+        .exec(&["snapshot", "list", "project"])
         .stdout
         .lines()
         .nth(1)
@@ -82,12 +80,12 @@ fn build_snapshot_reproduces_an_earlier_build_byte_for_byte() {
         .nth(2)
         .unwrap()
         .to_string();
-    f.run(&["build", "project", "--out", "byhash", "-q", "--snapshot", &sha]).code(0);
+    f.exec(&["build", "project", "--out", "byhash", "-q", "--snapshot", &sha]).code(0);
     assert!(zip_in(&f.dir.path().join("then")) == zip_in(&f.dir.path().join("byhash")));
-    f.run(&["build", "project", "--out", "latest", "-q", "--snapshot", "latest"]).code(0);
-    f.run(&["build", "project", "--out", "x", "--snapshot", "9"]).code(2).err_says(&["no snapshot `9`"]);
+    f.exec(&["build", "project", "--out", "latest", "-q", "--snapshot", "latest"]).code(0);
+    f.exec(&["build", "project", "--out", "x", "--snapshot", "9"]).code(2).err_says(&["no snapshot `9`"]);
 
-    let diff = f.run(&["snapshot", "diff", "1", "2", "--project", "project"]);
+    let diff = f.exec(&["snapshot", "diff", "1", "2", "--project", "project"]);
     diff.code(0).out_says(&[
         "removed  evidence/AC-01/access-review-2026-Q1.csv",
         "changed  evidence/AC-01/access-review-2026-Q2.csv",
@@ -98,17 +96,17 @@ fn build_snapshot_reproduces_an_earlier_build_byte_for_byte() {
 #[test]
 fn type2_coverage_counts_evidence_from_earlier_snapshots() {
     let f = type2();
-    f.run(&["snapshot", "project", "-q"]).code(0);
+    f.exec(&["snapshot", "project", "-q"]).code(0);
     std::fs::remove_file(f.path("evidence/AC-01/access-review-2026-Q1.csv")).unwrap();
     // The Q1 review is gone from the folder but snapshot 1 holds it: no exception.
-    f.run(&["build", "project", "--out", "out"]).code(0);
+    f.exec(&["build", "project", "--out", "out"]).code(0);
     let report = std::fs::read_to_string(f.dir.path().join("out/report.json")).unwrap();
     assert!(report.contains("evidence/AC-01/access-review-2026-Q1.csv (snapshot 1)"), "{report}");
-    assert!(!f.run(&["build", "project", "--out", "out"]).stderr.contains("missing-occurrence"));
+    assert!(!f.exec(&["build", "project", "--out", "out"]).stderr.contains("missing-occurrence"));
     // The annex lists the snapshot with its manifest hash, and says no TSA token is on file.
     let annex = std::fs::read_to_string(f.dir.path().join("out/annex.md")).unwrap();
     let listed: serde_json::Value =
-        serde_json::from_str(&f.run(&["snapshot", "list", "project", "--json"]).stdout).unwrap();
+        serde_json::from_str(&f.exec(&["snapshot", "list", "project", "--json"]).stdout).unwrap();
     let sha = listed[0]["sha256"].as_str().unwrap();
     assert!(annex.contains("# Evidence snapshots"), "{annex}");
     assert!(annex.contains(&format!("| 1 | {} |", listed[0]["created"].as_str().unwrap())), "{annex}");
@@ -116,8 +114,8 @@ fn type2_coverage_counts_evidence_from_earlier_snapshots() {
     assert!(annex.contains("No snapshot carries a time-stamping authority's token"));
     // Without the store the gap shows.
     std::fs::remove_dir_all(f.path(".auditpack")).unwrap();
-    f.run(&["build", "project", "--out", "out"]).code(0).err_says(&["warning[missing-occurrence]", "2026-Q1"]);
-    let diff_after = f.run(&["snapshot", "project", "-q"]);
+    f.exec(&["build", "project", "--out", "out"]).code(0).err_says(&["warning[missing-occurrence]", "2026-Q1"]);
+    let diff_after = f.exec(&["snapshot", "project", "-q"]);
     diff_after.code(0);
 }
 
@@ -135,14 +133,14 @@ fn unchanged_evidence_costs_less_than_one_percent() {
             .collect();
         f.write(&format!("evidence/GOV-01/log-2026-0{}-01.txt", i + 1), &text);
     }
-    f.run(&["snapshot", "project", "-q"]).code(0);
+    f.exec(&["snapshot", "project", "-q"]).code(0);
     let evidence = dir_size(&f.path("evidence"));
     let one = dir_size(&f.dir.path().join(STORE));
-    f.run(&["snapshot", "project", "-q"]).code(0);
+    f.exec(&["snapshot", "project", "-q"]).code(0);
     let two = dir_size(&f.dir.path().join(STORE));
     assert!(evidence > 2_000_000, "{evidence}");
     assert!(((two - one) as f64) < evidence as f64 * 0.01, "second snapshot added {} bytes for {evidence}", two - one);
-    let list = f.run(&["snapshot", "list", "project"]);
+    let list = f.exec(&["snapshot", "list", "project"]);
     list.code(0);
     // Columns: id, created, sha256, files, bytes, new bytes, attested time.
     assert_eq!(list.stdout.lines().nth(2).unwrap().split_whitespace().nth(5), Some("0"), "{}", list.stdout);
@@ -151,10 +149,10 @@ fn unchanged_evidence_costs_less_than_one_percent() {
 #[test]
 fn a_damaged_store_is_reported() {
     let f = type2();
-    f.run(&["snapshot", "project", "-q"]).code(0);
+    f.exec(&["snapshot", "project", "-q"]).code(0);
     f.write("evidence/AC-01/access-review-2026-Q2.csv", "user,access\ncarol,admin\n");
-    f.run(&["snapshot", "project", "-q"]).code(0);
-    f.run(&["snapshot", "verify", "project"]).code(0).out_says(&["2 snapshot(s)", "intact"]);
+    f.exec(&["snapshot", "project", "-q"]).code(0);
+    f.exec(&["snapshot", "verify", "project"]).code(0).out_says(&["2 snapshot(s)", "intact"]);
     let objs = objects(&f);
 
     // A corrupted object.
@@ -162,9 +160,9 @@ fn a_damaged_store_is_reported() {
     let keep = std::fs::read(victim).unwrap();
     make_writable(victim);
     std::fs::write(victim, b"garbage").unwrap();
-    f.run(&["snapshot", "verify", "project"]).code(1).out_says(&["[snapshot-blob-corrupt]"]);
+    f.exec(&["snapshot", "verify", "project"]).code(1).out_says(&["[snapshot-blob-corrupt]"]);
     // ... which build --snapshot refuses rather than rebuilding something else.
-    let r = f.run(&["build", "project", "--out", "x", "--snapshot", "1"]);
+    let r = f.exec(&["build", "project", "--out", "x", "--snapshot", "1"]);
     if r.stderr.contains("corrupted") {
         r.code(2);
     }
@@ -172,27 +170,27 @@ fn a_damaged_store_is_reported() {
 
     // A missing object.
     std::fs::remove_file(victim).unwrap();
-    f.run(&["snapshot", "verify", "project"]).code(1).out_says(&["[snapshot-blob-missing]"]);
+    f.exec(&["snapshot", "verify", "project"]).code(1).out_says(&["[snapshot-blob-missing]"]);
     std::fs::write(victim, &keep).unwrap();
-    f.run(&["snapshot", "verify", "project"]).code(0);
+    f.exec(&["snapshot", "verify", "project"]).code(0);
 
     // A manifest edited: the next one's link no longer matches.
     let m1 = f.dir.path().join(STORE).join("snapshots/000001.json");
     let text = std::fs::read_to_string(&m1).unwrap();
     std::fs::write(&m1, text.replacen("\"created\": \"", "\"created\": \"1", 1)).unwrap();
-    f.run(&["snapshot", "verify", "project"]).code(1).out_says(&["[snapshot-chain-broken]", "snapshot 2"]);
+    f.exec(&["snapshot", "verify", "project"]).code(1).out_says(&["[snapshot-chain-broken]", "snapshot 2"]);
     std::fs::write(&m1, &text).unwrap();
 
     // A manifest removed.
     std::fs::remove_file(&m1).unwrap();
-    f.run(&["snapshot", "verify", "project"])
+    f.exec(&["snapshot", "verify", "project"])
         .code(1)
         .out_says(&["[snapshot-chain-broken]", "earlier ones were removed"]);
     std::fs::write(&m1, &text).unwrap();
 
     // Garbage where a manifest should be.
     std::fs::write(&m1, "{").unwrap();
-    f.run(&["snapshot", "verify", "project"]).code(1).out_says(&["[snapshot-unreadable]"]);
+    f.exec(&["snapshot", "verify", "project"]).code(1).out_says(&["[snapshot-unreadable]"]);
 }
 
 fn make_writable(p: &Path) {
@@ -207,7 +205,7 @@ fn make_writable(p: &Path) {
 #[test]
 fn a_killed_snapshot_leaves_the_store_consistent() {
     let f = type2();
-    f.run(&["snapshot", "project", "-q"]).code(0);
+    f.exec(&["snapshot", "project", "-q"]).code(0);
     let store = f.dir.path().join(STORE);
     // What a run killed between writing objects and writing its manifest leaves behind.
     std::fs::write(store.join("tmp/part-half-written"), b"partial conte").unwrap();
@@ -216,11 +214,11 @@ fn a_killed_snapshot_leaves_the_store_consistent() {
     // A manifest temp file that never got renamed.
     std::fs::write(store.join("tmp/part-manifest"), b"{\"schema\": \"auditpack-snap").unwrap();
 
-    f.run(&["snapshot", "verify", "project"]).code(0).out_says(&["intact"]);
-    f.run(&["snapshot", "list", "project"]).code(0).out_says(&["   1  "]);
-    f.run(&["snapshot", "project", "-q"]).code(0);
+    f.exec(&["snapshot", "verify", "project"]).code(0).out_says(&["intact"]);
+    f.exec(&["snapshot", "list", "project"]).code(0).out_says(&["   1  "]);
+    f.exec(&["snapshot", "project", "-q"]).code(0);
     assert_eq!(std::fs::read_dir(store.join("tmp")).unwrap().count(), 0, "leftovers removed");
-    f.run(&["snapshot", "verify", "project"]).code(0).out_says(&["2 snapshot(s)"]);
+    f.exec(&["snapshot", "verify", "project"]).code(0).out_says(&["2 snapshot(s)"]);
 
     // A real kill: stop a run at some point and check the store is still sound.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_auditpack"))
@@ -231,7 +229,7 @@ fn a_killed_snapshot_leaves_the_store_consistent() {
     std::thread::sleep(std::time::Duration::from_millis(5));
     let _ = child.kill();
     let _ = child.wait();
-    f.run(&["snapshot", "verify", "project"]).code(0);
+    f.exec(&["snapshot", "verify", "project"]).code(0);
 }
 
 #[test]
@@ -249,11 +247,11 @@ fn two_snapshots_at_once_do_not_corrupt_the_store() {
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
-    let list = f.run(&["snapshot", "list", "project", "--json"]);
+    let list = f.exec(&["snapshot", "list", "project", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
     let ids: Vec<u64> = v.as_array().unwrap().iter().map(|s| s["id"].as_u64().unwrap()).collect();
     assert_eq!(ids, [1, 2, 3, 4]);
-    f.run(&["snapshot", "verify", "project"]).code(0).out_says(&["4 snapshot(s)", "intact"]);
+    f.exec(&["snapshot", "verify", "project"]).code(0).out_says(&["4 snapshot(s)", "intact"]);
 }
 
 #[test]
@@ -261,14 +259,14 @@ fn the_store_can_live_elsewhere_but_not_inside_the_evidence() {
     let f = type2();
     let toml = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
     f.write("auditpack.toml", &format!("{toml}\n[snapshot]\nstore = \"../store\"\n"));
-    f.run(&["snapshot", "project", "-q"]).code(0);
+    f.exec(&["snapshot", "project", "-q"]).code(0);
     assert!(f.dir.path().join("store/snapshots/000001.json").is_file());
     assert!(!f.path(".auditpack").exists());
-    f.run(&["snapshot", "verify", "project"]).code(0);
-    f.run(&["snapshot", "project", "-q", "--store", "elsewhere"]).code(0);
+    f.exec(&["snapshot", "verify", "project"]).code(0);
+    f.exec(&["snapshot", "project", "-q", "--store", "elsewhere"]).code(0);
     assert!(f.dir.path().join("elsewhere/snapshots/000001.json").is_file());
 
     f.write("auditpack.toml", &format!("{toml}\n[snapshot]\nstore = \"evidence/.snaps\"\n"));
-    f.run(&["snapshot", "project"]).code(2).err_says(&["inside the evidence folder"]);
-    f.run(&["snapshot", "verify", "project", "--store", "nowhere"]).code(2);
+    f.exec(&["snapshot", "project"]).code(2).err_says(&["inside the evidence folder"]);
+    f.exec(&["snapshot", "verify", "project", "--store", "nowhere"]).code(2);
 }
