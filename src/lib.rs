@@ -208,7 +208,27 @@ pub fn assess_project_with(
     stage_done("assess (history, scanners, checks)");
     let mut report = report::build(&project, &index, &scans, &assessment);
     report::population::attach(&mut report, &project, populations);
-    report.snapshots = report::Snapshots::new(project.snapshot.store.display().to_string(), taken);
+    let rows = taken
+        .into_iter()
+        .map(|l| {
+            let (attested, token_problem) = match l.attested {
+                Some(a) if a.starts_with(snapshot::INVALID_TOKEN) => (None, Some(a)),
+                a => (a, None),
+            };
+            report::SnapshotRow {
+                id: l.id,
+                sha256: l.sha256,
+                created: l.created,
+                auditpack: l.auditpack,
+                files: l.files,
+                bytes: l.bytes,
+                new_bytes: l.new_bytes,
+                attested,
+                token_problem,
+            }
+        })
+        .collect();
+    report.snapshots = report::Snapshots::new(project.snapshot.store.display().to_string(), rows);
     stage_done("report model");
     Some(Assessed { project, index, scans, assessment, report })
 }

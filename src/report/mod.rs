@@ -66,15 +66,31 @@ pub struct Snapshots {
     pub store: String,
     /// How many carry a time-stamping authority's token that could be read.
     pub attested: usize,
-    pub taken: Vec<crate::snapshot::Listed>,
+    pub taken: Vec<SnapshotRow>,
+}
+
+/// One snapshot in the annex (what `snapshot list` shows of it).
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotRow {
+    pub id: u64,
+    /// The manifest's SHA-256.
+    pub sha256: String,
+    pub created: String,
+    pub auditpack: String,
+    pub files: usize,
+    pub bytes: u64,
+    pub new_bytes: u64,
+    /// The time a TSA token attests, as the token states it.
+    pub attested: Option<String>,
+    /// Why a token is on file but unusable.
+    pub token_problem: Option<String>,
 }
 
 impl Snapshots {
     /// A package rebuilt from snapshot N lists the snapshots up to N and says nothing else of
     /// the rebuild, so that it is byte-identical to the package built right after N was taken.
-    pub fn new(store: String, taken: Vec<crate::snapshot::Listed>) -> Self {
-        let attested =
-            taken.iter().filter(|s| s.attested.as_deref().is_some_and(|a| !a.starts_with("invalid token"))).count();
+    pub fn new(store: String, taken: Vec<SnapshotRow>) -> Self {
+        let attested = taken.iter().filter(|s| s.attested.is_some()).count();
         Snapshots { store, attested, taken }
     }
 }

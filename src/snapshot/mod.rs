@@ -358,6 +358,9 @@ pub fn unreadable_history(at: &str, why: &str) -> Diagnostic {
         .hint("run `auditpack snapshot verify`; coverage was assessed from the current evidence only")
 }
 
+/// How `Listed::attested` begins when the token on file cannot be used.
+pub const INVALID_TOKEN: &str = "invalid token: ";
+
 /// One line of `snapshot list`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Listed {
@@ -393,7 +396,7 @@ pub fn list(store: &Store) -> Result<Vec<Listed>, Error> {
         let attested = match store.token(id)? {
             Some(t) => {
                 let digest = hex_digest(&sha256);
-                Some(tsa::attested_time(&t, &digest).unwrap_or_else(|e| format!("invalid token: {e}")))
+                Some(tsa::attested_time(&t, &digest).unwrap_or_else(|e| format!("{INVALID_TOKEN}{e}")))
             }
             None => None,
         };
