@@ -197,3 +197,78 @@ fn every_command_takes_quiet_and_verbose() {
         }
     }
 }
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// The line (1-based) of the first occurrence of `needle` in `path`.
+fn line_of(path: &Path, needle: &str) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap();
+    let at = text.find(needle).unwrap_or_else(|| panic!("{} lacks {needle:?}", path.display()));
+    text[..at].matches('\n').count() as u64 + 1
+}
+
+#[test]
+fn cuecs_are_one_list_with_one_table() {
+    let (t, dir) = fintech();
+    let (_, diags) = check(&dir);
+    for code in ["cuec-string", "unknown-cuec", "cuec-without-criteria", "unused-cuec"] {
+        assert!(with(&diags, code).is_empty(), "{code}: {diags:?}");
+    }
+    let out = t.path().join("out");
+    assert_eq!(build(&dir, &out, &[]).0, 0);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert_eq!(md.matches("| CUEC | Complementary user entity control | Criteria | Related controls |").count(), 1);
+    assert!(md.contains("| CUEC-1 | Merchants review the daily settlement statement and report discrepancies within five business days. | PI1.4 | [PI-01](#control-pi-01) |"), "{md}");
+    assert!(md.contains("| CUEC-2 | Merchants restrict access to their Ledgerly dashboard accounts to authorised staff and remove the accounts of staff who leave. | CC6.2, CC6.3 | [AC-01](#control-ac-01) |"));
+    assert!(md.contains("| Complementary user entity controls | [CUEC-1](#dc200-6) |"), "Section IV names the CUEC");
+    assert!(md.contains("complementary user entity controls assumed in the design"), "the assertion mentions them");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["description"]["cuecs"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn cuec_problems_are_located_with_the_fix() {
+    let (_t, dir) = fintech();
+    let cfg = dir.join("auditpack.toml");
+    let controls = dir.join("controls.toml");
+    // The former per-control string, an unknown id, a CUEC without criteria, an unused one.
+    edit(&controls, "cuecs = [\"CUEC-2\"]", "cuec = \"Merchants remove their leavers' dashboard accounts.\"");
+    edit(&controls, "cuecs = [\"CUEC-1\"]", "cuecs = [\"CUEC-1\", \"CUEC-9\"]");
+    edit(&cfg, "criteria = [\"PI1.4\"]\n", "");
+    let (code, diags) = check(&dir);
+    assert_eq!(code, 1);
+
+    let string = with(&diags, "cuec-string");
+    assert_eq!(string.len(), 1, "{diags:?}");
+    assert_eq!(string[0]["location"]["file"], "controls.toml");
+    assert_eq!(string[0]["location"]["line"], line_of(&controls, "cuec = \"Merchants"));
+    let hint = string[0]["hint"].as_str().unwrap();
+    // CUEC-1 and CUEC-2 are taken: the suggestion is the next free id, with the control's criteria.
+    assert!(
+        hint.contains("[[cuec]]\n    id = \"CUEC-3\"\n    text = \"Merchants remove their leavers' dashboard accounts.\"\n    criteria = [\"CC6.1\", \"CC6.2\", \"CC6.3\"]"),
+        "{hint}"
+    );
+    assert!(hint.contains("cuecs = [\"CUEC-3\"]"), "{hint}");
+
+    let unknown = with(&diags, "unknown-cuec");
+    assert_eq!(unknown.len(), 1);
+    assert!(unknown[0]["message"].as_str().unwrap().contains("CUEC-9"));
+    assert_eq!(unknown[0]["location"]["line"], line_of(&controls, "\"CUEC-9\""));
+
+    let bare = with(&diags, "cuec-without-criteria");
+    assert_eq!(bare.len(), 1);
+    assert_eq!(bare[0]["location"]["file"], "auditpack.toml");
+    assert_eq!(bare[0]["location"]["line"], line_of(&cfg, "id = \"CUEC-1\""));
+    assert!(bare[0]["hint"].as_str().unwrap().contains("criteria = [\"PI1.1\", \"PI1.2\", \"PI1.3\", \"PI1.4\"]"));
+
+    // CUEC-2 lost its only control to the string form.
+    let unused = with(&diags, "unused-cuec");
+    assert_eq!(unused.len(), 1);
+    assert!(unused[0]["message"].as_str().unwrap().contains("CUEC-2"));
+    assert_eq!(unused[0]["location"]["line"], line_of(&cfg, "id = \"CUEC-2\""));
+}
