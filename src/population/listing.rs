@@ -194,7 +194,10 @@ pub fn count(path: &Path, format: Format) -> Result<usize, ListingError> {
 mod tests {
     use super::*;
 
-    fn collect(name: &str, text: &str) -> Result<(Summary, Vec<(usize, Option<String>)>), ListingError> {
+    /// The summary of a listing and each record's line with its date cell.
+    type Collected = (Summary, Vec<(usize, Option<String>)>);
+
+    fn collect(name: &str, text: &str) -> Result<Collected, ListingError> {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
