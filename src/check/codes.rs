@@ -122,6 +122,7 @@ pub const CODES: &[Code] = &[
     c("no-objectives", Note, "The project declares no objectives (CC3.1)"),
     // Scanner findings.
     c("invalid-scanner-report", Error, "A scanner report that cannot be read"),
+    c("invalid-vex", Error, "An OpenVEX document that is not valid; none of its statements is applied"),
     c("scan-target-unmapped", Note, "Scanner findings on a target that belongs to no asset"),
     c("scanner-raises-likelihood", Warning, "Critical or high findings raise a risk's likelihood; review it"),
     // The check configuration.
