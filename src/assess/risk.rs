@@ -372,19 +372,16 @@ pub fn assess(
         if raise > 0
             && let (Some(c), Some(adj), Some(w)) = (&current, &adjusted, worst)
         {
-            let n = r
-                .assets
-                .iter()
-                .map(|a| scans.on_asset(a).filter(|f| f.severity >= ScanSeverity::High).count())
-                .sum::<usize>();
+            // Each finding once, though it may be on several of the risk's assets.
+            let n = scans.on_assets(&r.assets).filter(|f| f.severity >= ScanSeverity::High).count();
             let key = if residual.is_some() { "residual_risk" } else { "inherent_risk" };
             diags.push(
                 Diagnostic::warning(
                     "scanner-raises-likelihood",
                     format!(
-                        "risk `{}`: {n} {} or high scanner finding(s) on its assets raise its likelihood from {} to {} ({} -> {})",
+                        "risk `{}`: {n} {} scanner finding(s) on its assets raise its likelihood from {} to {} ({} -> {})",
                         r.risk_id,
-                        if w == ScanSeverity::Critical { "critical" } else { "high" },
+                        if w == ScanSeverity::Critical { "critical or high" } else { "high" },
                         s.likelihood[c.likelihood - 1],
                         s.likelihood[adj.likelihood - 1],
                         c.level_name,

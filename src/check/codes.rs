@@ -40,6 +40,10 @@ pub const CODES: &[Code] = &[
     c("criterion-out-of-scope", Warning, "A control maps to a criterion of a category not in scope"),
     c("unknown-provider", Error, "A provider that is not declared"),
     c("unknown-control", Error, "A sidecar names a control that is not in the catalogue"),
+    c("cuec-string", Error, "A control gives its CUEC as a string; CUECs are a `[[cuec]]` list now"),
+    c("unknown-cuec", Error, "A control relies on a CUEC that is not declared"),
+    c("cuec-without-criteria", Warning, "A CUEC is mapped to no criterion"),
+    c("unused-cuec", Warning, "A CUEC that no control relies on"),
     c("duplicate-control", Error, "Two controls share an id"),
     c("duplicate-asset", Error, "Two assets share an id"),
     c("duplicate-id", Error, "Two entries share an id"),
@@ -118,6 +122,7 @@ pub const CODES: &[Code] = &[
     c("no-objectives", Note, "The project declares no objectives (CC3.1)"),
     // Scanner findings.
     c("invalid-scanner-report", Error, "A scanner report that cannot be read"),
+    c("invalid-vex", Error, "An OpenVEX document that is not valid; none of its statements is applied"),
     c("scan-target-unmapped", Note, "Scanner findings on a target that belongs to no asset"),
     c("scanner-raises-likelihood", Warning, "Critical or high findings raise a risk's likelihood; review it"),
     // The check configuration.

@@ -57,6 +57,8 @@ pub struct Project {
     pub narratives: Vec<Narrative>,
     /// Criteria of in-scope categories that do not apply to the system, with the reason.
     pub not_relevant: Vec<NotRelevant>,
+    /// Complementary user entity controls (`[[cuec]]`), in the order written.
+    pub cuecs: Vec<Cuec>,
     pub sampling: Sampling,
     /// Commands that produce evidence (`[[collector]]`), run by `auditpack fetch`.
     pub collectors: Vec<ipe::Collector>,
@@ -80,6 +82,20 @@ pub struct Failed {
     pub controls: BTreeSet<String>,
     pub providers: BTreeSet<String>,
     pub assets: BTreeSet<String>,
+    pub cuecs: BTreeSet<String>,
+}
+
+/// A complementary user entity control (`[[cuec]]` in auditpack.toml, DC 200 item 6): a control
+/// management assumes user entities operate, with the criteria that depend on it. Controls name
+/// the CUECs they rely on (`cuecs = ["CUEC-1"]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Cuec {
+    pub id: String,
+    pub text: String,
+    /// Normalised criterion ids, in the AICPA order.
+    pub criteria: Vec<String>,
+    #[serde(skip)]
+    pub location: Location,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -326,8 +342,8 @@ pub struct Control {
     /// How the control is tested; inspection when the project does not say.
     pub test_types: Vec<TestType>,
     pub evidence_patterns: Vec<String>,
-    /// The complementary user entity control this control relies on, if any.
-    pub cuec: Option<String>,
+    /// Ids of the CUECs (`[[cuec]]`) the control relies on, as written, each once.
+    pub cuecs: Vec<String>,
     /// Management's response to exceptions (Section V).
     pub management_response: Option<String>,
     /// The listing whose items are the control's population (`[control.population]`).
@@ -693,7 +709,12 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     let risk = load_risk_settings(&src, top, diags);
     let check = load_check_settings(&src, top, diags);
 
-    let controls = load_controls(root, &paths.controls, &providers, &matrix, &categories, &mut failed, diags);
+    let (cuecs, cuecs_without_criteria) = load_cuecs(&src, top, &categories, &mut failed, diags);
+    let failed_cuecs = failed.cuecs.clone();
+    let mut cuec_use = CuecUse::new(&cuecs, &failed_cuecs);
+    let controls =
+        load_controls(root, &paths.controls, &providers, &matrix, &categories, &mut cuec_use, &mut failed, diags);
+    check_cuecs(&cuecs, &cuecs_without_criteria, &cuec_use, &controls, diags);
     let collectors = load_collectors(&src, top, &controls, &failed, diags);
     let assets = load_assets(root, &paths.assets, &providers, &mut failed, diags);
     // Failed assets are known: a risk naming one is not reported again.
@@ -788,9 +809,213 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         check,
         narratives,
         not_relevant,
+        cuecs,
         sampling,
         collectors,
     })
+}
+
+/// Criteria ids written for a CUEC or a CSOC (`whose`, e.g. "CUEC `CUEC-1`"): an unknown id is an
+/// error, one of a category not in scope a warning. The known ids, in the AICPA order, each once.
+fn criteria_list(
+    src: &Source,
+    list: &[S<String>],
+    whose: &str,
+    categories: &[Category],
+    diags: &mut Diagnostics,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for cr in list {
+        match crate::model::criterion(cr.get_ref()) {
+            Some(found) => {
+                if found.category != Category::Security
+                    && !categories.is_empty()
+                    && !categories.contains(&found.category)
+                {
+                    diags.push(
+                        Diagnostic::warning(
+                            "criterion-out-of-scope",
+                            format!("{whose} maps to {} ({}), which is not in scope", found.id, found.category.title()),
+                        )
+                        .at(src.location(cr.span().start))
+                        .hint(format!("add \"{}\" to [audit] categories, or remove the criterion", found.category)),
+                    );
+                }
+                if !out.contains(&found.id) {
+                    out.push(found.id.clone());
+                }
+            }
+            None => diags.push(
+                Diagnostic::error(
+                    "unknown-criterion",
+                    format!("`{}` is not a trust services criterion", cr.get_ref().trim()),
+                )
+                .at(src.location(cr.span().start))
+                .hint("use ids from the 2017 TSC such as CC6.1, A1.2 or C1.1 (group headings such as CC6.0 are not criteria)"),
+            ),
+        }
+    }
+    out.sort_by_key(|c| crate::model::criterion_rank(c));
+    out
+}
+
+/// `[[cuec]]` entries of auditpack.toml, and those written without criteria (id, where).
+fn load_cuecs(
+    src: &Source,
+    top: &toml::de::DeTable<'_>,
+    categories: &[Category],
+    failed: &mut Failed,
+    diags: &mut Diagnostics,
+) -> (Vec<Cuec>, Vec<(String, Location)>) {
+    let Some(list) = toml_de::get(top, "cuec") else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut seen = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut without = Vec::new();
+    for (i, v) in toml_de::array(src, list, "cuec", diags).iter().enumerate() {
+        let what = match raw_id(v) {
+            Some(id) => format!("in cuec `{id}`"),
+            None => format!("in cuec #{}", i + 1),
+        };
+        let Some(c) = toml_de::deserialize::<raw::Cuec>(src, v, &what, raw::CUEC_KEYS, diags) else {
+            failed.cuecs.extend(raw_id(v));
+            continue;
+        };
+        if !check_id(src, &c.id, "cuec", &mut seen, diags) {
+            continue;
+        }
+        let id = c.id.get_ref().clone();
+        let text = c.text.get_ref().trim().to_string();
+        if text.is_empty() {
+            diags.push(
+                Diagnostic::error("missing-key", format!("CUEC `{id}` has an empty `text`"))
+                    .at(src.location(c.text.span().start))
+                    .hint("write the control user entities are expected to operate, e.g. \"User entities remove the accounts of their departed users.\""),
+            );
+            failed.cuecs.insert(id);
+            continue;
+        }
+        let written = c.criteria.as_ref().map(|l| l.get_ref().as_slice()).unwrap_or_default();
+        let criteria = criteria_list(src, written, &format!("CUEC `{id}`"), categories, diags);
+        if written.is_empty() {
+            let at = c.criteria.as_ref().map(|l| l.span().start).unwrap_or(c.id.span().start);
+            without.push((id.clone(), src.location(at)));
+        }
+        out.push(Cuec { id, text, criteria, location: src.location(c.id.span().start) });
+    }
+    (out, without)
+}
+
+/// What the controls files say about the project's CUECs, gathered while they load.
+struct CuecUse<'a> {
+    declared: &'a [Cuec],
+    failed: &'a BTreeSet<String>,
+    /// CUEC id -> the controls that name it, including controls that failed to load (so an entry
+    /// is not reported unused because the control naming it had another problem).
+    named_by: BTreeMap<String, Vec<String>>,
+    /// The ids suggested for per-control `cuec` strings, by text, so one text gets one id.
+    suggested: Vec<(String, String)>,
+}
+
+impl<'a> CuecUse<'a> {
+    fn new(declared: &'a [Cuec], failed: &'a BTreeSet<String>) -> Self {
+        CuecUse { declared, failed, named_by: BTreeMap::new(), suggested: Vec::new() }
+    }
+
+    /// Records the `cuecs` a control entry names, read from the raw table (it may not load).
+    fn record(&mut self, control: &str, value: &Value<'_>) {
+        let toml::de::DeValue::Table(t) = value.get_ref() else { return };
+        let Some(list) = toml_de::get(t, "cuecs") else { return };
+        let toml::de::DeValue::Array(a) = list.get_ref() else { return };
+        for v in a {
+            if let toml::de::DeValue::String(s) = v.get_ref() {
+                let names = self.named_by.entry(s.to_string()).or_default();
+                if !names.iter().any(|n| n == control) {
+                    names.push(control.to_string());
+                }
+            }
+        }
+    }
+
+    /// The id to suggest for a former `cuec` string: the declared CUEC with that text, else the
+    /// first `CUEC-n` not yet taken.
+    fn suggest(&mut self, text: &str) -> String {
+        let text = text.trim();
+        if let Some(c) = self.declared.iter().find(|c| c.text == text) {
+            return c.id.clone();
+        }
+        if let Some((_, id)) = self.suggested.iter().find(|(t, _)| t == text) {
+            return id.clone();
+        }
+        let taken = |id: &str| {
+            self.declared.iter().any(|c| c.id == id)
+                || self.failed.contains(id)
+                || self.suggested.iter().any(|(_, s)| s == id)
+        };
+        let id = (1..).map(|n| format!("CUEC-{n}")).find(|id| !taken(id)).unwrap_or_default();
+        self.suggested.push((text.to_string(), id.clone()));
+        id
+    }
+}
+
+/// A string as a TOML basic string, quotes included.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// A list of strings as a TOML array: `["CC6.1", "CC6.2"]`.
+fn toml_list(items: &[String]) -> String {
+    format!("[{}]", items.iter().map(|s| toml_string(s)).collect::<Vec<_>>().join(", "))
+}
+
+/// CUECs no control names, and CUECs without criteria (with the criteria of their controls as
+/// the suggestion).
+fn check_cuecs(
+    cuecs: &[Cuec],
+    without_criteria: &[(String, Location)],
+    used: &CuecUse<'_>,
+    controls: &[Control],
+    diags: &mut Diagnostics,
+) {
+    for (id, at) in without_criteria {
+        let named_by = used.named_by.get(id).cloned().unwrap_or_default();
+        let mut criteria: Vec<String> = Vec::new();
+        for c in controls.iter().filter(|c| named_by.contains(&c.id)) {
+            for cr in &c.criteria {
+                if !criteria.contains(cr) {
+                    criteria.push(cr.clone());
+                }
+            }
+        }
+        criteria.sort_by_key(|c| crate::model::criterion_rank(c));
+        let hint = if criteria.is_empty() {
+            "list the criteria that are met only if user entities operate it, e.g. criteria = [\"CC6.2\"]".to_string()
+        } else {
+            format!(
+                "list the criteria that are met only if user entities operate it, e.g. those of the controls that rely on it ({}): criteria = {}",
+                named_by.join(", "),
+                toml_list(&criteria)
+            )
+        };
+        diags.push(
+            Diagnostic::warning("cuec-without-criteria", format!("CUEC `{id}` is mapped to no criterion"))
+                .at(at.clone())
+                .hint(hint),
+        );
+    }
+    for c in cuecs {
+        if !used.named_by.contains_key(&c.id) {
+            diags.push(
+                Diagnostic::warning("unused-cuec", format!("no control relies on CUEC `{}`", c.id))
+                    .at(c.location.clone())
+                    .hint(format!(
+                        "name it in the `cuecs` of the controls designed with it in mind (cuecs = [\"{}\"]), or remove it",
+                        c.id
+                    )),
+            );
+        }
+    }
 }
 
 /// `[[collector]]` entries of auditpack.toml.
@@ -1364,12 +1589,14 @@ fn control_files(root: &Path, path: &Path, diags: &mut Diagnostics) -> Vec<PathB
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the loaded context controls are checked against
 fn load_controls(
     root: &Path,
     path: &Path,
     providers: &[Provider],
     matrix: &Matrix,
     categories: &[Category],
+    cuecs: &mut CuecUse<'_>,
     failed: &mut Failed,
     diags: &mut Diagnostics,
 ) -> Vec<Control> {
@@ -1392,6 +1619,7 @@ fn load_controls(
                 Some(id) => format!("in control `{id}`"),
                 None => format!("in control #{}", i + 1),
             };
+            cuecs.record(&raw_id(v).unwrap_or_default(), v);
             let Some(c) = toml_de::deserialize::<raw::Control>(&src, v, &what, raw::CONTROL_KEYS, diags) else {
                 failed.controls.extend(raw_id(v));
                 continue;
@@ -1400,7 +1628,7 @@ fn load_controls(
                 continue;
             }
             let id = c.id.get_ref().clone();
-            match validate_control(&src, c, v, providers, matrix, categories, &failed.providers, diags) {
+            match validate_control(&src, c, v, providers, matrix, categories, &failed.providers, cuecs, diags) {
                 Some(c) => out.push(c),
                 None => {
                     failed.controls.insert(id);
@@ -1427,6 +1655,7 @@ fn validate_control(
     matrix: &Matrix,
     categories: &[Category],
     failed_providers: &BTreeSet<String>,
+    cuecs: &mut CuecUse<'_>,
     diags: &mut Diagnostics,
 ) -> Option<Control> {
     let id = c.id.get_ref().clone();
@@ -1513,6 +1742,58 @@ fn validate_control(
             ok = false;
         }
     }
+    let mut cuec_ids: Vec<String> = Vec::new();
+    for r in &c.cuecs {
+        let name = r.get_ref().trim();
+        if cuecs.declared.iter().any(|x| x.id == name) {
+            if !cuec_ids.iter().any(|x| x == name) {
+                cuec_ids.push(name.to_string());
+            }
+        } else if !cuecs.failed.contains(name) {
+            let known: Vec<&str> = cuecs.declared.iter().map(|x| x.id.as_str()).collect();
+            diags.push(
+                Diagnostic::error(
+                    "unknown-cuec",
+                    format!("control `{id}` relies on CUEC `{name}`, which is not declared"),
+                )
+                .at(src.location(r.span().start))
+                .hint(if known.is_empty() {
+                    format!("declare it in auditpack.toml: [[cuec]] id = \"{name}\", text = \"...\", criteria = [...]")
+                } else {
+                    format!("declare it as a [[cuec]] in auditpack.toml, or use one of: {}", known.join(", "))
+                }),
+            );
+        }
+    }
+    if let Some(old) = &c.cuec {
+        let text = old.get_ref().trim();
+        let suggested = cuecs.suggest(text);
+        let mut ids = cuec_ids.clone();
+        if !ids.contains(&suggested) {
+            ids.push(suggested.clone());
+        }
+        let declared = cuecs.declared.iter().any(|x| x.id == suggested);
+        let add = if declared {
+            format!("`{suggested}` in auditpack.toml has this text already; ")
+        } else {
+            format!(
+                "add to auditpack.toml:\n    [[cuec]]\n    id = \"{suggested}\"\n    text = {}\n    criteria = {}\n  and ",
+                toml_string(text),
+                toml_list(&criteria)
+            )
+        };
+        diags.push(
+            Diagnostic::error(
+                "cuec-string",
+                format!("control `{id}` gives its CUEC as a string; CUECs are now one list for the project"),
+            )
+            .at(src.location(old.span().start))
+            .hint(format!(
+                "{add}replace the `cuec = ...` line of control `{id}` with:\n    cuecs = {}",
+                toml_list(&ids)
+            )),
+        );
+    }
     let overrides = validate_owner_override(src, &id, c.owner.as_ref(), &provider_ids, diags)?;
     let mut test_types = Vec::new();
     for t in c.test_types.iter().flatten() {
@@ -1587,7 +1868,7 @@ fn validate_control(
         performer: c.performer,
         test_procedure: c.test_procedure.map(|p| p.into_inner()),
         test_types,
-        cuec: c.cuec,
+        cuecs: cuec_ids,
         management_response: c.management_response,
         evidence_patterns: c.evidence.into_iter().map(|p| p.into_inner()).collect(),
         population,

@@ -17,6 +17,7 @@ pub const TOP_KEYS: &[&str] = &[
     "provider",
     "responsibility",
     "not_relevant",
+    "cuec",
     "sampling",
     "package",
     "report",
@@ -149,6 +150,7 @@ pub const CONTROL_KEYS: &[&str] = &[
     "test_procedure",
     "test_types",
     "evidence",
+    "cuecs",
     "cuec",
     "management_response",
     "population",
@@ -169,7 +171,11 @@ pub struct Control {
     pub test_types: Option<Vec<S<String>>>,
     #[serde(default)]
     pub evidence: Vec<S<String>>,
-    pub cuec: Option<String>,
+    /// Ids of the project's `[[cuec]]` entries the control relies on.
+    #[serde(default)]
+    pub cuecs: Vec<S<String>>,
+    /// The former one-string CUEC of a control: read only to say what to write instead.
+    pub cuec: Option<S<String>>,
     pub management_response: Option<String>,
     pub population: Option<S<super::ipe::RawPopulation>>,
 }
@@ -257,6 +263,15 @@ pub const NOT_RELEVANT_KEYS: &[&str] = &["criterion", "reason"];
 pub struct NotRelevant {
     pub criterion: S<String>,
     pub reason: String,
+}
+
+/// `[[cuec]]`: a complementary user entity control, once for the project (DC 200 item 6).
+pub const CUEC_KEYS: &[&str] = &["id", "text", "criteria"];
+#[derive(Deserialize)]
+pub struct Cuec {
+    pub id: S<String>,
+    pub text: S<String>,
+    pub criteria: Option<S<Vec<S<String>>>>,
 }
 
 pub const SAMPLING_KEYS: &[&str] = &["method", "tolerable_rate", "risk", "sizes"];

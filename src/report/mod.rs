@@ -167,7 +167,8 @@ pub struct ControlRow {
     pub status: ControlStatus,
     /// Section IV: how it was tested (filled once every row exists).
     pub test: Option<soc2::TestRecord>,
-    pub cuec: Option<String>,
+    /// Ids of the CUECs the control relies on (listed in Section III, item 6).
+    pub cuecs: Vec<String>,
     pub management_response: Option<String>,
 }
 
@@ -332,7 +333,7 @@ pub fn build(
                 evidence_newest: None,
                 status: assessment.controls[&c.id].clone(),
                 test: None,
-                cuec: c.cuec.clone(),
+                cuecs: c.cuecs.clone(),
                 management_response: c.management_response.clone(),
             }
         })

@@ -43,8 +43,11 @@ pub struct LevelRow {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RiskTotals {
     pub risks: usize,
-    /// Residual (or inherent) rating at the "high" level or above.
+    /// Rated at the "high" level or above as the register shows them: after scanner findings when
+    /// they raised the rating, else the residual (or inherent) rating.
     pub high: usize,
+    /// Of those, the risks that scanner findings raised to the "high" level.
+    pub high_by_scans: usize,
     pub flagged_for_review: usize,
     pub potential_deficiencies: usize,
     pub objectives: usize,
@@ -174,8 +177,16 @@ impl SeverityCounts {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ScanSection {
     pub reports: Vec<ReportInfo>,
+    /// The findings that count (the latest scan of each target, duplicates collapsed, not
+    /// excepted): what every figure of the section counts.
     pub totals: SeverityCounts,
     pub duplicates: usize,
+    /// Findings of superseded scans or of scans after the period.
+    pub superseded: usize,
+    /// Findings an OpenVEX statement excepts, with its justification.
+    pub excepted: Vec<crate::scan::Excepted>,
+    pub excepted_counts: SeverityCounts,
+    pub vex: Vec<crate::scan::VexInfo>,
     pub per_asset: Vec<AssetFindings>,
     pub per_risk: Vec<RiskFindings>,
     /// Critical and high findings (at most 50), worst first.
@@ -313,7 +324,17 @@ pub fn section(project: &Project, controls: &[ControlRow], ra: &RiskAssessment) 
         high: ra
             .risks
             .iter()
-            .filter(|r| r.residual.as_ref().or(r.inherent.as_ref()).is_some_and(|c| s.is_high(c.level)))
+            .filter(|r| {
+                r.adjusted.as_ref().or(r.residual.as_ref()).or(r.inherent.as_ref()).is_some_and(|c| s.is_high(c.level))
+            })
+            .count(),
+        high_by_scans: ra
+            .risks
+            .iter()
+            .filter(|r| {
+                r.adjusted.as_ref().is_some_and(|a| s.is_high(a.level))
+                    && !r.residual.as_ref().or(r.inherent.as_ref()).is_some_and(|c| s.is_high(c.level))
+            })
             .count(),
         flagged_for_review: ra.risks.iter().filter(|r| r.flagged_for_review).count(),
         potential_deficiencies: ra.risks.iter().filter(|r| r.potential_deficiency).count(),
@@ -413,13 +434,7 @@ pub fn scan_section(project: &Project, scans: &ScanResults, ra: &RiskAssessment)
         .iter()
         .zip(&ra.risks)
         .filter_map(|(r, st)| {
-            let mut seen = std::collections::BTreeSet::new();
-            let findings: Vec<&Finding> = r
-                .assets
-                .iter()
-                .flat_map(|a| scans.on_asset(a))
-                .filter(|f| seen.insert((f.id.clone(), f.target.clone(), f.package.clone(), f.instance.clone())))
-                .collect();
+            let findings: Vec<&Finding> = scans.on_assets(&r.assets).collect();
             if findings.is_empty() {
                 return None;
             }
@@ -447,6 +462,10 @@ pub fn scan_section(project: &Project, scans: &ScanResults, ra: &RiskAssessment)
         reports: scans.reports.clone(),
         totals: SeverityCounts::of(scans.findings.iter()),
         duplicates: scans.duplicates,
+        superseded: scans.superseded,
+        excepted: scans.excepted.clone(),
+        excepted_counts: SeverityCounts::of(scans.excepted.iter().map(|e| &e.finding)),
+        vex: scans.vex.clone(),
         per_asset,
         per_risk,
         top: serious.iter().take(TOP).map(|f| (*f).clone()).collect(),

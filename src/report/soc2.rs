@@ -64,12 +64,20 @@ pub struct Subservice {
     pub controls: Vec<(String, Owner)>,
 }
 
+/// A complementary user entity control as item 6 lists it, with the controls that rely on it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cuec {
-    pub control: String,
-    pub anchor: String,
+    pub id: String,
     pub text: String,
     pub criteria: Vec<String>,
+    pub controls: Vec<ControlLink>,
+}
+
+/// A control named in the description, with its anchor in Section IV.
+#[derive(Debug, Clone, Serialize)]
+pub struct ControlLink {
+    pub id: String,
+    pub anchor: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,7 +162,7 @@ pub fn assertion(project: &Project, providers: &[ProviderRow]) -> Assertion {
         carved_out: by_method(Method::CarveOut.as_str()),
         inclusive: by_method(Method::Inclusive.as_str()),
         csoc_criteria,
-        has_cuecs: project.controls.iter().any(|c| c.cuec.is_some()),
+        has_cuecs: !project.cuecs.is_empty(),
         deviations: project.assertion.deviations.clone(),
         signatory: project.assertion.signatory.clone(),
         signatory_title: project.assertion.title.clone(),
@@ -205,15 +213,18 @@ pub fn description(project: &Project, providers: &[ProviderRow]) -> Description 
             .collect(),
         monitoring,
         cuecs: project
-            .controls
+            .cuecs
             .iter()
-            .filter_map(|c| {
-                Some(Cuec {
-                    control: c.id.clone(),
-                    anchor: super::anchor("control", &c.id),
-                    text: c.cuec.clone()?,
-                    criteria: c.criteria.clone(),
-                })
+            .map(|u| Cuec {
+                id: u.id.clone(),
+                text: u.text.clone(),
+                criteria: u.criteria.clone(),
+                controls: project
+                    .controls
+                    .iter()
+                    .filter(|c| c.cuecs.contains(&u.id))
+                    .map(|c| ControlLink { id: c.id.clone(), anchor: super::anchor("control", &c.id) })
+                    .collect(),
             })
             .collect(),
         not_relevant: project

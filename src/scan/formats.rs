@@ -13,6 +13,17 @@ pub struct Parsed {
     pub format: &'static str,
     pub tool: String,
     pub findings: Vec<Finding>,
+    /// When the scan ran, as the report says (Trivy `CreatedAt`, Grype `descriptor.timestamp`,
+    /// SARIF `invocations[].startTimeUtc`), if it says.
+    pub created: Option<jiff::Timestamp>,
+    /// What the report scanned ([`super::target_key`] of each), findings or not: a later scan of
+    /// the same target supersedes it.
+    pub scanned: Vec<String>,
+}
+
+/// A timestamp as the scanners write it (RFC 3339); an unreadable one is no date.
+fn created(s: Option<&str>) -> Option<jiff::Timestamp> {
+    s?.trim().parse().ok()
 }
 
 #[derive(Debug)]
@@ -65,6 +76,7 @@ fn looks_like_report(text: &str) -> bool {
 #[derive(Deserialize)]
 struct TrivyReport {
     ArtifactName: Option<String>,
+    CreatedAt: Option<String>,
     #[serde(default)]
     Results: Option<Vec<TrivyResult>>,
 }
@@ -105,14 +117,21 @@ struct TrivySecret {
 }
 
 fn trivy(r: TrivyReport) -> Parsed {
-    trivy_results(r.ArtifactName, r.Results.unwrap_or_default(), "trivy")
+    let mut p = trivy_results(r.ArtifactName, r.Results.unwrap_or_default(), "trivy");
+    p.created = created(r.CreatedAt.as_deref());
+    p
 }
 
 fn trivy_results(artifact: Option<String>, results: Vec<TrivyResult>, format: &'static str) -> Parsed {
     let mut findings = Vec::new();
+    let mut scanned = Vec::new();
     for res in results {
         // SchemaVersion 2 names the scanned artifact (an image); legacy reports only the target.
         let target = artifact.clone().filter(|a| !a.is_empty()).unwrap_or_else(|| res.Target.clone());
+        let key = super::target_key(&target);
+        if !scanned.contains(&key) {
+            scanned.push(key.clone());
+        }
         let base = |kind, id: String, sev: Option<&str>, title: Option<String>| Finding {
             tool: "Trivy".into(),
             kind,
@@ -126,6 +145,7 @@ fn trivy_results(artifact: Option<String>, results: Vec<TrivyResult>, format: &'
             severity: ScanSeverity::from_word(sev.unwrap_or("unknown")),
             report: String::new(),
             assets: Vec::new(),
+            scanned: key.clone(),
         };
         for v in res.Vulnerabilities.unwrap_or_default() {
             let Some(id) = v.VulnerabilityID.filter(|s| !s.is_empty()) else { continue };
@@ -155,7 +175,14 @@ fn trivy_results(artifact: Option<String>, results: Vec<TrivyResult>, format: &'
             findings.push(f);
         }
     }
-    Parsed { format, tool: "Trivy".into(), findings }
+    if let Some(a) = artifact.filter(|a| !a.is_empty()) {
+        // An image without findings has no results at all, yet it was scanned.
+        let key = super::target_key(&a);
+        if !scanned.contains(&key) {
+            scanned.push(key);
+        }
+    }
+    Parsed { format, tool: "Trivy".into(), findings, created: None, scanned }
 }
 
 // ---- Grype ----
@@ -175,6 +202,7 @@ struct GrypeSource {
 #[derive(Deserialize)]
 struct GrypeDescriptor {
     name: Option<String>,
+    timestamp: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -210,7 +238,11 @@ fn grype(r: GrypeReport) -> Parsed {
         Some(Value::Object(o)) => o.get("userInput").and_then(Value::as_str).unwrap_or_default().to_string(),
         _ => String::new(),
     };
-    let tool = r.descriptor.and_then(|d| d.name).unwrap_or_else(|| "grype".into());
+    let (tool, timestamp) = match r.descriptor {
+        Some(d) => (d.name.unwrap_or_else(|| "grype".into()), d.timestamp),
+        None => ("grype".into(), None),
+    };
+    let key = super::target_key(&target);
     let findings = r
         .matches
         .into_iter()
@@ -232,9 +264,10 @@ fn grype(r: GrypeReport) -> Parsed {
             severity: ScanSeverity::from_word(m.vulnerability.severity.as_deref().unwrap_or("unknown")),
             report: String::new(),
             assets: Vec::new(),
+            scanned: key.clone(),
         })
         .collect();
-    Parsed { format: "grype", tool, findings }
+    Parsed { format: "grype", tool, findings, created: created(timestamp.as_deref()), scanned: vec![key] }
 }
 
 fn first_sentence(s: &str, max: usize) -> String {
@@ -255,6 +288,28 @@ struct SarifRun {
     tool: SarifTool,
     #[serde(default)]
     results: Option<Vec<SarifResult>>,
+    #[serde(default)]
+    invocations: Option<Vec<SarifInvocation>>,
+    #[serde(default)]
+    versionControlProvenance: Option<Vec<SarifVersionControl>>,
+    #[serde(default)]
+    automationDetails: Option<SarifAutomation>,
+}
+
+#[derive(Deserialize)]
+struct SarifInvocation {
+    startTimeUtc: Option<String>,
+    endTimeUtc: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SarifVersionControl {
+    repositoryUri: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SarifAutomation {
+    id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -350,9 +405,30 @@ fn sarif(log: SarifLog) -> Result<Parsed, ParseError> {
     }
     let mut tools = Vec::new();
     let mut findings = Vec::new();
+    let mut scanned = Vec::new();
+    let mut when = None;
     for run in log.runs {
         let tool = run.tool.driver.name;
         tools.push(tool.clone());
+        // A run's target is its tool on its repository and category (as GitHub code scanning
+        // keys analyses): a later run of the same supersedes it.
+        let repository = run.versionControlProvenance.iter().flatten().find_map(|v| v.repositoryUri.clone());
+        let category = run
+            .automationDetails
+            .and_then(|a| a.id)
+            .map(|id| id.rsplit_once('/').map(|(c, _)| c.to_string()).unwrap_or(id))
+            .filter(|c| !c.is_empty());
+        let key = [Some(tool.clone()), repository, category].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        if !scanned.contains(&key) {
+            scanned.push(key.clone());
+        }
+        let started = run
+            .invocations
+            .iter()
+            .flatten()
+            .filter_map(|i| created(i.startTimeUtc.as_deref().or(i.endTimeUtc.as_deref())))
+            .max();
+        when = when.max(started);
         let rules = run.tool.driver.rules.unwrap_or_default();
         for res in run.results.unwrap_or_default() {
             let index = res.ruleIndex.or(res.rule.as_ref().and_then(|r| r.index));
@@ -405,8 +481,15 @@ fn sarif(log: SarifLog) -> Result<Parsed, ParseError> {
                 title: first_sentence(&title, 160),
                 report: String::new(),
                 assets: Vec::new(),
+                scanned: key.clone(),
             });
         }
     }
-    Ok(Parsed { format: "sarif", tool: if tools.is_empty() { "SARIF".into() } else { tools.join(", ") }, findings })
+    Ok(Parsed {
+        format: "sarif",
+        tool: if tools.is_empty() { "SARIF".into() } else { tools.join(", ") },
+        findings,
+        created: when,
+        scanned,
+    })
 }

@@ -205,3 +205,265 @@ fn every_command_takes_quiet_and_verbose() {
         }
     }
 }
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// The line (1-based) of the first occurrence of `needle` in `path`.
+fn line_of(path: &Path, needle: &str) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap();
+    let at = text.find(needle).unwrap_or_else(|| panic!("{} lacks {needle:?}", path.display()));
+    text[..at].matches('\n').count() as u64 + 1
+}
+
+#[test]
+fn cuecs_are_one_list_with_one_table() {
+    let (t, dir) = fintech();
+    let (_, diags) = check(&dir);
+    for code in ["cuec-string", "unknown-cuec", "cuec-without-criteria", "unused-cuec"] {
+        assert!(with(&diags, code).is_empty(), "{code}: {diags:?}");
+    }
+    let out = t.path().join("out");
+    assert_eq!(build(&dir, &out, &[]).0, 0);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert_eq!(md.matches("| CUEC | Complementary user entity control | Criteria | Related controls |").count(), 1);
+    assert!(md.contains("| CUEC-1 | Merchants review the daily settlement statement and report discrepancies within five business days. | PI1.4 | [PI-01](#control-pi-01) |"), "{md}");
+    assert!(md.contains("| CUEC-2 | Merchants restrict access to their Ledgerly dashboard accounts to authorised staff and remove the accounts of staff who leave. | CC6.2, CC6.3 | [AC-01](#control-ac-01) |"));
+    assert!(md.contains("| Complementary user entity controls | [CUEC-1](#dc200-6) |"), "Section IV names the CUEC");
+    assert!(md.contains("complementary user entity controls assumed in the design"), "the assertion mentions them");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["description"]["cuecs"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn cuec_problems_are_located_with_the_fix() {
+    let (_t, dir) = fintech();
+    let cfg = dir.join("auditpack.toml");
+    let controls = dir.join("controls.toml");
+    // The former per-control string, an unknown id, a CUEC without criteria, an unused one.
+    edit(&controls, "cuecs = [\"CUEC-2\"]", "cuec = \"Merchants remove their leavers' dashboard accounts.\"");
+    edit(&controls, "cuecs = [\"CUEC-1\"]", "cuecs = [\"CUEC-1\", \"CUEC-9\"]");
+    edit(&cfg, "criteria = [\"PI1.4\"]\n", "");
+    let (code, diags) = check(&dir);
+    assert_eq!(code, 1);
+
+    let string = with(&diags, "cuec-string");
+    assert_eq!(string.len(), 1, "{diags:?}");
+    assert_eq!(string[0]["location"]["file"], "controls.toml");
+    assert_eq!(string[0]["location"]["line"], line_of(&controls, "cuec = \"Merchants"));
+    let hint = string[0]["hint"].as_str().unwrap();
+    // CUEC-1 and CUEC-2 are taken: the suggestion is the next free id, with the control's criteria.
+    assert!(
+        hint.contains("[[cuec]]\n    id = \"CUEC-3\"\n    text = \"Merchants remove their leavers' dashboard accounts.\"\n    criteria = [\"CC6.1\", \"CC6.2\", \"CC6.3\"]"),
+        "{hint}"
+    );
+    assert!(hint.contains("cuecs = [\"CUEC-3\"]"), "{hint}");
+
+    let unknown = with(&diags, "unknown-cuec");
+    assert_eq!(unknown.len(), 1);
+    assert!(unknown[0]["message"].as_str().unwrap().contains("CUEC-9"));
+    assert_eq!(unknown[0]["location"]["line"], line_of(&controls, "\"CUEC-9\""));
+
+    let bare = with(&diags, "cuec-without-criteria");
+    assert_eq!(bare.len(), 1);
+    assert_eq!(bare[0]["location"]["file"], "auditpack.toml");
+    assert_eq!(bare[0]["location"]["line"], line_of(&cfg, "id = \"CUEC-1\""));
+    assert!(bare[0]["hint"].as_str().unwrap().contains("criteria = [\"PI1.1\", \"PI1.2\", \"PI1.3\", \"PI1.4\"]"));
+
+    // CUEC-2 lost its only control to the string form.
+    let unused = with(&diags, "unused-cuec");
+    assert_eq!(unused.len(), 1);
+    assert!(unused[0]["message"].as_str().unwrap().contains("CUEC-2"));
+    assert_eq!(unused[0]["location"]["line"], line_of(&cfg, "id = \"CUEC-2\""));
+}
+
+fn scanner_fixture(name: &str) -> String {
+    std::fs::read_to_string(repo().join("tests/fixtures/external/scanners").join(name)).unwrap()
+}
+
+/// A VEX statement that CVE-2020-28196 (krb5-libs, high in the Trivy fixture) does not affect
+/// the `teamdojo:latest` image, with `body` as the rest of the statement.
+fn vex(body: &str) -> String {
+    format!(
+        r#"{{
+  "@context": "https://openvex.dev/ns/v0.2.0",
+  "@id": "https://ledgerly.example/vex/2026-09-16",
+  "author": "Ledgerly Platform <platform@ledgerly.example>",
+  "timestamp": "2026-09-16T09:00:00Z",
+  "version": 1,
+  "statements": [
+    {{
+      "vulnerability": {{"name": "CVE-2020-28196"}},
+      "products": [{{"@id": "pkg:oci/teamdojo?tag=latest", "subcomponents": [{{"@id": "pkg:apk/alpine/krb5-libs"}}]}}],
+      "status": "not_affected"{body}
+    }}
+  ]
+}}
+"#
+    )
+}
+
+/// The fintech company with real scanner outputs: a Trivy scan of its settlement image, a later
+/// scan in which the critical finding is gone, a scan after the as-of date, a Grype report of its
+/// batch image with one CVE found twice, and an OpenVEX statement on a high finding.
+fn fintech_with_scans() -> (tempfile::TempDir, PathBuf) {
+    let (t, dir) = fintech();
+    std::fs::write(
+        dir.join("assets.toml"),
+        r#"[[asset]]
+id = "AST-SETTLE"
+name = "Settlement service image"
+category = "software"
+criticality = "high"
+scan_targets = ["teamdojo:*"]
+
+[[asset]]
+id = "AST-BATCH"
+name = "Batch image"
+category = "software"
+criticality = "high"
+scan_targets = ["test-image:*"]
+"#,
+    )
+    .unwrap();
+    let risk = |id: &str, asset: &str, what: &str| {
+        serde_json::json!({
+            "risk_id": id,
+            "description": what,
+            "assets": [asset],
+            "controls": [{"control_id": "PI-01"}],
+            "inherent_risk": {"likelihood": "Medium", "impact": "High"},
+            "residual_risk": {"likelihood": "Low", "impact": "High"},
+            "owner": "CTO",
+            "last_review": "2026-09-01"
+        })
+    };
+    let register = serde_json::json!([
+        risk(
+            "R-SETTLE",
+            "AST-SETTLE",
+            "A known vulnerability in the settlement image is exploited before it is patched."
+        ),
+        risk("R-BATCH", "AST-BATCH", "A known vulnerability in the batch image is exploited before it is patched."),
+    ]);
+    std::fs::write(dir.join("risks.json"), serde_json::to_string_pretty(&register).unwrap()).unwrap();
+    let scans = dir.join("evidence/SCANS");
+    std::fs::create_dir_all(&scans).unwrap();
+    let trivy = scanner_fixture("trivy/scheme_2_many_vulns.json");
+    std::fs::write(scans.join("trivy-teamdojo-2026-08-01.json"), &trivy).unwrap();
+    // The later scan no longer finds the critical CVE-2019-12900 (libbz2): it was fixed.
+    let mut later: serde_json::Value = serde_json::from_str(&trivy).unwrap();
+    for r in later["Results"].as_array_mut().unwrap() {
+        if let Some(v) = r["Vulnerabilities"].as_array_mut() {
+            v.retain(|x| x["VulnerabilityID"] != "CVE-2019-12900");
+        }
+    }
+    std::fs::write(scans.join("trivy-teamdojo-2026-09-15.json"), serde_json::to_string_pretty(&later).unwrap())
+        .unwrap();
+    std::fs::write(scans.join("trivy-teamdojo-2026-10-02.json"), &trivy).unwrap();
+    std::fs::write(
+        scans.join("grype-test-image-2026-09-20.json"),
+        scanner_fixture("grype/same_cve_different_paths.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        scans.join("openvex-2026-09-16.json"),
+        vex(",\n      \"justification\": \"vulnerable_code_not_in_execute_path\""),
+    )
+    .unwrap();
+    (t, dir)
+}
+
+#[test]
+fn the_scanner_overlay_counts_the_latest_scans_without_duplicates_or_excepted_findings() {
+    let (t, dir) = fintech_with_scans();
+    let (_, diags) = check(&dir);
+    assert!(with(&diags, "invalid-vex").is_empty(), "{diags:?}");
+    // Only R-BATCH is raised: by one critical finding (the Grype CVE found at two paths).
+    let raised = with(&diags, "scanner-raises-likelihood");
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert!(raised[0]["message"].as_str().unwrap().starts_with("risk `R-BATCH`: 1 critical"), "{raised:?}");
+
+    let out = t.path().join("out");
+    assert_eq!(build(&dir, &out, &[]).0, 0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let scans = &report["scans"];
+    let report_of = |name: &str| {
+        scans["reports"].as_array().unwrap().iter().find(|r| r["path"] == format!("evidence/SCANS/{name}")).unwrap()
+    };
+    let status = |name: &str| report_of(name)["status"].as_str().unwrap().to_string();
+    assert_eq!(status("trivy-teamdojo-2026-08-01.json"), "superseded");
+    assert_eq!(status("trivy-teamdojo-2026-09-15.json"), "counted");
+    assert_eq!(status("trivy-teamdojo-2026-10-02.json"), "after the period");
+    assert_eq!(status("grype-test-image-2026-09-20.json"), "counted");
+    let superseding = report_of("trivy-teamdojo-2026-08-01.json")["superseded_by"].clone();
+    assert_eq!(superseding, serde_json::json!(["evidence/SCANS/trivy-teamdojo-2026-09-15.json"]));
+    // Counted: the three medium findings of the latest Trivy scan and the Grype CVE once.
+    assert_eq!(scans["totals"]["total"], 4, "{}", scans["totals"]);
+    assert_eq!((scans["totals"]["critical"].as_u64(), scans["totals"]["high"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(scans["duplicates"], 1);
+    assert_eq!(scans["superseded"], 10, "five findings each in the August and October scans");
+    let excepted = scans["excepted"].as_array().unwrap();
+    assert_eq!(excepted.len(), 1);
+    assert_eq!(excepted[0]["id"], "CVE-2020-28196");
+    assert_eq!(excepted[0]["justification"], "vulnerable_code_not_in_execute_path");
+    assert_eq!(excepted[0]["vex"], "evidence/SCANS/openvex-2026-09-16.json");
+
+    // The annex's figures agree with what it lists.
+    let md = std::fs::read_to_string(out.join("annex.md")).unwrap();
+    assert!(md.contains("4 findings count: 1 critical, 0 high, 3 medium, 0 low, 0 informational."), "{md}");
+    assert!(md.contains("1 duplicate (one vulnerability in one package of one target), 10 findings of superseded scans or scans after 2026-09-30, and 1 finding excepted by OpenVEX statements (0 critical, 1 high)."));
+    let listed = md.split("critical and high finding").nth(1).unwrap_or_default();
+    let rows = listed.split("\n\n").nth(1).unwrap_or_default();
+    assert_eq!(
+        rows.lines().filter(|l| l.starts_with("| critical |") || l.starts_with("| high |")).count(),
+        1,
+        "{rows}"
+    );
+    assert!(
+        md.contains("| high: CVE-2020-28196, krb5-libs 1\\.15.5-r0 | `teamdojo:latest` | not_affected on 2026-09-16, `vulnerable_code_not_in_execute_path`; `evidence/SCANS/openvex-2026-09-16.json`, Ledgerly Platform \\<platform@ledgerly.example\\> |"),
+        "the excepted finding is listed with its justification: {md}"
+    );
+    assert!(md.contains("no: superseded by `evidence/SCANS/trivy-teamdojo-2026-09-15.json`"));
+    assert!(
+        md.contains("1 is rated High or above after treatment and scanner findings (1 raised to High by the findings)"),
+        "{md}"
+    );
+    let register: Vec<&str> = md.lines().filter(|l| l.starts_with("| [R-")).collect();
+    assert_eq!(register.iter().filter(|l| l.contains(": High)")).count(), 1, "{register:?}");
+    assert!(
+        register
+            .iter()
+            .any(|l| l.starts_with("| [R-BATCH]") && l.contains("(scanner findings: High x High = 9: High)"))
+    );
+}
+
+#[test]
+fn an_invalid_vex_document_is_located_and_excepts_nothing() {
+    let (_t, dir) = fintech_with_scans();
+    // `not_affected` needs a justification or an impact statement.
+    let path = dir.join("evidence/SCANS/openvex-2026-09-16.json");
+    std::fs::write(&path, vex(",\n      \"status_notes\": \"reviewed\"")).unwrap();
+    let (code, diags) = check(&dir);
+    assert_eq!(code, 1);
+    let invalid = with(&diags, "invalid-vex");
+    assert_eq!(invalid.len(), 1, "{diags:?}");
+    assert_eq!(invalid[0]["location"]["file"], "evidence/SCANS/openvex-2026-09-16.json");
+    assert_eq!(invalid[0]["location"]["line"], line_of(&path, "    {\n      \"vulnerability\""), "at the statement");
+    assert!(invalid[0]["message"].as_str().unwrap().contains("justification"));
+    assert!(invalid[0]["hint"].as_str().is_some_and(|h| !h.is_empty()));
+    // The high finding it meant to except now counts, and raises R-SETTLE.
+    let raised = with(&diags, "scanner-raises-likelihood");
+    assert!(raised.iter().any(|d| d["message"].as_str().unwrap().starts_with("risk `R-SETTLE`: 1 high")), "{raised:?}");
+    // Not JSON at all.
+    std::fs::write(&path, "{\n  \"@context\": \"https://openvex.dev/ns/v0.2.0\",\n  \"statements\": [\n").unwrap();
+    let (_, diags) = check(&dir);
+    let invalid = with(&diags, "invalid-vex");
+    assert_eq!(invalid.len(), 1);
+    assert_eq!(invalid[0]["location"]["line"], 4);
+}

@@ -24,11 +24,11 @@ fn type2_with_exception() -> Fixture {
     let cfg = std::fs::read_to_string(f.path("auditpack.toml")).unwrap();
     f.write(
         "auditpack.toml",
-        &cfg.replacen("type = \"type1\"", "type = \"type2\"", 1).replacen(
+        &(cfg.replacen("type = \"type1\"", "type = \"type2\"", 1).replacen(
             "as_of = 2026-06-30",
             "period_start = 2026-01-01\nperiod_end = 2026-06-30",
             1,
-        ),
+        ) + "\n[[cuec]]\nid = \"CUEC-1\"\ntext = \"Customers remove their own departed users.\"\ncriteria = [\"CC6.2\", \"CC6.3\"]\n"),
     );
     // AC-01 is quarterly: Q2 has evidence, Q1 has none -> an exception.
     let c = std::fs::read_to_string(f.path("controls.toml")).unwrap();
@@ -36,7 +36,7 @@ fn type2_with_exception() -> Fixture {
         "controls.toml",
         &c.replace(
             "test_procedure = \"Inspect the quarterly access review exports and the reviewers' sign-off.\"",
-            "test_procedure = \"Inspect the quarterly access review exports and the reviewers' sign-off.\"\ncuec = \"Customers remove their own departed users.\"\nmanagement_response = \"The Q1 review was done late, on 2026-04-10.\"",
+            "test_procedure = \"Inspect the quarterly access review exports and the reviewers' sign-off.\"\ncuecs = [\"CUEC-1\"]\nmanagement_response = \"The Q1 review was done late, on 2026-04-10.\"",
         ),
     );
     f
