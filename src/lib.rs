@@ -3,10 +3,14 @@
 //! The pipeline, one module per stage, each a value in and a value out:
 //!
 //! ```text
-//! project::load -> collect::collect -> index::build -> scan::import -> assess::assess
-//!     -> report::build -> render (Markdown -> Document -> HTML, PDF) -> package::write
-//!     -> snapshot::take
+//! project::load -> collect::collect -> index::build -> population::build -> scan::import
+//!     -> assess::assess -> report::build -> render (Markdown -> Document -> HTML, PDF)
+//!     -> package::write -> snapshot::take        (fetch runs collectors into the evidence)
 //! ```
+//!
+//! Each stage depends only on the stages before it and on the ground floor (`error`, `diag`,
+//! `text`, `fsutil`, `model`, `output`); `check`, `cli` and the functions of this file drive the
+//! pipeline. docs/architecture.md draws the layers; a test keeps the code to them.
 //!
 //! Earlier snapshots feed back into `assess` as [`assess::PastEvidence`], so evidence replaced
 //! since it was recorded still counts for its period.
@@ -21,6 +25,7 @@ pub mod check;
 pub mod cli;
 pub mod collect;
 pub mod diag;
+pub mod error;
 pub mod fetch;
 pub mod fsutil;
 pub mod index;
@@ -33,29 +38,11 @@ pub mod render;
 pub mod report;
 pub mod scan;
 pub mod snapshot;
+pub mod text;
+
+pub use error::Error;
 
 use std::path::{Path, PathBuf};
-
-/// A failure of the tool (as opposed to a problem in the user's data): exit code 2.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("cannot {op} {}: {source}", path.display())]
-    Io { op: &'static str, path: PathBuf, source: std::io::Error },
-    #[error("template `{name}`: {message}")]
-    Template { name: String, message: String },
-    #[error("PDF rendering failed: {0}")]
-    Pdf(String),
-    #[error("cannot write the package {}: {message}", path.display())]
-    Package { path: PathBuf, message: String },
-    #[error("{0}")]
-    Usage(String),
-}
-
-impl Error {
-    pub fn io(op: &'static str, path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { op, path: path.as_ref().to_path_buf(), source }
-    }
-}
 
 /// Everything the pipeline computes for one project, up to the report model.
 pub struct Assessed {

@@ -166,7 +166,7 @@ impl Staging {
         let mut w = HashingWriter::new(std::io::BufWriter::with_capacity(256 * 1024, f.as_file_mut()));
         write(&mut w).and_then(|_| w.inner.flush()).map_err(|e| Error::io("write", &dest, e))?;
         let (sha256, size) = w.finish();
-        Ok(Staged { path, sha256: crate::collect::hex(&sha256), size })
+        Ok(Staged { path, sha256: crate::text::hex(&sha256), size })
     }
 
     /// [`Staging::write_streamed`] of `value` as pretty JSON and a final newline.

@@ -344,7 +344,7 @@ pub fn occurrence_words(label: &str) -> String {
         return format!("week {} of {year}", w.trim_start_matches('0'));
     }
     match label.parse::<Date>() {
-        Ok(d) => crate::report::long_date(d),
+        Ok(d) => crate::text::long_date(d),
         Err(_) => match (year.parse::<i16>(), rest.parse::<i8>()) {
             (Ok(y), Ok(m)) => Date::new(y, m, 1).map(|d| d.strftime("%B %Y").to_string()).unwrap_or(label.into()),
             _ => label.to_string(),

@@ -6,7 +6,8 @@
 //! error. Without a level, a code keeps its severity: errors are `deny`, warnings and notes
 //! `warn`. The check fails (exit 1) when any finding is at error level after this.
 
-pub mod codes;
+/// The registry of codes lives with the diagnostics (every stage's findings use it).
+pub use crate::diag::codes;
 pub mod sarif;
 
 use crate::diag::{Diagnostic, Diagnostics, Severity};

@@ -218,7 +218,7 @@ fn take(args: &SnapshotArgs) -> Result<Outcome, Error> {
         retention: a.project.snapshot.retention,
         tsa: args.tsa.clone().or_else(|| a.project.snapshot.tsa.clone()),
     };
-    let taken = snapshot::take(&store, &a, &index_json, &opts)?;
+    let taken = snapshot::take(&store, &a.project, &a.index, &a.assessment, &index_json, &opts)?;
     print_diagnostics(&diags, args.verbose, args.quiet);
     if !args.quiet {
         eprintln!(

@@ -12,9 +12,9 @@
 //! auditpack binary) is a miss, and the stages run as usual.
 
 use super::Inventory;
+use super::Totals;
 use super::cache::Stamp;
 use crate::diag::{Diagnostic, Diagnostics, Location, Severity};
-use crate::index::Totals;
 use crate::project::Project;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -147,7 +147,7 @@ impl Memo {
 
 /// A diagnostic as serialised; `None` for a code this build does not know.
 fn diagnostic(v: &Value) -> Option<Diagnostic> {
-    let code = crate::check::codes::find(v["code"].as_str()?)?.code;
+    let code = crate::diag::codes::find(v["code"].as_str()?)?.code;
     let severity = match v["severity"].as_str()? {
         "error" => Severity::Error,
         "warning" => Severity::Warning,

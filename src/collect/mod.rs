@@ -15,6 +15,18 @@ use dates::{DateSource, Effective};
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+/// Shared with every stage; kept here under their old paths.
+pub use crate::text::{hex, slash};
+
+/// The evidence's file count and size, and how many files map to a control.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Totals {
+    pub files: usize,
+    pub bytes: u64,
+    pub mapped: usize,
+    pub unmapped: usize,
+}
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -235,10 +247,6 @@ fn mtime_date(ns: i128) -> Option<jiff::civil::Date> {
     Some(ts.to_zoned(jiff::tz::TimeZone::UTC).date())
 }
 
-pub fn slash(p: &Path) -> String {
-    p.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
-}
-
 /// SHA-256 of a file, streamed through `buf`; lower-case hex.
 pub fn hash_file(path: &Path, buf: &mut [u8]) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
@@ -266,16 +274,6 @@ pub fn copy_hashed(
         size += n as u64;
     }
     Ok((hex(&hasher.finalize()), size))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
 }
 
 /// Walks `root`; returns evidence files and sidecar files separately, each sorted by `rel`.

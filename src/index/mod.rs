@@ -45,13 +45,8 @@ pub struct AuditInfo {
     pub report_date: Date,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Totals {
-    pub files: usize,
-    pub bytes: u64,
-    pub mapped: usize,
-    pub unmapped: usize,
-}
+/// Counted by collect (and kept in its cache), reported by the index.
+pub use crate::collect::Totals;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IndexedFile {

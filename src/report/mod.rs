@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 pub mod population;
 pub mod risk;
 
+pub use crate::text::long_date;
+
 pub const SCHEMA: &str = "auditpack-report/1";
 
 #[derive(Debug, Clone, Serialize)]
@@ -264,11 +266,6 @@ pub fn anchor(prefix: &str, id: &str) -> String {
 /// An id as an anchor: ASCII letters and digits kept (lower case), anything else `-`.
 pub fn anchor_slug(id: &str) -> String {
     id.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
-}
-
-/// "30 June 2026"
-pub fn long_date(d: jiff::civil::Date) -> String {
-    d.strftime("%-d %B %Y").to_string()
 }
 
 /// Builds the report model. It is bounded by the project, not by the evidence: beyond

@@ -4,7 +4,7 @@
 //! still load, so stores written before trees keep working unchanged.
 
 use super::store::{Retain, Store};
-use crate::Error;
+use crate::error::Error;
 use crate::project::Retention;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};

@@ -14,11 +14,11 @@ pub mod manifest;
 pub mod store;
 pub mod tsa;
 
-use crate::Error;
 use crate::assess::PastEvidence;
 use crate::collect::dates::{DateSource, Effective};
 use crate::collect::hex;
 use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::error::Error;
 use crate::project::{Project, Retention};
 pub use manifest::{FileRecord, Manifest, SCHEMA, Trees};
 use serde::Serialize;
@@ -126,8 +126,14 @@ fn mtime_of(path: &Path) -> Option<i64> {
 }
 
 /// Records the assessed project in the store.
-pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], opts: &TakeOptions) -> Result<Taken, Error> {
-    let project = &a.project;
+pub fn take(
+    store: &Store,
+    project: &crate::project::Project,
+    evidence: &crate::index::EvidenceIndex,
+    assessment: &crate::assess::Assessment,
+    index_json: &[u8],
+    opts: &TakeOptions,
+) -> Result<Taken, Error> {
     let created = opts.created.unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     if let StoreLocation::Folder(dir) = &store.location {
         let evidence = project.root.join(&project.paths.evidence);
@@ -143,8 +149,7 @@ pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], opts: &TakeOp
     let retain = retain.as_ref();
     let _lock = store.write_lock()?;
     store.prepare_write(retain)?;
-    let known: BTreeMap<&str, &str> = a
-        .index
+    let known: BTreeMap<&str, &str> = evidence
         .evidence
         .iter()
         .flat_map(|f| {
@@ -155,7 +160,7 @@ pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], opts: &TakeOp
     let mut files = BTreeMap::new();
     let mut buf = vec![0u8; BUF_SIZE];
     let (mut bytes, mut new_bytes) = (0u64, 0u64);
-    for rel in build_inputs(project, &a.index) {
+    for rel in build_inputs(project, evidence) {
         let full = project.root.join(&rel);
         let mtime = mtime_of(&full);
         let record = match known.get(rel.as_str()) {
@@ -184,8 +189,7 @@ pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], opts: &TakeOp
     }
     let index = store.put_bytes(index_json, retain)?;
     let tree = manifest::write_tree(store, &files, retain)?;
-    let controls: BTreeMap<String, String> = a
-        .assessment
+    let controls: BTreeMap<String, String> = assessment
         .controls
         .iter()
         .map(|(id, c)| {
@@ -210,7 +214,7 @@ pub fn take(store: &Store, a: &crate::Assessed, index_json: &[u8], opts: &TakeOp
             previous,
             created: created.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
             auditpack: env!("CARGO_PKG_VERSION").into(),
-            evidence_root: a.index.evidence_root.clone(),
+            evidence_root: evidence.evidence_root.clone(),
             files: BTreeMap::new(),
             tree: Some(tree.clone()),
             totals: Some(manifest::Totals { files: files.len(), bytes }),
@@ -432,10 +436,9 @@ pub fn for_report(store: &Store, upto: Option<u64>, diags: &mut Diagnostics) -> 
 }
 
 fn hex_digest(sha: &str) -> [u8; 32] {
+    // A manifest hash that is not 64 hex digits matches no token.
     let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = sha.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).unwrap_or(0);
-    }
+    let _ = hex::decode_to_slice(sha, &mut out);
     out
 }
 

@@ -9,7 +9,7 @@
 //! with ring; the RustCrypto `x509-tsp` + `cms` crates parse the same structures but leave the
 //! signature check (per key type) to the caller.
 
-use crate::Error;
+use crate::error::Error;
 use bcder::Mode;
 use bcder::decode::Constructed;
 use cryptographic_message_syntax::SignedData;

@@ -1,5 +1,6 @@
 //! Integration tests: the real binary on fixture projects. One test binary, a module per area.
 
+mod architecture;
 mod build_outputs;
 mod cache;
 mod collect_index;

@@ -3,7 +3,7 @@
 //! lock when a process dies, so a killed run never leaves the store locked.
 
 use super::{Backend, Held, Key, Lock, Retain, manifest_id, manifest_name};
-use crate::Error;
+use crate::error::Error;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -11,8 +11,8 @@
 mod folder;
 mod s3;
 
-use crate::Error;
 use crate::collect::hex;
+use crate::error::Error;
 use crate::project::{Retention, RetentionMode};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;

@@ -11,7 +11,7 @@
 //! incomplete multipart upload the server never shows as an object).
 
 use super::{Backend, Held, Key, Lock, Retain, is_sha256, manifest_id, manifest_name};
-use crate::Error;
+use crate::error::Error;
 use crate::project::RetentionMode;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

@@ -4,6 +4,8 @@
 //! problem. Each diagnostic has a stable kebab-case code (documented in docs/diagnostics.md), a
 //! severity, an optional `file:line:col` location and a hint saying how to fix it.
 
+pub mod codes;
+
 use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
