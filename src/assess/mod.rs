@@ -8,6 +8,7 @@
 
 pub mod periods;
 pub mod risk;
+pub mod subservice;
 
 use crate::collect::dates::Effective;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -28,6 +29,8 @@ pub struct Assessment {
     pub inferred_dates: Vec<String>,
     /// The risk register checked against the controls, assets, objectives and scanner findings.
     pub risk: risk::RiskAssessment,
+    /// The subservice organisations' own SOC reports and bridge letters, per provider.
+    pub subservice: Vec<subservice::Assurance>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -257,7 +260,8 @@ pub fn assess(
         diags.push(inferred_date(p));
     }
     let risk = risk::assess(project, &controls, index, scans, diags);
-    Assessment { controls, uncovered_criteria, inferred_dates, risk }
+    let subservice = subservice::check(project, index, diags);
+    Assessment { controls, uncovered_criteria, inferred_dates, risk, subservice }
 }
 
 /// The note on a file whose effective date comes from its modification time.

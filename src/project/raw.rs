@@ -121,7 +121,7 @@ pub struct Retention {
     pub days: S<i64>,
 }
 
-pub const PROVIDER_KEYS: &[&str] = &["id", "name", "service_model", "method", "services", "csocs"];
+pub const PROVIDER_KEYS: &[&str] = &["id", "name", "service_model", "method", "services", "csocs", "assertion"];
 #[derive(Deserialize)]
 pub struct Provider {
     pub id: S<String>,
@@ -129,8 +129,46 @@ pub struct Provider {
     pub service_model: S<String>,
     pub method: Option<S<String>>,
     pub services: Option<String>,
-    #[serde(default)]
-    pub csocs: Vec<String>,
+    pub csocs: Option<S<Vec<S<RawCsoc>>>>,
+    /// Inclusive method: the subservice organisation's own management assertion.
+    pub assertion: Option<S<String>>,
+}
+
+/// A complementary subservice organisation control: `{ text = "...", criteria = ["CC6.4"] }`,
+/// or the bare text of earlier projects (then it has no criteria).
+pub enum RawCsoc {
+    Text(String),
+    Entry { text: Option<String>, criteria: Option<Vec<S<String>>> },
+}
+
+impl<'de> Deserialize<'de> for RawCsoc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawCsoc;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a CSOC: { text = \"...\", criteria = [\"CC6.4\"] }")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RawCsoc, E> {
+                Ok(RawCsoc::Text(s.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawCsoc, A::Error> {
+                let (mut text, mut criteria) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "text" => text = Some(map.next_value::<String>()?),
+                        "criteria" => criteria = Some(map.next_value::<Vec<S<String>>>()?),
+                        // Reported as an unknown key by the caller.
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(RawCsoc::Entry { text, criteria })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `[responsibility]`: model -> layer -> owner, all checked against the vocabularies later.

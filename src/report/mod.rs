@@ -132,7 +132,10 @@ pub struct ProviderRow {
     pub service_model: String,
     pub method: String,
     pub services: Option<String>,
-    pub csocs: Vec<String>,
+    /// Carve-out: the CSOCs assumed at the provider, each with its criteria.
+    pub csocs: Vec<crate::project::Csoc>,
+    /// Inclusive: the provider's own management assertion, as management names it.
+    pub assertion: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -157,6 +160,12 @@ pub struct ControlRow {
     pub frequency: String,
     pub owner: Owner,
     pub owner_title: &'static str,
+    /// The owner as Section IV shows it: the subservice organisation's name for a control of an
+    /// inclusive provider, else `owner_title`.
+    pub owner_text: String,
+    /// Inclusive providers whose own control this is (owner `provider` on them): presented as
+    /// theirs in Sections III and IV.
+    pub subservice_of: Vec<String>,
     pub assignments: Vec<AssignmentRow>,
     pub performer: Option<String>,
     pub test_procedure: Option<String>,
@@ -291,6 +300,7 @@ pub fn build(
         .map(|c| {
             let ic = &index.controls[&c.id];
             let owner = c.overall_owner();
+            let subservice_of = soc2::subservice_of(project, c);
             ControlRow {
                 id: c.id.clone(),
                 anchor: anchor("control", &c.id),
@@ -301,6 +311,12 @@ pub fn build(
                 frequency: c.frequency.to_string(),
                 owner,
                 owner_title: owner.title(),
+                owner_text: if subservice_of.is_empty() || owner != Owner::Provider {
+                    owner.title().to_string()
+                } else {
+                    format!("{} (subservice organisation, inclusive)", soc2::and_list_owned(&subservice_of))
+                },
+                subservice_of,
                 assignments: c
                     .assignments
                     .iter()
@@ -413,10 +429,11 @@ pub fn build(
             method: p.method.to_string(),
             services: p.services.clone(),
             csocs: p.csocs.clone(),
+            assertion: p.assertion.clone(),
         })
         .collect();
     let assertion = soc2::assertion(project, &providers);
-    let description = soc2::description(project, &providers);
+    let description = soc2::description(project, &providers, &assessment.subservice);
     let risk_section = risk::section(project, &controls, &assessment.risk);
     let scan_section = risk::scan_section(project, scans, &assessment.risk);
     Report {

@@ -14,7 +14,8 @@ pub struct Assertion {
     pub categories_text: String,
     pub carved_out: Vec<ProviderRow>,
     pub inclusive: Vec<ProviderRow>,
-    /// Criteria that rely on carved-out providers' complementary controls.
+    /// Criteria that rely on carved-out providers' complementary controls: the criteria their
+    /// CSOCs are mapped to.
     pub csoc_criteria: Vec<String>,
     pub has_cuecs: bool,
     /// Deviations management describes in its assertion (`[assertion] deviations`), verbatim.
@@ -31,6 +32,8 @@ pub struct Assertion {
 pub struct Description {
     pub components: Components,
     pub subservice: Vec<Subservice>,
+    /// Criteria met only if the carved-out providers' CSOCs operate: the union of their mappings.
+    pub csoc_criteria: Vec<String>,
     pub cuecs: Vec<Cuec>,
     /// The company's monitoring of its subservice organisations: controls mapped to CC9.2.
     pub monitoring: Vec<String>,
@@ -60,8 +63,31 @@ pub struct AssetRow {
 pub struct Subservice {
     #[serde(flatten)]
     pub provider: ProviderRow,
-    /// Controls of ours that run on the provider, with the owner there.
+    /// Controls of ours that run on the provider, with the owner there (an inclusive provider's
+    /// own controls are in `own_controls` instead).
     pub controls: Vec<(String, Owner)>,
+    /// Inclusive: the provider's own controls, included in the description.
+    pub own_controls: Vec<ControlLink>,
+    /// Its own SOC reports and bridge letters, earliest first (paths for the annex only).
+    pub assurance: Vec<AssuranceRow>,
+    /// Carve-out: no SOC report of it is among the evidence.
+    pub report_missing: bool,
+    /// Carve-out: the parts of the period (or the as-of date) no report or bridge letter covers.
+    pub gaps: Vec<String>,
+}
+
+/// A subservice organisation's SOC report or bridge letter.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssuranceRow {
+    /// "SOC 2 Type 2 report", "bridge letter".
+    pub title: &'static str,
+    pub kind: crate::project::Assurance,
+    pub is_report: bool,
+    pub start: String,
+    pub end: String,
+    /// "1 October 2025 to 30 September 2026", or "as of 30 June 2026" for a Type 1 report.
+    pub period_text: String,
+    pub path: String,
 }
 
 /// A complementary user entity control as item 6 lists it, with the controls that rely on it.
@@ -138,24 +164,41 @@ pub fn and_list(items: &[&str]) -> String {
     }
 }
 
-pub fn assertion(project: &Project, providers: &[ProviderRow]) -> Assertion {
-    let titles: Vec<&str> = project.audit.categories.iter().map(|c| c.title()).collect();
-    let carved: Vec<&crate::project::Provider> =
-        project.providers.iter().filter(|p| p.method == Method::CarveOut).collect();
-    let mut csoc_criteria: Vec<String> = Vec::new();
-    for c in &project.controls {
-        let relies = c.assignments.iter().any(|a| {
-            a.owner != Owner::Tenant && a.provider.as_ref().is_some_and(|p| carved.iter().any(|cp| &cp.id == p))
-        });
-        if relies {
+/// "a, b and c", of owned strings.
+pub fn and_list_owned(items: &[String]) -> String {
+    and_list(&items.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The criteria the carved-out providers' CSOCs are mapped to, in the AICPA order.
+pub fn csoc_criteria(project: &Project) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in project.providers.iter().filter(|p| p.method == Method::CarveOut) {
+        for c in &p.csocs {
             for cr in &c.criteria {
-                if !csoc_criteria.contains(cr) {
-                    csoc_criteria.push(cr.clone());
+                if !out.contains(cr) {
+                    out.push(cr.clone());
                 }
             }
         }
     }
-    csoc_criteria.sort_by_key(|c| crate::model::criterion_rank(c));
+    out.sort_by_key(|c| crate::model::criterion_rank(c));
+    out
+}
+
+/// The names of the inclusive providers whose own control `c` is (owner `provider` on them).
+pub fn subservice_of(project: &Project, c: &crate::project::Control) -> Vec<String> {
+    c.assignments
+        .iter()
+        .filter(|a| a.owner == Owner::Provider)
+        .filter_map(|a| project.providers.iter().find(|p| Some(&p.id) == a.provider.as_ref()))
+        .filter(|p| p.method == Method::Inclusive)
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+pub fn assertion(project: &Project, providers: &[ProviderRow]) -> Assertion {
+    let titles: Vec<&str> = project.audit.categories.iter().map(|c| c.title()).collect();
+    let csoc_criteria = csoc_criteria(project);
     let by_method = |m: &str| providers.iter().filter(|p| p.method == m).cloned().collect::<Vec<_>>();
     Assertion {
         categories_text: and_list(&titles),
@@ -170,7 +213,11 @@ pub fn assertion(project: &Project, providers: &[ProviderRow]) -> Assertion {
     }
 }
 
-pub fn description(project: &Project, providers: &[ProviderRow]) -> Description {
+pub fn description(
+    project: &Project,
+    providers: &[ProviderRow],
+    assurance: &[crate::assess::subservice::Assurance],
+) -> Description {
     let of = |cat: AssetCategory| {
         project
             .assets
@@ -197,20 +244,71 @@ pub fn description(project: &Project, providers: &[ProviderRow]) -> Description 
         },
         subservice: providers
             .iter()
-            .map(|p| Subservice {
-                provider: p.clone(),
-                controls: project
-                    .controls
-                    .iter()
-                    .flat_map(|c| {
-                        c.assignments
-                            .iter()
-                            .filter(|a| a.provider.as_deref() == Some(p.id.as_str()))
-                            .map(|a| (c.id.clone(), a.owner))
-                    })
-                    .collect(),
+            .map(|p| {
+                let inclusive = p.method == Method::Inclusive.as_str();
+                let on_it = |c: &&crate::project::Control| {
+                    c.assignments.iter().find(|a| a.provider.as_deref() == Some(p.id.as_str())).map(|a| a.owner)
+                };
+                let own = |c: &&crate::project::Control| inclusive && on_it(c) == Some(Owner::Provider);
+                let on_file = assurance.iter().find(|a| a.provider == p.id);
+                let period_text = |kind: crate::project::Assurance, s: jiff::civil::Date, e: jiff::civil::Date| {
+                    let type1 =
+                        matches!(kind, crate::project::Assurance::Soc1Type1 | crate::project::Assurance::Soc2Type1);
+                    if type1 || s == e {
+                        format!("as of {}", super::long_date(e))
+                    } else {
+                        format!("{} to {}", super::long_date(s), super::long_date(e))
+                    }
+                };
+                Subservice {
+                    provider: p.clone(),
+                    controls: project
+                        .controls
+                        .iter()
+                        .filter(|c| !own(c))
+                        .filter_map(|c| on_it(&c).map(|o| (c.id.clone(), o)))
+                        .collect(),
+                    own_controls: project
+                        .controls
+                        .iter()
+                        .filter(own)
+                        .map(|c| ControlLink { id: c.id.clone(), anchor: super::anchor("control", &c.id) })
+                        .collect(),
+                    assurance: on_file
+                        .map(|a| {
+                            a.documents
+                                .iter()
+                                .map(|d| AssuranceRow {
+                                    title: d.kind.title(),
+                                    kind: d.kind,
+                                    is_report: d.kind.is_report(),
+                                    start: d.start.to_string(),
+                                    end: d.end.to_string(),
+                                    period_text: period_text(d.kind, d.start, d.end),
+                                    path: d.path.clone(),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    report_missing: on_file.is_some_and(|a| a.report_missing),
+                    gaps: on_file
+                        .map(|a| {
+                            a.gaps
+                                .iter()
+                                .map(|(s, e)| {
+                                    if s == e {
+                                        super::long_date(*s)
+                                    } else {
+                                        format!("{} to {}", super::long_date(*s), super::long_date(*e))
+                                    }
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                }
             })
             .collect(),
+        csoc_criteria: csoc_criteria(project),
         monitoring,
         cuecs: project
             .cuecs

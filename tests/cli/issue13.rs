@@ -467,3 +467,197 @@ fn an_invalid_vex_document_is_located_and_excepts_nothing() {
     assert_eq!(invalid.len(), 1);
     assert_eq!(invalid[0]["location"]["line"], 4);
 }
+
+#[test]
+fn subservice_organisations_as_an_auditor_reads_them() {
+    let (t, dir) = fintech();
+    let (_, diags) = check(&dir);
+    for code in [
+        "csoc-without-criteria",
+        "csocs-on-inclusive",
+        "inclusive-without-assertion",
+        "assurance-without-period",
+        "assurance-without-provider",
+        "subservice-report-missing",
+        "subservice-report-gap",
+    ] {
+        assert!(with(&diags, code).is_empty(), "{code}: {diags:?}");
+    }
+    let out = t.path().join("out");
+    assert_eq!(build(&dir, &out, &[]).0, 0);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let section = |from: &str, to: &str| md[md.find(from).unwrap()..md.find(to).unwrap()].to_string();
+    let assertion = section("{#section-ii}", "{#section-iii}");
+    let item7 = section("{#dc200-7}", "{#dc200-8}");
+    // Carve-out: the criteria that depend on CSOCs are those the CSOCs are mapped to.
+    assert!(assertion.contains("(criteria concerned: CC6.1, CC6.4, CC6.5)"), "{assertion}");
+    assert!(item7.contains("together with the controls of Ledgerly Payments Ltd: CC6.1, CC6.4, CC6.5."), "{item7}");
+    assert!(item7.contains("| Physical access to the data centres is restricted to authorised personnel. | CC6.4 |"));
+    assert!(item7.contains(
+        "Ledgerly Payments Ltd has obtained from Amazon Web Services a SOC 2 Type 2 report covering 1 October 2025 to 30 September 2026 and a bridge letter covering 1 July 2026 to 31 December 2026."
+    ));
+    // Inclusive: no CSOCs, the provider's control is its own, and its assertion is referred to.
+    let okta = &item7[item7.find("{#dc200-7-okta}").unwrap()..];
+    assert!(!okta.contains("Complementary subservice organisation controls"), "{okta}");
+    assert!(okta.contains("Controls of Okta included in this description: [OKTA-01](#control-okta-01)."));
+    assert!(okta.contains("Controls of Ledgerly Payments Ltd that run on Okta: [AC-01](#control-ac-01) (joint)."));
+    assert!(assertion.contains(
+        "Okta's management has provided its own assertion about the controls of Okta included in the description: Okta, Inc.'s management assertion dated 14 October 2026, presented with this assertion."
+    ));
+    assert!(md.contains("| [OKTA-01](#control-okta-01) Multi-factor authentication at sign-in | Okta (subservice organisation, inclusive) |"));
+    assert!(md.contains("*A control of Okta, a subservice organisation presented using the inclusive method"));
+    // No evidence path in the draft report; the annex has them.
+    assert!(!md.contains("aws-soc2-type2-2025-10-01-to-2026-09-30.pdf"));
+    let annex = std::fs::read_to_string(out.join("annex.md")).unwrap();
+    assert!(annex.contains("| Amazon Web Services | SOC 2 Type 2 report, 2025-10-01 to 2026-09-30: `evidence/vendors/aws-soc2-type2-2025-10-01-to-2026-09-30.pdf`; bridge letter, 2026-07-01 to 2026-12-31: `evidence/vendors/aws-bridge-letter.pdf` | Covered |"), "{annex}");
+}
+
+#[test]
+fn subservice_problems_in_the_project_are_located() {
+    let (_t, dir) = fintech();
+    let cfg = dir.join("auditpack.toml");
+    edit(
+        &cfg,
+        "{ text = \"Physical access to the data centres is restricted to authorised personnel.\", criteria = [\"CC6.4\"] }",
+        "\"Physical access to the data centres is restricted to authorised personnel.\"",
+    );
+    edit(
+        &cfg,
+        "assertion = \"Okta, Inc.'s management assertion dated 14 October 2026, presented with this assertion\"",
+        "csocs = [{ text = \"Okta monitors its service.\", criteria = [\"CC7.2\"] }]",
+    );
+    let (code, diags) = check(&dir);
+    assert_eq!(code, 1);
+    let bare = with(&diags, "csoc-without-criteria");
+    assert_eq!(bare.len(), 1, "{diags:?}");
+    assert_eq!(bare[0]["location"]["line"], line_of(&cfg, "\"Physical access"));
+    assert!(
+        bare[0]["hint"].as_str().unwrap().contains(
+            "{ text = \"Physical access to the data centres is restricted to authorised personnel.\", criteria = [...] }"
+        ),
+        "the exact replacement: {bare:?}"
+    );
+    let inclusive = with(&diags, "csocs-on-inclusive");
+    assert_eq!(inclusive.len(), 1);
+    assert_eq!(inclusive[0]["location"]["line"], line_of(&cfg, "csocs = [{ text = \"Okta"));
+    let assertion = with(&diags, "inclusive-without-assertion");
+    assert_eq!(assertion.len(), 1);
+    assert_eq!(assertion[0]["location"]["line"], line_of(&cfg, "id = \"okta\""));
+    assert!(assertion[0]["hint"].as_str().unwrap().contains("assertion = \""));
+}
+
+#[test]
+fn subservice_reports_must_cover_the_date_or_be_bridged() {
+    let (t, dir) = fintech();
+    let vendors = dir.join("evidence/vendors");
+    // A report that ends before the as-of date: the bridge letter covers the rest.
+    let old = vendors.join("aws-soc2-type2-2025-10-01-to-2026-09-30.pdf");
+    let report = vendors.join("aws-soc2-type2-2025-07-01-to-2026-06-30.pdf");
+    std::fs::rename(&old, &report).unwrap();
+    std::fs::rename(
+        vendors.join("aws-soc2-type2-2025-10-01-to-2026-09-30.pdf.meta.toml"),
+        vendors.join("aws-soc2-type2-2025-07-01-to-2026-06-30.pdf.meta.toml"),
+    )
+    .unwrap();
+    // Marked documents without a provider or without a period.
+    std::fs::write(vendors.join("okta-soc2-report.pdf"), "SOC 2 report of Okta").unwrap();
+    std::fs::write(vendors.join("okta-soc2-report.pdf.meta.toml"), "assurance = \"soc2-type2\"\n").unwrap();
+    std::fs::write(vendors.join("aws-soc1-report.pdf"), "SOC 1 report of AWS").unwrap();
+    std::fs::write(
+        vendors.join("aws-soc1-report.pdf.meta.toml"),
+        "provider = \"aws\"\nassurance = \"soc1-type2\"\neffective = 2026-06-30\n",
+    )
+    .unwrap();
+    let (_, diags) = check(&dir);
+    assert!(with(&diags, "subservice-report-gap").is_empty(), "the bridge letter covers the date: {diags:?}");
+    let no_provider = with(&diags, "assurance-without-provider");
+    assert_eq!(no_provider.len(), 1);
+    assert_eq!(no_provider[0]["location"]["file"], "evidence/vendors/okta-soc2-report.pdf.meta.toml");
+    assert_eq!(no_provider[0]["location"]["line"], 1);
+    let no_period = with(&diags, "assurance-without-period");
+    assert_eq!(no_period.len(), 1);
+    assert_eq!(no_period[0]["location"]["file"], "evidence/vendors/aws-soc1-report.pdf.meta.toml");
+    assert_eq!(no_period[0]["location"]["line"], 2);
+    assert!(no_period[0]["message"].as_str().unwrap().contains("a single date (2026-06-30) but no period"));
+
+    // Without the bridge letter, the as-of date is not covered.
+    std::fs::remove_file(vendors.join("aws-bridge-letter.pdf")).unwrap();
+    std::fs::remove_file(vendors.join("aws-bridge-letter.pdf.meta.toml")).unwrap();
+    let (_, diags) = check(&dir);
+    let gap = with(&diags, "subservice-report-gap");
+    assert_eq!(gap.len(), 1, "{diags:?}");
+    assert_eq!(gap[0]["location"]["file"], "evidence/vendors/aws-soc2-type2-2025-07-01-to-2026-06-30.pdf.meta.toml");
+    assert!(gap[0]["message"].as_str().unwrap().contains("do not cover the as-of date 2026-09-30"), "{gap:?}");
+    assert!(
+        gap[0]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("assurance = \"bridge-letter\", period_start = 2026-09-30, period_end = 2026-09-30")
+    );
+    let out = t.path().join("out");
+    assert_eq!(build(&dir, &out, &[]).0, 0);
+    let annex = std::fs::read_to_string(out.join("annex.md")).unwrap();
+    assert!(annex.contains("| **Not covered:** 30 September 2026 |"), "{annex}");
+
+    // Without any report, the provider's entry is the place of the finding.
+    std::fs::remove_file(&report).unwrap();
+    std::fs::remove_file(vendors.join("aws-soc2-type2-2025-07-01-to-2026-06-30.pdf.meta.toml")).unwrap();
+    std::fs::remove_file(vendors.join("aws-soc1-report.pdf.meta.toml")).unwrap();
+    let (_, diags) = check(&dir);
+    let missing = with(&diags, "subservice-report-missing");
+    assert_eq!(missing.len(), 1, "{diags:?}");
+    assert_eq!(missing[0]["location"]["file"], "auditpack.toml");
+    assert_eq!(missing[0]["location"]["line"], line_of(&dir.join("auditpack.toml"), "id = \"aws\""));
+    let out = t.path().join("out2");
+    assert_eq!(build(&dir, &out, &[]).0, 0);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("> **For management:** no SOC report of Amazon Web Services is recorded among the evidence"));
+}
+
+/// The sample builds, and its gap analysis (annex) and Section IV (report) say the same of each
+/// control: a control with a gap in one has the same status in the other, and its management
+/// response is in the annex.
+#[test]
+fn sample_gap_analysis_and_section_iv_agree() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let o = bin().arg("build").arg(repo().join("evidence-samples")).arg("--out").arg(&out).arg("-q").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let annex = std::fs::read_to_string(out.join("annex.md")).unwrap();
+    let gap_states = ["missing", "partial", "outside-period", "stale"];
+    let mut expected = std::collections::BTreeMap::new();
+    for c in report["controls"].as_array().unwrap() {
+        if gap_states.contains(&c["status"]["state"].as_str().unwrap()) {
+            expected.insert(c["id"].as_str().unwrap().to_string(), c.clone());
+        }
+    }
+    assert!(expected.len() >= 2, "the sample has deliberate gaps: {expected:?}");
+    // The controls the gap analysis lists, with the gap it names.
+    let gaps = &annex[annex.find("{#gap-analysis}").unwrap()..];
+    let gaps = &gaps[..gaps.find("\n# ").unwrap_or(gaps.len())];
+    let mut listed = std::collections::BTreeMap::new();
+    for line in gaps.lines().filter(|l| l.starts_with("| [")) {
+        let id = &line[3..line.find(']').unwrap()];
+        let text = line.trim_end_matches(" |").rsplit(" | ").next().unwrap();
+        listed.insert(id.to_string(), text.to_string());
+    }
+    assert_eq!(listed.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{gaps}");
+    for (id, c) in &expected {
+        let status = c["status"]["status_text"].as_str().unwrap();
+        assert_eq!(listed[id], status, "{id}: the gap analysis names the status Section IV shows");
+        let anchor = c["anchor"].as_str().unwrap();
+        let at = md.find(&format!("{{#{anchor}}}")).unwrap_or_else(|| panic!("{id} in Section IV"));
+        let block = &md[at..];
+        let block = &block[..block.find("\n### ").unwrap_or(block.len())];
+        assert!(block.contains(&format!("| Management's evidence status | {status} |")), "{id}: {block}");
+        let responses = &annex[annex.find("{#management-responses}").unwrap()..];
+        assert!(responses.contains(&format!("**[{id}](#{anchor})")), "{id} has an entry among the responses");
+        if let Some(r) = c["management_response"].as_str() {
+            let start: String = r.chars().take(40).collect();
+            assert!(responses.contains(&format!("*Management's response:* {start}")), "{id}: {r}");
+        }
+    }
+}
