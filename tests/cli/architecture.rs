@@ -2,9 +2,8 @@
 //! ground floor; the ground floor depends on nothing else in the crate. docs/architecture.md
 //! draws the same order.
 
-use crate::harness::repo;
+use crate::harness::{repo, rust_files};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 /// Lowest first: the ground floor, then the stages in pipeline order, then the drivers.
 const GROUND: &[&str] = &["error", "diag", "text", "fsutil", "model", "output"];
@@ -31,17 +30,6 @@ const KNOWN: &[(&str, &str, &str)] = &[(
     "render",
     "the logo is checked at load with the PDF renderer's own decoder, so that what load accepts the PDF embeds",
 )];
-
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
 
 /// The top-level modules a source file names through `crate::` (its unit tests left out), and
 /// whether it names an item of lib.rs itself (`crate::Assessed`, `crate::assess_project_with`).

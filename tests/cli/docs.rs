@@ -1,6 +1,6 @@
 //! The docs stay true: every diagnostic code the code can emit is documented.
 
-use crate::harness::repo;
+use crate::harness::{repo, rust_files};
 
 /// Codes in `Diagnostic::error("code"` (and warning/note/new) calls and `=> "code"` arms.
 fn codes_in(text: &str) -> Vec<String> {
@@ -18,17 +18,6 @@ fn codes_in(text: &str) -> Vec<String> {
         }
     }
     out
-}
-
-fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
 }
 
 #[test]

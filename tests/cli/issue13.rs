@@ -2,21 +2,8 @@
 //! (`tests/fixtures/fintech-type1`: a Type 1 fintech, Security + Processing Integrity, a
 //! carve-out and an inclusive provider, a criterion not relevant).
 
-use super::harness::{bin, repo};
+use super::harness::{bin, copy_dir, repo};
 use std::path::{Path, PathBuf};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
 
 /// The fixture in a temporary folder (so a test may change it).
 fn fintech() -> (tempfile::TempDir, PathBuf) {

@@ -6,25 +6,13 @@
 //! `.delete` list): the harness copies the valid project into a temporary folder and lays the
 //! case over it, so each case shows exactly what breaks the check.
 
+use crate::harness::copy_dir;
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else if e.file_name() != ".delete" {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }
 
 /// The valid project with `case` (a folder under risk-invalid/, or None) laid over it.
