@@ -4,7 +4,8 @@ use super::Outcome;
 use crate::Error;
 use std::path::Path;
 
-const FILES: &[(&str, &str)] = &[
+/// The files `init` writes, by path in the new project (also the fixture of the loader's unit tests).
+pub(crate) const FILES: &[(&str, &str)] = &[
     ("auditpack.toml", include_str!("../../templates/init/auditpack.toml")),
     ("controls.toml", include_str!("../../templates/init/controls.toml")),
     ("assets.toml", include_str!("../../templates/init/assets.toml")),

@@ -14,7 +14,7 @@ mod build;
 mod check;
 mod collect;
 mod fetch;
-mod init;
+pub(crate) mod init;
 mod keygen;
 mod snapshot;
 mod verify;

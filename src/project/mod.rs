@@ -2505,3 +2505,84 @@ fn load_check_settings(src: &Source, top: &toml::de::DeTable<'_>, diags: &mut Di
     }
     CheckSettings { levels }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of the project and how to change its text.
+    type Edit<'a> = (&'a str, &'a dyn Fn(&str) -> String);
+
+    /// The project `auditpack init` writes, in a temporary folder, with `edit` applied to one file.
+    fn init_project(edit: Option<Edit<'_>>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in crate::cli::init::FILES {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            let text = match edit {
+                Some((file, f)) if file == *name => f(text),
+                _ => text.to_string(),
+            };
+            std::fs::write(p, text).unwrap();
+        }
+        dir
+    }
+
+    fn codes(l: &Loaded) -> Vec<&'static str> {
+        l.diags.iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn the_init_project_loads_without_errors() {
+        let dir = init_project(None);
+        let l = load(dir.path());
+        assert!(!l.diags.has_errors(), "{:?}", codes(&l));
+        let p = l.project.expect("loaded");
+        assert_eq!(p.organisation.name, "Example Corp");
+        assert!(matches!(p.audit.kind, AuditType::Type1));
+        assert_eq!(p.audit.start, p.audit.end, "a Type 1 project has one date");
+        let ids: Vec<&str> = p.controls.iter().map(|c| c.id.as_str()).collect();
+        assert!(ids.contains(&"AC-01") && ids.contains(&"GOV-01"), "{ids:?}");
+    }
+
+    #[test]
+    fn a_folder_without_auditpack_toml_is_not_a_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = load(dir.path());
+        assert!(l.project.is_none());
+        assert_eq!(codes(&l), ["no-project"]);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_line_and_column() {
+        let typo: &dyn Fn(&str) -> String = &|t| t.replacen("contact = ", "contcat = ", 1);
+        let dir = init_project(Some(("auditpack.toml", typo)));
+        let l = load(dir.path());
+        let d = l.diags.iter().find(|d| d.code == "unknown-key").expect("unknown-key");
+        assert!(d.message.contains("contcat"), "{}", d.message);
+        let at = d.location.as_ref().expect("located");
+        assert!(at.file.ends_with("auditpack.toml"));
+        assert_eq!((at.line, at.col), (Some(5), Some(1)));
+    }
+
+    #[test]
+    fn a_type2_project_has_its_period_and_a_bad_date_is_located() {
+        let type2: &dyn Fn(&str) -> String = &|t| {
+            t.replacen("type = \"type1\"", "type = \"type2\"", 1).replacen(
+                "as_of = 2026-06-30",
+                "period_start = 2026-01-01\nperiod_end = 2026-06-30",
+                1,
+            )
+        };
+        let dir = init_project(Some(("auditpack.toml", type2)));
+        let p = load(dir.path()).project.expect("loaded");
+        assert_eq!((p.audit.start.to_string(), p.audit.end.to_string()), ("2026-01-01".into(), "2026-06-30".into()));
+
+        let bad: &dyn Fn(&str) -> String = &|t| t.replacen("as_of = 2026-06-30", "as_of = \"30/06/2026\"", 1);
+        let dir = init_project(Some(("auditpack.toml", bad)));
+        let l = load(dir.path());
+        assert!(l.diags.has_errors());
+        let d = l.diags.iter().find(|d| d.location.as_ref().is_some_and(|at| at.line == Some(13))).expect("located");
+        assert!(d.message.contains("30/06/2026") || d.message.contains("as_of"), "{}", d.message);
+    }
+}
