@@ -835,8 +835,8 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
     })
 }
 
-/// Criteria ids written for a CUEC or a CSOC (`whose`, e.g. "CUEC `CUEC-1`"): an unknown id is an
-/// error, one of a category not in scope a warning. The known ids, in the AICPA order, each once.
+/// Criteria ids written for a control, a CUEC or a CSOC (`whose`, e.g. "CUEC `CUEC-1`"): an
+/// unknown id is an error, one of a category not in scope a warning. The known ids, in the AICPA order, each once.
 fn criteria_list(
     src: &Source,
     list: &[S<String>],
@@ -848,6 +848,7 @@ fn criteria_list(
     for cr in list {
         match crate::model::criterion(cr.get_ref()) {
             Some(found) => {
+                // Security is mandatory and reported on its own when missing.
                 if found.category != Category::Security
                     && !categories.is_empty()
                     && !categories.contains(&found.category)
@@ -1807,41 +1808,9 @@ fn validate_control(
         diags.push(bad_word(src, &c.frequency, "frequency", Frequency::expected()));
         ok = false;
     }
-    let mut criteria: Vec<String> = Vec::new();
-    for cr in c.criteria.get_ref() {
-        match crate::model::criterion(cr.get_ref()) {
-            Some(found) => {
-                // Security is mandatory and reported on its own when missing.
-                if found.category != Category::Security
-                    && !categories.is_empty()
-                    && !categories.contains(&found.category)
-                {
-                    diags.push(
-                        Diagnostic::warning(
-                            "criterion-out-of-scope",
-                            format!(
-                                "control `{id}` maps to {} ({}), which is not in scope",
-                                found.id,
-                                found.category.title()
-                            ),
-                        )
-                        .at(src.location(cr.span().start))
-                        .hint(format!("add \"{}\" to [audit] categories, or remove the criterion", found.category)),
-                    );
-                }
-                if !criteria.contains(&found.id) {
-                    criteria.push(found.id.clone());
-                }
-            }
-            None => {
-                diags.push(
-                    Diagnostic::error("unknown-criterion", format!("`{}` is not a trust services criterion", cr.get_ref().trim()))
-                        .at(src.location(cr.span().start))
-                        .hint("use ids from the 2017 TSC such as CC6.1, A1.2 or C1.1 (group headings such as CC6.0 are not criteria)"),
-                );
-                ok = false;
-            }
-        }
+    let criteria = criteria_list(src, c.criteria.get_ref(), &format!("control `{id}`"), categories, diags);
+    if c.criteria.get_ref().iter().any(|cr| crate::model::criterion(cr.get_ref()).is_none()) {
+        ok = false;
     }
     if c.criteria.get_ref().is_empty() {
         diags.push(
@@ -1851,7 +1820,6 @@ fn validate_control(
         );
         ok = false;
     }
-    criteria.sort_by_key(|c| crate::model::criterion_rank(c));
 
     let mut provider_ids = Vec::new();
     for p in &c.providers {
