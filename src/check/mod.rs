@@ -1,6 +1,6 @@
-//! `auditpack check`: every finding of every stage (loading, collect, index, assess, risk
-//! checks, scanner import) in one run, with the project's per-code levels applied, as text,
-//! JSON or SARIF 2.1.0.
+//! The findings of a run as `auditpack check` reports them: the project's per-code levels
+//! applied, and the JSON and SARIF 2.1.0 outputs. (`pipeline::check` runs every stage to get
+//! them.)
 //!
 //! Levels: `allow` drops a finding, `warn` reports it as a warning, `deny` reports it as an
 //! error. Without a level, a code keeps its severity: errors are `deny`, warnings and notes
@@ -13,25 +13,6 @@ pub mod sarif;
 use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::project::{CheckLevel, CheckSettings};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
-
-/// Runs the whole pipeline on `root`, going on past errors, and applies the project's levels.
-pub fn run(root: &Path, scans: &[PathBuf]) -> Diagnostics {
-    let mut diags = Diagnostics::default();
-    let opts = crate::collect::CollectOptions::default();
-    let inputs = crate::Inputs { scans: scans.to_vec(), keep_going: true, ..Default::default() };
-    let assessed = crate::assess_project_with(root, &opts, &inputs, &mut |_| {}, &mut diags);
-    if let Some(a) = &assessed {
-        // What `build` would refuse to package is a finding too.
-        crate::package::secrets::scan(&a.project, &a.index, &mut diags);
-    }
-    // The levels are read even when the rest of the project did not load.
-    let settings = match &assessed {
-        Some(a) => Some(a.project.check.clone()),
-        None => crate::project::load(root).project.map(|p| p.check),
-    };
-    apply_levels(diags, settings.as_ref())
-}
 
 /// Whether [`apply_levels`] would leave an error, without building its result.
 pub fn fails(diags: &Diagnostics, settings: &CheckSettings) -> bool {

@@ -6,7 +6,7 @@ use crate::Error;
 use std::io::Write;
 
 pub(super) fn run(args: &CheckArgs) -> Result<Outcome, Error> {
-    let diags = crate::check::run(&args.project, &args.scan);
+    let diags = crate::pipeline::check::run(&args.project, &args.scan);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let write_err = |e: std::io::Error| Error::io("write", "standard output", e);

@@ -1,6 +1,7 @@
 //! `auditpack fetch`: runs the collectors and says what each wrote.
 
 use super::{Out, Outcome, Verbosity, print_diagnostics};
+use crate::pipeline::fetch::Fetched;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -15,19 +16,20 @@ pub struct FetchArgs {
 }
 
 pub fn run(args: &FetchArgs, v: Verbosity) -> Result<Outcome, crate::Error> {
-    let loaded = crate::project::load(&args.project);
-    let mut diags = loaded.diags;
-    let Some(project) = loaded.project.filter(|_| !diags.has_errors()) else {
-        print_diagnostics(&diags, v.verbose, v.quiet);
-        eprintln!("the project has errors: no collector was run");
-        return Ok(Outcome::ProjectErrors);
+    let mut diags = crate::diag::Diagnostics::default();
+    let fetched = match crate::pipeline::fetch::run(&args.project, &args.only, &mut diags) {
+        Fetched::ProjectErrors => {
+            print_diagnostics(&diags, v.verbose, v.quiet);
+            eprintln!("the project has errors: no collector was run");
+            return Ok(Outcome::ProjectErrors);
+        }
+        Fetched::NoCollectors => {
+            print_diagnostics(&diags, v.verbose, v.quiet);
+            eprintln!("the project has no [[collector]]; see docs/populations.md");
+            return Ok(Outcome::Ok);
+        }
+        Fetched::Ran(fetched) => fetched,
     };
-    if project.collectors.is_empty() {
-        print_diagnostics(&diags, v.verbose, v.quiet);
-        eprintln!("the project has no [[collector]]; see docs/populations.md");
-        return Ok(Outcome::Ok);
-    }
-    let fetched = crate::fetch::fetch(&project, &args.only, &mut diags);
     let mut out = Out::new();
     for f in &fetched {
         if !v.quiet {

@@ -116,6 +116,21 @@ struct CommonArgs {
     timings: bool,
 }
 
+impl CommonArgs {
+    /// What the pipeline takes from these arguments.
+    fn pipeline(&self) -> crate::pipeline::Common {
+        crate::pipeline::Common {
+            project: self.project.clone(),
+            out: self.out.clone(),
+            cache: self.cache.clone(),
+            rehash: self.rehash,
+            scans: self.scan.clone(),
+            progress: progress_bar(self.quiet),
+            keep_notes: self.verbose,
+        }
+    }
+}
+
 #[derive(Args)]
 struct CheckArgs {
     /// The project folder (holding auditpack.toml)
@@ -273,6 +288,17 @@ fn print_diagnostics(diags: &Diagnostics, verbose: bool, quiet: bool) {
         }
         eprintln!("{line}");
     }
+}
+
+/// The last line of `build` and `collect` before the files written.
+fn print_totals(t: &crate::index::Totals) {
+    eprintln!(
+        "{} evidence files ({}), {} mapped to controls, {} unmapped",
+        t.files,
+        crate::render::human_bytes(t.bytes),
+        t.mapped,
+        t.unmapped
+    );
 }
 
 /// Key files are a line or two of text; anything bigger is not a key (and /dev/zero never ends).

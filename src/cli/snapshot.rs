@@ -4,7 +4,6 @@
 
 use super::{Outcome, print_diagnostics, progress_bar};
 use crate::Error;
-use crate::collect::CollectOptions;
 use crate::diag::{Diagnostics, escape_controls};
 use crate::snapshot::{self, Store, StoreLocation};
 use std::path::{Path, PathBuf};
@@ -196,29 +195,17 @@ pub(super) fn run(args: &SnapshotArgs) -> Result<Outcome, Error> {
 
 fn take(args: &SnapshotArgs) -> Result<Outcome, Error> {
     let mut diags = Diagnostics::default();
-    // A snapshot hashes every file itself: what it records must not rest on a cache.
-    let opts = CollectOptions { progress: progress_bar(args.quiet), cache_dir: None, rehash: true };
-    let assessed = crate::assess_project(&args.project, &opts, &mut diags);
-    if let Some(pb) = &opts.progress {
-        pb.finish_and_clear();
-    }
-    let Some(a) = assessed.filter(|_| !diags.has_errors()) else {
+    let req = crate::pipeline::snapshot::Request {
+        project: &args.project,
+        store: args.store.store.as_deref(),
+        tsa: args.tsa.clone(),
+        created: jiff::Timestamp::now(),
+        progress: progress_bar(args.quiet),
+    };
+    let Some((taken, store)) = crate::pipeline::snapshot::take(req, &mut diags)? else {
         print_diagnostics(&diags, args.verbose, args.quiet);
         return Ok(Outcome::ProjectErrors);
     };
-    let index_json = super::build::to_json(&a.index)?;
-    let store = Store::open(StoreLocation::of_project(
-        &args.project,
-        Some(&a.project.snapshot.store),
-        args.store.store.as_deref(),
-    )?)?;
-    // The snapshot's time is metadata; nothing built from the snapshot depends on it.
-    let opts = snapshot::TakeOptions {
-        created: Some(jiff::Timestamp::now()),
-        retention: a.project.snapshot.retention,
-        tsa: args.tsa.clone().or_else(|| a.project.snapshot.tsa.clone()),
-    };
-    let taken = snapshot::take(&store, &a.project, &a.index, &a.assessment, &index_json, &opts)?;
     print_diagnostics(&diags, args.verbose, args.quiet);
     if !args.quiet {
         eprintln!(

@@ -19,9 +19,11 @@ const STAGES: &[&str] = &[
     "package",
     "snapshot",
     "fetch",
+    "check",
 ];
-/// The drivers run the pipeline: they may use every module and lib.rs's pipeline functions.
-const DRIVERS: &[&str] = &["check", "cli"];
+/// The driver (`pipeline`) runs the stages for every command; `cli` turns arguments into a call
+/// to it and its result into output. Nothing but `cli` uses the driver; nothing uses `cli`.
+const DRIVERS: &[&str] = &["pipeline", "cli"];
 
 /// Arrows that run back up, each with the reason it is still there. The test fails when one of
 /// them goes away (so the list stays true) or a new one appears.
@@ -32,7 +34,7 @@ const KNOWN: &[(&str, &str, &str)] = &[(
 )];
 
 /// The top-level modules a source file names through `crate::` (its unit tests left out), and
-/// whether it names an item of lib.rs itself (`crate::Assessed`, `crate::assess_project_with`).
+/// whether it names an item of lib.rs itself (there are none: lib.rs only declares the modules).
 fn targets(text: &str, modules: &BTreeSet<&str>) -> BTreeSet<String> {
     let code = text.split("#[cfg(test)]").next().unwrap_or(text);
     let mut out = BTreeSet::new();
@@ -68,7 +70,7 @@ fn stages_depend_only_on_earlier_stages_and_the_ground_floor() {
     }
     let rank: BTreeMap<&str, usize> = all.iter().enumerate().map(|(i, m)| (*m, i)).collect();
     let mut found = BTreeSet::new();
-    for m in GROUND.iter().chain(STAGES) {
+    for m in GROUND.iter().chain(STAGES).chain(&DRIVERS[..1]) {
         let mut files = Vec::new();
         let dir = src.join(m);
         if dir.is_dir() {
@@ -81,7 +83,7 @@ fn stages_depend_only_on_earlier_stages_and_the_ground_floor() {
                 let up = match rank.get(t.as_str()) {
                     Some(_) if GROUND.contains(m) => !GROUND.contains(&t.as_str()) && t != *m,
                     Some(r) => *r > rank[m],
-                    None => true, // lib.rs is the driver
+                    None => true, // lib.rs holds no items
                 };
                 if up {
                     found.insert((m.to_string(), t.clone(), f.strip_prefix(&src).unwrap().display().to_string()));
