@@ -10,7 +10,7 @@ use crate::collect::{EvidenceFile, Inventory};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::{AuditType, Frequency, Layer, Owner};
 use crate::project::Project;
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use jiff::civil::Date;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -272,8 +272,9 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
     let mut builder = GlobSetBuilder::new();
     for (ci, c) in project.controls.iter().enumerate() {
         for (pi, p) in c.evidence_patterns.iter().enumerate() {
-            // Patterns were validated when the project was loaded.
-            if let Ok(g) = Glob::new(p) {
+            // Patterns were validated when the project was loaded. `*` stays within a folder,
+            // `**` crosses folders (docs/project.md), as in population listings.
+            if let Ok(g) = GlobBuilder::new(p).literal_separator(true).build() {
                 builder.add(g);
                 pattern_of.push((ci, pi));
             }
@@ -679,6 +680,18 @@ evidence = ["datacentre/*.pdf", "facilities/**/*.pdf"]
     }
 
     #[test]
+    fn a_star_in_a_pattern_stays_within_one_folder() {
+        // docs/project.md: `*` within a folder, `**` across folders (as population listings).
+        let dir = project(&[("evidence/datacentre/archive/old-review-2025-03-31.pdf", "%PDF old")]);
+        let (ix, _) = index_of(dir.path());
+        let nested = file(&ix, "evidence/datacentre/archive/old-review-2025-03-31.pdf");
+        assert!(nested.controls.is_empty(), "`datacentre/*.pdf` matched {}", nested.file.path);
+        assert!(ix.unmapped.contains(&nested.file.path));
+        assert_eq!(file(&ix, "evidence/datacentre/aws-physical-review-2026-03-31.pdf").controls, ["PE-01"]);
+        assert_eq!(file(&ix, "evidence/access-reviews/okta/users-2026-Q2.csv").controls, ["AC-01"], "`**` crosses");
+    }
+
+    #[test]
     fn totals_count_files_bytes_mapped_and_unmapped() {
         let dir = project(&[]);
         let (ix, _) = index_of(dir.path());
@@ -694,7 +707,7 @@ evidence = ["datacentre/*.pdf", "facilities/**/*.pdf"]
 
     #[test]
     fn each_file_gets_the_owner_of_its_controls_on_its_provider() {
-        let dir = project(&[]);
+        let dir = project(&[("evidence/GOV-01/PE-01/visitor-policy-2026-03-31.pdf", "policy")]);
         let (ix, _) = index_of(dir.path());
         let owner = |p: &str| (file(&ix, p).provider.clone(), file(&ix, p).owner);
         assert_eq!(owner("evidence/GOV-01/information-security-policy-2026-01-15.md"), (None, Owner::Tenant));
@@ -703,6 +716,8 @@ evidence = ["datacentre/*.pdf", "facilities/**/*.pdf"]
         // No provider: it counts for both of AC-01's providers, tenant on aws and joint on okta.
         assert_eq!(owner("evidence/AC-01/access-review-2026-Q2.csv"), (None, Owner::Joint));
         assert_eq!(owner("evidence/datacentre/aws-physical-review-2026-03-31.pdf"), (None, Owner::Provider));
+        // Tenant on GOV-01, provider on PE-01's aws: the owners differ.
+        assert_eq!(owner("evidence/GOV-01/PE-01/visitor-policy-2026-03-31.pdf"), (None, Owner::Joint));
     }
 
     #[test]
