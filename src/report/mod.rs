@@ -816,6 +816,13 @@ frequency = "monthly"
         // The samples keep the files they name.
         let samples = &ac.test.as_ref().unwrap().samples;
         assert!(samples.iter().any(|s| s.evidence.iter().any(|e| e.path == REVIEW)), "{samples:?}");
+
+        // As many files as the limit: every one is listed.
+        let limit = "\n[report]\nevidence_index_rows = 3\n";
+        let dir = project(Kind::Type2, "", limit, &[]);
+        let r = run(dir.path());
+        assert!(r.report.evidence_index.complete);
+        assert_eq!((r.report.evidence.len(), r.report.unmapped.len()), (3, 1));
     }
 
     #[test]
