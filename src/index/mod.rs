@@ -10,7 +10,7 @@ use crate::collect::{EvidenceFile, Inventory};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::{AuditType, Frequency, Layer, Owner};
 use crate::project::Project;
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use jiff::civil::Date;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -272,8 +272,9 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
     let mut builder = GlobSetBuilder::new();
     for (ci, c) in project.controls.iter().enumerate() {
         for (pi, p) in c.evidence_patterns.iter().enumerate() {
-            // Patterns were validated when the project was loaded.
-            if let Ok(g) = Glob::new(p) {
+            // Patterns were validated when the project was loaded. `*` stays within a folder,
+            // `**` crosses folders (docs/project.md), as in population listings.
+            if let Ok(g) = GlobBuilder::new(p).literal_separator(true).build() {
                 builder.add(g);
                 pattern_of.push((ci, pi));
             }
@@ -503,5 +504,386 @@ fn file_owner(by_id: &HashMap<&str, &crate::project::Control>, controls: &[Strin
         0 => Owner::Tenant,
         1 => *owners.iter().next().expect("one owner"),
         _ => Owner::Joint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::CollectOptions;
+    use std::path::Path;
+
+    /// A second provider: a SaaS, on which an application-layer control is joint.
+    const OKTA: &str = r#"
+[[provider]]
+id = "okta"
+name = "Okta"
+service_model = "saas"
+method = "carve-out"
+services = "Workforce identity."
+"#;
+
+    /// One control of each owner: GOV-01 the company's own (tenant), AC-01 on aws (iaas,
+    /// application: tenant) and okta (saas, application: joint), PE-01 on aws (physical: provider).
+    const CONTROLS: &str = r#"
+[[control]]
+id = "GOV-01"
+title = "Information security policy"
+description = "Management approves the information security policy annually."
+criteria = ["CC1.1", "CC2.2", "CC5.3"]
+layer = "application"
+frequency = "annual"
+
+[[control]]
+id = "AC-01"
+title = "Quarterly user access reviews"
+description = "System owners review user access every quarter."
+criteria = ["CC6.1", "CC6.2", "CC6.3"]
+layer = "application"
+providers = ["aws", "okta"]
+frequency = "quarterly"
+evidence = ["access-reviews/**/*.csv"]
+
+[[control]]
+id = "PE-01"
+title = "Data centre physical access"
+description = "Physical access to data centres is restricted."
+criteria = ["CC6.4"]
+layer = "physical"
+providers = ["aws"]
+frequency = "annual"
+evidence = ["datacentre/*.pdf", "facilities/**/*.pdf"]
+"#;
+
+    /// Evidence beside the two files of `auditpack init` (GOV-01/ and AC-01/ folders).
+    const EVIDENCE: &[(&str, &str)] = &[
+        ("evidence/access-reviews/okta/users-2026-Q2.csv", "user,decision\nana,keep\n"),
+        ("evidence/access-reviews/aws/iam-users-2026-Q2.csv", "user,decision\nbob,remove\ncy,keep\n"),
+        ("evidence/datacentre/aws-physical-review-2026-03-31.pdf", "%PDF-1.4 review"),
+        ("evidence/misc/team-offsite-2026-05-04.txt", "agenda"),
+    ];
+
+    /// The `auditpack init` project with the okta provider, [`CONTROLS`], [`EVIDENCE`] and `extra`
+    /// files (path, text), in a temporary folder.
+    fn project(extra: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in crate::cli::init::FILES.iter().chain(EVIDENCE).chain(extra) {
+            let text = match *name {
+                "auditpack.toml" => format!("{text}{OKTA}"),
+                "controls.toml" => CONTROLS.to_string(),
+                _ => text.to_string(),
+            };
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        dir
+    }
+
+    /// load -> collect -> index; the project must load without errors.
+    fn index_of(dir: &Path) -> (EvidenceIndex, Diagnostics) {
+        let loaded = crate::project::load(dir);
+        let mut diags = loaded.diags;
+        assert!(!diags.has_errors(), "{:?}", diags.iter().map(|d| d.code).collect::<Vec<_>>());
+        let project = loaded.project.expect("loaded");
+        let inventory = crate::collect::collect(&project, &CollectOptions::default(), &mut diags);
+        let index = build(&project, inventory, &mut diags);
+        (index, diags)
+    }
+
+    /// The diagnostics with `code`.
+    fn with_code<'a>(diags: &'a Diagnostics, code: &str) -> Vec<&'a Diagnostic> {
+        diags.iter().filter(|d| d.code == code).collect()
+    }
+
+    /// The file a diagnostic is located at.
+    fn at(d: &Diagnostic) -> Option<&Path> {
+        d.location.as_ref().map(|l| l.file.as_path())
+    }
+
+    fn file<'a>(ix: &'a EvidenceIndex, path: &str) -> &'a IndexedFile {
+        ix.file(path).unwrap_or_else(|| panic!("{path} is not in the index"))
+    }
+
+    fn paths(ix: &EvidenceIndex, list: &[u32]) -> Vec<String> {
+        ix.files(list).map(|f| f.file.path.clone()).collect()
+    }
+
+    #[test]
+    fn files_map_to_controls_by_pattern_folder_and_sidecar() {
+        let dir = project(&[
+            ("evidence/exports/mfa-report.json", "{}"),
+            ("evidence/exports/mfa-report.json.meta.toml", "controls = [\"GOV-01\"]\neffective = 2026-06-01\n"),
+        ]);
+        let (ix, _) = index_of(dir.path());
+
+        let by_pattern = file(&ix, "evidence/access-reviews/okta/users-2026-Q2.csv");
+        assert_eq!(by_pattern.controls, ["AC-01"]);
+        let reasons: Vec<&Reason> = by_pattern.mapped_by.get("AC-01").collect();
+        assert_eq!(reasons, [&Reason::Pattern("access-reviews/**/*.csv".into())]);
+
+        let by_folder = file(&ix, "evidence/AC-01/access-review-2026-Q2.csv");
+        assert_eq!(by_folder.controls, ["AC-01"]);
+        assert_eq!(by_folder.mapped_by.get("AC-01").collect::<Vec<_>>(), [&Reason::Folder]);
+
+        let by_sidecar = file(&ix, "evidence/exports/mfa-report.json");
+        assert_eq!(by_sidecar.controls, ["GOV-01"]);
+        assert_eq!(by_sidecar.mapped_by.get("GOV-01").collect::<Vec<_>>(), [&Reason::Sidecar]);
+        assert_eq!(by_sidecar.effective().date.to_string(), "2026-06-01", "the sidecar's date wins");
+
+        assert_eq!(
+            paths(&ix, &ix.controls["AC-01"].evidence),
+            [
+                "evidence/AC-01/access-review-2026-Q2.csv",
+                "evidence/access-reviews/aws/iam-users-2026-Q2.csv",
+                "evidence/access-reviews/okta/users-2026-Q2.csv",
+            ]
+        );
+        assert_eq!(
+            paths(&ix, &ix.controls["GOV-01"].evidence),
+            ["evidence/GOV-01/information-security-policy-2026-01-15.md", "evidence/exports/mfa-report.json"]
+        );
+    }
+
+    #[test]
+    fn a_file_mapped_several_ways_keeps_every_reason_and_each_control_once() {
+        let dir = project(&[("evidence/access-reviews/AC-01/GOV-01/signoff-2026-Q2.csv", "signed")]);
+        let (ix, _) = index_of(dir.path());
+        let f = file(&ix, "evidence/access-reviews/AC-01/GOV-01/signoff-2026-Q2.csv");
+        assert_eq!(f.controls, ["AC-01", "GOV-01"], "sorted, each once");
+        let ac: Vec<&Reason> = f.mapped_by.get("AC-01").collect();
+        assert_eq!(ac, [&Reason::Pattern("access-reviews/**/*.csv".into()), &Reason::Folder]);
+        // index.json: { "<control>": ["pattern:<glob>", "folder"] }
+        let json = serde_json::to_value(&f.mapped_by).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({ "AC-01": ["pattern:access-reviews/**/*.csv", "folder"], "GOV-01": ["folder"] })
+        );
+        // Tenant on GOV-01 and on AC-01's aws, joint on AC-01's okta: the owners differ.
+        assert_eq!(f.owner, Owner::Joint);
+    }
+
+    #[test]
+    fn a_file_matching_no_pattern_is_unmapped() {
+        let dir = project(&[]);
+        let (ix, diags) = index_of(dir.path());
+        let f = file(&ix, "evidence/misc/team-offsite-2026-05-04.txt");
+        assert!(f.controls.is_empty());
+        assert_eq!(f.mapped_by.iter().count(), 0);
+        assert_eq!(f.owner, Owner::Tenant, "a file of no control is the company's own record");
+        assert_eq!(ix.unmapped, ["evidence/misc/team-offsite-2026-05-04.txt"]);
+        let notes = with_code(&diags, "unmapped-evidence");
+        assert_eq!(notes.len(), 1);
+        assert_eq!(at(notes[0]), Some(Path::new("evidence/misc/team-offsite-2026-05-04.txt")));
+        // Still indexed (and packaged), only under no control.
+        assert!(ix.controls.values().all(|c| ix.files(&c.evidence).all(|e| e.file.path != f.file.path)));
+    }
+
+    #[test]
+    fn a_star_in_a_pattern_stays_within_one_folder() {
+        // docs/project.md: `*` within a folder, `**` across folders (as population listings).
+        let dir = project(&[("evidence/datacentre/archive/old-review-2025-03-31.pdf", "%PDF old")]);
+        let (ix, _) = index_of(dir.path());
+        let nested = file(&ix, "evidence/datacentre/archive/old-review-2025-03-31.pdf");
+        assert!(nested.controls.is_empty(), "`datacentre/*.pdf` matched {}", nested.file.path);
+        assert!(ix.unmapped.contains(&nested.file.path));
+        assert_eq!(file(&ix, "evidence/datacentre/aws-physical-review-2026-03-31.pdf").controls, ["PE-01"]);
+        assert_eq!(file(&ix, "evidence/access-reviews/okta/users-2026-Q2.csv").controls, ["AC-01"], "`**` crosses");
+    }
+
+    #[test]
+    fn totals_count_files_bytes_mapped_and_unmapped() {
+        let dir = project(&[]);
+        let (ix, _) = index_of(dir.path());
+        let evidence: Vec<&(&str, &str)> =
+            crate::cli::init::FILES.iter().chain(EVIDENCE).filter(|(n, _)| n.starts_with("evidence/")).collect();
+        let bytes: u64 = evidence.iter().map(|(_, t)| t.len() as u64).sum();
+        assert_eq!(ix.totals.files, evidence.len());
+        assert_eq!(ix.totals.files, 6);
+        assert_eq!(ix.totals.bytes, bytes);
+        assert_eq!((ix.totals.mapped, ix.totals.unmapped), (5, 1));
+        assert_eq!(ix.evidence.len(), ix.totals.files);
+    }
+
+    #[test]
+    fn each_file_gets_the_owner_of_its_controls_on_its_provider() {
+        let dir = project(&[("evidence/GOV-01/PE-01/visitor-policy-2026-03-31.pdf", "policy")]);
+        let (ix, _) = index_of(dir.path());
+        let owner = |p: &str| (file(&ix, p).provider.clone(), file(&ix, p).owner);
+        assert_eq!(owner("evidence/GOV-01/information-security-policy-2026-01-15.md"), (None, Owner::Tenant));
+        assert_eq!(owner("evidence/access-reviews/aws/iam-users-2026-Q2.csv"), (Some("aws".into()), Owner::Tenant));
+        assert_eq!(owner("evidence/access-reviews/okta/users-2026-Q2.csv"), (Some("okta".into()), Owner::Joint));
+        // No provider: it counts for both of AC-01's providers, tenant on aws and joint on okta.
+        assert_eq!(owner("evidence/AC-01/access-review-2026-Q2.csv"), (None, Owner::Joint));
+        assert_eq!(owner("evidence/datacentre/aws-physical-review-2026-03-31.pdf"), (None, Owner::Provider));
+        // Tenant on GOV-01, provider on PE-01's aws: the owners differ.
+        assert_eq!(owner("evidence/GOV-01/PE-01/visitor-policy-2026-03-31.pdf"), (None, Owner::Joint));
+    }
+
+    #[test]
+    fn controls_and_owners_list_each_control_on_each_provider() {
+        let dir = project(&[]);
+        let (ix, _) = index_of(dir.path());
+        let ac = &ix.controls["AC-01"];
+        assert_eq!(ac.owner, Owner::Joint, "tenant on aws, joint on okta");
+        let assignments: Vec<(Option<&str>, Owner, Vec<String>)> =
+            ac.assignments.iter().map(|a| (a.provider.as_deref(), a.owner, paths(&ix, &a.evidence))).collect();
+        assert_eq!(
+            assignments,
+            [
+                (
+                    Some("aws"),
+                    Owner::Tenant,
+                    vec![
+                        "evidence/AC-01/access-review-2026-Q2.csv".to_string(),
+                        "evidence/access-reviews/aws/iam-users-2026-Q2.csv".into()
+                    ]
+                ),
+                (
+                    Some("okta"),
+                    Owner::Joint,
+                    vec![
+                        "evidence/AC-01/access-review-2026-Q2.csv".to_string(),
+                        "evidence/access-reviews/okta/users-2026-Q2.csv".into()
+                    ]
+                ),
+            ]
+        );
+        let entries = |o: Owner| -> Vec<(String, Option<String>, usize)> {
+            ix.owners
+                .get(&o)
+                .map(|es| es.iter().map(|e| (e.control.clone(), e.provider.clone(), e.evidence.len())).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(entries(Owner::Tenant), [("GOV-01".into(), None, 1), ("AC-01".into(), Some("aws".into()), 2)]);
+        assert_eq!(entries(Owner::Joint), [("AC-01".into(), Some("okta".into()), 2)]);
+        assert_eq!(entries(Owner::Provider), [("PE-01".into(), Some("aws".into()), 1)]);
+    }
+
+    #[test]
+    fn a_pattern_that_matches_nothing_is_reported() {
+        let dir = project(&[]);
+        let (_, diags) = index_of(dir.path());
+        let found = with_code(&diags, "pattern-matches-nothing");
+        assert_eq!(found.len(), 1, "only PE-01's second pattern matches no file");
+        assert!(found[0].message.contains("`facilities/**/*.pdf`") && found[0].message.contains("PE-01"));
+
+        let dir = project(&[("evidence/facilities/berlin/badge-log-2026-03-31.pdf", "%PDF")]);
+        let (_, diags) = index_of(dir.path());
+        assert!(with_code(&diags, "pattern-matches-nothing").is_empty());
+    }
+
+    #[test]
+    fn a_sidecar_naming_an_unknown_control_is_reported_and_maps_nothing() {
+        let dir = project(&[
+            ("evidence/exports/legacy.json", "{}"),
+            ("evidence/exports/legacy.json.meta.toml", "controls = [\"ZZ-99\"]\neffective = 2026-06-01\n"),
+        ]);
+        let (ix, diags) = index_of(dir.path());
+        let unknown = with_code(&diags, "unknown-control");
+        assert_eq!(unknown.len(), 1);
+        assert!(unknown[0].message.contains("ZZ-99"), "{}", unknown[0].message);
+        assert_eq!(at(unknown[0]), Some(Path::new("evidence/exports/legacy.json.meta.toml")));
+        let f = file(&ix, "evidence/exports/legacy.json");
+        assert!(f.controls.is_empty(), "{:?}", f.controls);
+        assert!(ix.unmapped.contains(&f.file.path));
+        assert!(!ix.controls.contains_key("ZZ-99"));
+        assert_eq!((ix.totals.mapped, ix.totals.unmapped), (5, 2));
+    }
+
+    #[test]
+    fn a_sidecar_provider_wins_over_a_provider_folder() {
+        let dir = project(&[
+            ("evidence/access-reviews/aws/sso-2026-Q2.csv", "user\n"),
+            ("evidence/access-reviews/aws/sso-2026-Q2.csv.meta.toml", "provider = \"okta\"\n"),
+        ]);
+        let (ix, _) = index_of(dir.path());
+        let f = file(&ix, "evidence/access-reviews/aws/sso-2026-Q2.csv");
+        assert_eq!(f.provider.as_deref(), Some("okta"));
+        assert_eq!(f.owner, Owner::Joint);
+        let on = |p: &str| {
+            let a = ix.controls["AC-01"].assignments.iter().find(|a| a.provider.as_deref() == Some(p)).unwrap();
+            paths(&ix, &a.evidence).contains(&f.file.path)
+        };
+        assert!(on("okta") && !on("aws"));
+    }
+
+    #[test]
+    fn an_empty_file_is_mapped_but_counts_for_no_control() {
+        let dir = project(&[("evidence/GOV-01/policy-acknowledgements-2026-02-01.csv", "")]);
+        let (ix, diags) = index_of(dir.path());
+        let f = file(&ix, "evidence/GOV-01/policy-acknowledgements-2026-02-01.csv");
+        assert_eq!(f.controls, ["GOV-01"]);
+        assert!(!paths(&ix, &ix.controls["GOV-01"].evidence).contains(&f.file.path));
+        let empty = with_code(&diags, "empty-evidence");
+        assert_eq!(empty.len(), 1);
+        assert_eq!(at(empty[0]), Some(Path::new(f.file.path.as_str())));
+        assert_eq!(ix.totals.mapped, 6, "mapped counts the mapping, not what counts as evidence");
+    }
+
+    #[test]
+    fn evidence_effective_after_the_as_of_date_counts_for_no_control() {
+        let dir = project(&[("evidence/GOV-01/policy-review-2026-09-01.md", "reviewed")]);
+        let (ix, diags) = index_of(dir.path());
+        let late = with_code(&diags, "evidence-after-period");
+        assert_eq!(late.len(), 1);
+        assert_eq!(at(late[0]), Some(Path::new("evidence/GOV-01/policy-review-2026-09-01.md")));
+        assert!(late[0].message.contains("as-of date"), "{}", late[0].message);
+        assert_eq!(
+            paths(&ix, &ix.controls["GOV-01"].evidence),
+            ["evidence/GOV-01/information-security-policy-2026-01-15.md"]
+        );
+        // On the as-of date itself it counts.
+        let dir = project(&[("evidence/GOV-01/policy-review-2026-06-30.md", "reviewed")]);
+        let (ix, diags) = index_of(dir.path());
+        assert!(with_code(&diags, "evidence-after-period").is_empty());
+        assert_eq!(ix.controls["GOV-01"].evidence.len(), 2);
+    }
+
+    #[test]
+    fn a_file_of_another_provider_does_not_count_for_the_control() {
+        let dir = project(&[("evidence/okta/PE-01/badge-review-2026-03-31.pdf", "%PDF")]);
+        let (ix, diags) = index_of(dir.path());
+        let f = file(&ix, "evidence/okta/PE-01/badge-review-2026-03-31.pdf");
+        assert_eq!((f.controls.as_slice(), f.provider.as_deref()), (&["PE-01".to_string()][..], Some("okta")));
+        let other = with_code(&diags, "evidence-other-provider");
+        assert_eq!(other.len(), 1);
+        assert!(other[0].message.contains("`okta`") && other[0].message.contains("PE-01"), "{}", other[0].message);
+        assert_eq!(
+            paths(&ix, &ix.controls["PE-01"].evidence),
+            ["evidence/datacentre/aws-physical-review-2026-03-31.pdf"]
+        );
+        // A control of the company's own takes a file of any provider.
+        let dir = project(&[("evidence/okta/GOV-01/policy-2026-03-31.md", "policy")]);
+        let (ix, diags) = index_of(dir.path());
+        assert!(with_code(&diags, "evidence-other-provider").is_empty());
+        assert_eq!(ix.controls["GOV-01"].evidence.len(), 2);
+    }
+
+    #[test]
+    fn the_index_is_sorted_by_path_and_serialises_identically_twice() {
+        let dir = project(&[
+            // Sorted as strings: `a.txt` before `a/...` ('.' < '/'), whatever the walk order.
+            ("evidence/a.txt", "a file"),
+            ("evidence/a/z-2026-01-01.txt", "a file in a folder"),
+        ]);
+        let (one, _) = index_of(dir.path());
+        let (two, _) = index_of(dir.path());
+        let sorted: Vec<&str> = one.evidence.iter().map(|f| f.file.path.as_str()).collect();
+        let mut expected = sorted.clone();
+        expected.sort();
+        assert_eq!(sorted, expected);
+        assert!(sorted.iter().all(|p| one.file(p).is_some_and(|f| f.file.path == *p)), "found by binary search");
+        let (a, b) = (serde_json::to_string(&one).unwrap(), serde_json::to_string(&two).unwrap());
+        assert_eq!(a, b);
+        let json: serde_json::Value = serde_json::from_str(&a).unwrap();
+        assert_eq!(json["schema"], SCHEMA);
+        assert_eq!(json["totals"]["files"], 8);
+        // Lists of positions are written as paths.
+        assert_eq!(
+            json["controls"]["PE-01"]["evidence"],
+            serde_json::json!(["evidence/datacentre/aws-physical-review-2026-03-31.pdf"])
+        );
+        assert_eq!(json["owners"]["provider"][0]["control"], "PE-01");
     }
 }

@@ -543,3 +543,370 @@ pub fn write_evidence_csv<W: std::io::Write>(index: &EvidenceIndex, out: W) -> s
     }
     w.into_inner().map_err(|e| e.into_error())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assess::EvidenceState;
+    use crate::diag::Diagnostics;
+
+    /// GOV-01 (annual, the policy of `auditpack init`), AC-01 (quarterly on aws, its 2026-Q2
+    /// review) and CM-01 (monthly, no evidence).
+    const CONTROLS: &str = r#"
+[[control]]
+id = "GOV-01"
+title = "Information security policy"
+description = "Management approves the information security policy annually."
+criteria = ["CC1.1", "CC2.2", "CC5.3"]
+layer = "application"
+frequency = "annual"
+test_procedure = "Inspect the current policy for management approval."
+
+[[control]]
+id = "AC-01"
+title = "Quarterly user access reviews"
+description = "System owners review user access every quarter."
+criteria = ["CC6.1", "CC6.2", "CC6.3"]
+layer = "application"
+providers = ["aws"]
+frequency = "quarterly"
+test_procedure = "Inspect the quarterly access review exports and the reviewers' sign-off."
+
+[[control]]
+id = "CM-01"
+title = "Change approval"
+description = "Changes to production are approved before deployment."
+criteria = ["CC8.1"]
+layer = "application"
+frequency = "monthly"
+"#;
+
+    /// A file mapped to no control, beside the two of `auditpack init`.
+    const UNMAPPED: (&str, &str) = ("evidence/misc/team-offsite-2026-05-04.txt", "agenda and notes");
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Kind {
+        Type1,
+        Type2,
+    }
+
+    /// The `auditpack init` project in a temporary folder, as of 2026-06-30 (Type 1) or over
+    /// 2026-01-01..2026-06-30 (Type 2), with [`CONTROLS`] and `more_controls`, [`UNMAPPED`] and
+    /// `extra` files, and `toml_extra` appended to auditpack.toml.
+    fn project(kind: Kind, more_controls: &str, toml_extra: &str, extra: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in crate::cli::init::FILES.iter().chain([&UNMAPPED]).chain(extra) {
+            let text = match *name {
+                "auditpack.toml" if kind == Kind::Type2 => {
+                    let t = text.replacen("type = \"type1\"", "type = \"type2\"", 1).replacen(
+                        "as_of = 2026-06-30",
+                        "period_start = 2026-01-01\nperiod_end = 2026-06-30",
+                        1,
+                    );
+                    format!("{t}{toml_extra}")
+                }
+                "auditpack.toml" => format!("{text}{toml_extra}"),
+                "controls.toml" => format!("{CONTROLS}{more_controls}"),
+                _ => text.to_string(),
+            };
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        dir
+    }
+
+    struct Run {
+        index: EvidenceIndex,
+        assessment: Assessment,
+        report: Report,
+    }
+
+    /// load -> collect -> index -> assess -> report::build; the project must load cleanly.
+    fn run(dir: &std::path::Path) -> Run {
+        let loaded = crate::project::load(dir);
+        let mut diags: Diagnostics = loaded.diags;
+        assert!(!diags.has_errors(), "{:?}", diags.iter().map(|d| (d.code, &d.message)).collect::<Vec<_>>());
+        let project = loaded.project.expect("loaded");
+        let inventory = crate::collect::collect(&project, &Default::default(), &mut diags);
+        let index = crate::index::build(&project, inventory, &mut diags);
+        let scans = crate::scan::ScanResults::default();
+        let assessment = crate::assess::assess(&project, &index, &[], &scans, &mut diags);
+        let report = build(&project, &index, &scans, &assessment);
+        Run { index, assessment, report }
+    }
+
+    impl Run {
+        fn control(&self, id: &str) -> &ControlRow {
+            self.report.controls.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no control {id}"))
+        }
+    }
+
+    /// Every string value in `v`, with the path of keys to it.
+    fn strings<'a>(v: &'a serde_json::Value, at: String, out: &mut Vec<(String, &'a str)>) {
+        match v {
+            serde_json::Value::String(s) => out.push((at, s)),
+            serde_json::Value::Array(a) => {
+                a.iter().enumerate().for_each(|(i, x)| strings(x, format!("{at}[{i}]"), out))
+            }
+            serde_json::Value::Object(o) => o.iter().for_each(|(k, x)| strings(x, format!("{at}.{k}"), out)),
+            _ => {}
+        }
+    }
+
+    const POLICY: &str = "evidence/GOV-01/information-security-policy-2026-01-15.md";
+    const REVIEW: &str = "evidence/AC-01/access-review-2026-Q2.csv";
+
+    fn init_text(path: &str) -> &'static str {
+        crate::cli::init::FILES.iter().find(|(n, _)| *n == path).map(|(_, t)| *t).unwrap()
+    }
+
+    #[test]
+    fn a_type1_report_is_as_of_its_date() {
+        let dir = project(Kind::Type1, "", "", &[]);
+        let r = run(dir.path());
+        let m = &r.report.meta;
+        assert_eq!((m.type_title, m.period_text.as_str()), ("Type 1", "as of 30 June 2026"));
+        assert_eq!(
+            (m.start.as_str(), m.end.as_str(), m.report_date_text.as_str()),
+            ("2026-06-30", "2026-06-30", "30 June 2026")
+        );
+        for c in &r.report.controls {
+            assert!(c.status.occurrences.is_empty(), "{}: a Type 1 has no occurrences", c.id);
+            let test = c.test.as_ref().expect("every row has its test record");
+            assert_eq!(test.population_text, "design as of the description date");
+            assert!(test.exceptions.is_empty());
+        }
+        assert_eq!(r.control("AC-01").status.result, EvidenceState::Complete);
+        assert_eq!(r.control("AC-01").test.as_ref().unwrap().sample_size, 1);
+        assert_eq!(r.control("CM-01").test.as_ref().unwrap().sample_size, 0, "nothing to sample");
+    }
+
+    #[test]
+    fn a_type2_report_covers_its_period() {
+        let dir = project(Kind::Type2, "", "", &[]);
+        let r = run(dir.path());
+        let m = &r.report.meta;
+        assert_eq!((m.type_title, m.period_text.as_str()), ("Type 2", "1 January 2026 to 30 June 2026"));
+        assert_eq!((m.start.as_str(), m.end.as_str()), ("2026-01-01", "2026-06-30"));
+        let test = r.control("AC-01").test.as_ref().unwrap();
+        assert_eq!(test.population_text, "2 quarterly occurrences in the period");
+        assert_eq!(test.population, 2);
+        assert_eq!(test.exceptions, ["2026-Q1"]);
+        let cm = r.control("CM-01").test.as_ref().unwrap();
+        assert_eq!((cm.population, cm.exceptions.len()), (6, 6));
+    }
+
+    #[test]
+    fn controls_carry_managements_evidence_status_in_catalogue_order() {
+        let dir = project(Kind::Type2, "", "", &[]);
+        let r = run(dir.path());
+        let ids: Vec<&str> = r.report.controls.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["GOV-01", "AC-01", "CM-01"]);
+        let states: Vec<(EvidenceState, &str)> =
+            r.report.controls.iter().map(|c| (c.status.result, c.status.status_text.as_str())).collect();
+        assert_eq!(
+            states,
+            [
+                (EvidenceState::Complete, "Evidence on file for 1 of 1 year"),
+                (EvidenceState::Partial, "Evidence on file for 1 of 2 quarters; missing for Q1 2026"),
+                (EvidenceState::Missing, "No evidence on file"),
+            ]
+        );
+        let ac = r.control("AC-01");
+        assert_eq!(ac.anchor, "control-ac-01");
+        assert_eq!((ac.owner, ac.owner_text.as_str()), (Owner::Tenant, "Tenant"));
+        assert_eq!(ac.assignments.len(), 1);
+        assert_eq!(
+            (ac.assignments[0].provider_name.as_str(), ac.assignments[0].owner),
+            ("Amazon Web Services", Owner::Tenant)
+        );
+        assert_eq!(ac.evidence.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), [REVIEW]);
+        assert_eq!(ac.evidence[0].date_source, "file name");
+        assert_eq!(ac.evidence_count, 1);
+        assert_eq!(ac.evidence_bytes, init_text(REVIEW).len() as u64);
+        assert_eq!(ac.evidence_newest.as_deref(), Some("2026-06-30"));
+        assert_eq!(r.control("GOV-01").assignments[0].provider_name, "Example Corp", "the company's own control");
+        let cm = r.control("CM-01");
+        assert_eq!((cm.evidence_count, cm.evidence_bytes, cm.evidence_newest.as_deref()), (0, 0, None));
+    }
+
+    #[test]
+    fn gaps_list_the_controls_of_each_evidence_state() {
+        let dir = project(Kind::Type2, "", "", &[]);
+        let r = run(dir.path());
+        let g = &r.report.gaps;
+        assert_eq!(g.no_evidence, ["CM-01"]);
+        assert_eq!(g.partial, ["AC-01"]);
+        assert!(g.stale.is_empty() && g.outside_period.is_empty() && g.no_occurrence.is_empty());
+        assert_eq!(g.uncovered_criteria, r.assessment.uncovered_criteria);
+        assert!(g.uncovered_criteria.iter().any(|c| c == "CC3.1"));
+
+        // As of the end of the period AC-01's Q2 review is current: no gap but CM-01.
+        let dir = project(Kind::Type1, "", "", &[]);
+        let g = run(dir.path()).report.gaps;
+        assert_eq!((g.no_evidence.as_slice(), g.partial.len()), (&["CM-01".to_string()][..], 0));
+    }
+
+    #[test]
+    fn totals_count_controls_criteria_and_evidence() {
+        let not_relevant = "\n[[not_relevant]]\ncriterion = \"CC6.4\"\nreason = \"No facilities of our own.\"\n";
+        let dir = project(Kind::Type2, "", not_relevant, &[]);
+        let r = run(dir.path());
+        let t = &r.report.totals;
+        assert_eq!(t.controls, 3);
+        assert_eq!(t.criteria_in_scope, 33, "security only");
+        // CC1.1, CC2.2, CC5.3, CC6.1-CC6.3, CC8.1 by a control, CC6.4 declared not relevant.
+        assert_eq!((t.criteria_covered, t.criteria_not_relevant), (8, 1));
+        assert_eq!((t.evidence_files, t.unmapped), (3, 1));
+        let bytes = [POLICY, REVIEW].map(|p| init_text(p).len() as u64).iter().sum::<u64>() + UNMAPPED.1.len() as u64;
+        assert_eq!(t.evidence_bytes, bytes);
+        assert_eq!(r.report.evidence_index.unmapped_bytes, UNMAPPED.1.len() as u64);
+        assert_eq!(r.report.unmapped, [UNMAPPED.0]);
+        let row = |id: &str| r.report.criteria.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(row("CC6.1").controls, ["AC-01"]);
+        assert_eq!(row("CC6.1").anchor, "criterion-cc6-1");
+        assert!(row("CC6.4").controls.is_empty());
+        assert_eq!(r.report.description.not_relevant.len(), 1);
+        assert_eq!(r.report.providers[0].service_model, "IaaS");
+    }
+
+    #[test]
+    fn evidence_rows_carry_date_source_controls_and_owner() {
+        let dir = project(Kind::Type2, "", "", &[]);
+        let r = run(dir.path());
+        let rows: Vec<(&str, &str, &str, Vec<String>, Owner)> = r
+            .report
+            .evidence
+            .iter()
+            .map(|e| (e.path.as_str(), e.date.as_str(), e.date_source.as_str(), e.controls.clone(), e.owner))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (REVIEW, "2026-06-30", "file-name", vec!["AC-01".to_string()], Owner::Tenant),
+                (POLICY, "2026-01-15", "file-name", vec!["GOV-01".to_string()], Owner::Tenant),
+                (UNMAPPED.0, "2026-05-04", "file-name", vec![], Owner::Tenant),
+            ]
+        );
+        assert!(r.report.evidence_index.complete);
+        assert_eq!(r.report.evidence[0].sha256, r.index.file(REVIEW).unwrap().file.sha256);
+    }
+
+    #[test]
+    fn beyond_evidence_index_rows_files_are_counted_not_listed() {
+        let limit = "\n[report]\nevidence_index_rows = 2\n";
+        let dir = project(Kind::Type2, "", limit, &[("evidence/misc/readme.txt", "no date in this name")]);
+        let r = run(dir.path());
+        let s = &r.report.evidence_index;
+        assert!(!s.complete);
+        assert_eq!((s.limit, s.csv), (2, EVIDENCE_CSV));
+        assert!(r.report.evidence.is_empty() && r.report.unmapped.is_empty());
+        // The figures stay.
+        assert_eq!((r.report.totals.evidence_files, r.report.totals.unmapped), (4, 2));
+        let ac = r.control("AC-01");
+        assert!(ac.evidence.is_empty());
+        assert_eq!((ac.evidence_count, ac.evidence_newest.as_deref()), (1, Some("2026-06-30")));
+        assert_eq!(ac.evidence_bytes, init_text(REVIEW).len() as u64);
+        let q2 = &ac.status.occurrences[1];
+        assert!(q2.evidence.is_empty());
+        assert_eq!(q2.evidence_count, 1);
+        assert!(r.report.gaps.inferred_dates.is_empty());
+        assert_eq!(r.report.gaps.inferred_count, 1);
+        // The samples keep the files they name.
+        let samples = &ac.test.as_ref().unwrap().samples;
+        assert!(samples.iter().any(|s| s.evidence.iter().any(|e| e.path == REVIEW)), "{samples:?}");
+
+        // As many files as the limit: every one is listed.
+        let limit = "\n[report]\nevidence_index_rows = 3\n";
+        let dir = project(Kind::Type2, "", limit, &[]);
+        let r = run(dir.path());
+        assert!(r.report.evidence_index.complete);
+        assert_eq!((r.report.evidence.len(), r.report.unmapped.len()), (3, 1));
+    }
+
+    #[test]
+    fn an_inclusive_providers_own_control_is_presented_as_theirs() {
+        let datadog = r#"
+[[provider]]
+id = "datadog"
+name = "Datadog, Inc."
+service_model = "saas"
+method = "inclusive"
+assertion = "Datadog, Inc.'s management assertion dated 14 July 2026"
+"#;
+        let mon = r#"
+[[control]]
+id = "MON-01"
+title = "Monitoring alerts"
+description = "Alerts on production are raised by the monitoring service."
+criteria = ["CC7.2"]
+layer = "application"
+providers = ["datadog"]
+owner = "provider"
+frequency = "continuous"
+"#;
+        let dir = project(Kind::Type1, mon, datadog, &[]);
+        let r = run(dir.path());
+        let row = r.control("MON-01");
+        assert_eq!(row.owner, Owner::Provider);
+        assert_eq!(row.subservice_of, ["Datadog, Inc."]);
+        assert_eq!(row.owner_text, "Datadog, Inc. (subservice organisation, inclusive)");
+        assert_eq!(r.control("AC-01").owner_text, "Tenant");
+        assert_eq!(r.report.assertion.inclusive.len(), 1);
+        assert_eq!(r.report.assertion.carved_out.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["aws"]);
+    }
+
+    #[test]
+    fn the_model_carries_no_auditor_wording() {
+        // The draft report is management's: auditpack writes no test result, opinion or
+        // qualification (docs/documents.md). The project's own text here has none either, so
+        // any of these words would come from the model.
+        const AUDITOR: [&str; 6] =
+            ["no exceptions noted", "exception", "operated effectively", "opinion", "qualified", "tested"];
+        for kind in [Kind::Type1, Kind::Type2] {
+            let dir = project(kind, "", "", &[]);
+            let r = run(dir.path());
+            let v = serde_json::to_value(&r.report).unwrap();
+            let mut all = Vec::new();
+            strings(&v, String::new(), &mut all);
+            assert!(all.len() > 100, "the walk reaches the model's text");
+            for (at, s) in &all {
+                let lower = s.to_lowercase();
+                for w in AUDITOR {
+                    assert!(!lower.contains(w), "{at}: {s:?} contains {w:?}");
+                }
+            }
+            // The statuses are written, and in management's words.
+            assert!(r.report.controls.iter().all(|c| !c.status.status_text.is_empty()));
+        }
+    }
+
+    #[test]
+    fn the_report_model_is_deterministic() {
+        let dir = project(Kind::Type2, "", "", &[]);
+        let a = serde_json::to_string(&run(dir.path()).report).unwrap();
+        let b = serde_json::to_string(&run(dir.path()).report).unwrap();
+        assert_eq!(a, b);
+        let v: serde_json::Value = serde_json::from_str(&a).unwrap();
+        assert_eq!(v["schema"], SCHEMA);
+        assert_eq!(v["generator"], format!("auditpack {}", env!("CARGO_PKG_VERSION")));
+        assert_eq!(v["meta"]["type"], "type2");
+        assert_eq!(v["controls"][1]["status"]["state"], "partial");
+    }
+
+    #[test]
+    fn the_evidence_csv_lists_every_file_in_path_order() {
+        let dir = project(Kind::Type2, "", "", &[]);
+        let r = run(dir.path());
+        let csv = String::from_utf8(write_evidence_csv(&r.index, Vec::new()).unwrap()).unwrap();
+        let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
+        assert_eq!(lines[0], EVIDENCE_CSV_COLUMNS.join(","));
+        assert_eq!(lines.len(), 1 + 3);
+        let sha = &r.index.file(REVIEW).unwrap().file.sha256;
+        let size = init_text(REVIEW).len();
+        assert_eq!(lines[1], format!("{REVIEW},{size},{sha},2026-06-30,2026-04-01,2026-06-30,file-name,AC-01,,tenant"));
+        assert!(lines[2].starts_with(POLICY) && lines[3].starts_with(UNMAPPED.0));
+        assert!(lines[3].ends_with(",file-name,,,tenant"), "{}", lines[3]);
+    }
+}
