@@ -153,7 +153,8 @@ fn png_info(b: &[u8]) -> Option<PngInfo> {
         let end = i.checked_add(12)?.checked_add(len)?;
         let chunk = rest.get(i + 4..end - 4)?; // type + data
         let crc = u32::from_be_bytes(rest[end - 4..end].try_into().ok()?);
-        if crc32(chunk) != crc {
+        // CRC-32 (ISO 3309): PNG's is zip's.
+        if crc32fast::hash(chunk) != crc {
             return None;
         }
         let (kind, data) = chunk.split_at(4);
@@ -191,11 +192,6 @@ fn png_info(b: &[u8]) -> Option<PngInfo> {
     None
 }
 
-/// CRC-32 (ISO 3309), as used by PNG chunks: the same as zip's.
-fn crc32(data: &[u8]) -> u32 {
-    crc32fast::hash(data)
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::render;
@@ -229,7 +225,7 @@ mod tests {
             td.extend(data);
             let mut c = (data.len() as u32).to_be_bytes().to_vec();
             c.extend(&td);
-            c.extend(crc32(&td).to_be_bytes());
+            c.extend(crc32fast::hash(&td).to_be_bytes());
             c
         };
         let mut ihdr = w.to_be_bytes().to_vec();
