@@ -125,12 +125,12 @@ fn utf16_title(s: &str) -> Vec<u8> {
 
 /// A stable document id from the input: the same document always gets the same `/ID`.
 pub(super) fn document_id(doc: &Document) -> String {
-    // The document's JSON (a stable form of every block and of the metadata; the logo is
-    // skipped there, so its bytes follow), streamed into the hash.
+    // SHA-256 of the document's JSON (a stable form of every block and of the metadata; the
+    // logo is skipped there, so its bytes follow), streamed into the hash; 16 bytes, as hex.
     let mut h = crate::output::HashingWriter::new(std::io::sink());
     let _ = serde_json::to_writer(&mut h, doc);
     let _ = std::io::Write::write_all(&mut h, doc.meta.logo.as_deref().unwrap_or_default());
-    crate::collect::hex(&h.finish().0[..16])
+    crate::text::hex(&h.finish().0[..16])
 }
 
 /// Serialises through lopdf (printpdf's `to_lopdf_document`) to fix what printpdf cannot be
