@@ -170,7 +170,7 @@ fn pipeline(c: &mut Criterion) {
         b.iter(|| auditpack::render::markdown::parse(black_box(&markdown), meta.clone(), &charts))
     });
     g.bench_function("html", |b| b.iter(|| auditpack::render::html::render(black_box(&document))));
-    // Whatever src/render/pdf.rs is at the time: the real writer or a stand-in, same API.
+    // Whatever src/render/pdf/ is at the time: the real writer or a stand-in, same API.
     g.bench_function("pdf", |b| b.iter(|| auditpack::render::pdf::render(black_box(&document)).expect("pdf")));
     g.finish();
 }

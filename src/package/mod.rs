@@ -68,7 +68,7 @@ pub fn is_precompressed(path: &str) -> bool {
 
 /// `nimbus-analytics-inc-soc2-type2-2026-06-30`: the bag's folder and the zip's stem.
 pub fn bag_name(project: &Project) -> String {
-    let org = crate::render::markdown::slug(&project.organisation.name);
+    let org = crate::text::slug(&project.organisation.name);
     format!("{org}-soc2-{}-{}", project.audit.kind, project.audit.end)
 }
 

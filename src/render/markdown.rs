@@ -228,7 +228,7 @@ impl<'c> Builder<'c> {
             TagEnd::Heading(_) => {
                 let (level, id) = self.heading.take().unwrap_or((1, None));
                 let text = std::mem::take(&mut self.inlines);
-                let wanted = id.unwrap_or_else(|| slug(&super::doc::plain_text(&text)));
+                let wanted = id.unwrap_or_else(|| crate::text::slug(&super::doc::plain_text(&text)));
                 let id = self.unique_id(wanted);
                 self.push_block(Block::Heading { level, id, text });
             }
@@ -362,20 +362,6 @@ pub fn code_block_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
         .into_offset_iter()
         .filter_map(|(ev, r)| matches!(ev, Event::Start(Tag::CodeBlock(_))).then_some(r))
         .collect()
-}
-
-/// A heading's anchor from its text: lower-case ASCII words joined by `-`.
-pub fn slug(text: &str) -> String {
-    let mut s = String::new();
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            s.push(c.to_ascii_lowercase());
-        } else if !s.ends_with('-') && !s.is_empty() {
-            s.push('-');
-        }
-    }
-    let s = s.trim_end_matches('-').to_string();
-    if s.is_empty() { "section".to_string() } else { s }
 }
 
 /// Escapes user text for inline Markdown, so it shows as written and cannot open a heading,

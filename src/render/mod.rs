@@ -213,7 +213,7 @@ impl Templates {
         tera.register_filter("code", filter(markdown::code_span));
         tera.register_filter("code_cell", filter(markdown::code_cell));
         tera.register_filter("anchor", anchor_filter);
-        tera.register_filter("id", filter(|s| format!("{{#{}}}", crate::report::anchor_slug(s))));
+        tera.register_filter("id", filter(|s| format!("{{#{}}}", crate::text::slug(s))));
         tera.register_filter("bytes", bytes_filter);
         tera.register_filter("demote", demote_filter);
         let mut sources: BTreeMap<String, String> =
@@ -366,7 +366,7 @@ fn anchor_filter(v: &tera::Value, args: &std::collections::HashMap<String, tera:
     let id = v.as_str().unwrap_or_default();
     Ok(tera::Value::String(match args.get("prefix").and_then(|p| p.as_str()) {
         Some(prefix) => crate::report::anchor(prefix, id),
-        None => crate::report::anchor_slug(id),
+        None => crate::text::slug(id),
     }))
 }
 

@@ -267,14 +267,10 @@ pub struct Totals {
     pub unmapped: usize,
 }
 
-/// An HTML/PDF anchor for an id: lower case, `.` and blanks become `-`.
+/// An HTML/PDF anchor for an id: `prefix-` and the id's [`crate::text::slug`] (`criterion`, `CC6.1`
+/// -> `criterion-cc6-1`).
 pub fn anchor(prefix: &str, id: &str) -> String {
-    format!("{prefix}-{}", anchor_slug(id))
-}
-
-/// An id as an anchor: ASCII letters and digits kept (lower case), anything else `-`.
-pub fn anchor_slug(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+    format!("{prefix}-{}", crate::text::slug(id))
 }
 
 /// Builds the report model. It is bounded by the project, not by the evidence: beyond
