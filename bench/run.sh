@@ -204,14 +204,15 @@ NPROC=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
 # The machine's busy CPU time so far, in clock ticks: user + nice + system + irq + softirq + steal
 # of the `cpu` line of /proc/stat (guest time is already inside user).
-busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+# (printf, not print: mawk prints integers above 2^31 in exponent form.)
+busy_ticks() { awk '/^cpu / {printf "%.0f\n", $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
 # CPU ticks (user + sys, its own and its waited-for children's) of the processes in ROW_PIDS:
 # a server the row's command talks to (SeaweedFS), whose CPU is the row's, not other load.
 ROW_PIDS=()
 pid_ticks() {
     local pid t=0 v
     for pid in "${ROW_PIDS[@]}"; do
-        v=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}') || v=0
+        v=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{printf "%.0f\n", $12 + $13 + $14 + $15}') || v=0
         t=$((t + ${v:-0}))
     done
     echo "$t"
@@ -333,7 +334,7 @@ bench_tree() {
     local name=$1
     prepare_tree "$name"
     local files bytes
-    read -r files bytes < <(find "$EVIDENCE" -type f -printf '%s\n' | awk '{n++; s += $1} END {print n + 0, s + 0}')
+    read -r files bytes < <(find "$EVIDENCE" -type f -printf '%s\n' | awk '{n++; s += $1} END {printf "%d %.0f\n", n, s}')
     log "tree $name: $files files, $bytes bytes"
     rm -rf "$SCRATCH" "$LOGS"
     mkdir -p "$SCRATCH" "$LOGS"
