@@ -230,13 +230,16 @@ measure() {
     : >"$out"
     for ((i = 0; i <= RUNS; i++)); do
         if [[ -n $prep ]] && ! bash -c "$prep" >>"$out" 2>&1; then
+            FAIL_WHY="its preparation failed"
             log "  $key FAILED (its preparation; see $out)"
             tail -n 5 "$out" >&2 || true
             return 1
         fi
         p0=$(pid_ticks) b0=$(busy_ticks) t0=${EPOCHREALTIME/,/.}
         if ! /usr/bin/time -f '%e %U %S %M' -o "$TIMEF" bash -c "$cmd" >>"$out" 2>&1; then
-            log "  $key FAILED (exit status; see $out)"
+            FAIL_WHY=$(grep -o 'exited with non-zero status [0-9]*\|terminated by signal [0-9]*' "$TIMEF" | head -n 1)
+            FAIL_WHY="${FAIL_WHY:-failed}$( ((i > 0)) || echo ' in the warm-up run')"
+            log "  $key FAILED ($FAIL_WHY; see $out)"
             tail -n 5 "$out" >&2 || true
             return 1
         fi
@@ -282,7 +285,7 @@ row() { # row LABEL COUNTERPART KEY PREP CMD
     local label=$1 counterpart=$2 key=$3 prep=$4 cmd=$5 t0=$SECONDS
     log "  $label"
     if measure "$key" "$prep" "$cmd"; then
-        log "    median $WALL s ($((SECONDS - t0)) s for $((RUNS + 1)) runs); others used $LOAD% of the machine"
+        log "    median $WALL s, CPU $CPU s, peak RSS $(fmt "$RSS") MB ($((SECONDS - t0)) s for $((RUNS + 1)) runs); others used $LOAD% of the machine"
         ROWS+=("$label$SEP$WALL$SEP$CPU$SEP$RSS$SEP$counterpart")
         WALL_OF[$label]=$WALL
         LOAD_OF[$label]=$LOAD
@@ -292,7 +295,7 @@ row() { # row LABEL COUNTERPART KEY PREP CMD
             log "    WARNING: other processes used $LOAD% of the machine's CPU during this row ($(fmt "$OTHERS_CPU") CPU s over its $RUNS measured runs): its times are not those of a quiet machine"
         fi
     else
-        ROWS+=("$label${SEP}failed$SEP$SEP$SEP$counterpart")
+        ROWS+=("$label${SEP}failed ($FAIL_WHY)$SEP$SEP$SEP$counterpart")
     fi
 }
 
@@ -408,10 +411,14 @@ bench_tree() {
         HAVE_SNAPSHOT=1
         row "$SNAP1" "" ap_snapshot "$(aside snaps)" \
             "$ap snapshot $p --store $s/snaps -q"
-        ADDED_OF[$SNAP1]=$(du_bytes "$SCRATCH/snaps")
         rm -rf "$SCRATCH/old"
-        growth_row "$SNAP2" "" ap_snapshot2 "$SCRATCH/snaps" \
-            "$ap snapshot $p --store $s/snaps -q"
+        if [[ ${WALL_OF[$SNAP1]:-} ]]; then
+            ADDED_OF[$SNAP1]=$(du_bytes "$SCRATCH/snaps")
+            growth_row "$SNAP2" "" ap_snapshot2 "$SCRATCH/snaps" \
+                "$ap snapshot $p --store $s/snaps -q"
+        else
+            na_row "$SNAP2" "the first snapshot failed"
+        fi
         [[ -z ${ADDED_OF[$SNAP2]:-} ]] ||
             SNAPSHOT_GROWTH[$name]=$(awk -v a="${ADDED_OF[$SNAP2]}" -v e="$bytes" \
                 'BEGIN {printf "%d bytes (%.4f%% of the evidence)", a, 100 * a / e}')
