@@ -40,6 +40,8 @@ pub mod render;
 pub mod report;
 pub mod scan;
 pub mod snapshot;
+#[cfg(test)]
+mod testing;
 pub mod text;
 
 pub use error::Error;

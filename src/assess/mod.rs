@@ -11,6 +11,7 @@ pub mod risk;
 pub mod subservice;
 
 use crate::collect::dates::Effective;
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::index::EvidenceIndex;
 use crate::model::{AuditType, Frequency};
@@ -168,7 +169,7 @@ pub fn assess(
 
         if state == EvidenceState::Missing {
             diags.push(
-                Diagnostic::warning("missing-evidence", format!("control `{}` has no evidence", c.id))
+                Diagnostic::warning(Code::MissingEvidence, format!("control `{}` has no evidence", c.id))
                     .at(c.location.clone())
                     .hint(if c.frequency == Frequency::PerEvent {
                         "add evidence of each event in the period; if there was none, record a no-occurrence statement (docs/assessment.md)"
@@ -179,7 +180,7 @@ pub fn assess(
         } else if stale && state != EvidenceState::NoOccurrence {
             diags.push(
                 Diagnostic::warning(
-                    "stale-evidence",
+                    Code::StaleEvidence,
                     format!(
                         "the latest evidence of {} control `{}` is from {}, more than {} days before {}",
                         c.frequency,
@@ -198,7 +199,7 @@ pub fn assess(
         if !files.is_empty() && !missing.is_empty() && state != EvidenceState::NoOccurrence {
             diags.push(
                 Diagnostic::warning(
-                    "missing-occurrence",
+                    Code::MissingOccurrence,
                     format!(
                         "control `{}` ({}) has no evidence for {} of {} occurrences in the period: {}",
                         c.id,
@@ -236,7 +237,7 @@ pub fn assess(
     for id in &uncovered_criteria {
         let title = crate::model::criterion(id).map(|c| c.title.clone()).unwrap_or_default();
         diags.push(
-            Diagnostic::warning("uncovered-criterion", format!("{id} ({title}) is in scope but no control addresses it"))
+            Diagnostic::warning(Code::UncoveredCriterion, format!("{id} ({title}) is in scope but no control addresses it"))
                 .at(audit.categories_at.clone())
                 .hint(format!(
                     "map a control to {id} (`criteria` in {}), or, if it does not apply to the system, declare it in auditpack.toml: [[not_relevant]] criterion = \"{id}\" reason = \"...\"",
@@ -249,7 +250,7 @@ pub fn assess(
         && let Some(n) = project.narratives.iter().find(|n| n.name == "changes")
     {
         diags.push(
-            Diagnostic::note("changes-not-used", "a Type 1 description is as of a date: changes.md is not used")
+            Diagnostic::note(Code::ChangesNotUsed, "a Type 1 description is as of a date: changes.md is not used")
                 .at_file(n.file.clone())
                 .hint("DC 200 item 9 (significant changes during the period) applies to Type 2 only; remove the file or keep it for a Type 2 report"),
         );
@@ -266,7 +267,7 @@ pub fn assess(
 
 /// The note on a file whose effective date comes from its modification time.
 pub fn inferred_date(path: &str) -> Diagnostic {
-    Diagnostic::note("inferred-date", "the effective date comes from the file's modification time")
+    Diagnostic::note(Code::InferredDate, "the effective date comes from the file's modification time")
         .at_file(path)
         .hint("put a date in the file name (2026-03-31, 2026-Q1, 2026-03) or give a sidecar `effective`")
 }
@@ -297,7 +298,7 @@ fn no_occurrence_statement(
         if n.start > audit.start || n.end < audit.end {
             diags.push(
                 Diagnostic::warning(
-                    "no-occurrence-period",
+                    Code::NoOccurrencePeriod,
                     format!(
                         "the no-occurrence statement for control `{}` covers {} to {}, not the whole period {} to {}",
                         c.id, n.start, n.end, audit.start, audit.end
@@ -311,7 +312,7 @@ fn no_occurrence_statement(
         if in_period > 0 {
             diags.push(
                 Diagnostic::warning(
-                    "no-occurrence-contradicted",
+                    Code::NoOccurrenceContradicted,
                     format!(
                         "control `{}` has a no-occurrence statement and {in_period} evidence file{} dated in the period",
                         c.id,
@@ -527,27 +528,8 @@ frequency = "per-event"
     /// 2026-01-01..2026-06-30 (Type 2), with [`CONTROLS`] and `more_controls`, [`EVIDENCE`] and
     /// `extra` files, and `toml_extra` appended to auditpack.toml.
     fn project(kind: Kind, more_controls: &str, toml_extra: &str, extra: &[(&str, String)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        let base = crate::cli::init::FILES.iter().chain(EVIDENCE).map(|(n, t)| (*n, t.to_string()));
-        for (name, text) in base.chain(extra.iter().cloned()) {
-            let text = match name {
-                "auditpack.toml" if kind == Kind::Type2 => {
-                    let t = text.replacen("type = \"type1\"", "type = \"type2\"", 1).replacen(
-                        "as_of = 2026-06-30",
-                        "period_start = 2026-01-01\nperiod_end = 2026-06-30",
-                        1,
-                    );
-                    format!("{t}{toml_extra}")
-                }
-                "auditpack.toml" => format!("{text}{toml_extra}"),
-                "controls.toml" => format!("{CONTROLS}{more_controls}"),
-                _ => text,
-            };
-            let p = dir.path().join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        dir
+        let files = EVIDENCE.iter().map(|(n, t)| (*n, t.to_string())).chain(extra.iter().cloned());
+        crate::testing::project(kind == Kind::Type2, &format!("{CONTROLS}{more_controls}"), toml_extra, files)
     }
 
     struct Run {
@@ -558,12 +540,7 @@ frequency = "per-event"
 
     /// load -> collect -> index -> assess, with `past` evidence; the project must load cleanly.
     fn run(dir: &std::path::Path, past: &[PastEvidence]) -> Run {
-        let loaded = crate::project::load(dir);
-        let mut diags = loaded.diags;
-        assert!(!diags.has_errors(), "{:?}", diags.iter().map(|d| (d.code, &d.message)).collect::<Vec<_>>());
-        let project = loaded.project.expect("loaded");
-        let inventory = crate::collect::collect(&project, &Default::default(), &mut diags);
-        let index = crate::index::build(&project, inventory, &mut diags);
+        let (project, index, mut diags) = crate::testing::index(dir);
         let assessment = assess(&project, &index, past, &Default::default(), &mut diags);
         Run { index, assessment, diags }
     }

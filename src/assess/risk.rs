@@ -6,6 +6,7 @@
 //! from the audit (the end of the period), never from the clock.
 
 use super::{ControlStatus, EvidenceState};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::model::{AssetCategory, AuditType, Criticality};
 use crate::project::risks::Seg;
@@ -168,7 +169,7 @@ pub fn assess(
             if !agrees {
                 diags.push(
                     Diagnostic::error(
-                        "score-mismatch",
+                        Code::ScoreMismatch,
                         format!(
                             "risk `{}`: {key} declares score `{declared}` but {} x {} = {} is {} on the {} matrix",
                             r.risk_id, rating.likelihood, rating.impact, scored.score, scored.level_name, s.matrix
@@ -186,7 +187,7 @@ pub fn assess(
         if top_level.is_some_and(|l| s.needs_control(l)) && r.controls.is_empty() {
             let level = &s.levels[top_level.unwrap_or(0)].name;
             diags.push(
-                Diagnostic::error("risk-without-control", format!("risk `{}` is rated {level} but maps to no control", r.risk_id))
+                Diagnostic::error(Code::RiskWithoutControl, format!("risk `{}` is rated {level} but maps to no control", r.risk_id))
                     .at(at(r, &[Seg::Key("risk_id")]))
                     .hint("list the controls that mitigate it under `controls` (every Medium or High risk needs at least one)"),
             );
@@ -211,7 +212,7 @@ pub fn assess(
                 }
                 diags.push(
                     Diagnostic::warning(
-                        "unknown-risk-control",
+                        Code::UnknownRiskControl,
                         format!(
                             "risk `{}` relies on control `{}`, which is not in the catalogue",
                             r.risk_id, c.control_id
@@ -240,7 +241,7 @@ pub fn assess(
                 deficient = true;
                 diags.push(
                     Diagnostic::warning(
-                        "potential-significant-deficiency",
+                        Code::PotentialSignificantDeficiency,
                         format!(
                             "risk `{}` is rated {} and relies on control `{}`, which {problem}: a potential significant deficiency",
                             r.risk_id, s.levels[level].name, c.control_id
@@ -259,14 +260,14 @@ pub fn assess(
                 if r.treatment.is_some() { at(r, &[Seg::Key("treatment")]) } else { at(r, &[Seg::Key("status")]) };
             if !justified {
                 diags.push(
-                    Diagnostic::error("accepted-without-justification", format!("risk `{}` is accepted without a justification", r.risk_id))
+                    Diagnostic::error(Code::AcceptedWithoutJustification, format!("risk `{}` is accepted without a justification", r.risk_id))
                         .at(place.clone())
                         .hint("give the business justification and the approver: \"treatment\": {\"strategy\": \"accept\", \"justification\": \"...\", \"approver\": \"...\"}"),
                 );
             }
             if let Some(c) = current.as_ref().filter(|c| s.is_high(c.level)) {
                 diags.push(
-                    Diagnostic::warning("accepted-high-risk", format!("risk `{}` is accepted at {}", r.risk_id, c.level_name))
+                    Diagnostic::warning(Code::AcceptedHighRisk, format!("risk `{}` is accepted at {}", r.risk_id, c.level_name))
                         .at(place)
                         .hint("a High risk is rarely acceptable: mitigate, transfer or avoid it, or have management approve the acceptance explicitly"),
                 );
@@ -276,7 +277,7 @@ pub fn assess(
             if res.score > i.score {
                 diags.push(
                     Diagnostic::warning(
-                        "residual-above-inherent",
+                        Code::ResidualAboveInherent,
                         format!(
                             "risk `{}`: residual score {} ({}) is above the inherent score {} ({})",
                             r.risk_id, res.score, res.level_name, i.score, i.level_name
@@ -288,7 +289,7 @@ pub fn assess(
             } else if res.score == i.score && strategy.as_deref() == Some("mitigate") {
                 diags.push(
                     Diagnostic::warning(
-                        "mitigate-without-reduction",
+                        Code::MitigateWithoutReduction,
                         format!(
                             "risk `{}` is mitigated but its residual rating equals the inherent one ({})",
                             r.risk_id, i.level_name
@@ -318,7 +319,7 @@ pub fn assess(
                 None => format!("risk `{}` has no review date", r.risk_id),
             };
             diags.push(
-                Diagnostic::warning("stale-risk-review", msg)
+                Diagnostic::warning(Code::StaleRiskReview, msg)
                     .at(place)
                     .hint("review the risk (at least annually and after significant changes) and record `last_review` or a `review_history` entry"),
             );
@@ -326,7 +327,7 @@ pub fn assess(
 
         if is_generic(&r.description) {
             diags.push(
-                Diagnostic::warning("generic-risk", format!("risk `{}` is described too generically: \"{}\"", r.risk_id, r.description.trim()))
+                Diagnostic::warning(Code::GenericRisk, format!("risk `{}` is described too generically: \"{}\"", r.risk_id, r.description.trim()))
                     .at(at(r, &[Seg::Key("description")]))
                     .hint(format!(
                         "name the asset, the threat and the weakness (e.g. \"Public exposure of S3 buckets containing customer backups\"), in at least {MIN_DESCRIPTION_WORDS} words"
@@ -342,7 +343,7 @@ pub fn assess(
                 let key = if inherent.is_some() { "inherent_risk" } else { "residual_risk" };
                 diags.push(
                     Diagnostic::warning(
-                        "impact-below-criticality",
+                        Code::ImpactBelowCriticality,
                         format!(
                             "risk `{}` rates impact {} but concerns {} asset `{}`, which needs at least {}",
                             r.risk_id,
@@ -377,7 +378,7 @@ pub fn assess(
             let key = if residual.is_some() { "residual_risk" } else { "inherent_risk" };
             diags.push(
                 Diagnostic::warning(
-                    "scanner-raises-likelihood",
+                    Code::ScannerRaisesLikelihood,
                     format!(
                         "risk `{}`: {n} {} scanner finding(s) on its assets raise its likelihood from {} to {} ({} -> {})",
                         r.risk_id,
@@ -423,7 +424,7 @@ pub fn assess(
         }
         if a.category == AssetCategory::Vendor {
             diags.push(
-                Diagnostic::warning("vendor-asset-without-risk", format!("vendor `{}` ({}) is in no risk", a.id, a.name))
+                Diagnostic::warning(Code::VendorAssetWithoutRisk, format!("vendor `{}` ({}) is in no risk", a.id, a.name))
                     .at(a.location.clone())
                     .hint("assess the supply-chain risk of the vendor: add a risk naming it in `assets` or `threat_source.vendor`"),
             );
@@ -431,7 +432,7 @@ pub fn assess(
         if a.criticality == Criticality::Critical {
             diags.push(
                 Diagnostic::warning(
-                    "critical-asset-without-risk",
+                    Code::CriticalAssetWithoutRisk,
                     format!("critical asset `{}` ({}) is in no risk", a.id, a.name),
                 )
                 .at(a.location.clone())
@@ -448,7 +449,7 @@ pub fn assess(
             out.unaddressed_objectives.push(o.id.clone());
             diags.push(
                 Diagnostic::warning(
-                    "objective-unaddressed",
+                    Code::ObjectiveUnaddressed,
                     format!("objective `{}` ({}) is threatened by no risk", o.id, o.title),
                 )
                 .at(o.location.clone())
@@ -458,8 +459,8 @@ pub fn assess(
     }
     if project.objectives.is_empty() && !project.risks.is_empty() {
         diags.push(
-            Diagnostic::note("no-objectives", "the project declares no objectives (CC3.1)")
-                .at(Location { file: crate::project::CONFIG_FILE.into(), line: Some(1), col: Some(1) })
+            Diagnostic::note(Code::NoObjectives, "the project declares no objectives (CC3.1)")
+                .at(Location { file: crate::project::CONFIG_FILE.into(), line: Some(1), col: Some(1), end_col: None })
                 .hint("declare the objectives risks are assessed against as [[objective]] tables in auditpack.toml"),
         );
     }
@@ -492,10 +493,10 @@ pub fn assess(
         if out.minutes.is_empty() {
             diags.push(
                 Diagnostic::warning(
-                    "no-risk-review-minutes",
+                    Code::NoRiskReviewMinutes,
                     format!("no minutes of a risk-review meeting dated between {from} and {to} are among the evidence"),
                 )
-                .at(Location { file: project.paths.risks.clone(), line: Some(1), col: Some(1) })
+                .at(Location { file: project.paths.risks.clone(), line: Some(1), col: Some(1), end_col: None })
                 .hint("add the minutes of the risk reviews held in the period (e.g. evidence/RISK-REVIEW/risk-review-minutes-2026-03-15.pdf); see docs/risk.md for how minutes are recognised"),
             );
         }

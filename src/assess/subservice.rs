@@ -4,6 +4,7 @@
 //! closing the gap after a report's period -> [`Assurance`] per provider and findings.
 
 use crate::collect::dates::DateSource;
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::index::EvidenceIndex;
 use crate::model::{AuditType, Method};
@@ -93,7 +94,7 @@ pub fn check(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics) 
             if !side.meta.provider_given {
                 diags.push(
                     Diagnostic::warning(
-                        "assurance-without-provider",
+                        Code::AssuranceWithoutProvider,
                         format!("the sidecar marks the file as a {} but names no provider", kind.title()),
                     )
                     .at(at)
@@ -111,7 +112,7 @@ pub fn check(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics) 
             };
             diags.push(
                 Diagnostic::warning(
-                    "assurance-without-period",
+                    Code::AssuranceWithoutPeriod,
                     format!("the {} of provider `{provider}` has {what}", kind.title()),
                 )
                 .at(at)
@@ -132,7 +133,7 @@ pub fn check(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics) 
         if report_missing {
             diags.push(
                 Diagnostic::warning(
-                    "subservice-report-missing",
+                    Code::SubserviceReportMissing,
                     format!("no SOC report of carve-out subservice organisation `{}` ({}) is among the evidence", p.id, p.name),
                 )
                 .at(p.location.clone())
@@ -158,7 +159,7 @@ pub fn check(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics) 
                 let (from, to) = (gaps[0].0, gaps[gaps.len() - 1].1);
                 diags.push(
                     Diagnostic::warning(
-                        "subservice-report-gap",
+                        Code::SubserviceReportGap,
                         format!(
                             "the SOC reports and bridge letters of `{}` ({}) do not cover {what}; its latest report covers {} to {}",
                             p.id, p.name, latest.start, latest.end

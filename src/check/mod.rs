@@ -6,8 +6,6 @@
 //! error. Without a level, a code keeps its severity: errors are `deny`, warnings and notes
 //! `warn`. The check fails (exit 1) when any finding is at error level after this.
 
-/// The registry of codes lives with the diagnostics (every stage's findings use it).
-pub use crate::diag::codes;
 pub mod sarif;
 
 use crate::diag::{Diagnostic, Diagnostics, Severity};
@@ -17,18 +15,17 @@ use serde::Serialize;
 /// Whether [`apply_levels`] would leave an error, without building its result.
 pub fn fails(diags: &Diagnostics, settings: &CheckSettings) -> bool {
     let level = |d: &Diagnostic| settings.levels.iter().rev().find(|l| l.code == d.code).map(|l| l.level);
-    settings.levels.iter().any(|l| codes::find(&l.code).is_none())
-        || diags.iter().any(|d| match level(d) {
-            Some(CheckLevel::Deny) => true,
-            Some(CheckLevel::Allow | CheckLevel::Warn) => false,
-            None => d.severity == Severity::Error,
-        })
+    diags.iter().any(|d| match level(d) {
+        Some(CheckLevel::Deny) => true,
+        Some(CheckLevel::Allow | CheckLevel::Warn) => false,
+        None => d.severity == Severity::Error,
+    })
 }
 
-/// Applies `[check] levels` and reports codes in it that auditpack does not emit.
+/// Applies `[check] levels` (a name there that is no code was reported when the project loaded).
 pub fn apply_levels(diags: Diagnostics, settings: Option<&CheckSettings>) -> Diagnostics {
     let levels = settings.map(|s| s.levels.as_slice()).unwrap_or(&[]);
-    let mut out = diags.map(|mut d| {
+    diags.map(|mut d| {
         match levels.iter().rev().find(|l| l.code == d.code).map(|l| l.level) {
             Some(CheckLevel::Allow) => return None,
             Some(CheckLevel::Warn) => d.severity = Severity::Warning,
@@ -36,25 +33,7 @@ pub fn apply_levels(diags: Diagnostics, settings: Option<&CheckSettings>) -> Dia
             None => {}
         }
         Some(d)
-    });
-    for l in levels {
-        if codes::find(&l.code).is_none() {
-            let near =
-                crate::project::toml_de::closest(&l.code, &codes::CODES.iter().map(|c| c.code).collect::<Vec<_>>());
-            out.push(
-                Diagnostic::error(
-                    "unknown-check-code",
-                    format!("[check] levels names `{}`, which is not a diagnostic code", l.code),
-                )
-                .at(l.location.clone())
-                .hint(match near {
-                    Some(n) => format!("did you mean `{n}`? The codes are listed in docs/diagnostics.md"),
-                    None => "the codes are listed in docs/diagnostics.md".to_string(),
-                }),
-            );
-        }
-    }
-    out
+    })
 }
 
 /// The JSON output: the diagnostics in stable order and a summary.

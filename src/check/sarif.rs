@@ -1,8 +1,7 @@
 //! SARIF 2.1.0 for GitHub code scanning: one run, the rules from the code registry (with help
 //! and `security-severity`), one result per finding located in the repository.
 
-use super::codes::{CODES, Code};
-use crate::diag::{Diagnostic, Diagnostics, Severity};
+use crate::diag::{Code, Diagnostic, Diagnostics, Severity};
 use serde_json::{Value, json};
 use std::path::{Component, Path, PathBuf};
 
@@ -10,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 /// the current folder (the repository root in CI), e.g. `evidence-samples/risks.json`.
 pub fn sarif(diags: &Diagnostics, base: &Path) -> Value {
     let cwd = std::env::current_dir().ok();
-    let rules: Vec<Value> = CODES.iter().map(rule).collect();
+    let rules: Vec<Value> = Code::ALL.iter().map(|&c| rule(c)).collect();
     let results: Vec<Value> = diags.sorted().into_iter().map(|d| result(d, base, cwd.as_deref())).collect();
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -46,41 +45,45 @@ fn security_severity(s: Severity) -> &'static str {
     }
 }
 
-fn rule(c: &Code) -> Value {
+fn rule(c: Code) -> Value {
     let name: String = c
-        .code
+        .as_str()
         .split('-')
         .map(|w| {
             let mut ch = w.chars();
             ch.next().map(|f| f.to_ascii_uppercase().to_string() + ch.as_str()).unwrap_or_default()
         })
         .collect();
-    let help = format!("{}. See docs/diagnostics.md, section `{}`, for an example and the fix.", c.summary, c.code);
+    let help = format!("{}. See docs/diagnostics.md, section `{c}`, for an example and the fix.", c.summary());
     json!({
-        "id": c.code,
+        "id": c.as_str(),
         "name": name,
-        "shortDescription": { "text": c.summary },
-        "fullDescription": { "text": c.summary },
+        "shortDescription": { "text": c.summary() },
+        "fullDescription": { "text": c.summary() },
         "help": { "text": help, "markdown": help },
-        "defaultConfiguration": { "level": level(c.severity) },
+        "defaultConfiguration": { "level": level(c.severity()) },
         "properties": {
             "tags": ["compliance", "soc2"],
-            "security-severity": security_severity(c.severity),
+            "security-severity": security_severity(c.severity()),
         }
     })
 }
 
 fn result(d: &Diagnostic, base: &Path, cwd: Option<&Path>) -> Value {
-    let index = CODES.iter().position(|c| c.code == d.code);
+    let index = Code::ALL.iter().position(|&c| c == d.code);
     let mut message = d.message.clone();
     if let Some(h) = &d.hint {
         message.push_str(&format!(" (hint: {h})"));
     }
     // Code scanning needs a location on every result: the project file when the finding has none.
-    let (file, line, col) = match &d.location {
-        Some(l) => (l.file.clone(), l.line.unwrap_or(1), l.col.unwrap_or(1)),
-        None => (PathBuf::from(crate::project::CONFIG_FILE), 1, 1),
+    let (file, line, col, end_col) = match &d.location {
+        Some(l) => (l.file.clone(), l.line.unwrap_or(1), l.col.unwrap_or(1), l.end_col),
+        None => (PathBuf::from(crate::project::CONFIG_FILE), 1, 1, None),
     };
+    let mut region = json!({ "startLine": line.max(1), "startColumn": col.max(1) });
+    if let Some(end) = end_col.filter(|&e| e > col) {
+        region["endColumn"] = json!(end);
+    }
     let mut r = json!({
         "ruleId": d.code,
         "level": level(d.severity),
@@ -88,7 +91,7 @@ fn result(d: &Diagnostic, base: &Path, cwd: Option<&Path>) -> Value {
         "locations": [{
             "physicalLocation": {
                 "artifactLocation": { "uri": uri(&file, base, cwd) },
-                "region": { "startLine": line.max(1), "startColumn": col.max(1) }
+                "region": region
             }
         }]
     });

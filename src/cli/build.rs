@@ -57,7 +57,7 @@ pub(super) fn run(args: &super::CommonArgs, mode: Mode, full: Option<&BuildArgs>
     if !args.quiet {
         built.notes.iter().for_each(|n| eprintln!("{n}"));
     }
-    print_diagnostics(&built.diags, args.verbose, args.quiet);
+    print_diagnostics(&built.diags, &args.project, args.verbose, args.quiet);
     match built.ended {
         Ended::Stopped { by_strict } => {
             if by_strict && !args.quiet {

@@ -11,7 +11,7 @@ pub(super) fn run(args: &CheckArgs) -> Result<Outcome, Error> {
     let mut out = stdout.lock();
     let write_err = |e: std::io::Error| Error::io("write", "standard output", e);
     match args.format {
-        CheckFormat::Text => print_diagnostics(&diags, args.verbose, args.quiet),
+        CheckFormat::Text => print_diagnostics(&diags, &args.project, args.verbose, args.quiet),
         CheckFormat::Json => {
             let text = serde_json::to_string_pretty(&crate::check::json(&diags))
                 .map_err(|e| Error::Usage(format!("cannot serialise JSON: {e}")))?;
@@ -34,7 +34,7 @@ pub(super) fn register(args: &super::RegisterArgs, v: super::Verbosity) -> Resul
             && d.location.as_ref().is_some_and(|l| loaded.project.as_ref().is_some_and(|p| l.file == p.paths.risks))
     });
     // The register's own problems matter here; the rest of the project only with --verbose.
-    print_diagnostics(&loaded.diags, v.verbose, !v.verbose);
+    print_diagnostics(&loaded.diags, &args.project, v.verbose, !v.verbose);
     let Some(project) = loaded.project else { return Ok(Outcome::ProjectErrors) };
     let text = match args.to {
         super::RegisterFormat::Csv => crate::project::risks_csv::export(&project.risks),

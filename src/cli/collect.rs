@@ -12,7 +12,7 @@ pub(super) fn run(args: &super::CommonArgs) -> Result<Outcome, Error> {
         timings.print();
     }
     let collected = collected?;
-    print_diagnostics(&collected.diags, args.verbose, args.quiet);
+    print_diagnostics(&collected.diags, &args.project, args.verbose, args.quiet);
     let (totals, written) = match collected.ended {
         Ended::Stopped => return Ok(Outcome::ProjectErrors),
         Ended::Written { paths, totals } => (totals, Ok(paths)),

@@ -19,12 +19,12 @@ pub fn run(args: &FetchArgs, v: Verbosity) -> Result<Outcome, crate::Error> {
     let mut diags = crate::diag::Diagnostics::default();
     let fetched = match crate::pipeline::fetch::run(&args.project, &args.only, &mut diags) {
         Fetched::ProjectErrors => {
-            print_diagnostics(&diags, v.verbose, v.quiet);
+            print_diagnostics(&diags, &args.project, v.verbose, v.quiet);
             eprintln!("the project has errors: no collector was run");
             return Ok(Outcome::ProjectErrors);
         }
         Fetched::NoCollectors => {
-            print_diagnostics(&diags, v.verbose, v.quiet);
+            print_diagnostics(&diags, &args.project, v.verbose, v.quiet);
             eprintln!("the project has no [[collector]]; see docs/populations.md");
             return Ok(Outcome::Ok);
         }
@@ -45,6 +45,6 @@ pub fn run(args: &FetchArgs, v: Verbosity) -> Result<Outcome, crate::Error> {
             );
         }
     }
-    print_diagnostics(&diags, v.verbose, v.quiet);
+    print_diagnostics(&diags, &args.project, v.verbose, v.quiet);
     Ok(if diags.has_errors() { Outcome::ProjectErrors } else { Outcome::Ok })
 }

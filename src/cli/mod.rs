@@ -266,7 +266,9 @@ pub(crate) enum Outcome {
 }
 
 /// Prints diagnostics to stderr, errors and warnings always, notes with `--verbose`.
-fn print_diagnostics(diags: &Diagnostics, verbose: bool, quiet: bool) {
+/// Each diagnostic in its one-line form, then, where it points into a project file under `root`,
+/// that line with a caret (see [`crate::diag::render`]), then the totals.
+fn print_diagnostics(diags: &Diagnostics, root: &std::path::Path, verbose: bool, quiet: bool) {
     let mut hidden = diags.counted_notes();
     for d in diags.sorted() {
         let show = match d.severity {
@@ -275,7 +277,8 @@ fn print_diagnostics(diags: &Diagnostics, verbose: bool, quiet: bool) {
             Severity::Note => verbose,
         };
         if show {
-            eprintln!("{d}");
+            let line = crate::diag::render::source_line(root, d);
+            eprintln!("{}", crate::diag::render::render(d, line.as_deref()));
         } else if d.severity == Severity::Note {
             hidden += 1;
         }

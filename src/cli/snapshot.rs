@@ -203,10 +203,10 @@ fn take(args: &SnapshotArgs) -> Result<Outcome, Error> {
         progress: progress_bar(args.quiet),
     };
     let Some((taken, store)) = crate::pipeline::snapshot::take(req, &mut diags)? else {
-        print_diagnostics(&diags, args.verbose, args.quiet);
+        print_diagnostics(&diags, &args.project, args.verbose, args.quiet);
         return Ok(Outcome::ProjectErrors);
     };
-    print_diagnostics(&diags, args.verbose, args.quiet);
+    print_diagnostics(&diags, &args.project, args.verbose, args.quiet);
     if !args.quiet {
         eprintln!(
             "snapshot {} ({}) in {}: {} files, {} bytes, {} bytes new",

@@ -165,7 +165,7 @@ impl Cache {
     /// The cached hash of record `i` if `stamp` is the one recorded and not racily recent.
     pub fn get(&self, i: u32, stamp: &Stamp) -> Option<String> {
         let r = self.record(i as usize);
-        (r.stamp == *stamp && stamp.mtime_ns < self.written_ns - RACY_NS).then(|| crate::collect::hex(r.sha256))
+        (r.stamp == *stamp && stamp.mtime_ns < self.written_ns - RACY_NS).then(|| crate::text::hex(r.sha256))
     }
 
     /// Writes a new cache of `files` (sorted by path) into `dir`, atomically.

@@ -60,7 +60,7 @@ pub fn key(project: &Project, inventory: &Inventory) -> Option<String> {
         }
         h.update(b"\n");
     }
-    Some(super::hex(&h.finalize()))
+    Some(crate::text::hex(&h.finalize()))
 }
 
 struct HashWriter<'a>(&'a mut Sha256);
@@ -174,12 +174,13 @@ struct LocationJson {
     file: std::path::PathBuf,
     line: Option<usize>,
     col: Option<usize>,
+    end_col: Option<usize>,
 }
 
 impl DiagnosticJson {
     /// `None` for a code or severity this build does not know (the memo is then not used).
     fn into_diagnostic(self) -> Option<Diagnostic> {
-        let code = crate::diag::codes::find(&self.code)?.code;
+        let code = crate::diag::Code::from_name(&self.code)?;
         let severity = match self.severity.as_str() {
             "error" => Severity::Error,
             "warning" => Severity::Warning,
@@ -188,7 +189,7 @@ impl DiagnosticJson {
         };
         let mut d = Diagnostic::new(code, severity, self.message);
         if let Some(l) = self.location {
-            d = d.at(Location { file: l.file, line: l.line, col: l.col });
+            d = d.at(Location { file: l.file, line: l.line, col: l.col, end_col: l.end_col });
         }
         if let Some(h) = self.hint {
             d = d.hint(h);

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod dates;
 pub mod memo;
 
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::project::{Project, Sidecar};
 use dates::{DateSource, Effective};
@@ -17,7 +18,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// Shared with every stage; kept here under their old paths.
-pub use crate::text::{hex, slash};
+use crate::text::{hex, slash};
 
 /// The evidence's file count and size, and how many files map to a control.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -120,7 +121,7 @@ pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics
         if let Err(e) = cache::Cache::save(dir, entries) {
             diags.push(
                 Diagnostic::warning(
-                    "cache-not-written",
+                    Code::CacheNotWritten,
                     format!("cannot write the hash cache in {}: {e}", dir.display()),
                 )
                 .hint("the next collect hashes every file again; check that the folder is writable or give --cache"),
@@ -140,7 +141,7 @@ pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics
                 files.push(EvidenceFile { path, rel: f.rel, size: stamp.size, sha256, effective, sidecar: None });
             }
             Err(e) => diags.push(
-                Diagnostic::error("unreadable-file", format!("cannot read the evidence file: {e}"))
+                Diagnostic::error(Code::UnreadableFile, format!("cannot read the evidence file: {e}"))
                     .at_file(&path)
                     .hint(format!("{}; it is left out of the index and the package", crate::project::io_hint(&e))),
             ),
@@ -332,7 +333,7 @@ impl Walk<'_> {
         });
         if let Err(e) = read {
             out.diags.push(
-                Diagnostic::error("unreadable-file", format!("cannot read: {e}"))
+                Diagnostic::error(Code::UnreadableFile, format!("cannot read: {e}"))
                     .at_file(self.shown(&dir_rel))
                     .hint(crate::project::io_hint(&e)),
             );
@@ -346,7 +347,7 @@ impl Walk<'_> {
                 if name.to_str().is_some_and(|n| n.ends_with(SIDECAR_SUFFIX)) {
                     out.diags.push(
                         Diagnostic::warning(
-                            "ignored-entry",
+                            Code::IgnoredEntry,
                             format!("`{}` is a folder, so it is not read as a sidecar", name.to_string_lossy()),
                         )
                         .at_file(self.shown(&rel_path))
@@ -363,7 +364,7 @@ impl Walk<'_> {
                     Ok(target) if !target.starts_with(canonical_root) => {
                         out.diags.push(
                             Diagnostic::error(
-                                "symlink-outside",
+                                Code::SymlinkOutside,
                                 "a symbolic link points outside the evidence folder; it was not followed",
                             )
                             .at_file(self.shown(&rel_path))
@@ -375,7 +376,7 @@ impl Walk<'_> {
                         if dir_real.starts_with(&target) {
                             out.diags.push(
                                 Diagnostic::error(
-                                    "symlink-loop",
+                                    Code::SymlinkLoop,
                                     "a symbolic link points back to a folder that contains it",
                                 )
                                 .at_file(self.shown(&rel_path))
@@ -395,7 +396,7 @@ impl Walk<'_> {
                     Err(e) if crate::project::is_link_loop(&e) => {
                         out.diags.push(
                             Diagnostic::error(
-                                "symlink-loop",
+                                Code::SymlinkLoop,
                                 "a symbolic link loop: the link leads back to itself through other links",
                             )
                             .at_file(self.shown(&rel_path))
@@ -411,8 +412,9 @@ impl Walk<'_> {
                             ),
                             _ => (format!("a symbolic link cannot be followed: {e}"), crate::project::io_hint(&e)),
                         };
-                        out.diags
-                            .push(Diagnostic::error("broken-symlink", what).at_file(self.shown(&rel_path)).hint(hint));
+                        out.diags.push(
+                            Diagnostic::error(Code::BrokenSymlink, what).at_file(self.shown(&rel_path)).hint(hint),
+                        );
                         continue;
                     }
                 }
@@ -422,7 +424,7 @@ impl Walk<'_> {
                 // end), but it is not passed over in silence either.
                 if let Some(kind) = special {
                     out.diags.push(
-                        Diagnostic::note("special-file", format!("{kind} in the evidence folder is not collected"))
+                        Diagnostic::note(Code::SpecialFile, format!("{kind} in the evidence folder is not collected"))
                             .at_file(self.shown(&rel_path))
                             .hint("evidence is regular files; remove it or replace it with the file it stands for"),
                     );
@@ -431,7 +433,7 @@ impl Walk<'_> {
             }
             let Some(rel) = rel_path.to_str().map(|_| slash(&rel_path)) else {
                 out.diags.push(
-                    Diagnostic::error("unpackageable-name", "the file name is not valid UTF-8")
+                    Diagnostic::error(Code::UnpackageableName, "the file name is not valid UTF-8")
                         .at_file(self.shown(&rel_path))
                         .hint("rename the file using UTF-8 characters; BagIt manifests are UTF-8"),
                 );
@@ -440,7 +442,7 @@ impl Walk<'_> {
             if rel.contains(['\n', '\r', '%']) {
                 out.diags.push(
                     Diagnostic::error(
-                        "unpackageable-name",
+                        Code::UnpackageableName,
                         format!("the file name `{}` contains a line break or `%`", rel.escape_debug()),
                     )
                     .at_file(format!("{}/{}", slash(self.display_root), rel.escape_debug()))
@@ -453,7 +455,7 @@ impl Walk<'_> {
             if rel.contains('\\') {
                 out.diags.push(
                     Diagnostic::error(
-                        "unpackageable-name",
+                        Code::UnpackageableName,
                         format!("the file name `{}` contains a backslash", rel.escape_debug()),
                     )
                     .at_file(format!("{}/{}", slash(self.display_root), rel.escape_debug()))
@@ -492,7 +494,7 @@ fn attach_sidecars(
         let Ok(i) = files.binary_search_by(|f| f.rel.as_str().cmp(target)) else {
             diags.push(
                 Diagnostic::warning(
-                    "orphan-sidecar",
+                    Code::OrphanSidecar,
                     format!("the sidecar describes `{target}`, which does not exist"),
                 )
                 .at_file(&path)
@@ -509,8 +511,9 @@ fn attach_sidecars(
         let (size, sha256) = match hashed {
             Ok(h) => h,
             Err(e) => {
-                diags
-                    .push(Diagnostic::error("unreadable-file", format!("cannot read the sidecar: {e}")).at_file(&path));
+                diags.push(
+                    Diagnostic::error(Code::UnreadableFile, format!("cannot read the sidecar: {e}")).at_file(&path),
+                );
                 continue;
             }
         };

@@ -5,6 +5,9 @@
 //! severity, an optional `file:line:col` location and a hint saying how to fix it.
 
 pub mod codes;
+pub mod render;
+
+pub use codes::Code;
 
 use serde::Serialize;
 use std::fmt;
@@ -28,7 +31,9 @@ impl fmt::Display for Severity {
     }
 }
 
-/// A place in a user file. `line` and `col` are 1-based; `col` counts characters.
+/// A place in a user file. `line` and `col` are 1-based; `col` counts characters. `end_col`, when
+/// known, is the column just after the offending text on the same line (a span), for the caret
+/// under the source line; it is never printed in the one-line form.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Location {
     pub file: PathBuf,
@@ -36,11 +41,17 @@ pub struct Location {
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub col: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_col: Option<usize>,
 }
 
 impl Location {
     pub fn file(file: impl Into<PathBuf>) -> Self {
-        Location { file: file.into(), line: None, col: None }
+        Location { file: file.into(), line: None, col: None, end_col: None }
+    }
+    /// Line `line`, column `col` of `file` (both 1-based).
+    pub fn at(file: impl Into<PathBuf>, line: usize, col: usize) -> Self {
+        Location { file: file.into(), line: Some(line), col: Some(col), end_col: None }
     }
 }
 
@@ -83,7 +94,7 @@ impl fmt::Display for Location {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    pub code: &'static str,
+    pub code: Code,
     pub severity: Severity,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,16 +104,16 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
         Diagnostic { code, severity, message: message.into(), location: None, hint: None }
     }
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Error, message)
     }
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Warning, message)
     }
-    pub fn note(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn note(code: Code, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Note, message)
     }
     pub fn at(mut self, location: Location) -> Self {
@@ -137,7 +148,7 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics {
     list: Vec<Diagnostic>,
     /// Codes whose notes are only counted, not kept (see [`Diagnostics::count_notes_only`]).
-    count_only: Vec<&'static str>,
+    count_only: Vec<Code>,
     counted: usize,
 }
 
@@ -172,7 +183,7 @@ impl Diagnostics {
     /// From now on, notes with `code` are counted but not kept: for a run that will not show
     /// them (no `--verbose`) and may make one per evidence file. Only for a code whose level the
     /// project leaves alone, so that such a note stays a note.
-    pub fn count_notes_only(&mut self, code: &'static str) {
+    pub fn count_notes_only(&mut self, code: Code) {
         self.count_only.push(code);
     }
     /// The notes counted but not kept.
@@ -199,10 +210,10 @@ impl Diagnostics {
         let counted = if severity == Severity::Note { self.counted } else { 0 };
         self.list.iter().filter(|d| d.severity == severity).count() + counted
     }
-    /// Stable order for output: by file, line, column, then code.
+    /// Stable order for output: by file, line, column, then code name.
     pub fn sorted(&self) -> Vec<&Diagnostic> {
         let mut v: Vec<&Diagnostic> = self.list.iter().collect();
-        v.sort_by(|a, b| a.location.cmp(&b.location).then(a.code.cmp(b.code)));
+        v.sort_by(|a, b| a.location.cmp(&b.location).then(a.code.cmp(&b.code)));
         v
     }
 }
@@ -233,7 +244,16 @@ impl Source {
             end -= 1;
         }
         let col = self.text[start..end].chars().count() + 1;
-        Location { file: self.display.clone(), line: Some(line + 1), col: Some(col) }
+        Location::at(self.display.clone(), line + 1, col)
+    }
+
+    /// The location of the text at `span`, with its end column when the span ends on the line it
+    /// starts on (a span across lines is marked from its start to the end of that line).
+    pub fn span(&self, span: std::ops::Range<usize>) -> Location {
+        let start = self.location(span.start);
+        let end = self.location(span.end.max(span.start));
+        let end_col = if end.line == start.line { end.col } else { None };
+        Location { end_col: end_col.filter(|&e| Some(e) > start.col), ..start }
     }
 
     pub fn path(&self) -> &Path {
@@ -252,11 +272,15 @@ mod tests {
         let l = s.location(5); // 'd' after the two-byte 'ç'
         assert_eq!((l.line, l.col), (Some(2), Some(2)));
         assert_eq!(s.location(999).line, Some(3));
+        let span = s.span(3..5); // "ç" -> column 1, up to column 2
+        assert_eq!((span.line, span.col, span.end_col), (Some(2), Some(1), Some(2)));
+        assert_eq!(s.span(3..7).end_col, Some(4));
+        assert_eq!(s.span(0..7).end_col, None, "a span across lines has no end column");
     }
 
     #[test]
     fn control_characters_in_names_never_reach_the_terminal() {
-        let d = Diagnostic::error("unlisted-file", "the entry `a\u{1b}[2Jb\0` is bad")
+        let d = Diagnostic::error(Code::UnlistedFile, "the entry `a\u{1b}[2Jb\0` is bad")
             .at(Location::file("evil\u{1b}]0;title\u{7}\nname"));
         let text = d.to_string();
         assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
@@ -265,8 +289,8 @@ mod tests {
 
     #[test]
     fn display_reads_like_a_compiler() {
-        let d = Diagnostic::error("unknown-key", "unknown key `titel`")
-            .at(Location { file: "controls.toml".into(), line: Some(3), col: Some(1) })
+        let d = Diagnostic::error(Code::UnknownKey, "unknown key `titel`")
+            .at(Location::at("controls.toml", 3, 1))
             .hint("did you mean `title`?");
         assert_eq!(
             d.to_string(),

@@ -9,6 +9,7 @@
 //! audit period in `AUDITPACK_PERIOD_START` / `AUDITPACK_PERIOD_END`. Unlike every other stage,
 //! this one reads the wall clock: when a command ran is what it records.
 
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::population::listing::{self, Format};
 use crate::project::Project;
@@ -42,7 +43,7 @@ pub fn fetch(project: &Project, only: &[String], diags: &mut Diagnostics) -> Vec
         if !project.collectors.iter().any(|c| &c.id == id) {
             let known: Vec<&str> = project.collectors.iter().map(|c| c.id.as_str()).collect();
             diags.push(
-                Diagnostic::error("unknown-collector", format!("the project has no collector `{id}`"))
+                Diagnostic::error(Code::UnknownCollector, format!("the project has no collector `{id}`"))
                     .at_file(crate::project::CONFIG_FILE)
                     .hint(if known.is_empty() {
                         "declare one as a [[collector]] in auditpack.toml (see docs/populations.md)".to_string()
@@ -72,7 +73,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
     let output = project.root.join(&evidence);
     let sidecar_rel = PathBuf::from(format!("{}.meta.toml", evidence.display()));
     let sidecar = project.root.join(&sidecar_rel);
-    let fail = |code: &'static str, msg: String, hint: &str, diags: &mut Diagnostics| {
+    let fail = |code: Code, msg: String, hint: &str, diags: &mut Diagnostics| {
         diags.push(
             Diagnostic::error(code, format!("collector `{}`: {msg}", c.id))
                 .at(c.location.clone())
@@ -83,7 +84,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
         if p.symlink_metadata().is_ok() {
             let shown = p.strip_prefix(&project.root).unwrap_or(p).display().to_string();
             fail(
-                "collector-output-exists",
+                Code::CollectorOutputExists,
                 format!("`{shown}` exists; fetch never overwrites evidence"),
                 "keep the earlier output and put `{date}` in `output` so each run writes a new file, or move the file away first",
                 diags,
@@ -96,7 +97,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
         && let Some(h) = hits.first()
     {
         fail(
-            "collector-secret",
+            Code::CollectorSecret,
             format!("the command line holds what looks like {} (rule {})", h.what, h.rule),
             "pass secrets through the environment (the command inherits it) and read them in the command; never write them in auditpack.toml",
             diags,
@@ -106,7 +107,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
     let parent = output.parent()?;
     if let Err(e) = std::fs::create_dir_all(parent) {
         fail(
-            "collector-failed",
+            Code::CollectorFailed,
             format!("cannot create {}: {e}", parent.display()),
             "check the evidence folder's permissions",
             diags,
@@ -115,7 +116,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
     }
     let io_fail = |e: std::io::Error, diags: &mut Diagnostics| {
         fail(
-            "collector-failed",
+            Code::CollectorFailed,
             format!("cannot write beside {}: {e}", evidence.display()),
             "check the evidence folder's permissions and free space",
             diags,
@@ -160,7 +161,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
         Ok(ch) => ch,
         Err(e) => {
             fail(
-                "collector-failed",
+                Code::CollectorFailed,
                 format!("cannot start `{}`: {e}", c.command[0]),
                 "check that the program is installed and on PATH, or give its path relative to the project folder",
                 diags,
@@ -179,7 +180,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => {
                 stop(&mut child);
-                fail("collector-failed", format!("cannot wait for the command: {e}"), "run it again", diags);
+                fail(Code::CollectorFailed, format!("cannot wait for the command: {e}"), "run it again", diags);
                 return None;
             }
         }
@@ -188,7 +189,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
     let tail = stderr_tail(&mut stderr);
     let Some(status) = status else {
         fail(
-            "collector-timeout",
+            Code::CollectorTimeout,
             format!("the command ran longer than {} s and was stopped; nothing was written{tail}", c.timeout_seconds),
             "raise `timeout` (seconds) in the [[collector]], or make the command faster",
             diags,
@@ -198,7 +199,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
     if !status.success() {
         let code = status.code().map(|c| format!("exit code {c}")).unwrap_or_else(|| "a signal".into());
         fail(
-            "collector-failed",
+            Code::CollectorFailed,
             format!("the command ended with {code}; nothing was written{tail}"),
             "run the command by hand from the project folder to see why, fix it, and fetch again",
             diags,
@@ -215,7 +216,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
     };
     if size == 0 {
         fail(
-            "collector-empty",
+            Code::CollectorEmpty,
             format!("the command printed nothing; nothing was written{tail}"),
             "a collector writes its output to standard output; check its query and credentials",
             diags,
@@ -228,7 +229,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
             Err(e) => {
                 diags.push(
                     Diagnostic::error(
-                        "invalid-listing",
+                        Code::InvalidListing,
                         format!(
                             "collector `{}`: its output is not a valid {} listing{}: {}; nothing was written",
                             c.id,
@@ -266,7 +267,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
     // Neither replaces anything: a file that appeared meanwhile is kept and the run fails.
     if let Err(e) = out.persist_noclobber(&output) {
         fail(
-            "collector-output-exists",
+            Code::CollectorOutputExists,
             format!("cannot write {}: {}", evidence.display(), e.error),
             "another run wrote it meanwhile; fetch again",
             diags,
@@ -276,7 +277,7 @@ fn run_one(project: &Project, c: &Collector, host: &str, diags: &mut Diagnostics
     if let Err(e) = side.persist_noclobber(&sidecar) {
         let _ = std::fs::remove_file(&output);
         fail(
-            "collector-output-exists",
+            Code::CollectorOutputExists,
             format!("cannot write {}: {}", sidecar_rel.display(), e.error),
             "another run wrote it meanwhile; fetch again",
             diags,
@@ -330,7 +331,7 @@ fn hash(f: &mut std::fs::File) -> std::io::Result<(u64, String)> {
         size += n as u64;
         h.update(&buf[..n]);
     }
-    Ok((size, crate::collect::hex(&h.finalize())))
+    Ok((size, crate::text::hex(&h.finalize())))
 }
 
 struct Run<'a> {

@@ -7,6 +7,7 @@
 
 use crate::collect::dates::Effective;
 use crate::collect::{EvidenceFile, Inventory};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::{AuditType, Frequency, Layer, Owner};
 use crate::project::Project;
@@ -333,7 +334,7 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
             if !pattern_hits.contains_key(&(ci, pi)) {
                 diags.push(
                     Diagnostic::warning(
-                        "pattern-matches-nothing",
+                        Code::PatternMatchesNothing,
                         format!("evidence pattern `{p}` of control `{}` matches no file", c.id),
                     )
                     .at(c.location.clone())
@@ -353,14 +354,14 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
         }
         if f.file.size == 0 {
             diags.push(
-                Diagnostic::warning("empty-evidence", "the evidence file is empty; it counts for no control")
+                Diagnostic::warning(Code::EmptyEvidence, "the evidence file is empty; it counts for no control")
                     .at_file(&f.file.path)
                     .hint("replace it with the real export or document, or remove it"),
             );
         } else if f.effective().start > end {
             diags.push(
                 Diagnostic::warning(
-                    "evidence-after-period",
+                    Code::EvidenceAfterPeriod,
                     format!(
                         "the file is effective from {} ({}), after {end}, the {}; it counts for no control",
                         f.effective().start,
@@ -388,7 +389,7 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
             if !fits_provider(c, f) {
                 diags.push(
                     Diagnostic::warning(
-                        "evidence-other-provider",
+                        Code::EvidenceOtherProvider,
                         format!(
                             "the file is evidence of provider `{}`, on which control `{id}` does not run ({}); it does not count for it",
                             f.provider.as_deref().unwrap_or_default(),
@@ -446,7 +447,7 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
         evidence.iter().filter(|f| f.controls.is_empty()).map(|f| f.file.path.clone()).collect();
     for path in &unmapped {
         diags.push(
-            Diagnostic::note("unmapped-evidence", "the file evidences no control")
+            Diagnostic::note(Code::UnmappedEvidence, "the file evidences no control")
                 .at_file(path)
                 .hint("map it with a control's `evidence` pattern, a folder named after the control id, or a sidecar; it is still packaged"),
         );
@@ -467,7 +468,7 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
             end: project.audit.end,
             report_date: project.audit.report_date,
         },
-        evidence_root: crate::collect::slash(&project.paths.evidence),
+        evidence_root: crate::text::slash(&project.paths.evidence),
         totals,
         evidence,
         unmapped,
@@ -510,7 +511,6 @@ fn file_owner(by_id: &HashMap<&str, &crate::project::Control>, controls: &[Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::CollectOptions;
     use std::path::Path;
 
     /// A second provider: a SaaS, on which an application-layer control is joint.
@@ -566,28 +566,13 @@ evidence = ["datacentre/*.pdf", "facilities/**/*.pdf"]
     /// The `auditpack init` project with the okta provider, [`CONTROLS`], [`EVIDENCE`] and `extra`
     /// files (path, text), in a temporary folder.
     fn project(extra: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, text) in crate::cli::init::FILES.iter().chain(EVIDENCE).chain(extra) {
-            let text = match *name {
-                "auditpack.toml" => format!("{text}{OKTA}"),
-                "controls.toml" => CONTROLS.to_string(),
-                _ => text.to_string(),
-            };
-            let p = dir.path().join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        dir
+        let files = EVIDENCE.iter().chain(extra).map(|(n, t)| (*n, t.to_string()));
+        crate::testing::project(false, CONTROLS, OKTA, files)
     }
 
     /// load -> collect -> index; the project must load without errors.
     fn index_of(dir: &Path) -> (EvidenceIndex, Diagnostics) {
-        let loaded = crate::project::load(dir);
-        let mut diags = loaded.diags;
-        assert!(!diags.has_errors(), "{:?}", diags.iter().map(|d| d.code).collect::<Vec<_>>());
-        let project = loaded.project.expect("loaded");
-        let inventory = crate::collect::collect(&project, &CollectOptions::default(), &mut diags);
-        let index = build(&project, inventory, &mut diags);
+        let (_, index, diags) = crate::testing::index(dir);
         (index, diags)
     }
 

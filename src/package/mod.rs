@@ -15,9 +15,9 @@ pub mod sign;
 pub mod verify;
 
 use crate::Error;
-use crate::collect::hex;
 use crate::index::EvidenceIndex;
 use crate::project::Project;
+use crate::text::hex;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};

@@ -9,6 +9,7 @@
 //! `FlateDecode` streams are inflated (bounded) and scanned too. The patterns, and what is not
 //! scanned, are listed in docs/package.md.
 
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::index::EvidenceIndex;
 use crate::project::Project;
@@ -359,14 +360,14 @@ fn memchr_count(bytes: &[u8]) -> usize {
 /// descriptions, the register, assets, auditpack.toml, template overrides, the logo), relative to
 /// the root.
 pub fn project_files(project: &Project) -> Vec<String> {
-    let mut out: BTreeSet<String> = project.sources.iter().map(|p| crate::collect::slash(p)).collect();
+    let mut out: BTreeSet<String> = project.sources.iter().map(|p| crate::text::slash(p)).collect();
     for p in crate::render::Templates::override_files(&project.root.join(&project.paths.templates)) {
         if let Some(name) = p.file_name() {
-            out.insert(crate::collect::slash(&project.paths.templates.join(name)));
+            out.insert(crate::text::slash(&project.paths.templates.join(name)));
         }
     }
     if let Some(logo) = &project.branding.logo {
-        out.insert(crate::collect::slash(logo));
+        out.insert(crate::text::slash(logo));
     }
     out.into_iter().collect()
 }
@@ -408,7 +409,7 @@ pub fn scan_files(project: &Project, index: Option<&EvidenceIndex>, diags: &mut 
             Ok(h) => h,
             Err(e) => {
                 diags.push(
-                    Diagnostic::error("unreadable-file", format!("cannot scan the file for secrets: {e}"))
+                    Diagnostic::error(Code::UnreadableFile, format!("cannot scan the file for secrets: {e}"))
                         .at_file(path)
                         .hint(crate::project::io_hint(&e)),
                 );
@@ -423,7 +424,8 @@ pub fn scan_files(project: &Project, index: Option<&EvidenceIndex>, diags: &mut 
         for h in hits {
             // A hit inside a container: its line counts lines of that content, said in the
             // message, not given as a line of the file.
-            let at = Location { file: path.into(), line: h.inside.is_none().then_some(h.line), col: None };
+            let at =
+                Location { file: path.into(), line: h.inside.is_none().then_some(h.line), col: None, end_col: None };
             let h = Hit {
                 what: h.what,
                 rule: h.rule,
@@ -434,7 +436,7 @@ pub fn scan_files(project: &Project, index: Option<&EvidenceIndex>, diags: &mut 
             if allowed.is_empty() && !is_evidence {
                 diags.push(
                     Diagnostic::error(
-                        "secret-in-project",
+                        Code::SecretInProject,
                         format!("the line looks like {} ({}){inside}; its text would reach the report and the package", h.what, h.rule),
                     )
                     .at(at)
@@ -444,7 +446,7 @@ pub fn scan_files(project: &Project, index: Option<&EvidenceIndex>, diags: &mut 
                 );
             } else if allowed.is_empty() {
                 diags.push(
-                    Diagnostic::error("secret-in-evidence", format!("the line looks like {} ({}){inside}", h.what, h.rule))
+                    Diagnostic::error(Code::SecretInEvidence, format!("the line looks like {} ({}){inside}", h.what, h.rule))
                         .at(at)
                         .hint(format!(
                             "remove or redact the secret (and rotate it); if the auditor must receive the file as it is, add \"{path}\" to `allow_secrets` under [package] in auditpack.toml"
@@ -453,7 +455,7 @@ pub fn scan_files(project: &Project, index: Option<&EvidenceIndex>, diags: &mut 
             } else {
                 diags.push(
                     Diagnostic::note(
-                        "secret-allowed",
+                        Code::SecretAllowed,
                         format!(
                             "the line looks like {} ({}){inside}; packaged because allow_secrets lists the file",
                             h.what, h.rule
@@ -468,7 +470,7 @@ pub fn scan_files(project: &Project, index: Option<&EvidenceIndex>, diags: &mut 
         if !used.contains(&i) {
             diags.push(
                 Diagnostic::warning(
-                    "unused-allow-secrets",
+                    Code::UnusedAllowSecrets,
                     format!("`{}` in allow_secrets matches no file with a secret", a.pattern),
                 )
                 .at(a.location.clone())

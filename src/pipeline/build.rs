@@ -111,10 +111,9 @@ pub fn run(
     // What stops the build: an error that keeps the project from loading or packaging; findings
     // about the posture (the gap analysis) only with --strict.
     let strict = options.is_some_and(|b| b.strict);
-    let posture = |code: &str| crate::diag::codes::is_posture(code);
-    let blocking = diags.iter().any(|d| d.severity == Severity::Error && (strict || !posture(d.code)));
+    let blocking = diags.iter().any(|d| d.severity == Severity::Error && (strict || !d.code.is_posture()));
     let Some(mut assessed) = assessed.filter(|_| !blocking) else {
-        let by_strict = strict && diags.iter().all(|d| d.severity != Severity::Error || posture(d.code));
+        let by_strict = strict && diags.iter().all(|d| d.severity != Severity::Error || d.code.is_posture());
         return Ok(Built { diags, notes, ended: Ended::Stopped { by_strict } });
     };
 

@@ -7,6 +7,7 @@
 use super::Common;
 use crate::Error;
 use crate::collect::{CollectOptions, memo};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::output::Staging;
 use std::io::Write;
@@ -45,9 +46,9 @@ pub fn run(common: &Common, stage_done: &mut dyn FnMut(&'static str)) -> Result<
 
     // When notes are not shown there may be one per undated file: count them only (unless the
     // project gives the code a level, which may make them warnings).
-    let count_only = !common.keep_notes && !project.check.levels.iter().any(|l| l.code == "inferred-date");
+    let count_only = !common.keep_notes && !project.check.levels.iter().any(|l| l.code == Code::InferredDate);
     if count_only {
-        diags.count_notes_only("inferred-date");
+        diags.count_notes_only(Code::InferredDate);
     }
     let stopped = |diags: Diagnostics, project: &crate::project::Project| Collected {
         diags: crate::check::apply_levels(diags, Some(&project.check)),
@@ -73,13 +74,16 @@ pub fn run(common: &Common, stage_done: &mut dyn FnMut(&'static str)) -> Result<
             memo::Memo::remove(&cache_dir);
             let mut found = Diagnostics::default();
             if count_only {
-                found.count_notes_only("inferred-date");
+                found.count_notes_only(Code::InferredDate);
             }
             let index = super::index_and_gaps(&project, inventory, stage_done, &mut found);
             // The inferred-date notes (one per undated file) are made again from the inventory
             // on a memo hit; the other findings of these stages are kept in the memo.
-            let kept: Vec<Diagnostic> =
-                found.iter().filter(|d| d.code != "inferred-date" || d.severity != Severity::Note).cloned().collect();
+            let kept: Vec<Diagnostic> = found
+                .iter()
+                .filter(|d| d.code != Code::InferredDate || d.severity != Severity::Note)
+                .cloned()
+                .collect();
             diags.extend(found);
             if crate::check::fails(&diags, &project.check) {
                 return Ok(stopped(diags, &project));

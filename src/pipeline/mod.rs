@@ -114,9 +114,10 @@ fn load_and_collect_with(
     diags: &mut diag::Diagnostics,
 ) -> Option<(project::Project, collect_stage::Inventory)> {
     let loaded = project::load(root);
-    stage_done("load");
     diags.extend(loaded.diags);
     let project = loaded.project?;
+    check_logo(root, &project, diags);
+    stage_done("load");
     if diags.has_errors() && !keep_going {
         return None;
     }
@@ -127,6 +128,25 @@ fn load_and_collect_with(
     };
     stage_done("collect (walk + hash)");
     Some((project, inventory))
+}
+
+/// The logo is a PNG or JPEG image the PDF renderer can embed: checked with the renderer's own
+/// decoder, so that what the project accepts the PDF embeds. (Loading has checked that the file
+/// is there and readable.)
+fn check_logo(root: &Path, project: &project::Project, diags: &mut diag::Diagnostics) {
+    let Some(logo) = &project.branding.logo else { return };
+    let Ok(bytes) = crate::fsutil::read_limited(&root.join(logo), project::MAX_FILE_BYTES) else { return };
+    if !crate::render::pdf::is_supported_image(&bytes) {
+        let at = project.branding.logo_at.clone().unwrap_or_else(|| diag::Location::file(project::CONFIG_FILE));
+        diags.push(
+            diag::Diagnostic::error(
+                diag::Code::InvalidLogo,
+                format!("the logo `{}` is not a PNG or JPEG image", logo.display()),
+            )
+            .at(at)
+            .hint("give a PNG or JPEG file (the PDF embeds it), or remove `logo`"),
+        );
+    }
 }
 
 /// `collect`, second half: index, then the gap findings of assess. Scanner reports among the

@@ -9,6 +9,7 @@
 
 pub mod listing;
 
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::index::{EvidenceIndex, IndexedFile};
 use crate::model::{AuditType, Frequency};
@@ -99,7 +100,7 @@ pub fn build(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics) 
         if files.is_empty() {
             diags.push(
                 Diagnostic::warning(
-                    "listing-not-found",
+                    Code::ListingNotFound,
                     format!(
                         "control `{}`: no evidence file matches its population listing {}",
                         control.id,
@@ -151,7 +152,7 @@ pub fn build(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics) 
             loc.line = Some(line);
             diags.push(
                 Diagnostic::warning(
-                    "conflicting-item",
+                    Code::ConflictingItem,
                     format!(
                         "control `{}`: item `{key}` is dated {date} here but {first_date} in {first_listing} line {first_line}; the first is counted",
                         control.id
@@ -251,7 +252,7 @@ fn read_items(
     let path = &f.file.path;
     let Some(format) = Format::of(path) else {
         diags.push(
-            Diagnostic::error("invalid-listing", format!("control `{}`: the listing `{path}` is not CSV, JSON or JSON lines", control.id))
+            Diagnostic::error(Code::InvalidListing, format!("control `{}`: the listing `{path}` is not CSV, JSON or JSON lines", control.id))
                 .at_file(path)
                 .hint("export the listing as .csv (with a header row), .json (an array of objects) or .jsonl, or narrow `population.listing`"),
         );
@@ -307,7 +308,7 @@ fn read_items(
             loc.line = e.line;
             diags.push(
                 Diagnostic::error(
-                    "invalid-listing",
+                    Code::InvalidListing,
                     format!("the listing of control `{}` cannot be read: {}", control.id, e.message),
                 )
                 .at(loc)
@@ -321,7 +322,7 @@ fn read_items(
         if *c != FILE_COLUMN && !seen_columns.contains(*c) && summary.records > 0 {
             diags.push(
                 Diagnostic::error(
-                    "unknown-column",
+                    Code::UnknownColumn,
                     format!("control `{}`: the listing `{path}` has no column `{c}`", control.id),
                 )
                 .at(at.map(|l| (*l).clone()).unwrap_or_else(|| control.location.clone()))
@@ -336,9 +337,12 @@ fn read_items(
         let more =
             if bad_dates.len() > 1 { format!(" (and {} more rows)", bad_dates.len() - 1) } else { String::new() };
         diags.push(
-            Diagnostic::error("invalid-listing-date", format!("the `{}` value \"{v}\" is not a date{more}", spec.date))
-                .at(loc)
-                .hint("dates are YYYY-MM-DD or an RFC 3339 time such as 2026-03-04T10:00:00Z"),
+            Diagnostic::error(
+                Code::InvalidListingDate,
+                format!("the `{}` value \"{v}\" is not a date{more}", spec.date),
+            )
+            .at(loc)
+            .hint("dates are YYYY-MM-DD or an RFC 3339 time such as 2026-03-04T10:00:00Z"),
         );
         ok = false;
     }
@@ -347,7 +351,7 @@ fn read_items(
         loc.line = Some(line);
         diags.push(
             Diagnostic::warning(
-                "undated-items",
+                Code::UndatedItems,
                 format!("{} row(s) of the listing have no `{}` value and are not in the population of `{}`", counts.undated, spec.date, control.id),
             )
             .at(loc)
@@ -376,7 +380,7 @@ pub fn rank(seed: &str, key: &str) -> String {
     h.update(seed.as_bytes());
     h.update(b"\n");
     h.update(key.as_bytes());
-    crate::collect::hex(&h.finalize())
+    crate::text::hex(&h.finalize())
 }
 
 /// The seed of a control's selection: the rule, the organisation, the system, the control and
@@ -425,7 +429,7 @@ fn population(
         if !unsupported.is_empty() {
             diags.push(
                 Diagnostic::warning(
-                    "sample-without-support",
+                    Code::SampleWithoutSupport,
                     format!(
                         "control `{}`: {} of {} sampled {} have no supporting evidence on file: {}",
                         control.id,
@@ -511,7 +515,7 @@ fn check_provenance(project: &Project, index: &EvidenceIndex, rec: &ListingRecor
     {
         diags.push(
             Diagnostic::error(
-                "collector-output-changed",
+                Code::CollectorOutputChanged,
                 format!("`{}` is not the file its collector `{}` wrote: its SHA-256 has changed since {}", rec.path, run.id, run.finished_at),
             )
             .at(run.sha256_at.clone().unwrap_or_else(|| Location::file(&sidecar_path)))
@@ -523,7 +527,7 @@ fn check_provenance(project: &Project, index: &EvidenceIndex, rec: &ListingRecor
         if is_population && rec.collector.is_none() {
             diags.push(
                 Diagnostic::warning(
-                    "listing-without-provenance",
+                    Code::ListingWithoutProvenance,
                     format!("the population listing `{}` has no provenance record", rec.path),
                 )
                 .at_file(&rec.path)
@@ -538,7 +542,7 @@ fn check_provenance(project: &Project, index: &EvidenceIndex, rec: &ListingRecor
     let missing = prov.missing(rec.period.is_some());
     if !missing.is_empty() {
         diags.push(
-            Diagnostic::warning("provenance-incomplete", format!("the provenance of `{}` does not give {}", rec.path, missing.join(", ")))
+            Diagnostic::warning(Code::ProvenanceIncomplete, format!("the provenance of `{}` does not give {}", rec.path, missing.join(", ")))
                 .at(prov_at.clone())
                 .hint("an auditor asks where a listing came from, which report or query with which parameters, when it ran, who ran it, and how many records it had"),
         );
@@ -548,7 +552,7 @@ fn check_provenance(project: &Project, index: &EvidenceIndex, rec: &ListingRecor
     {
         diags.push(
             Diagnostic::error(
-                "record-count-mismatch",
+                Code::RecordCountMismatch,
                 format!(
                     "`{}` holds {actual} records, but its provenance says the source reported {declared}",
                     rec.path
@@ -565,7 +569,7 @@ fn check_provenance(project: &Project, index: &EvidenceIndex, rec: &ListingRecor
     {
         diags.push(
             Diagnostic::warning(
-                "listing-generated-early",
+                Code::ListingGeneratedEarly,
                 format!("`{}` was generated at {at}, before the period it covers ends ({end})", rec.path),
             )
             .at(prov_at.clone())
@@ -620,7 +624,7 @@ fn check_span(
         gaps.iter().map(|(s, e)| if s == e { s.to_string() } else { format!("{s} to {e}") }).collect();
     diags.push(
         Diagnostic::warning(
-            "listing-period-short",
+            Code::ListingPeriodShort,
             format!("control `{}`: the population listings do not cover {}", control.id, gaps.join(", ")),
         )
         .at(spec.at.listing.clone().unwrap_or_else(|| control.location.clone()))

@@ -5,6 +5,7 @@ use super::files::read_source;
 use super::providers::Provider;
 use super::validate::{bad_word, check_id, raw_id};
 use super::{raw, toml_de};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::model::{AssetCategory, Criticality};
 use serde::Serialize;
@@ -34,7 +35,7 @@ pub(super) fn load_assets(
 ) -> Vec<Asset> {
     if !root.join(path).exists() {
         diags.push(
-            Diagnostic::note("no-assets", format!("no asset inventory at `{}`", path.display()))
+            Diagnostic::note(Code::NoAssets, format!("no asset inventory at `{}`", path.display()))
                 .hint("list the system's assets in assets.toml: the system description's components come from it"),
         );
         return Vec::new();
@@ -73,10 +74,10 @@ pub(super) fn load_assets(
             if let Err(e) = globset::Glob::new(t.get_ref()) {
                 diags.push(
                     Diagnostic::error(
-                        "invalid-pattern",
+                        Code::InvalidPattern,
                         format!("scan target `{}` is not a valid glob: {}", t.get_ref(), e.kind()),
                     )
-                    .at(src.location(t.span().start))
+                    .at(src.span(t.span()))
                     .hint("use `*` for any run of characters (including `/`) and `{a,b}` for alternatives"),
                 );
             }
@@ -91,10 +92,10 @@ pub(super) fn load_assets(
         {
             diags.push(
                 Diagnostic::error(
-                    "unknown-provider",
+                    Code::UnknownProvider,
                     format!("asset `{}` is on provider `{}`, which is not declared", a.id.get_ref(), p.get_ref()),
                 )
-                .at(src.location(p.span().start))
+                .at(src.span(p.span()))
                 .hint("declare the provider as a [[provider]] in auditpack.toml"),
             );
             provider_ok = false;
@@ -112,7 +113,7 @@ pub(super) fn load_assets(
                 owner: a.owner,
                 description: a.description,
                 scan_targets: a.scan_targets.into_iter().map(|t| t.into_inner()).collect(),
-                location: src.location(v.span().start),
+                location: src.span(v.span()),
             });
         }
     }

@@ -8,6 +8,7 @@ use super::raw::S;
 use super::validate::{bad_word, raw_id};
 use super::{CONFIG_FILE, Failed};
 use super::{ipe, raw, toml_de};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use crate::model::{AuditType, Category, Frequency, Layer, Matrix, Owner, Sampling, ServiceModel};
 use jiff::civil::Date;
@@ -28,7 +29,7 @@ pub struct CheckSettings {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CodeLevel {
-    pub code: String,
+    pub code: Code,
     pub level: CheckLevel,
     pub location: Location,
 }
@@ -97,6 +98,9 @@ pub struct Branding {
     pub annex_confidentiality: String,
     pub accent: String,
     pub logo: Option<PathBuf>,
+    /// Where auditpack.toml names the logo (for the pipeline's check that the PDF can embed it).
+    #[serde(skip)]
+    pub logo_at: Option<Location>,
 }
 
 /// `[package]` in auditpack.toml.
@@ -246,10 +250,10 @@ pub(super) fn validate_not_relevant(
         let Some(c) = crate::model::criterion(n.criterion.get_ref()) else {
             diags.push(
                 Diagnostic::error(
-                    "unknown-criterion",
+                    Code::UnknownCriterion,
                     format!("`{}` is not a trust services criterion", n.criterion.get_ref().trim()),
                 )
-                .at(src.location(n.criterion.span().start))
+                .at(src.span(n.criterion.span()))
                 .hint("use an id such as CC6.4 or A1.3"),
             );
             continue;
@@ -257,22 +261,22 @@ pub(super) fn validate_not_relevant(
         if categories.is_some_and(|cats| !cats.contains(&c.category)) {
             diags.push(
                 Diagnostic::warning(
-                    "criterion-out-of-scope",
+                    Code::CriterionOutOfScope,
                     format!(
                         "{} is declared not relevant, but its category ({}) is not in scope anyway",
                         c.id,
                         c.category.title()
                     ),
                 )
-                .at(src.location(n.criterion.span().start))
+                .at(src.span(n.criterion.span()))
                 .hint("only criteria of categories in scope need a reason; remove the entry"),
             );
             continue;
         }
         if n.reason.trim().is_empty() {
             diags.push(
-                Diagnostic::error("missing-key", format!("{} is declared not relevant without a reason", c.id))
-                    .at(src.location(n.criterion.span().start))
+                Diagnostic::error(Code::MissingKey, format!("{} is declared not relevant without a reason", c.id))
+                    .at(src.span(n.criterion.span()))
                     .hint("DC 200 asks why the criterion does not apply: write it in `reason`"),
             );
             continue;
@@ -292,10 +296,10 @@ pub(super) fn validate_report(src: &Source, raw: raw::Report, diags: &mut Diagno
             Ok(rows) => settings.evidence_index_rows = rows,
             Err(_) => diags.push(
                 Diagnostic::error(
-                    "invalid-value",
+                    Code::InvalidValue,
                     format!("`evidence_index_rows` must be 0 or more, found {}", n.get_ref()),
                 )
-                .at(src.location(n.span().start))
+                .at(src.span(n.span()))
                 .hint(format!(
                     "the default is {DEFAULT_EVIDENCE_INDEX_ROWS}; 0 always summarises the evidence per control"
                 )),
@@ -313,8 +317,8 @@ pub(super) fn validate_snapshot(src: &Source, raw: raw::Snapshot, diags: &mut Di
             "governance" => Some(RetentionMode::Governance),
             other => {
                 diags.push(
-                    Diagnostic::error("invalid-value", format!("`retention.mode` must be \"compliance\" or \"governance\", found \"{other}\""))
-                        .at(src.location(r.mode.span().start))
+                    Diagnostic::error(Code::InvalidValue, format!("`retention.mode` must be \"compliance\" or \"governance\", found \"{other}\""))
+                        .at(src.span(r.mode.span()))
                         .hint("compliance: nobody can delete or shorten it; governance: a user with s3:BypassGovernanceRetention can"),
                 );
                 None
@@ -324,8 +328,8 @@ pub(super) fn validate_snapshot(src: &Source, raw: raw::Snapshot, diags: &mut Di
             Ok(d) if d > 0 && d <= 36_500 => Some(d),
             _ => {
                 diags.push(
-                    Diagnostic::error("invalid-value", format!("`retention.days` must be between 1 and 36500, found {}", r.days.get_ref()))
-                        .at(src.location(r.days.span().start))
+                    Diagnostic::error(Code::InvalidValue, format!("`retention.days` must be between 1 and 36500, found {}", r.days.get_ref()))
+                        .at(src.span(r.days.span()))
                         .hint("the number of days the storage keeps each object after the snapshot that wrote it"),
                 );
                 None
@@ -340,10 +344,10 @@ pub(super) fn validate_snapshot(src: &Source, raw: raw::Snapshot, diags: &mut Di
         } else {
             diags.push(
                 Diagnostic::error(
-                    "invalid-value",
+                    Code::InvalidValue,
                     format!("`tsa` must be an http:// or https:// URL, found \"{url}\""),
                 )
-                .at(src.location(t.span().start))
+                .at(src.span(t.span()))
                 .hint("the address of an RFC 3161 time-stamping authority, e.g. https://freetsa.org/tsr"),
             );
             None
@@ -367,10 +371,10 @@ pub(super) fn validate_sampling(src: &Source, raw: raw::Sampling, diags: &mut Di
             Some(x) => {
                 diags.push(
                     Diagnostic::error(
-                        "invalid-value",
+                        Code::InvalidValue,
                         format!("`{key}` must be a fraction between 0 and 1, found {}", x.get_ref()),
                     )
-                    .at(src.location(x.span().start))
+                    .at(src.span(x.span()))
                     .hint("e.g. 0.05 for 5%"),
                 );
                 default
@@ -393,18 +397,18 @@ pub(super) fn validate_sampling(src: &Source, raw: raw::Sampling, diags: &mut Di
                         }
                         Some(_) => diags.push(
                             Diagnostic::error(
-                                "invalid-value",
+                                Code::InvalidValue,
                                 format!("the sample size for {freq} must be at least 1"),
                             )
-                            .at(src.location(n.span().start))
+                            .at(src.span(n.span()))
                             .hint("give a whole number of samples, e.g. 2"),
                         ),
                         None => diags.push(
                             Diagnostic::error(
-                                "invalid-value",
+                                Code::InvalidValue,
                                 format!("unknown frequency `{freq}` in [sampling.sizes]"),
                             )
-                            .at(src.location(n.span().start))
+                            .at(src.span(n.span()))
                             .hint(format!("use one of {}", Frequency::expected())),
                         ),
                     }
@@ -415,8 +419,8 @@ pub(super) fn validate_sampling(src: &Source, raw: raw::Sampling, diags: &mut Di
         other => {
             if let Some(m) = &raw.method {
                 diags.push(
-                    Diagnostic::error("invalid-value", format!("unknown sampling method `{other}`"))
-                        .at(src.location(m.span().start))
+                    Diagnostic::error(Code::InvalidValue, format!("unknown sampling method `{other}`"))
+                        .at(src.span(m.span()))
                         .hint("use `table` (sizes by frequency) or `statistical`"),
                 );
             }
@@ -450,14 +454,14 @@ pub(super) fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostic
     categories.sort();
     if !categories.contains(&Category::Security) {
         diags.push(
-            Diagnostic::error("missing-security", "the Security category is not in scope")
-                .at(src.location(a.categories.span().start))
+            Diagnostic::error(Code::MissingSecurity, "the Security category is not in scope")
+                .at(src.span(a.categories.span()))
                 .hint("add \"security\" to `categories`: the common criteria (CC1-CC9) are in scope of every SOC 2 examination"),
         );
     }
     let missing = |key: &str, why: &str| {
-        Diagnostic::error("missing-key", format!("[audit] has no `{key}`"))
-            .at(src.location(a.kind.span().start))
+        Diagnostic::error(Code::MissingKey, format!("[audit] has no `{key}`"))
+            .at(src.span(a.kind.span()))
             .hint(why.to_string())
     };
     let (start, end) = match kind? {
@@ -496,7 +500,7 @@ pub(super) fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostic
                 } else {
                     "`period_end` must be after `period_start`"
                 };
-                diags.push(Diagnostic::error("invalid-period", what).at(src.location(e.span().start)).hint(hint));
+                diags.push(Diagnostic::error(Code::InvalidPeriod, what).at(src.span(e.span())).hint(hint));
                 return None;
             }
             // Past the limit when `start + MAX_PERIOD_YEARS` is on or before `end` (or beyond the
@@ -504,10 +508,10 @@ pub(super) fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostic
             if start.checked_add(jiff::Span::new().years(MAX_PERIOD_YEARS)).ok().is_none_or(|limit| end >= limit) {
                 diags.push(
                     Diagnostic::error(
-                        "period-too-long",
+                        Code::PeriodTooLong,
                         format!("the observation period {start} to {end} is longer than {MAX_PERIOD_YEARS} years"),
                     )
-                    .at(src.location(e.span().start))
+                    .at(src.span(e.span()))
                     .hint(format!(
                         "a SOC 2 Type 2 period is usually 3 to 12 months; check the years of `period_start` and `period_end` (at most {MAX_PERIOD_YEARS} years)"
                     )),
@@ -518,7 +522,7 @@ pub(super) fn validate_audit(src: &Source, a: raw::Audit, diags: &mut Diagnostic
         }
     };
     let report_date = a.report_date.map(|d| d.get_ref().0).unwrap_or(end);
-    let categories_at = src.location(a.categories.span().start);
+    let categories_at = src.span(a.categories.span());
     Some(Audit { kind: kind?, start, end, report_date, categories, categories_at })
 }
 
@@ -530,8 +534,8 @@ pub(super) fn validate_paths(src: &Source, p: raw::Paths, diags: &mut Diagnostic
         let path = PathBuf::from(v.get_ref());
         if path.is_absolute() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
             diags.push(
-                Diagnostic::error("invalid-path", format!("`{}` leaves the project folder", v.get_ref()))
-                    .at(src.location(v.span().start))
+                Diagnostic::error(Code::InvalidPath, format!("`{}` leaves the project folder", v.get_ref()))
+                    .at(src.span(v.span()))
                     .hint("paths are relative to the project folder and may not use `..`"),
             );
             return PathBuf::from(default);
@@ -553,8 +557,8 @@ pub(super) fn validate_branding(src: &Source, b: raw::Branding, diags: &mut Diag
         Some(a) if is_hex_colour(a.get_ref()) => a.get_ref().to_ascii_lowercase(),
         Some(a) => {
             diags.push(
-                Diagnostic::error("invalid-value", format!("`{}` is not a colour", a.get_ref()))
-                    .at(src.location(a.span().start))
+                Diagnostic::error(Code::InvalidValue, format!("`{}` is not a colour", a.get_ref()))
+                    .at(src.span(a.span()))
                     .hint("write the accent colour as #rrggbb, e.g. \"#1f4e79\""),
             );
             DEFAULT_ACCENT.to_string()
@@ -565,6 +569,7 @@ pub(super) fn validate_branding(src: &Source, b: raw::Branding, diags: &mut Diag
         confidentiality: b.confidentiality.unwrap_or_else(|| "Confidential".to_string()),
         annex_confidentiality: b.annex_confidentiality.unwrap_or_else(|| DEFAULT_ANNEX_CONFIDENTIALITY.to_string()),
         accent,
+        logo_at: b.logo.as_ref().map(|l| src.span(l.span())),
         logo: b.logo.map(|l| PathBuf::from(l.into_inner())),
     }
 }
@@ -572,11 +577,11 @@ pub(super) fn validate_branding(src: &Source, b: raw::Branding, diags: &mut Diag
 pub(super) fn validate_package(src: &Source, p: raw::Package, diags: &mut Diagnostics) -> PackageSettings {
     let mut allow_secrets = Vec::new();
     for a in p.allow_secrets {
-        let location = src.location(a.span().start);
+        let location = src.span(a.span());
         if let Err(e) = globset::Glob::new(a.get_ref()) {
             diags.push(
                 Diagnostic::error(
-                    "invalid-pattern",
+                    Code::InvalidPattern,
                     format!("`{}` is not a valid path or glob: {}", a.get_ref(), e.kind()),
                 )
                 .at(location)
@@ -591,10 +596,10 @@ pub(super) fn validate_package(src: &Source, p: raw::Package, diags: &mut Diagno
         Some(l) => {
             diags.push(
                 Diagnostic::error(
-                    "invalid-value",
+                    Code::InvalidValue,
                     format!("`compression_level` must be a whole number from 1 to 9, found {}", l.get_ref()),
                 )
-                .at(src.location(l.span().start))
+                .at(src.span(l.span()))
                 .hint("1 packs fastest, 9 smallest; leave it out for the default, 6"),
             );
             DEFAULT_COMPRESSION_LEVEL
@@ -617,8 +622,8 @@ pub(super) fn validate_matrix(src: &Source, raw: Option<raw::Responsibility>, di
         let model_v = ServiceModel::parse(&model);
         for (layer, owner) in layers {
             let at = |what: &str, word: &str, expected: String| {
-                Diagnostic::error("invalid-value", format!("unknown {what} `{word}` in [responsibility]"))
-                    .at(src.location(owner.span().start))
+                Diagnostic::error(Code::InvalidValue, format!("unknown {what} `{word}` in [responsibility]"))
+                    .at(src.span(owner.span()))
                     .hint(format!("write MODEL.LAYER = \"OWNER\" with MODEL one of {expected}"))
             };
             if model_v.is_none() {
@@ -661,13 +666,27 @@ pub(super) fn load_check_settings(src: &Source, top: &toml::de::DeTable<'_>, dia
             "deny" => Some(CheckLevel::Deny),
             _ => None,
         };
+        let at = src.span(level.span());
+        let Some(known) = Code::from_name(&code) else {
+            let names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+            diags.push(
+                Diagnostic::error(
+                    Code::UnknownCheckCode,
+                    format!("[check] levels names `{code}`, which is not a diagnostic code"),
+                )
+                .at(at)
+                .hint(match toml_de::closest(&code, &names) {
+                    Some(n) => format!("did you mean `{n}`? The codes are listed in docs/diagnostics.md"),
+                    None => "the codes are listed in docs/diagnostics.md".to_string(),
+                }),
+            );
+            continue;
+        };
         match parsed {
-            Some(l) => {
-                levels.push(CodeLevel { code: code.clone(), level: l, location: src.location(level.span().start) })
-            }
+            Some(l) => levels.push(CodeLevel { code: known, level: l, location: at }),
             None => diags.push(
-                Diagnostic::error("invalid-value", format!("unknown level `{}` for `{}`", level.get_ref(), code))
-                    .at(src.location(level.span().start))
+                Diagnostic::error(Code::InvalidValue, format!("unknown level `{}` for `{}`", level.get_ref(), code))
+                    .at(src.span(level.span()))
                     .hint("use \"allow\", \"warn\" or \"deny\""),
             ),
         }

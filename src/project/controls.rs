@@ -9,6 +9,7 @@ use super::raw::S;
 use super::toml_de::Value;
 use super::validate::{bad_word, check_id, criteria_list, raw_id, toml_list, toml_string};
 use super::{ipe, procedure, raw, toml_de};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use crate::model::{Category, Frequency, Layer, Matrix, Owner, TestType};
 use serde::Serialize;
@@ -72,7 +73,8 @@ pub(super) fn control_files(root: &Path, path: &Path, diags: &mut Diagnostics) -
                 .collect(),
             Err(e) => {
                 diags.push(
-                    Diagnostic::error("unreadable-file", format!("cannot list the controls folder: {e}")).at_file(path),
+                    Diagnostic::error(Code::UnreadableFile, format!("cannot list the controls folder: {e}"))
+                        .at_file(path),
                 );
                 Vec::new()
             }
@@ -135,7 +137,7 @@ pub(super) fn load_controls(
     }
     if out.is_empty() && failed.controls.is_empty() && !diags.has_errors() {
         diags.push(
-            Diagnostic::error("no-controls", "the project has no controls")
+            Diagnostic::error(Code::NoControls, "the project has no controls")
                 .at_file(path)
                 .hint("describe the controls in controls.toml as [[control]] tables; see docs/project.md"),
         );
@@ -173,8 +175,8 @@ fn validate_control(
     }
     if c.criteria.get_ref().is_empty() {
         diags.push(
-            Diagnostic::error("missing-criteria", format!("control `{id}` maps to no criterion"))
-                .at(src.location(c.criteria.span().start))
+            Diagnostic::error(Code::MissingCriteria, format!("control `{id}` maps to no criterion"))
+                .at(src.span(c.criteria.span()))
                 .hint("list the trust services criteria the control addresses, e.g. criteria = [\"CC6.1\"]"),
         );
         ok = false;
@@ -193,10 +195,10 @@ fn validate_control(
             let known: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
             diags.push(
                 Diagnostic::error(
-                    "unknown-provider",
+                    Code::UnknownProvider,
                     format!("control `{id}` runs on provider `{}`, which is not declared", p.get_ref()),
                 )
-                .at(src.location(p.span().start))
+                .at(src.span(p.span()))
                 .hint(if known.is_empty() {
                     "declare it as a [[provider]] in auditpack.toml".to_string()
                 } else {
@@ -217,10 +219,10 @@ fn validate_control(
             let known: Vec<&str> = cuecs.declared.iter().map(|x| x.id.as_str()).collect();
             diags.push(
                 Diagnostic::error(
-                    "unknown-cuec",
+                    Code::UnknownCuec,
                     format!("control `{id}` relies on CUEC `{name}`, which is not declared"),
                 )
-                .at(src.location(r.span().start))
+                .at(src.span(r.span()))
                 .hint(if known.is_empty() {
                     format!("declare it in auditpack.toml: [[cuec]] id = \"{name}\", text = \"...\", criteria = [...]")
                 } else {
@@ -248,10 +250,10 @@ fn validate_control(
         };
         diags.push(
             Diagnostic::error(
-                "cuec-string",
+                Code::CuecString,
                 format!("control `{id}` gives its CUEC as a string; CUECs are now one list for the project"),
             )
-            .at(src.location(old.span().start))
+            .at(src.span(old.span()))
             .hint(format!(
                 "{add}replace the `cuec = ...` line of control `{id}` with:\n    cuecs = {}",
                 toml_list(&ids)
@@ -284,10 +286,10 @@ fn validate_control(
         if let Err(e) = globset::Glob::new(pat.get_ref()) {
             diags.push(
                 Diagnostic::error(
-                    "invalid-pattern",
+                    Code::InvalidPattern,
                     format!("evidence pattern `{}` is not a valid glob: {}", pat.get_ref(), e.kind()),
                 )
-                .at(src.location(pat.span().start))
+                .at(src.span(pat.span()))
                 .hint("use `*` within a folder, `**` across folders and `{a,b}` for alternatives"),
             );
             ok = false;
@@ -337,7 +339,7 @@ fn validate_control(
         evidence_patterns: c.evidence.into_iter().map(|p| p.into_inner()).collect(),
         population,
         assignments,
-        location: src.location(value.span().start),
+        location: src.span(value.span()),
     })
 }
 
@@ -351,12 +353,12 @@ fn validate_owner_override(
 ) -> Option<BTreeMap<Option<String>, Owner>> {
     let mut out = BTreeMap::new();
     let Some(spec) = spec else { return Some(out) };
-    let at = src.location(spec.span().start);
+    let at = src.span(spec.span());
     let parse = |word: &str, diags: &mut Diagnostics| -> Option<Owner> {
         let o = Owner::parse(word);
         if o.is_none() {
             diags.push(
-                Diagnostic::error("invalid-value", format!("unknown owner `{word}` on control `{id}`"))
+                Diagnostic::error(Code::InvalidValue, format!("unknown owner `{word}` on control `{id}`"))
                     .at(at.clone())
                     .hint(format!("use one of {}", Owner::expected())),
             );
@@ -373,7 +375,7 @@ fn validate_owner_override(
                 if !providers.contains(pid) {
                     diags.push(
                         Diagnostic::error(
-                            "unknown-provider",
+                            Code::UnknownProvider,
                             format!("control `{id}` sets an owner for `{pid}`, which is not one of its providers"),
                         )
                         .at(at.clone())

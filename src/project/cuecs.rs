@@ -6,6 +6,7 @@ use super::controls::Control;
 use super::toml_de::Value;
 use super::validate::{check_id, criteria_list, raw_id, toml_list};
 use super::{raw, toml_de};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use crate::model::Category;
 use serde::Serialize;
@@ -54,8 +55,8 @@ pub(super) fn load_cuecs(
         let text = c.text.get_ref().trim().to_string();
         if text.is_empty() {
             diags.push(
-                Diagnostic::error("missing-key", format!("CUEC `{id}` has an empty `text`"))
-                    .at(src.location(c.text.span().start))
+                Diagnostic::error(Code::MissingKey, format!("CUEC `{id}` has an empty `text`"))
+                    .at(src.span(c.text.span()))
                     .hint("write the control user entities are expected to operate, e.g. \"User entities remove the accounts of their departed users.\""),
             );
             failed.cuecs.insert(id);
@@ -67,7 +68,7 @@ pub(super) fn load_cuecs(
             let at = c.criteria.as_ref().map(|l| l.span().start).unwrap_or(c.id.span().start);
             without.push((id.clone(), src.location(at)));
         }
-        out.push(Cuec { id, text, criteria, location: src.location(c.id.span().start) });
+        out.push(Cuec { id, text, criteria, location: src.span(c.id.span()) });
     }
     (out, without)
 }
@@ -154,7 +155,7 @@ pub(super) fn check_cuecs(
             )
         };
         diags.push(
-            Diagnostic::warning("cuec-without-criteria", format!("CUEC `{id}` is mapped to no criterion"))
+            Diagnostic::warning(Code::CuecWithoutCriteria, format!("CUEC `{id}` is mapped to no criterion"))
                 .at(at.clone())
                 .hint(hint),
         );
@@ -162,7 +163,7 @@ pub(super) fn check_cuecs(
     for c in cuecs {
         if !used.named_by.contains_key(&c.id) {
             diags.push(
-                Diagnostic::warning("unused-cuec", format!("no control relies on CUEC `{}`", c.id))
+                Diagnostic::warning(Code::UnusedCuec, format!("no control relies on CUEC `{}`", c.id))
                     .at(c.location.clone())
                     .hint(format!(
                         "name it in the `cuecs` of the controls designed with it in mind (cuecs = [\"{}\"]), or remove it",

@@ -1,6 +1,7 @@
 //! Reading the files a user writes: size and line limits, UTF-8, the hints for I/O errors, and
 //! entries that look like project files but are not regular files.
 
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use std::path::Path;
 
@@ -68,7 +69,7 @@ pub(crate) fn read_source(root: &Path, rel: &Path, diags: &mut Diagnostics) -> O
                     let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
                     let loc = Source::new(rel, text).location(at);
                     diags.push(
-                        Diagnostic::error("not-utf8", "the file is not valid UTF-8")
+                        Diagnostic::error(Code::NotUtf8, "the file is not valid UTF-8")
                             .at(loc)
                             .hint("save the file as UTF-8"),
                     );
@@ -78,7 +79,7 @@ pub(crate) fn read_source(root: &Path, rel: &Path, diags: &mut Diagnostics) -> O
         }
         Err(e) => {
             diags.push(
-                Diagnostic::error("unreadable-file", format!("cannot read the file: {e}"))
+                Diagnostic::error(Code::UnreadableFile, format!("cannot read the file: {e}"))
                     .at_file(rel)
                     .hint(io_hint(&e)),
             );
@@ -102,7 +103,7 @@ fn long_line(text: &str) -> Option<(usize, usize)> {
 /// The `too-long` diagnostic: a line or a value longer than [`MAX_LINE_BYTES`].
 pub(crate) fn too_long(at: Location, what: &str) -> Diagnostic {
     Diagnostic::error(
-        "too-long",
+        Code::TooLong,
         format!("{what}; auditpack reads at most {MAX_LINE_BYTES} bytes on one line or in one value"),
     )
     .at(at)
@@ -118,7 +119,7 @@ pub(super) fn regular_or_reported(root: &Path, p: &Path, what: &str, diags: &mut
     let kind = std::fs::metadata(p).map(|m| crate::fsutil::kind_of(&m.file_type())).unwrap_or("a broken link");
     let rel = p.strip_prefix(root).unwrap_or(p);
     diags.push(
-        Diagnostic::warning("ignored-entry", format!("`{}` is {kind}, not a {what}; it is not read", rel.display()))
+        Diagnostic::warning(Code::IgnoredEntry, format!("`{}` is {kind}, not a {what}; it is not read", rel.display()))
             .at_file(rel)
             .hint("rename it so its name does not look like a project file, or replace it with a file"),
     );

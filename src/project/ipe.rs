@@ -4,6 +4,7 @@
 //! collectors that produce evidence (`[[collector]]` in auditpack.toml). See docs/populations.md.
 
 use super::raw::S;
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -213,7 +214,7 @@ pub fn population(src: &Source, id: &str, raw: S<RawPopulation>, diags: &mut Dia
     let non_empty = |what: &str, values: &[String], at: usize, diags: &mut Diagnostics| {
         if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) {
             diags.push(
-                Diagnostic::error("invalid-value", format!("control `{id}`: `population.{what}` is empty"))
+                Diagnostic::error(Code::InvalidValue, format!("control `{id}`: `population.{what}` is empty"))
                     .at(src.location(at))
                     .hint(format!("name the {what} of the listing, see docs/populations.md")),
             );
@@ -228,10 +229,10 @@ pub fn population(src: &Source, id: &str, raw: S<RawPopulation>, diags: &mut Dia
         if let Err(e) = globset::Glob::new(l) {
             diags.push(
                 Diagnostic::error(
-                    "invalid-pattern",
+                    Code::InvalidPattern,
                     format!("control `{id}`: the listing pattern `{l}` does not parse: {e}"),
                 )
-                .at(src.location(raw.listing.span().start))
+                .at(src.span(raw.listing.span()))
                 .hint("a glob relative to the evidence folder, e.g. \"changes/merged-pull-requests-*.csv\""),
             );
             ok = false;
@@ -243,15 +244,15 @@ pub fn population(src: &Source, id: &str, raw: S<RawPopulation>, diags: &mut Dia
     let mut filters = Vec::new();
     let mut filter_at = Vec::new();
     for (column, values) in raw.filter {
-        filter_at.push(src.location(values.span().start));
+        filter_at.push(src.span(values.span()));
         filters.push((column, values.into_inner().into_vec()));
     }
     if let Some(s) = &raw.support {
         let probe = s.get_ref().replace(['{', '}'], "");
         if let Err(e) = globset::Glob::new(&probe) {
             diags.push(
-                Diagnostic::error("invalid-pattern", format!("control `{id}`: the support pattern does not parse: {e}"))
-                    .at(src.location(s.span().start))
+                Diagnostic::error(Code::InvalidPattern, format!("control `{id}`: the support pattern does not parse: {e}"))
+                    .at(src.span(s.span()))
                     .hint("a glob relative to the evidence folder with {column} placeholders, e.g. \"hr/tickets/*_{ticket}.txt\""),
             );
             ok = false;
@@ -267,11 +268,11 @@ pub fn population(src: &Source, id: &str, raw: S<RawPopulation>, diags: &mut Dia
         date: raw.date.get_ref().clone(),
         filters,
         at: PopulationSpans {
-            listing: Some(src.location(raw.listing.span().start)),
-            key: Some(src.location(raw.key.span().start)),
-            date: Some(src.location(raw.date.span().start)),
+            listing: Some(src.span(raw.listing.span())),
+            key: Some(src.span(raw.key.span())),
+            date: Some(src.span(raw.date.span())),
             filters: filter_at,
-            support: raw.support.as_ref().map(|s| src.location(s.span().start)),
+            support: raw.support.as_ref().map(|s| src.span(s.span())),
         },
         support: raw.support.map(|s| s.into_inner()),
     })
@@ -283,9 +284,12 @@ fn instant(src: &Source, what: &str, v: &S<toml::value::Datetime>, diags: &mut D
     let parsed = if dt.offset.is_some() && dt.time.is_some() { dt.to_string().parse::<Timestamp>().ok() } else { None };
     if parsed.is_none() {
         diags.push(
-            Diagnostic::error("invalid-value", format!("`{what}` must be a date and time with its offset, found {dt}"))
-                .at(src.location(v.span().start))
-                .hint(format!("write the time in UTC, e.g. {what} = 2026-07-01T08:00:00Z")),
+            Diagnostic::error(
+                Code::InvalidValue,
+                format!("`{what}` must be a date and time with its offset, found {dt}"),
+            )
+            .at(src.span(v.span()))
+            .hint(format!("write the time in UTC, e.g. {what} = 2026-07-01T08:00:00Z")),
         );
     }
     parsed
@@ -300,17 +304,17 @@ fn parameter_text(v: &toml::Value) -> String {
 
 /// A sidecar's or collector's `[provenance]`.
 pub fn provenance(src: &Source, raw: S<RawProvenance>, diags: &mut Diagnostics) -> Provenance {
-    let at = src.location(raw.span().start);
+    let at = src.span(raw.span());
     let raw = raw.into_inner();
     let record_count = raw.record_count.as_ref().and_then(|n| match u64::try_from(*n.get_ref()) {
         Ok(n) => Some(n),
         Err(_) => {
             diags.push(
                 Diagnostic::error(
-                    "invalid-value",
+                    Code::InvalidValue,
                     format!("`record_count` must not be negative, found {}", n.get_ref()),
                 )
-                .at(src.location(n.span().start))
+                .at(src.span(n.span()))
                 .hint("the number of records the source system reported for the listing"),
             );
             None
@@ -325,7 +329,7 @@ pub fn provenance(src: &Source, raw: S<RawProvenance>, diags: &mut Diagnostics) 
         generated_at: raw.generated_at.as_ref().and_then(|t| instant(src, "generated_at", t, diags)),
         generated_by: text(raw.generated_by),
         record_count,
-        record_count_at: raw.record_count.as_ref().map(|n| src.location(n.span().start)),
+        record_count_at: raw.record_count.as_ref().map(|n| src.span(n.span())),
         at: Some(at),
     }
 }
@@ -340,7 +344,7 @@ pub fn run(src: &Source, raw: RawRun, diags: &mut Diagnostics) -> Option<Collect
         started_at,
         finished_at,
         exit_code: raw.exit_code,
-        sha256_at: Some(src.location(raw.sha256.span().start)),
+        sha256_at: Some(src.span(raw.sha256.span())),
         sha256: raw.sha256.into_inner().to_ascii_lowercase(),
         size: raw.size,
         host: raw.host,
@@ -358,19 +362,22 @@ pub fn collectors(
     let mut out: Vec<Collector> = Vec::new();
     for c in raws {
         let id = c.id.get_ref().trim().to_string();
-        let location = src.location(c.id.span().start);
+        let location = src.span(c.id.span());
         let mut ok = true;
         if id.is_empty() || !id.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.')) {
             diags.push(
-                Diagnostic::error("invalid-id", format!("the collector id `{id}` must be letters, digits, -, _ or ."))
-                    .at(location.clone())
-                    .hint("e.g. id = \"merged-prs\""),
+                Diagnostic::error(
+                    Code::InvalidId,
+                    format!("the collector id `{id}` must be letters, digits, -, _ or ."),
+                )
+                .at(location.clone())
+                .hint("e.g. id = \"merged-prs\""),
             );
             ok = false;
         }
         if out.iter().any(|o| o.id == id) {
             diags.push(
-                Diagnostic::error("duplicate-id", format!("two collectors have the id `{id}`"))
+                Diagnostic::error(Code::DuplicateId, format!("two collectors have the id `{id}`"))
                     .at(location.clone())
                     .hint("give each [[collector]] its own id"),
             );
@@ -378,8 +385,8 @@ pub fn collectors(
         }
         if c.command.get_ref().first().is_none_or(|p| p.trim().is_empty()) {
             diags.push(
-                Diagnostic::error("invalid-value", format!("collector `{id}`: `command` is empty"))
-                    .at(src.location(c.command.span().start))
+                Diagnostic::error(Code::InvalidValue, format!("collector `{id}`: `command` is empty"))
+                    .at(src.span(c.command.span()))
                     .hint("the program and its arguments, e.g. command = [\"gh\", \"api\", \"...\"]"),
             );
             ok = false;
@@ -392,10 +399,10 @@ pub fn collectors(
         if bad_output {
             diags.push(
                 Diagnostic::error(
-                    "invalid-path",
+                    Code::InvalidPath,
                     format!("collector `{id}`: the output `{output}` is not a file path under the evidence folder"),
                 )
-                .at(src.location(c.output.span().start))
+                .at(src.span(c.output.span()))
                 .hint("a relative path such as \"changes/merged-prs-{date}.csv\" (no `..`, no leading `/`)"),
             );
             ok = false;
@@ -407,10 +414,10 @@ pub fn collectors(
             } else {
                 diags.push(
                     Diagnostic::error(
-                        "unknown-control",
+                        Code::UnknownControl,
                         format!("collector `{id}` names control `{}`, which is not in the catalogue", ctl.get_ref()),
                     )
-                    .at(src.location(ctl.span().start))
+                    .at(src.span(ctl.span()))
                     .hint("use the id of a control in controls.toml"),
                 );
             }
@@ -421,10 +428,10 @@ pub fn collectors(
             Some((t, n)) => {
                 diags.push(
                     Diagnostic::error(
-                        "invalid-value",
+                        Code::InvalidValue,
                         format!("collector `{id}`: `timeout` must be 1 to 86400 seconds, found {n}"),
                     )
-                    .at(src.location(t.span().start))
+                    .at(src.span(t.span()))
                     .hint(format!(
                         "the seconds the command may run before it is stopped (default {DEFAULT_TIMEOUT_SECONDS})"
                     )),
@@ -439,10 +446,10 @@ pub fn collectors(
             Some((p, other)) => {
                 diags.push(
                     Diagnostic::error(
-                        "invalid-value",
+                        Code::InvalidValue,
                         format!("collector `{id}`: `period` must be \"audit\" or \"point-in-time\", found \"{other}\""),
                     )
-                    .at(src.location(p.span().start))
+                    .at(src.span(p.span()))
                     .hint("\"audit\": the output covers the audit period; \"point-in-time\": a listing as of the run"),
                 );
                 ok = false;

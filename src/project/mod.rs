@@ -27,6 +27,7 @@ mod sidecar;
 pub mod toml_de;
 mod validate;
 
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::{AuditType, Matrix, Sampling};
 use serde::Serialize;
@@ -143,7 +144,7 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
             Err(_) => "the folder does not exist".to_string(),
         };
         diags.push(
-            Diagnostic::error("no-project", format!("{} is not an auditpack project: {what}", root.display()))
+            Diagnostic::error(Code::NoProject, format!("{} is not an auditpack project: {what}", root.display()))
                 .at_file(root.join(CONFIG_FILE))
                 .hint(format!(
                     "run `auditpack init {}` to start a project, or give the project folder",
@@ -161,7 +162,7 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         let v = toml_de::get(top, key);
         if v.is_none() && matches!(key, "organisation" | "system" | "audit") {
             diags.push(
-                Diagnostic::error("missing-key", format!("auditpack.toml has no [{key}] section"))
+                Diagnostic::error(Code::MissingKey, format!("auditpack.toml has no [{key}] section"))
                     .at(src.location(0))
                     .hint(format!("add a [{key}] table with the keys {}", known.join(", "))),
             );
@@ -273,7 +274,7 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         let loc = src.location(paths_span(&src, "evidence"));
         diags.push(
             Diagnostic::error(
-                "missing-evidence-dir",
+                Code::MissingEvidenceDir,
                 format!("the evidence folder `{}` does not exist", paths.evidence.display()),
             )
             .at(loc)
@@ -281,21 +282,18 @@ fn load_inner(root: &Path, diags: &mut Diagnostics) -> Option<Project> {
         );
     }
     if let Some(logo) = &branding.logo {
-        let at = src.location(paths_span(&src, "logo"));
+        // Whether the PDF can embed it is checked by the pipeline, with the PDF renderer's own
+        // decoder (`pipeline::check_logo`); here only that it is there and readable.
+        let at = branding.logo_at.clone().unwrap_or_else(|| crate::diag::Location::file(CONFIG_FILE));
         match crate::fsutil::read_limited(&root.join(logo), MAX_FILE_BYTES) {
-            Ok(bytes) if crate::render::pdf::is_supported_image(&bytes) => {}
-            Ok(_) => diags.push(
-                Diagnostic::error("invalid-logo", format!("the logo `{}` is not a PNG or JPEG image", logo.display()))
-                    .at(at)
-                    .hint("give a PNG or JPEG file (the PDF embeds it), or remove `logo`"),
-            ),
+            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => diags.push(
-                Diagnostic::error("missing-file", format!("the logo `{}` does not exist", logo.display()))
+                Diagnostic::error(Code::MissingFile, format!("the logo `{}` does not exist", logo.display()))
                     .at(at)
                     .hint("give a PNG or JPEG file relative to the project folder, or remove `logo`"),
             ),
             Err(e) => diags.push(
-                Diagnostic::error("invalid-logo", format!("the logo `{}` cannot be read: {e}", logo.display()))
+                Diagnostic::error(Code::InvalidLogo, format!("the logo `{}` cannot be read: {e}", logo.display()))
                     .at(at)
                     .hint(io_hint(&e)),
             ),
@@ -382,7 +380,7 @@ mod tests {
     }
 
     fn codes(l: &Loaded) -> Vec<&'static str> {
-        l.diags.iter().map(|d| d.code).collect()
+        l.diags.iter().map(|d| d.code.as_str()).collect()
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The Markdown narratives of the system description, one file each.
 
 use super::files::{read_source, regular_or_reported};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ pub(super) fn load_narratives(root: &Path, dir: &Path, diags: &mut Diagnostics) 
     let full = root.join(dir);
     if !full.is_dir() {
         diags.push(
-            Diagnostic::note("no-narrative", format!("no narrative folder at `{}`", dir.display()))
+            Diagnostic::note(Code::NoNarrative, format!("no narrative folder at `{}`", dir.display()))
                 .hint("write the system description's narratives as Markdown files there; see docs/project.md"),
         );
         return Vec::new();

@@ -2,6 +2,7 @@
 //! auditor, so it reads in neutral form ("Inspect ... to determine whether ..."), and the test
 //! types the control declares agree with what the text describes.
 
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Source};
 use crate::model::TestType;
 
@@ -144,13 +145,13 @@ pub fn check(
     diags: &mut Diagnostics,
 ) {
     let text = procedure.get_ref();
-    let at = src.location(procedure.span().start);
+    let at = src.span(procedure.span());
     let past = past_tense(text);
     if !past.is_empty() {
         let list: Vec<String> = past.iter().map(|(p, n)| format!("\"{p}\" -> \"{n}\"")).collect();
         diags.push(
             Diagnostic::warning(
-                "past-tense-procedure",
+                Code::PastTenseProcedure,
                 format!(
                     "the test procedure of control `{id}` reads as performed ({}); management proposes tests, the service auditor performs them",
                     past.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", ")
@@ -180,7 +181,7 @@ pub fn check(
         }
         diags.push(
             Diagnostic::warning(
-                "test-type-mismatch",
+                Code::TestTypeMismatch,
                 format!("control `{id}`: {}", parts.join("; ")),
             )
             .at(at)

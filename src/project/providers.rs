@@ -4,6 +4,7 @@
 use super::Failed;
 use super::raw;
 use super::validate::{bad_word, check_id, criteria_list, toml_string};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use crate::model::{Category, Method, ServiceModel};
 use serde::Serialize;
@@ -68,7 +69,7 @@ pub(super) fn validate_providers(
             let csocs = validate_csocs(src, &p, method, categories, diags);
             let assertion = validate_subservice_assertion(src, &p, method, diags);
             out.push(Provider {
-                location: src.location(p.id.span().start),
+                location: src.span(p.id.span()),
                 id: p.id.into_inner(),
                 name: p.name,
                 service_model,
@@ -97,10 +98,10 @@ fn validate_csocs(
         if !list.get_ref().is_empty() {
             diags.push(
                 Diagnostic::warning(
-                    "csocs-on-inclusive",
+                    Code::CsocsOnInclusive,
                     format!("provider `{id}` is presented with the inclusive method but lists CSOCs; they are not used"),
                 )
-                .at(src.location(list.span().start))
+                .at(src.span(list.span()))
                 .hint(format!(
                     "with the inclusive method {}'s relevant controls are part of the description: write them as controls (providers = [\"{id}\"], owner = \"provider\") and remove `csocs`; or use method = \"carve-out\"",
                     p.name
@@ -111,7 +112,7 @@ fn validate_csocs(
     }
     let mut out = Vec::new();
     for c in list.get_ref() {
-        let at = src.location(c.span().start);
+        let at = src.span(c.span());
         let whose = format!("a CSOC of provider `{id}`");
         let (text, criteria) = match c.get_ref() {
             raw::RawCsoc::Text(t) => (t.trim().to_string(), None),
@@ -121,7 +122,7 @@ fn validate_csocs(
         };
         if text.is_empty() {
             diags.push(
-                Diagnostic::error("missing-key", format!("{whose} has no `text`"))
+                Diagnostic::error(Code::MissingKey, format!("{whose} has no `text`"))
                     .at(at)
                     .hint("write what the provider is assumed to do: { text = \"...\", criteria = [\"CC6.4\"] }"),
             );
@@ -133,7 +134,7 @@ fn validate_csocs(
             let replacement = format!("{{ text = {}, criteria = [...] }}", toml_string(&text));
             diags.push(
                 Diagnostic::warning(
-                    "csoc-without-criteria",
+                    Code::CsocWithoutCriteria,
                     format!("{whose} is mapped to no criterion: \"{}\"", abbreviate_text(&text, 60)),
                 )
                 .at(at)
@@ -167,7 +168,7 @@ fn validate_subservice_assertion(
         Method::Inclusive if text.is_none() => {
             diags.push(
                 Diagnostic::error(
-                    "inclusive-without-assertion",
+                    Code::InclusiveWithoutAssertion,
                     format!("inclusive provider `{id}` does not name its own management assertion"),
                 )
                 .at(src.location(p.assertion.as_ref().map(|a| a.span().start).unwrap_or(p.id.span().start)))
@@ -182,7 +183,7 @@ fn validate_subservice_assertion(
             let at = p.assertion.as_ref().map(|a| a.span().start).unwrap_or(p.id.span().start);
             diags.push(
                 Diagnostic::error(
-                    "invalid-value",
+                    Code::InvalidValue,
                     format!("provider `{id}` is carved out; `assertion` is only for inclusive providers"),
                 )
                 .at(src.location(at))

@@ -4,6 +4,7 @@
 use super::scoring::Scoring;
 use super::validate::{bad_word, check_id};
 use super::{raw, scoring, toml_de};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use crate::model::Category;
 use serde::Serialize;
@@ -60,7 +61,7 @@ pub(super) fn load_objectives(src: &Source, top: &toml::de::DeTable<'_>, diags: 
             title: o.title,
             description: o.description,
             categories,
-            location: src.location(v.span().start),
+            location: src.span(v.span()),
         });
     }
     out
@@ -78,8 +79,8 @@ pub(super) fn load_risk_settings(src: &Source, top: &toml::de::DeTable<'_>, diag
         Some(_) => {
             let m = raw.matrix.as_ref().expect("matched Some");
             diags.push(
-                Diagnostic::error("invalid-value", format!("unknown matrix `{}`", m.get_ref()))
-                    .at(src.location(m.span().start))
+                Diagnostic::error(Code::InvalidValue, format!("unknown matrix `{}`", m.get_ref()))
+                    .at(src.span(m.span()))
                     .hint("use \"3x3\" (Low, Medium, High) or \"5x5\""),
             );
             Scoring::three()
@@ -91,10 +92,10 @@ pub(super) fn load_risk_settings(src: &Source, top: &toml::de::DeTable<'_>, diag
         if w.get_ref().len() != n {
             diags.push(
                 Diagnostic::error(
-                    "invalid-value",
+                    Code::InvalidValue,
                     format!("`{key}` names {} steps but the matrix is {}", w.get_ref().len(), scoring.matrix),
                 )
-                .at(src.location(w.span().start))
+                .at(src.span(w.span()))
                 .hint(format!("give exactly {n} words, lowest first")),
             );
         } else if key == "likelihood" {
@@ -104,20 +105,20 @@ pub(super) fn load_risk_settings(src: &Source, top: &toml::de::DeTable<'_>, diag
         }
     }
     if let Some(levels) = &raw.levels {
-        let at = src.location(levels.span().start);
+        let at = src.span(levels.span());
         let list = levels.get_ref();
         let ascending = list.windows(2).all(|w| w[0].max < w[1].max);
         let covers = list.last().is_some_and(|l| l.max as usize >= n * n);
         let bad_colour = list.iter().filter_map(|l| l.colour.as_deref()).find(|c| !is_colour(c));
         if list.is_empty() || !ascending || !covers {
             diags.push(
-                Diagnostic::error("invalid-value", "`levels` must be in ascending order of `max`, the last covering the top score")
+                Diagnostic::error(Code::InvalidValue, "`levels` must be in ascending order of `max`, the last covering the top score")
                     .at(at)
                     .hint(format!("e.g. levels = [{{ name = \"Low\", max = 4 }}, {{ name = \"Medium\", max = 9 }}, {{ name = \"High\", max = {} }}]", n * n)),
             );
         } else if let Some(c) = bad_colour {
             diags.push(
-                Diagnostic::error("invalid-value", format!("`{c}` is not a colour"))
+                Diagnostic::error(Code::InvalidValue, format!("`{c}` is not a colour"))
                     .at(at)
                     .hint("write colours as #rrggbb"),
             );
@@ -143,10 +144,10 @@ pub(super) fn load_risk_settings(src: &Source, top: &toml::de::DeTable<'_>, diag
             Some(i) => scoring.high = i,
             None => diags.push(
                 Diagnostic::error(
-                    "invalid-value",
+                    Code::InvalidValue,
                     format!("`high` names level `{}`, which the matrix does not have", h.get_ref()),
                 )
-                .at(src.location(h.span().start))
+                .at(src.span(h.span()))
                 .hint(format!(
                     "use one of: {}",
                     scoring.levels.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
@@ -158,8 +159,8 @@ pub(super) fn load_risk_settings(src: &Source, top: &toml::de::DeTable<'_>, diag
         Some(m) if *m.get_ref() >= 1 => *m.get_ref(),
         Some(m) => {
             diags.push(
-                Diagnostic::error("invalid-value", "`review_months` must be at least 1")
-                    .at(src.location(m.span().start))
+                Diagnostic::error(Code::InvalidValue, "`review_months` must be at least 1")
+                    .at(src.span(m.span()))
                     .hint("the register is reviewed at least annually: review_months = 12"),
             );
             12
@@ -172,10 +173,10 @@ pub(super) fn load_risk_settings(src: &Source, top: &toml::de::DeTable<'_>, diag
                 if let Err(e) = globset::Glob::new(g.get_ref()) {
                     diags.push(
                         Diagnostic::error(
-                            "invalid-pattern",
+                            Code::InvalidPattern,
                             format!("minutes pattern `{}` is not a valid glob: {}", g.get_ref(), e.kind()),
                         )
-                        .at(src.location(g.span().start))
+                        .at(src.span(g.span()))
                         .hint("use `*` within a folder, `**` across folders and `{a,b}` for alternatives"),
                     );
                 }

@@ -7,6 +7,7 @@
 //! their own line and column. A CSV register goes through the same validation, located by cell.
 
 use super::scoring::Scoring;
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -256,7 +257,7 @@ impl Spans {
                 return l.clone();
             }
         }
-        Location { file: self.file.clone(), line: Some(1), col: Some(1) }
+        Location { file: self.file.clone(), line: Some(1), col: Some(1), end_col: None }
     }
 
     pub fn file(&self) -> &Path {
@@ -283,7 +284,7 @@ impl Spans {
             return spans;
         };
         fn walk(v: &Value<'_>, key: String, src: &Source, out: &mut BTreeMap<String, Location>) {
-            out.insert(key.clone(), src.location(v.start()));
+            out.insert(key.clone(), src.span(v.start()..v.end()));
             match v {
                 Value::Array(a) => {
                     for (i, e) in a.elements.iter().enumerate() {
@@ -309,7 +310,7 @@ impl Spans {
 pub fn load(root: &Path, rel: &Path, ctx: &Context<'_>, diags: &mut Diagnostics) -> Register {
     if !root.join(rel).exists() {
         diags.push(
-            Diagnostic::note("no-risks", format!("no risk register at `{}`", rel.display()))
+            Diagnostic::note(Code::NoRisks, format!("no risk register at `{}`", rel.display()))
                 .hint("keep the risk register (CC3.1/CC3.2) in risks.json; see docs/risk.md"),
         );
         return Register::default();
@@ -331,8 +332,13 @@ pub fn parse(src: &Source, ctx: &Context<'_>, diags: &mut Diagnostics) -> Regist
         Ok(v) => v,
         Err(e) => {
             diags.push(
-                Diagnostic::error("json-syntax", format!("invalid JSON: {e}"))
-                    .at(Location { file: src.display.clone(), line: Some(e.line()), col: Some(e.column()) })
+                Diagnostic::error(Code::JsonSyntax, format!("invalid JSON: {e}"))
+                    .at(Location {
+                        file: src.display.clone(),
+                        line: Some(e.line()),
+                        col: Some(e.column()),
+                        end_col: None,
+                    })
                     .hint("fix the syntax at this place (a missing comma or quote is the usual cause)"),
             );
             return Register::default();
@@ -340,7 +346,7 @@ pub fn parse(src: &Source, ctx: &Context<'_>, diags: &mut Diagnostics) -> Regist
     };
     let serde_json::Value::Array(entries) = value else {
         diags.push(
-            Diagnostic::error("register-not-array", "the risk register must be a JSON array of risks")
+            Diagnostic::error(Code::RegisterNotArray, "the risk register must be a JSON array of risks")
                 .at(src.location(0))
                 .hint("write the register as [ {\"risk_id\": \"RISK-001\", ...}, ... ]"),
         );
@@ -377,7 +383,7 @@ fn json_shape_ok(src: &Source, diags: &mut Diagnostics) -> bool {
                     } else if let Some(first) = seen.insert(name.to_string(), p.start()) {
                         let first = src.location(first);
                         diags.push(
-                            Diagnostic::error("duplicate-key", format!("the key `{name}` is given twice in one object"))
+                            Diagnostic::error(Code::DuplicateKey, format!("the key `{name}` is given twice in one object"))
                                 .at(src.location(p.start()))
                                 .hint(format!(
                                     "keep one of the two (the first is at line {}); a JSON reader would silently keep only the last",
@@ -424,7 +430,7 @@ pub(super) fn validate(
         };
         let Some(obj) = entry.as_object() else {
             diags.push(
-                Diagnostic::error("invalid-risk", format!("risk #{} is not a JSON object", i + 1))
+                Diagnostic::error(Code::InvalidRisk, format!("risk #{} is not a JSON object", i + 1))
                     .at(at(&[]))
                     .hint("each risk is an object with at least risk_id and description"),
             );
@@ -436,9 +442,12 @@ pub(super) fn validate(
             }
             if let Some(near) = super::toml_de::closest(key, FIELDS) {
                 diags.push(
-                    Diagnostic::warning("unknown-risk-field", format!("{name}: field `{key}` is not a register field"))
-                        .at(at(&[Seg::Key(key)]))
-                        .hint(format!("did you mean `{near}`? Other fields are kept as they are but not checked")),
+                    Diagnostic::warning(
+                        Code::UnknownRiskField,
+                        format!("{name}: field `{key}` is not a register field"),
+                    )
+                    .at(at(&[Seg::Key(key)]))
+                    .hint(format!("did you mean `{near}`? Other fields are kept as they are but not checked")),
                 );
             }
         }
@@ -447,10 +456,12 @@ pub(super) fn validate(
             Err(e) => {
                 let text = e.to_string();
                 let field = missing_field(&text);
-                diags.push(Diagnostic::error("invalid-risk", format!("{name}: {e}")).at(at(&[])).hint(match field {
-                    Some(f) => format!("add `{f}` to the entry"),
-                    None => "see docs/risk.md for the fields of a risk".to_string(),
-                }));
+                diags.push(Diagnostic::error(Code::InvalidRisk, format!("{name}: {e}")).at(at(&[])).hint(
+                    match field {
+                        Some(f) => format!("add `{f}` to the entry"),
+                        None => "see docs/risk.md for the fields of a risk".to_string(),
+                    },
+                ));
                 continue;
             }
         };
@@ -458,7 +469,7 @@ pub(super) fn validate(
         risk.location = at(&[]);
         if let Some(first) = seen.get(&risk.risk_id) {
             diags.push(
-                Diagnostic::error("duplicate-risk", format!("risk id `{}` is used twice", risk.risk_id))
+                Diagnostic::error(Code::DuplicateRisk, format!("risk id `{}` is used twice", risk.risk_id))
                     .at(at(&[Seg::Key("risk_id")]))
                     .hint(format!("the first use is risk #{first}; give each risk its own id")),
             );
@@ -485,7 +496,7 @@ fn check_risk(risk: &Risk, ctx: &Context<'_>, at: &dyn Fn(&[Seg<'_>]) -> Locatio
             let known = if field == "likelihood" { s.likelihood_step(v) } else { s.impact_step(v) };
             if known.is_none() {
                 diags.push(
-                    Diagnostic::error("unknown-level", format!("risk `{id}`: unknown {field} `{v}` in {key}"))
+                    Diagnostic::error(Code::UnknownLevel, format!("risk `{id}`: unknown {field} `{v}` in {key}"))
                         .at(at(&[Seg::Key(key), Seg::Key(field)]))
                         .hint(format!("the {} matrix rates {field} as {}", s.matrix, Scoring::expected(scale))),
                 );
@@ -502,7 +513,7 @@ fn check_risk(risk: &Risk, ctx: &Context<'_>, at: &dyn Fn(&[Seg<'_>]) -> Locatio
             let names: Vec<String> = s.levels.iter().map(|l| l.name.clone()).collect();
             diags.push(
                 Diagnostic::error(
-                    "unknown-level",
+                    Code::UnknownLevel,
                     format!(
                         "risk `{id}`: unknown score `{}` in {key}",
                         r.score.as_ref().map(|v| v.to_string()).unwrap_or_default()
@@ -519,7 +530,7 @@ fn check_risk(risk: &Risk, ctx: &Context<'_>, at: &dyn Fn(&[Seg<'_>]) -> Locatio
             if crate::model::criterion(t).is_none() {
                 diags.push(
                     Diagnostic::error(
-                        "unknown-criterion",
+                        Code::UnknownCriterion,
                         format!("risk `{id}`: `{t}` is not a trust services criterion"),
                     )
                     .at(at(&[Seg::Key("controls"), Seg::Index(ci), Seg::Key("mapped_tsc"), Seg::Index(ti)]))
@@ -532,7 +543,7 @@ fn check_risk(risk: &Risk, ctx: &Context<'_>, at: &dyn Fn(&[Seg<'_>]) -> Locatio
     let word = |value: &str, allowed: &[&str], path: &[Seg<'_>], what: &str, diags: &mut Diagnostics| {
         if !allowed.iter().any(|a| a.eq_ignore_ascii_case(value.trim())) {
             diags.push(
-                Diagnostic::error("invalid-value", format!("risk `{id}`: unknown {what} `{value}`"))
+                Diagnostic::error(Code::InvalidValue, format!("risk `{id}`: unknown {what} `{value}`"))
                     .at(at(path))
                     .hint(format!("use one of: {}", allowed.join(", "))),
             );
@@ -595,7 +606,7 @@ fn check_risk(risk: &Risk, ctx: &Context<'_>, at: &dyn Fn(&[Seg<'_>]) -> Locatio
 
 fn unknown_ref(risk: &str, what: &str, id: &str, at: Location, file: &str) -> Diagnostic {
     Diagnostic::error(
-        if what == "asset" { "unknown-asset" } else { "unknown-objective" },
+        if what == "asset" { Code::UnknownAsset } else { Code::UnknownObjective },
         format!("risk `{risk}` names {what} `{id}`, which is not declared"),
     )
     .at(at)
@@ -605,7 +616,7 @@ fn unknown_ref(risk: &str, what: &str, id: &str, at: Location, file: &str) -> Di
 fn check_date(risk: &str, value: &str, at: Location, diags: &mut Diagnostics) {
     if parse_date(value).is_none() {
         diags.push(
-            Diagnostic::error("invalid-value", format!("risk `{risk}`: `{value}` is not a date"))
+            Diagnostic::error(Code::InvalidValue, format!("risk `{risk}`: `{value}` is not a date"))
                 .at(at)
                 .hint("write dates as YYYY-MM-DD"),
         );
@@ -707,7 +718,7 @@ mod tests {
         );
         assert_eq!(r.len(), 1, "reference errors keep the risk for the other checks");
         let codes: Vec<(&str, Option<usize>)> =
-            d.iter().map(|d| (d.code, d.location.as_ref().and_then(|l| l.line))).collect();
+            d.iter().map(|d| (d.code.as_str(), d.location.as_ref().and_then(|l| l.line))).collect();
         assert!(codes.contains(&("invalid-value", Some(2))), "{codes:?}");
         assert!(codes.contains(&("unknown-asset", Some(3))), "{codes:?}");
         assert!(codes.contains(&("unknown-objective", Some(4))), "{codes:?}");
@@ -718,7 +729,7 @@ mod tests {
     fn extra_fields_are_kept_and_typos_flagged() {
         let (r, d) = run(r#"[{"risk_id":"R1","description":"d","likelihood_note":"kept","treatmnet":{}}]"#);
         assert_eq!(r[0].extra["likelihood_note"], "kept");
-        let codes: Vec<&str> = d.iter().map(|d| d.code).collect();
+        let codes: Vec<&str> = d.iter().map(|d| d.code.as_str()).collect();
         assert_eq!(codes, ["unknown-risk-field"]);
     }
 
@@ -733,6 +744,6 @@ mod tests {
         let (r, d) = run("[{\"risk_id\":\"R1\",\"description\":\"a\"},\n{\"risk_id\":\"R1\",\"description\":\"b\"}]");
         assert_eq!(r.len(), 1);
         let diag = d.iter().next().unwrap();
-        assert_eq!((diag.code, diag.location.as_ref().unwrap().line), ("duplicate-risk", Some(2)));
+        assert_eq!((diag.code, diag.location.as_ref().unwrap().line), (Code::DuplicateRisk, Some(2)));
     }
 }

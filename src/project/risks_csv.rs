@@ -5,6 +5,7 @@
 //! docs/risk.md ("CSV columns").
 
 use super::risks::{Register, Risk, Spans};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use serde_json::{Map, Value};
 
@@ -105,7 +106,12 @@ fn scale_cell(s: &str) -> Value {
 }
 
 pub fn parse(src: &Source, ctx: &super::risks::Context<'_>, diags: &mut Diagnostics) -> Register {
-    let loc = |line: u64, col: usize| Location { file: src.display.clone(), line: Some(line as usize), col: Some(col) };
+    let loc = |line: u64, col: usize| Location {
+        file: src.display.clone(),
+        line: Some(line as usize),
+        col: Some(col),
+        end_col: None,
+    };
     let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(src.text.as_bytes());
     let mut records = reader.records();
     let header = match records.next() {
@@ -116,7 +122,7 @@ pub fn parse(src: &Source, ctx: &super::risks::Context<'_>, diags: &mut Diagnost
         }
         None => {
             diags.push(
-                Diagnostic::error("csv-missing-column", "the CSV register is empty: it has no header row")
+                Diagnostic::error(Code::CsvMissingColumn, "the CSV register is empty: it has no header row")
                     .at(loc(1, 1))
                     .hint(format!("start with a header row naming the columns, at least {}", REQUIRED.join(", "))),
             );
@@ -129,7 +135,7 @@ pub fn parse(src: &Source, ctx: &super::risks::Context<'_>, diags: &mut Diagnost
     for req in REQUIRED {
         if !columns.iter().any(|c| c == req) {
             diags.push(
-                Diagnostic::error("csv-missing-column", format!("the CSV register has no `{req}` column"))
+                Diagnostic::error(Code::CsvMissingColumn, format!("the CSV register has no `{req}` column"))
                     .at(loc(1, 1))
                     .hint(format!("add a `{req}` column to the header row; the columns are listed in docs/risk.md")),
             );
@@ -158,7 +164,7 @@ pub fn parse(src: &Source, ctx: &super::risks::Context<'_>, diags: &mut Diagnost
         if rec.len() != columns.len() {
             diags.push(
                 Diagnostic::error(
-                    "csv-ragged-row",
+                    Code::CsvRaggedRow,
                     format!("row has {} cells but the header has {} columns", rec.len(), columns.len()),
                 )
                 .at(loc(line, 1))
@@ -211,8 +217,8 @@ pub fn parse(src: &Source, ctx: &super::risks::Context<'_>, diags: &mut Diagnost
 
 fn csv_error(src: &Source, e: &csv::Error) -> Diagnostic {
     let line = e.position().map(|p| p.line() as usize).unwrap_or(1);
-    Diagnostic::error("csv-syntax", format!("invalid CSV: {e}"))
-        .at(Location { file: src.display.clone(), line: Some(line), col: Some(1) })
+    Diagnostic::error(Code::CsvSyntax, format!("invalid CSV: {e}"))
+        .at(Location { file: src.display.clone(), line: Some(line), col: Some(1), end_col: None })
         .hint("save the sheet as UTF-8 CSV with a comma separator and quoted cells")
 }
 
@@ -332,7 +338,7 @@ mod tests {
         let (r, d) = run("risk_id,description\nR1,ok\nR2,too,many\nR3,fine\n");
         assert_eq!(r.len(), 2, "the other rows still load");
         let diag = d.iter().next().unwrap();
-        assert_eq!((diag.code, diag.location.as_ref().unwrap().line), ("csv-ragged-row", Some(3)));
+        assert_eq!((diag.code, diag.location.as_ref().unwrap().line), (Code::CsvRaggedRow, Some(3)));
     }
 
     #[test]

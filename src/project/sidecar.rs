@@ -6,6 +6,7 @@ use super::files::read_source;
 use super::toml_de::Value;
 use super::validate::bad_word;
 use super::{ipe, raw, toml_de};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use jiff::civil::Date;
 use serde::Serialize;
@@ -100,10 +101,10 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
         } else if !project.failed.controls.contains(c.get_ref()) {
             diags.push(
                 Diagnostic::error(
-                    "unknown-control",
+                    Code::UnknownControl,
                     format!("the sidecar names control `{}`, which is not in the catalogue", c.get_ref()),
                 )
-                .at(src.location(c.span().start))
+                .at(src.span(c.span()))
                 .hint("use the id of a control in controls.toml"),
             );
         }
@@ -116,10 +117,10 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
         Some(p) => {
             diags.push(
                 Diagnostic::error(
-                    "unknown-provider",
+                    Code::UnknownProvider,
                     format!("the sidecar names provider `{}`, which is not declared", p.get_ref()),
                 )
-                .at(src.location(p.span().start))
+                .at(src.span(p.span()))
                 .hint("use the id of a [[provider]] in auditpack.toml"),
             );
             None
@@ -130,16 +131,16 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
         (Some(s), Some(e)) if e.get_ref().0 >= s.get_ref().0 => Some((s.get_ref().0, e.get_ref().0)),
         (Some(_), Some(e)) => {
             diags.push(
-                Diagnostic::error("invalid-period", "the sidecar's period ends before it starts")
-                    .at(src.location(e.span().start))
+                Diagnostic::error(Code::InvalidPeriod, "the sidecar's period ends before it starts")
+                    .at(src.span(e.span()))
                     .hint("`period_end` must be on or after `period_start`"),
             );
             None
         }
         (Some(one), None) | (None, Some(one)) => {
             diags.push(
-                Diagnostic::error("missing-key", "the sidecar gives one end of a period")
-                    .at(src.location(one.span().start))
+                Diagnostic::error(Code::MissingKey, "the sidecar gives one end of a period")
+                    .at(src.span(one.span()))
                     .hint("give both `period_start` and `period_end` (the period the document covers)"),
             );
             None
@@ -160,7 +161,7 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
         controls,
         period,
         assurance,
-        assurance_at: raw.assurance.as_ref().map(|a| src.location(a.span().start)),
+        assurance_at: raw.assurance.as_ref().map(|a| src.span(a.span())),
         effective: raw.effective.map(|d| d.get_ref().0),
         provider,
         provider_given,
@@ -176,7 +177,7 @@ pub fn load_sidecar(root: &Path, rel: &Path, project: &Project, diags: &mut Diag
 fn no_occurrence(src: &Source, raw: &raw::Sidecar, diags: &mut Diagnostics) -> Option<NoOccurrence> {
     let bad = |at: usize, msg: String, diags: &mut Diagnostics| {
         diags.push(
-            Diagnostic::error("invalid-no-occurrence", msg)
+            Diagnostic::error(Code::InvalidNoOccurrence, msg)
                 .at(src.location(at))
                 .hint("a no-occurrence statement needs no_occurrence = true, period_start, period_end and attested_by (name and title)"),
         );

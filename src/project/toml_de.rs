@@ -5,6 +5,7 @@
 //! section, one `[[control]]`) is deserialized separately, so one bad entry does not hide the
 //! problems of the others.
 
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location, Source};
 use serde::de::DeserializeOwned;
 use std::ops::Range;
@@ -20,7 +21,7 @@ pub fn parse<'a>(src: &'a Source, diags: &mut Diagnostics) -> Option<Spanned<DeT
         Err(e) => {
             let loc = e.span().map(|s| src.location(s.start)).unwrap_or_else(|| Location::file(src.path()));
             diags.push(
-                Diagnostic::error("toml-syntax", format!("invalid TOML: {}", first_line(e.message())))
+                Diagnostic::error(Code::TomlSyntax, format!("invalid TOML: {}", first_line(e.message())))
                     .at(loc)
                     .hint("fix the syntax at this place; see https://toml.io for the format"),
             );
@@ -53,7 +54,7 @@ fn unknown_key(src: &Source, span: Range<usize>, key: &str, what: &str, known: &
         Some(k) => format!("did you mean `{k}`? Known keys {what}: {}", known.join(", ")),
         None => format!("known keys {what}: {}; see docs/project.md", known.join(", ")),
     };
-    Diagnostic::error("unknown-key", format!("unknown key `{key}` {what}")).at(src.location(span.start)).hint(hint)
+    Diagnostic::error(Code::UnknownKey, format!("unknown key `{key}` {what}")).at(src.span(span)).hint(hint)
 }
 
 /// The known word nearest to `word` by edit distance, if it is plausibly a typo.
@@ -105,8 +106,8 @@ pub fn deserialize<T: DeserializeOwned>(
         Err(e) => {
             let at = e.span().unwrap_or(value.span());
             diags.push(
-                Diagnostic::error("invalid-value", format!("{} {what}", first_line(e.message())))
-                    .at(src.location(at.start))
+                Diagnostic::error(Code::InvalidValue, format!("{} {what}", first_line(e.message())))
+                    .at(src.span(at))
                     .hint("see docs/project.md for the keys and values this table takes"),
             );
             None
@@ -155,10 +156,10 @@ pub fn array<'t, 'a>(src: &Source, value: &'t Value<'a>, key: &str, diags: &mut 
         other => {
             diags.push(
                 Diagnostic::error(
-                    "invalid-value",
+                    Code::InvalidValue,
                     format!("`{key}` must be an array of tables, found a {}", other.type_str()),
                 )
-                .at(src.location(value.span().start))
+                .at(src.span(value.span()))
                 .hint(format!("write each entry as a `[[{key}]]` table")),
             );
             &[]

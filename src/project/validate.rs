@@ -4,6 +4,7 @@
 use super::raw::S;
 use super::toml_de;
 use super::toml_de::Value;
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Source};
 use crate::model::Category;
 use std::collections::BTreeMap;
@@ -37,10 +38,10 @@ pub(super) fn criteria_list(
                 {
                     diags.push(
                         Diagnostic::warning(
-                            "criterion-out-of-scope",
+                            Code::CriterionOutOfScope,
                             format!("{whose} maps to {} ({}), which is not in scope", found.id, found.category.title()),
                         )
-                        .at(src.location(cr.span().start))
+                        .at(src.span(cr.span()))
                         .hint(format!("add \"{}\" to [audit] categories, or remove the criterion", found.category)),
                     );
                 }
@@ -50,10 +51,10 @@ pub(super) fn criteria_list(
             }
             None => diags.push(
                 Diagnostic::error(
-                    "unknown-criterion",
+                    Code::UnknownCriterion,
                     format!("`{}` is not a trust services criterion", cr.get_ref().trim()),
                 )
-                .at(src.location(cr.span().start))
+                .at(src.span(cr.span()))
                 .hint("use ids from the 2017 TSC such as CC6.1, A1.2 or C1.1 (group headings such as CC6.0 are not criteria)"),
             ),
         }
@@ -73,8 +74,8 @@ pub(super) fn toml_list(items: &[String]) -> String {
 }
 
 pub(super) fn bad_word(src: &Source, s: &S<String>, what: &str, expected: String) -> Diagnostic {
-    Diagnostic::error("invalid-value", format!("unknown {what} `{}`", s.get_ref()))
-        .at(src.location(s.span().start))
+    Diagnostic::error(Code::InvalidValue, format!("unknown {what} `{}`", s.get_ref()))
+        .at(src.span(s.span()))
         .hint(format!("use one of {expected}"))
 }
 
@@ -93,10 +94,10 @@ pub(super) fn check_id(
     if !valid_id(text) {
         diags.push(
             Diagnostic::error(
-                "invalid-id",
+                Code::InvalidId,
                 format!("{what} id `{text}` has characters other than letters, digits, `-`, `_` and `.`"),
             )
-            .at(src.location(id.span().start))
+            .at(src.span(id.span()))
             .hint("ids name folders and anchors: keep them short and plain, e.g. AC-01"),
         );
         return false;
@@ -105,17 +106,17 @@ pub(super) fn check_id(
         diags.push(
             Diagnostic::error(
                 match what {
-                    "control" => "duplicate-control",
-                    "asset" => "duplicate-asset",
-                    _ => "duplicate-id",
+                    "control" => Code::DuplicateControl,
+                    "asset" => Code::DuplicateAsset,
+                    _ => Code::DuplicateId,
                 },
                 format!("{what} id `{text}` is used twice"),
             )
-            .at(src.location(id.span().start))
+            .at(src.span(id.span()))
             .hint(format!("the first use is on line {first}; give each {what} its own id")),
         );
         return false;
     }
-    seen.insert(text.clone(), src.location(id.span().start).line.unwrap_or(0));
+    seen.insert(text.clone(), src.span(id.span()).line.unwrap_or(0));
     true
 }

@@ -544,7 +544,6 @@ pub fn write_evidence_csv<W: std::io::Write>(index: &EvidenceIndex, out: W) -> s
 mod tests {
     use super::*;
     use crate::assess::EvidenceState;
-    use crate::diag::Diagnostics;
 
     /// GOV-01 (annual, the policy of `auditpack init`), AC-01 (quarterly on aws, its 2026-Q2
     /// review) and CM-01 (monthly, no evidence).
@@ -590,26 +589,8 @@ frequency = "monthly"
     /// 2026-01-01..2026-06-30 (Type 2), with [`CONTROLS`] and `more_controls`, [`UNMAPPED`] and
     /// `extra` files, and `toml_extra` appended to auditpack.toml.
     fn project(kind: Kind, more_controls: &str, toml_extra: &str, extra: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, text) in crate::cli::init::FILES.iter().chain([&UNMAPPED]).chain(extra) {
-            let text = match *name {
-                "auditpack.toml" if kind == Kind::Type2 => {
-                    let t = text.replacen("type = \"type1\"", "type = \"type2\"", 1).replacen(
-                        "as_of = 2026-06-30",
-                        "period_start = 2026-01-01\nperiod_end = 2026-06-30",
-                        1,
-                    );
-                    format!("{t}{toml_extra}")
-                }
-                "auditpack.toml" => format!("{text}{toml_extra}"),
-                "controls.toml" => format!("{CONTROLS}{more_controls}"),
-                _ => text.to_string(),
-            };
-            let p = dir.path().join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        dir
+        let files = [&UNMAPPED].into_iter().chain(extra).map(|(n, t)| (*n, t.to_string()));
+        crate::testing::project(kind == Kind::Type2, &format!("{CONTROLS}{more_controls}"), toml_extra, files)
     }
 
     struct Run {
@@ -620,12 +601,7 @@ frequency = "monthly"
 
     /// load -> collect -> index -> assess -> report::build; the project must load cleanly.
     fn run(dir: &std::path::Path) -> Run {
-        let loaded = crate::project::load(dir);
-        let mut diags: Diagnostics = loaded.diags;
-        assert!(!diags.has_errors(), "{:?}", diags.iter().map(|d| (d.code, &d.message)).collect::<Vec<_>>());
-        let project = loaded.project.expect("loaded");
-        let inventory = crate::collect::collect(&project, &Default::default(), &mut diags);
-        let index = crate::index::build(&project, inventory, &mut diags);
+        let (project, index, mut diags) = crate::testing::index(dir);
         let scans = crate::scan::ScanResults::default();
         let assessment = crate::assess::assess(&project, &index, &[], &scans, &mut diags);
         let report = build(&project, &index, &scans, &assessment);

@@ -44,7 +44,7 @@ pub fn attach(report: &mut Report, project: &Project, populations: Populations) 
 
 /// A supporting file that is not among the control's own evidence, named by its path only.
 fn support_ref(project: &Project, path: &str) -> Option<EvidenceRef> {
-    let prefix = format!("{}/", crate::collect::slash(&project.paths.evidence));
+    let prefix = format!("{}/", crate::text::slash(&project.paths.evidence));
     Some(EvidenceRef {
         path: path.to_string(),
         name: path.strip_prefix(&prefix).unwrap_or(path).to_string(),

@@ -17,6 +17,7 @@ mod formats;
 pub mod vex;
 
 use crate::collect::dates::DateSource;
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::index::EvidenceIndex;
 use crate::project::Project;
@@ -356,7 +357,7 @@ fn locate(shown: &str, text: &str, offset: usize) -> Location {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().unwrap_or(before).chars().count() + 1;
-    Location { file: PathBuf::from(shown), line: Some(line), col: Some(col) }
+    Location { file: PathBuf::from(shown), line: Some(line), col: Some(col), end_col: None }
 }
 
 fn take(shown: &str, read: Read, required: bool, dated: Dated, found: &mut Found, diags: &mut Diagnostics) {
@@ -369,7 +370,7 @@ fn take(shown: &str, read: Read, required: bool, dated: Dated, found: &mut Found
         Read::Vex(Err(problems), text) => {
             for p in problems {
                 diags.push(
-                    Diagnostic::error("invalid-vex", format!("the OpenVEX document is not valid: {}", p.message))
+                    Diagnostic::error(Code::InvalidVex, format!("the OpenVEX document is not valid: {}", p.message))
                         .at(locate(shown, &text, p.offset))
                         .hint("fix the document (https://github.com/openvex/spec); until it is valid none of its statements excepts a finding"),
                 );
@@ -379,7 +380,7 @@ fn take(shown: &str, read: Read, required: bool, dated: Dated, found: &mut Found
         Read::Unreadable(e) => {
             if required {
                 diags.push(
-                    Diagnostic::error("unreadable-file", format!("cannot read the scanner report: {e}"))
+                    Diagnostic::error(Code::UnreadableFile, format!("cannot read the scanner report: {e}"))
                         .at_file(shown)
                         .hint("check the path given with --scan"),
                 );
@@ -421,8 +422,13 @@ fn take(shown: &str, read: Read, required: bool, dated: Dated, found: &mut Found
         }
         Ok(None) => {}
         Err(e) => diags.push(
-            Diagnostic::error("invalid-scanner-report", format!("cannot read the scanner report: {}", e.message))
-                .at(Location { file: PathBuf::from(shown), line: Some(e.line.max(1)), col: Some(e.col.max(1)) })
+            Diagnostic::error(Code::InvalidScannerReport, format!("cannot read the scanner report: {}", e.message))
+                .at(Location {
+                    file: PathBuf::from(shown),
+                    line: Some(e.line.max(1)),
+                    col: Some(e.col.max(1)),
+                    end_col: None,
+                })
                 .hint(
                     "give the scanner's JSON output unchanged: `trivy --format json`, `grype -o json` or SARIF 2.1.0",
                 ),
@@ -588,7 +594,7 @@ fn link(project: &Project, found: Found, diags: &mut Diagnostics) -> ScanResults
             .unwrap_or_default();
         diags.push(
             Diagnostic::note(
-                "scan-target-unmapped",
+                Code::ScanTargetUnmapped,
                 format!("{n} scanner finding(s) on `{target}` belong to no asset"),
             )
             .at_file(report)

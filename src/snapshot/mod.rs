@@ -16,10 +16,11 @@ pub mod tsa;
 
 use crate::assess::PastEvidence;
 use crate::collect::dates::{DateSource, Effective};
-use crate::collect::hex;
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::error::Error;
 use crate::project::{Project, Retention};
+use crate::text::hex;
 pub use manifest::{FileRecord, Manifest, SCHEMA, Trees};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -97,7 +98,7 @@ pub struct TakeOptions {
 fn build_inputs(project: &Project, index: &crate::index::EvidenceIndex) -> Vec<String> {
     let root = &project.root;
     let mut out = BTreeSet::new();
-    let rel = |p: &Path| crate::collect::slash(p);
+    let rel = |p: &Path| crate::text::slash(p);
     // What the loader read (auditpack.toml, every controls file of a controls folder, assets,
     // register, narratives), then what the renderer reads (template overrides, the logo).
     for p in &project.sources {
@@ -357,7 +358,7 @@ fn past_evidence(f: &serde_json::Value, snapshot: u64) -> Option<PastEvidence> {
 }
 
 pub fn unreadable_history(at: &str, why: &str) -> Diagnostic {
-    Diagnostic::warning("snapshot-history-unreadable", format!("earlier snapshots could not be read: {why}"))
+    Diagnostic::warning(Code::SnapshotHistoryUnreadable, format!("earlier snapshots could not be read: {why}"))
         .at(Location::file(at))
         .hint("run `auditpack snapshot verify`; coverage was assessed from the current evidence only")
 }
@@ -541,7 +542,7 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
             Ok(x) => x,
             Err(e) => {
                 diags.push(
-                    Diagnostic::error("snapshot-unreadable", format!("snapshot {id} cannot be read: {e}"))
+                    Diagnostic::error(Code::SnapshotUnreadable, format!("snapshot {id} cannot be read: {e}"))
                         .at(at)
                         .hint("the manifest was damaged or edited; restore it from a backup"),
                 );
@@ -552,7 +553,7 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
         if n == 0 && (*id != 1 || m.previous.is_some()) {
             diags.push(
                 Diagnostic::error(
-                    "snapshot-chain-broken",
+                    Code::SnapshotChainBroken,
                     format!("the first snapshot is {id}; earlier ones were removed"),
                 )
                 .at(at.clone())
@@ -561,7 +562,7 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
         } else if n > 0 && (m.previous != previous || *id != ids[n - 1] + 1) {
             diags.push(
                 Diagnostic::error(
-                    "snapshot-chain-broken",
+                    Code::SnapshotChainBroken,
                     format!(
                         "snapshot {id} does not follow snapshot {}: a manifest was changed, removed or inserted",
                         ids[n - 1]
@@ -574,7 +575,7 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
         if m.id != *id {
             diags.push(
                 Diagnostic::error(
-                    "snapshot-chain-broken",
+                    Code::SnapshotChainBroken,
                     format!("the manifest in {id:06}.json says it is snapshot {}", m.id),
                 )
                 .at(at.clone())
@@ -589,7 +590,7 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
         let files = trees.files_lenient(store, &m, &mut tree_shas, &mut bad);
         for b in bad {
             let present = store.has(&b.sha256).unwrap_or(false);
-            let code = if present { "snapshot-blob-corrupt" } else { "snapshot-blob-missing" };
+            let code = if present { Code::SnapshotBlobCorrupt } else { Code::SnapshotBlobMissing };
             diags.push(
                 Diagnostic::error(
                     code,
@@ -612,7 +613,7 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
         } else if opts.retention.is_some() && !store.is_folder() {
             diags.push(
                 Diagnostic::error(
-                    "snapshot-retention-missing",
+                    Code::SnapshotRetentionMissing,
                     format!(
                         "snapshot {id} was taken without Object Lock retention, which [snapshot] retention now asks for"
                     ),
@@ -624,7 +625,7 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
         for rel in files.keys().filter(|r| leaves_project(r)) {
             diags.push(
                 Diagnostic::error(
-                    "snapshot-unsafe-path",
+                    Code::SnapshotUnsafePath,
                     format!("snapshot {id} names `{}`, which leaves the project folder", rel.escape_debug()),
                 )
                 .at(at.clone())
@@ -649,9 +650,9 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
             if !ok {
                 let present = store.has(r).unwrap_or(false);
                 let (code, what) = if present {
-                    ("snapshot-blob-corrupt", "does not match its checksum")
+                    (Code::SnapshotBlobCorrupt, "does not match its checksum")
                 } else {
-                    ("snapshot-blob-missing", "is missing")
+                    (Code::SnapshotBlobMissing, "is missing")
                 };
                 diags.push(
                     Diagnostic::error(code, format!("snapshot {id}: the content of `{rel}` ({}) {what}", &r[..12.min(r.len())]))
@@ -668,7 +669,7 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
     if left > 0 {
         diags.push(
             Diagnostic::note(
-                "snapshot-leftovers",
+                Code::SnapshotLeftovers,
                 if store.location.is_s3() {
                     format!("{left} unfinished multipart upload(s) from an interrupted run")
                 } else {
@@ -686,7 +687,7 @@ pub fn verify(store: &Store, opts: &VerifyOptions) -> Result<(Verified, Diagnost
     let orphans = store.object_names()?.iter().filter(|n| !referenced.contains(n.as_str())).count();
     if orphans > 0 {
         diags.push(
-            Diagnostic::note("snapshot-orphans", format!("{orphans} stored object(s) belong to no snapshot"))
+            Diagnostic::note(Code::SnapshotOrphans, format!("{orphans} stored object(s) belong to no snapshot"))
                 .at(Location::file(store.location.to_string()))
                 .hint("left by an interrupted run; harmless"),
         );
@@ -710,7 +711,7 @@ fn verify_token(
             }
             Err(why) => diags.push(
                 Diagnostic::error(
-                    "snapshot-timestamp-invalid",
+                    Code::SnapshotTimestampInvalid,
                     format!("snapshot {id}: the time-stamp token is not valid: {why}"),
                 )
                 .at(at)
@@ -718,7 +719,7 @@ fn verify_token(
             ),
         },
         None if opts.tsa_certs.is_some() => diags.push(
-            Diagnostic::warning("snapshot-timestamp-missing", format!("snapshot {id} has no time-stamp token"))
+            Diagnostic::warning(Code::SnapshotTimestampMissing, format!("snapshot {id} has no time-stamp token"))
                 .at(at)
                 .hint("take snapshots with --tsa URL (or [snapshot] tsa) so a third party attests when they existed"),
         ),
@@ -745,7 +746,7 @@ fn verify_retention(
     if lock_enabled == Some(false) {
         diags.push(
             Diagnostic::error(
-                "snapshot-bucket-unlocked",
+                Code::SnapshotBucketUnlocked,
                 format!(
                     "{}: the bucket has no Object Lock, so nothing keeps its objects from being deleted or replaced",
                     store.location
@@ -765,7 +766,7 @@ fn verify_retention(
             (Some(mode), Some(t)) if t >= want.until && mode >= want.mode => {}
             (Some(mode), Some(t)) => diags.push(
                 Diagnostic::error(
-                    "snapshot-retention-short",
+                    Code::SnapshotRetentionShort,
                     format!(
                         "{what} is retained ({}) until {}, less than the {} until {until} its snapshot asked for",
                         mode.as_str(),
@@ -778,7 +779,7 @@ fn verify_retention(
             ),
             _ => diags.push(
                 Diagnostic::error(
-                    "snapshot-retention-missing",
+                    Code::SnapshotRetentionMissing,
                     format!(
                         "{what} has no Object Lock retention; its snapshot asked for {} until {until}",
                         want.mode.as_str()

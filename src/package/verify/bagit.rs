@@ -9,9 +9,10 @@ use super::lines::Encoding;
 use super::manifest::{Manifest, ManifestParser, UNKNOWN_KEPT, normalise_path};
 use super::signature::check_signature;
 use super::{Verification, VerifyOptions};
-use crate::collect::hex;
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::package::sign;
+use crate::text::hex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use unicode_normalization::UnicodeNormalization;
@@ -26,7 +27,7 @@ pub(super) fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification,
     let mut version = (1, 0);
     match bag.read_small("bagit.txt", SMALL_TAG_LIMIT, problems) {
         None if !bag.files.contains_key("bagit.txt") => problems.push(
-            Diagnostic::error("missing-bagit-txt", "the bag has no bagit.txt")
+            Diagnostic::error(Code::MissingBagitTxt, "the bag has no bagit.txt")
                 .at(at("bagit.txt"))
                 .hint("every bag starts with bagit.txt; this is not a complete BagIt bag"),
         ),
@@ -57,7 +58,7 @@ pub(super) fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification,
         let Some(algorithm) = Algorithm::parse(alg) else {
             problems.push(
                 Diagnostic::warning(
-                    "unknown-algorithm",
+                    Code::UnknownAlgorithm,
                     format!("`{alg}` is not a checksum algorithm auditpack knows; {name} was not checked"),
                 )
                 .at(at(name))
@@ -72,7 +73,7 @@ pub(super) fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification,
     }
     if payload.is_empty() {
         problems.push(
-            Diagnostic::error("missing-manifest", "the bag has no payload manifest (manifest-<algorithm>.txt)")
+            Diagnostic::error(Code::MissingManifest, "the bag has no payload manifest (manifest-<algorithm>.txt)")
                 .at(at("manifest-sha256.txt"))
                 .hint("a bag lists every payload file with its checksum in at least one manifest"),
         );
@@ -96,7 +97,7 @@ pub(super) fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification,
             }
             let mut parts = line.splitn(3, [' ', '\t']);
             let (_url, _len, path) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
-            let loc = Location { file: "fetch.txt".into(), line: Some(i), col: None };
+            let loc = Location { file: "fetch.txt".into(), line: Some(i), col: None, end_col: None };
             match normalise_path(path.trim(), problems, &loc) {
                 // Only files that are missing matter, and at most this many are kept.
                 Some(p) if p.starts_with("data/") => {
@@ -106,7 +107,7 @@ pub(super) fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification,
                 }
                 _ => problems.push(
                     Diagnostic::error(
-                        "path-outside-payload",
+                        Code::PathOutsidePayload,
                         format!("fetch.txt names `{}`, which is outside data/", path.trim()),
                     )
                     .at(loc)
@@ -139,7 +140,7 @@ pub(super) fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification,
     for (_, id) in unreadable {
         if let Some(Err(msg)) = hashed[id].get() {
             problems.push(
-                Diagnostic::error("corrupt-entry", format!("cannot read the file: {msg}"))
+                Diagnostic::error(Code::CorruptEntry, format!("cannot read the file: {msg}"))
                     .at(at(paths[id]))
                     .hint("the package is damaged or was tampered with; ask for a new copy"),
             );
@@ -158,7 +159,7 @@ pub(super) fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification,
         for (id, p) in payload_ids() {
             if !listed[id] {
                 problems.push(
-                    Diagnostic::error("unlisted-file", format!("the file is in the payload but not in {}", m.name))
+                    Diagnostic::error(Code::UnlistedFile, format!("the file is in the payload but not in {}", m.name))
                         .at(at(p))
                         .hint("a file was added to the package after it was made"),
                 );
@@ -168,7 +169,7 @@ pub(super) fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification,
     for (_, p) in payload_ids() {
         if is_system_file(p) {
             problems.push(
-                Diagnostic::warning("system-file", "an operating-system metadata file is in the payload")
+                Diagnostic::warning(Code::SystemFile, "an operating-system metadata file is in the payload")
                     .at(at(p))
                     .hint("files like .DS_Store and Thumbs.db are usually not evidence; check the bag's maker"),
             );
@@ -190,7 +191,7 @@ pub(super) fn check(bag: &Container, opts: &VerifyOptions, v: &mut Verification,
             let d = if explained { Diagnostic::warning } else { Diagnostic::error };
             problems.push(
                 d(
-                    "payload-oxum",
+                    Code::PayloadOxum,
                     format!(
                         "Payload-Oxum says {count} files and {bytes} bytes; the payload has {found_count} files and {found_bytes} bytes"
                     ),
@@ -244,12 +245,12 @@ fn resolve(m: &Manifest, files: &Files, problems: &mut Findings) -> Vec<Option<u
             Some(other) => {
                 problems.push(
                     Diagnostic::warning(
-                        "duplicate-name-variant",
+                        Code::DuplicateNameVariant,
                         format!(
                             "`{entry}` and `{other}` are listed separately but name one file (case or Unicode normalisation)"
                         ),
                     )
-                    .at(Location { file: m.name.clone().into(), line: Some(listed.line), col: None })
+                    .at(Location { file: m.name.clone().into(), line: Some(listed.line), col: None, end_col: None })
                     .hint("the bag was probably made on a case-insensitive or normalising file system"),
                 );
                 out.push(Some(files[&**other].id));
@@ -283,15 +284,15 @@ fn check_manifests<'a>(
     let mut system_missing = BTreeSet::new();
     for (m, r) in manifests.zip(resolved) {
         if m.unkept > 0 {
-            problems.more("missing-from-bag", Severity::Error, m.unkept);
+            problems.more(Code::MissingFromBag, Severity::Error, m.unkept);
         }
         for ((entry, listed), actual) in m.entries.iter().zip(r) {
-            let loc = || Location { file: m.name.clone().into(), line: Some(listed.line), col: None };
+            let loc = || Location { file: m.name.clone().into(), line: Some(listed.line), col: None, end_col: None };
             let Some(actual) = *actual else {
                 if fetch.contains(&**entry) {
                     problems.push(
                         Diagnostic::error(
-                            "incomplete-bag",
+                            Code::IncompleteBag,
                             format!("`{entry}` is listed in fetch.txt but was never fetched"),
                         )
                         .at(loc())
@@ -301,7 +302,7 @@ fn check_manifests<'a>(
                     system_missing.insert(entry.clone());
                     problems.push(
                         Diagnostic::warning(
-                            "missing-system-file",
+                            Code::MissingSystemFile,
                             format!("`{entry}` is listed in {} but missing", m.name),
                         )
                         .at(loc())
@@ -309,9 +310,12 @@ fn check_manifests<'a>(
                     );
                 } else {
                     problems.push(
-                        Diagnostic::error("missing-from-bag", format!("`{entry}` is listed in {} but missing", m.name))
-                            .at(loc())
-                            .hint("a file was deleted or renamed after the package was made"),
+                        Diagnostic::error(
+                            Code::MissingFromBag,
+                            format!("`{entry}` is listed in {} but missing", m.name),
+                        )
+                        .at(loc())
+                        .hint("a file was deleted or renamed after the package was made"),
                     );
                 }
                 continue;
@@ -327,7 +331,7 @@ fn check_manifests<'a>(
                 let actual = paths[actual];
                 problems.push(
                     Diagnostic::error(
-                        "checksum-mismatch",
+                        Code::ChecksumMismatch,
                         format!(
                             "`{actual}` has {} {}, {} says {}",
                             m.algorithm.name(),
@@ -352,8 +356,8 @@ fn check_manifests<'a>(
 /// Parses bagit.txt strictly: `BagIt-Version: M.N` and `Tag-File-Character-Encoding: X`.
 fn parse_bagit_txt(bytes: &[u8], problems: &mut Findings) -> Option<((u32, u32), Encoding)> {
     let err = |line: Option<usize>, msg: String, hint: &str| {
-        Diagnostic::error("invalid-bagit-txt", msg)
-            .at(Location { file: "bagit.txt".into(), line, col: None })
+        Diagnostic::error(Code::InvalidBagitTxt, msg)
+            .at(Location { file: "bagit.txt".into(), line, col: None, end_col: None })
             .hint(hint.to_string())
     };
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
@@ -398,10 +402,10 @@ fn parse_bagit_txt(bytes: &[u8], problems: &mut Findings) -> Option<((u32, u32),
                     ok = false;
                     problems.push(
                         Diagnostic::error(
-                            "unsupported-encoding",
+                            Code::UnsupportedEncoding,
                             format!("tag files are in `{e}`, which auditpack cannot read"),
                         )
-                        .at(Location { file: "bagit.txt".into(), line: Some(i + 1), col: None })
+                        .at(Location { file: "bagit.txt".into(), line: Some(i + 1), col: None, end_col: None })
                         .hint("auditpack reads UTF-8, UTF-16 and ISO-8859-1 tag files"),
                     );
                 }
@@ -453,13 +457,13 @@ impl BagInfo {
         if label.trim() != "Payload-Oxum" {
             return;
         }
-        let loc = Location { file: "bag-info.txt".into(), line: Some(number), col: None };
+        let loc = Location { file: "bag-info.txt".into(), line: Some(number), col: None, end_col: None };
         let parsed =
             value.trim().split_once('.').and_then(|(b, n)| Some((b.parse::<u64>().ok()?, n.parse::<u64>().ok()?)));
         match (parsed, self.oxum) {
             (None, _) => problems.push(
                 Diagnostic::error(
-                    "payload-oxum",
+                    Code::PayloadOxum,
                     format!(
                         "Payload-Oxum `{}` is not <bytes>.<files>",
                         value.trim().chars().take(200).collect::<String>()
@@ -469,7 +473,7 @@ impl BagInfo {
                 .hint("the bag-info.txt was damaged or edited"),
             ),
             (Some(_), Some(_)) => problems.push(
-                Diagnostic::error("payload-oxum", "Payload-Oxum appears more than once")
+                Diagnostic::error(Code::PayloadOxum, "Payload-Oxum appears more than once")
                     .at(loc)
                     .hint("BagIt allows one Payload-Oxum; bag-info.txt was edited"),
             ),
@@ -499,24 +503,24 @@ fn check_modes(bag: &Container, info: &BagInfo, problems: &mut Findings) {
         match f.mode {
             Some(mode) if strict && mode != BUILD_MODE => problems.push(
                 Diagnostic::error(
-                    "file-mode",
+                    Code::FileMode,
                     format!("the entry has mode {:o}; auditpack writes every file as {BUILD_MODE:o} (-rw-r--r--)", mode),
                 )
                 .at(at)
                 .hint("the archive's file modes were changed after the package was made; ask the sender for a new copy"),
             ),
             None if strict => problems.push(
-                Diagnostic::error("file-mode", "the entry has no Unix mode; auditpack writes every file with one")
+                Diagnostic::error(Code::FileMode, "the entry has no Unix mode; auditpack writes every file with one")
                     .at(at)
                     .hint("the archive's file attributes were changed after the package was made; ask the sender for a new copy"),
             ),
             Some(mode) if !strict && mode & 0o111 != 0 => problems.push(
-                Diagnostic::warning("file-mode", format!("the entry is executable (mode {mode:o})"))
+                Diagnostic::warning(Code::FileMode, format!("the entry is executable (mode {mode:o})"))
                     .at(at)
                     .hint("evidence is data, not programs; do not run it"),
             ),
             Some(mode) if !strict && mode & 0o002 != 0 => problems.push(
-                Diagnostic::warning("file-mode", format!("the entry is writable by anyone (mode {mode:o})"))
+                Diagnostic::warning(Code::FileMode, format!("the entry is writable by anyone (mode {mode:o})"))
                     .at(at)
                     .hint("extracted as it is, any user could change the file"),
             ),

@@ -10,6 +10,7 @@ use super::findings::Findings;
 use super::lines::{Encoding, Lines};
 use super::reader::{BUF_SIZE, PackageFile, Reader, pump};
 use crate::Error;
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Location};
 use crate::fsutil;
 use std::collections::BTreeMap;
@@ -101,17 +102,17 @@ impl Container {
             if rel_path.as_os_str().is_empty() || entry.file_type().is_dir() {
                 continue;
             }
-            let Some(rel) = rel_path.to_str().map(|_| crate::collect::slash(rel_path)) else {
+            let Some(rel) = rel_path.to_str().map(|_| crate::text::slash(rel_path)) else {
                 problems.push(
-                    Diagnostic::error("invalid-file-name", "a file name is not valid UTF-8")
-                        .at(Location::file(crate::collect::slash(rel_path)))
+                    Diagnostic::error(Code::InvalidFileName, "a file name is not valid UTF-8")
+                        .at(Location::file(crate::text::slash(rel_path)))
                         .hint("BagIt manifests are text; the file cannot be listed in one"),
                 );
                 continue;
             };
             if entry.file_type().is_symlink() {
                 problems.push(
-                    Diagnostic::error("symlink-in-bag", "the bag holds a symbolic link; it was not followed")
+                    Diagnostic::error(Code::SymlinkInBag, "the bag holds a symbolic link; it was not followed")
                         .at(Location::file(rel.as_str()))
                         .hint("a bag holds regular files only; the link may point outside it"),
                 );
@@ -121,7 +122,7 @@ impl Container {
                 // Opening a FIFO blocks until someone writes; a device may never end.
                 let kind = entry.metadata().map_or("a special file", |m| fsutil::kind_of(&m.file_type()));
                 problems.push(
-                    Diagnostic::error("special-file-in-bag", format!("the bag holds {kind}; it was not opened"))
+                    Diagnostic::error(Code::SpecialFileInBag, format!("the bag holds {kind}; it was not opened"))
                         .at(Location::file(rel.as_str()))
                         .hint("a bag holds regular files only; remove it, or ask for a new copy of the package"),
                 );
@@ -148,7 +149,7 @@ impl Container {
         let mut archive = zip::ZipArchive::new(file).map_err(unreadable)?;
         let mut found: Vec<Diagnostic> = Vec::new();
         let hostile = |found: &mut Vec<Diagnostic>, msg: String, name: Option<&str>| {
-            let d = Diagnostic::error("hostile-archive", msg)
+            let d = Diagnostic::error(Code::HostileArchive, msg)
                 .hint("the archive was crafted to escape, hide or exhaust; it was not read. Do not extract it");
             found.push(match name {
                 Some(n) => d.at(Location::file(n)),
@@ -293,7 +294,7 @@ impl Container {
             _ => {
                 if !refused {
                     problems.push(
-                        Diagnostic::error("not-a-bag", "the archive does not hold one bag folder")
+                        Diagnostic::error(Code::NotABag, "the archive does not hold one bag folder")
                             .hint("an auditpack package holds exactly one top-level folder with bagit.txt in it"),
                     );
                 }
@@ -331,7 +332,7 @@ impl Container {
         let oversized = |problems: &mut Findings, size: u64| {
             problems.push(
                 Diagnostic::error(
-                    "oversized-tag-file",
+                    Code::OversizedTagFile,
                     format!("the tag file is {size} bytes; auditpack reads at most {limit} bytes of it"),
                 )
                 .at(Location::file(rel))
@@ -355,7 +356,7 @@ impl Container {
             Ok(bytes) => Some(bytes),
             Err(e) => {
                 problems.push(
-                    Diagnostic::error("corrupt-entry", format!("cannot read the file: {e}"))
+                    Diagnostic::error(Code::CorruptEntry, format!("cannot read the file: {e}"))
                         .at(Location::file(rel))
                         .hint("the package is damaged or was tampered with; ask for a new copy"),
                 );
@@ -402,14 +403,14 @@ impl Container {
         };
         if invalid {
             problems.push(
-                Diagnostic::error("invalid-tag-file", "the tag file is not valid UTF-8")
+                Diagnostic::error(Code::InvalidTagFile, "the tag file is not valid UTF-8")
                     .at(Location::file(rel))
                     .hint("bagit.txt declares UTF-8; the file was damaged"),
             );
         }
         if let Err(e) = result {
             problems.push(
-                Diagnostic::error("corrupt-entry", format!("cannot read the file: {e}"))
+                Diagnostic::error(Code::CorruptEntry, format!("cannot read the file: {e}"))
                     .at(Location::file(rel))
                     .hint("the package is damaged or was tampered with; ask for a new copy"),
             );

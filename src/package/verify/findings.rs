@@ -1,6 +1,7 @@
 //! The findings of one verification: diagnostics, of each kind only the first hundred kept and
 //! the rest counted, so a hostile bag cannot make the report (or memory) grow without end.
 
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Diagnostics, Location, Severity};
 use std::collections::BTreeMap;
 
@@ -14,7 +15,7 @@ const FINDINGS_PER_KIND: u64 = 100;
 #[derive(Default)]
 pub(super) struct Findings {
     list: Diagnostics,
-    kinds: BTreeMap<(&'static str, Severity), Kind>,
+    kinds: BTreeMap<(Code, Severity), Kind>,
 }
 
 #[derive(Default)]
@@ -38,11 +39,11 @@ impl Findings {
     }
     /// Whether findings of this kind are only counted now: a caller making millions of them can
     /// skip building each one and call [`Findings::more`].
-    pub(super) fn full(&self, code: &'static str, severity: Severity) -> bool {
+    pub(super) fn full(&self, code: Code, severity: Severity) -> bool {
         self.kinds.get(&(code, severity)).is_some_and(|k| k.kept >= FINDINGS_PER_KIND)
     }
     /// Counts `n` findings of a kind that were never made one by one.
-    pub(super) fn more(&mut self, code: &'static str, severity: Severity, n: u64) {
+    pub(super) fn more(&mut self, code: Code, severity: Severity, n: u64) {
         self.kinds.entry((code, severity)).or_default().more += n;
     }
     pub(super) fn has_errors(&self) -> bool {
@@ -92,13 +93,14 @@ mod tests {
     fn findings_of_one_kind_are_capped_with_a_count() {
         let mut f = Findings::default();
         for i in 0..(FINDINGS_PER_KIND + 1_234_567) {
-            f.push(Diagnostic::error("duplicate-manifest-entry", "x").at(Location {
+            f.push(Diagnostic::error(Code::DuplicateManifestEntry, "x").at(Location {
                 file: "m".into(),
                 line: Some(i as usize),
                 col: None,
+                end_col: None,
             }));
         }
-        f.push(Diagnostic::warning("binary-marker", "y"));
+        f.push(Diagnostic::warning(Code::BinaryMarker, "y"));
         let d = f.finish();
         assert_eq!(d.len() as u64, FINDINGS_PER_KIND + 2);
         assert!(d.iter().any(|d| d.message == "and 1,234,567 more like this, not listed"));

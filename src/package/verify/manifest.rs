@@ -5,6 +5,7 @@ use super::container::Files;
 use super::digest::Algorithm;
 use super::findings::Findings;
 use super::lines::MAX_LINE;
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Location, Severity};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -55,7 +56,7 @@ impl<'f> ManifestParser<'f> {
     pub(super) fn line(&mut self, number: usize, line: &str, overlong: bool, problems: &mut Findings) {
         let Manifest { name, algorithm, entries, unkept } = &mut self.manifest;
         let (name, algorithm) = (name.as_str(), *algorithm);
-        let loc = Location { file: name.into(), line: Some(number), col: None };
+        let loc = Location { file: name.into(), line: Some(number), col: None, end_col: None };
         if line.trim().is_empty() && !overlong {
             return;
         }
@@ -63,8 +64,8 @@ impl<'f> ManifestParser<'f> {
         let (sum, rest) = line.split_once([' ', '\t']).unwrap_or((line, ""));
         let path = rest.trim_start_matches([' ', '\t']);
         if overlong || sum.len() != hex_len || !sum.bytes().all(|b| b.is_ascii_hexdigit()) || path.is_empty() {
-            if problems.full("invalid-manifest-line", Severity::Error) {
-                return problems.more("invalid-manifest-line", Severity::Error, 1);
+            if problems.full(Code::InvalidManifestLine, Severity::Error) {
+                return problems.more(Code::InvalidManifestLine, Severity::Error, 1);
             }
             let shown: String = line.chars().take(200).collect();
             let msg = if overlong {
@@ -73,7 +74,7 @@ impl<'f> ManifestParser<'f> {
                 format!("not `<{} checksum> <path>`: `{}`", algorithm.name(), shown.escape_debug())
             };
             problems.push(
-                Diagnostic::error("invalid-manifest-line", msg)
+                Diagnostic::error(Code::InvalidManifestLine, msg)
                     .at(loc)
                     .hint("the manifest was damaged or edited by hand"),
             );
@@ -83,7 +84,7 @@ impl<'f> ManifestParser<'f> {
             Some(p) => {
                 problems.push(
                     Diagnostic::warning(
-                        "binary-marker",
+                        Code::BinaryMarker,
                         "the path starts with `*`, as written by md5sum/sha256sum in binary mode",
                     )
                     .at(loc.clone())
@@ -95,7 +96,7 @@ impl<'f> ManifestParser<'f> {
         };
         let Some(p) = normalise_path(path, problems, &loc) else {
             problems.push(
-                Diagnostic::error("path-outside-bag", format!("`{}` points outside the bag", path.escape_debug()))
+                Diagnostic::error(Code::PathOutsideBag, format!("`{}` points outside the bag", path.escape_debug()))
                     .at(loc)
                     .hint("manifest paths are relative to the bag and may not use `..`, `~` or absolute paths; the bag may be hostile"),
             );
@@ -103,10 +104,10 @@ impl<'f> ManifestParser<'f> {
         };
         if self.is_tag == p.starts_with("data/") {
             let (code, msg) = if self.is_tag {
-                ("payload-in-tag-manifest", format!("the tag manifest lists payload file `{}`", p.escape_debug()))
+                (Code::PayloadInTagManifest, format!("the tag manifest lists payload file `{}`", p.escape_debug()))
             } else {
                 (
-                    "path-outside-payload",
+                    Code::PathOutsidePayload,
                     format!("the payload manifest lists `{}`, which is outside data/", p.escape_debug()),
                 )
             };
@@ -117,14 +118,14 @@ impl<'f> ManifestParser<'f> {
         let sum = unhex(sum);
         if let Some(prev) = entries.get(p.as_str()) {
             let severity = if self.strict || prev.sum != sum { Severity::Error } else { Severity::Warning };
-            if problems.full("duplicate-manifest-entry", severity) {
-                return problems.more("duplicate-manifest-entry", severity, 1);
+            if problems.full(Code::DuplicateManifestEntry, severity) {
+                return problems.more(Code::DuplicateManifestEntry, severity, 1);
             }
         }
         match entries.get(p.as_str()) {
             Some(prev) if prev.sum != sum => problems.push(
                 Diagnostic::error(
-                    "duplicate-manifest-entry",
+                    Code::DuplicateManifestEntry,
                     format!("`{}` is listed twice with different checksums", p.escape_debug()),
                 )
                 .at(loc)
@@ -132,7 +133,7 @@ impl<'f> ManifestParser<'f> {
             ),
             Some(_) => problems.push(
                 if self.strict { Diagnostic::error } else { Diagnostic::warning }(
-                    "duplicate-manifest-entry",
+                    Code::DuplicateManifestEntry,
                     format!("`{}` is listed twice", p.escape_debug()),
                 )
                 .at(loc)
@@ -176,7 +177,7 @@ pub(super) fn normalise_path(raw: &str, problems: &mut Findings, loc: &Location)
     p.push_str(rest);
     if let Some(stripped) = p.strip_prefix("./") {
         problems.push(
-            Diagnostic::warning("dot-slash-path", format!("the path `{raw}` starts with `./`"))
+            Diagnostic::warning(Code::DotSlashPath, format!("the path `{raw}` starts with `./`"))
                 .at(loc.clone())
                 .hint("BagIt paths are written without `./`; it was ignored"),
         );

@@ -5,6 +5,7 @@ use super::bagit::SMALL_TAG_LIMIT;
 use super::container::Container;
 use super::findings::Findings;
 use super::{SignatureState, Verification, VerifyOptions};
+use crate::diag::Code;
 use crate::diag::{Diagnostic, Location};
 use crate::package::sign;
 use std::collections::BTreeSet;
@@ -35,7 +36,7 @@ pub(super) fn check_signature(
         Some(Err(e)) => {
             v.signature = SignatureState::Invalid;
             problems.push(
-                Diagnostic::error("signature-invalid", format!("the signature file cannot be read: {e}"))
+                Diagnostic::error(Code::SignatureInvalid, format!("the signature file cannot be read: {e}"))
                     .at(at)
                     .hint("the signature was damaged or forged"),
             );
@@ -50,7 +51,7 @@ pub(super) fn check_signature(
             v.signed_by = Some(s.key_id.clone());
             problems.push(
                 Diagnostic::note(
-                    "signature-not-checked",
+                    Code::SignatureNotChecked,
                     format!("the package is signed by key {}; it was not checked", s.key_id),
                 )
                 .at(at)
@@ -65,7 +66,7 @@ pub(super) fn check_signature(
             v.signature = SignatureState::Missing;
             problems.push(
                 Diagnostic::error(
-                    "signature-missing",
+                    Code::SignatureMissing,
                     format!("a key ({wanted}) was given but the package is not signed"),
                 )
                 .at(at)
@@ -95,7 +96,7 @@ pub(super) fn check_signature(
             format!("the signature does not match {}: the manifests were changed after signing", sign::SIGNED_FILE)
         };
         problems.push(
-            Diagnostic::error("signature-invalid", why)
+            Diagnostic::error(Code::SignatureInvalid, why)
                 .at(at)
                 .hint("do not trust this package; ask the sender for a new copy and compare the key fingerprint"),
         );
@@ -107,7 +108,7 @@ pub(super) fn check_signature(
         if t != sign::SIGNATURE_FILE && !is_manifest_of_tags && !covered.contains(t) {
             problems.push(
                 Diagnostic::error(
-                    "unsigned-tag-file",
+                    Code::UnsignedTagFile,
                     format!("`{t}` is not covered by the signed {}", sign::SIGNED_FILE),
                 )
                 .at(Location::file(t))

@@ -11,9 +11,9 @@
 mod folder;
 mod s3;
 
-use crate::collect::hex;
 use crate::error::Error;
 use crate::project::{Retention, RetentionMode};
+use crate::text::hex;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -287,7 +287,7 @@ impl S3 {
             h.update(&buf[..n]);
             size += n as u64;
         }
-        let sha = crate::collect::hex(&h.finalize());
+        let sha = crate::text::hex(&h.finalize());
         if self.has_object(&sha)? {
             return Ok((sha, size, false));
         }
@@ -332,7 +332,7 @@ impl S3 {
                 );
                 n_part += 1;
             }
-            if crate::collect::hex(&h.finalize()) != sha {
+            if crate::text::hex(&h.finalize()) != sha {
                 return Err(Error::Package {
                     path: path.to_path_buf(),
                     message: "the file changed while the snapshot was being taken; run it again".into(),
@@ -428,7 +428,7 @@ impl Backend for S3 {
             return self.put_multipart(path, f, first, retain);
         }
         let digest = Sha256::digest(&first);
-        let sha = crate::collect::hex(&digest);
+        let sha = crate::text::hex(&digest);
         if self.has_object(&sha)? {
             return Ok((sha, n as u64, false));
         }
