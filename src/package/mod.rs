@@ -75,7 +75,25 @@ pub fn bag_name(project: &Project) -> String {
 /// One payload entry: where it comes from and its checksum.
 enum Source<'a> {
     Memory(&'a [u8]),
-    File { path: PathBuf },
+    /// A file at this path (a staged output).
+    File(&'a Path),
+    /// An evidence file, `rel` under the project folder `root`: the path is joined only when the
+    /// file is opened, not held for every file of the package at once.
+    Evidence {
+        root: &'a Path,
+        rel: &'a str,
+    },
+}
+
+impl Source<'_> {
+    /// The file to read, for a source that is one.
+    fn path(&self) -> Option<std::borrow::Cow<'_, Path>> {
+        match self {
+            Source::Memory(_) => None,
+            Source::File(path) => Some(std::borrow::Cow::Borrowed(path)),
+            Source::Evidence { root, rel } => Some(std::borrow::Cow::Owned(root.join(rel))),
+        }
+    }
 }
 
 struct Entry<'a> {
@@ -111,7 +129,7 @@ pub fn write<W: Write + Seek>(
                 name: &a.name,
                 sha256: staged.sha256.as_str().into(),
                 size: staged.size,
-                source: Source::File { path: staged.path.clone() },
+                source: Source::File(&staged.path),
             },
         });
     }
@@ -120,14 +138,14 @@ pub fn write<W: Write + Seek>(
             name: &f.file.path,
             sha256: f.file.sha256.as_str().into(),
             size: f.file.size,
-            source: Source::File { path: project.root.join(&f.file.path) },
+            source: Source::Evidence { root: &project.root, rel: &f.file.path },
         });
         if let Some(s) = &f.file.sidecar {
             entries.push(Entry {
                 name: &s.path,
                 sha256: s.sha256.as_str().into(),
                 size: s.size,
-                source: Source::File { path: project.root.join(&s.path) },
+                source: Source::Evidence { root: &project.root, rel: &s.path },
             });
         }
     }
@@ -159,25 +177,24 @@ pub fn write<W: Write + Seek>(
     let date = zip_date(project.audit.report_date);
 
     // One sorted list of every entry, tag files and payload alike.
-    let tag_sources: Vec<(String, Source<'_>)> =
-        tags.iter().map(|(n, t)| (format!("{bag}/{n}"), Source::Memory(t.as_bytes()))).collect();
+    let tag_sources: Vec<(&str, Source<'_>)> = tags.iter().map(|(n, t)| (*n, Source::Memory(t.as_bytes()))).collect();
     let mut all: Vec<Item<'_>> = Vec::with_capacity(entries.len() + tags.len());
     for (name, source) in &tag_sources {
         let size = match source {
             Source::Memory(b) => b.len() as u64,
-            Source::File { .. } => 0,
+            Source::File(_) | Source::Evidence { .. } => 0,
         };
-        all.push(Item { name: name.clone(), size, source, sha256: None });
+        all.push(Item { name: Name { bag: &bag, dir: "", rel: name }, size, source, sha256: None });
     }
     for e in &entries {
         all.push(Item {
-            name: format!("{bag}/data/{}", e.name),
+            name: Name { bag: &bag, dir: "data/", rel: e.name },
             size: e.size,
             source: &e.source,
             sha256: Some(&e.sha256),
         });
     }
-    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all.sort_by(|a, b| a.name.sort_key().cmp(b.name.sort_key()));
 
     // As many workers as collect's hashing pool (RAYON_NUM_THREADS sets both).
     let packer =
@@ -191,9 +208,33 @@ pub fn write<W: Write + Seek>(
     Ok(Summary { bag_name: bag, payload_files: entries.len(), payload_bytes })
 }
 
+/// The name of an entry in the zip, `{bag}/{dir}{rel}`, made into a string only when the entry
+/// is written (a package of a million files does not hold a million names twice).
+#[derive(Clone, Copy)]
+struct Name<'a> {
+    bag: &'a str,
+    /// `data/` for the payload, empty for the tag files.
+    dir: &'static str,
+    rel: &'a str,
+}
+
+impl Name<'_> {
+    /// The bytes of the name after the bag's folder, which every entry shares: ordering by it
+    /// orders by the whole name.
+    fn sort_key(&self) -> impl Iterator<Item = u8> + '_ {
+        self.dir.bytes().chain(self.rel.bytes())
+    }
+}
+
+impl std::fmt::Display for Name<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}{}", self.bag, self.dir, self.rel)
+    }
+}
+
 /// One entry of the zip, in the zip's (sorted) order.
 struct Item<'a> {
-    name: String,
+    name: Name<'a>,
     size: u64,
     source: &'a Source<'a>,
     /// What the content must hash to (payload files; tag files are made here).
@@ -295,7 +336,7 @@ impl Packer<'_> {
         let mut direct = vec![false; all.len()];
         let mut large: Vec<Job> = Vec::new();
         for (i, item) in all.iter().enumerate().filter(|(_, it)| it.size > IN_MEMORY_MAX) {
-            match sniff_method(&item.name, item.source)? {
+            match sniff_method(item.name.rel, item.source)? {
                 CompressionMethod::Stored => direct[i] = true,
                 _ => large.push(Job { start: i, end: i + 1, large: true }),
             }
@@ -393,7 +434,7 @@ impl Packer<'_> {
         let file =
             tempfile::tempfile_in(self.spool).map_err(|e| Error::io("create a temporary file in", self.spool, e))?;
         let mut one = ZipWriter::new(std::io::BufWriter::with_capacity(256 * 1024, file));
-        one.start_file(item.name.as_str(), self.options(CompressionMethod::Deflated, item.size))?;
+        one.start_file(item.name.to_string(), self.options(CompressionMethod::Deflated, item.size))?;
         write_source(item, &mut one, buf)?;
         let file = one
             .finish()?
@@ -410,8 +451,8 @@ impl Packer<'_> {
         for item in items {
             data.clear();
             write_source(item, data, buf)?;
-            zip.start_file(item.name.as_str(), self.options(method_for(&item.name, data), item.size))?;
-            zip.write_all(data).map_err(|e| Error::io("compress the package entry", &item.name, e))?;
+            zip.start_file(item.name.to_string(), self.options(method_for(item.name.rel, data), item.size))?;
+            zip.write_all(data).map_err(|e| Error::io("compress the package entry", item.name.to_string(), e))?;
         }
         Ok(Packed::Memory(zip.finish()?.into_inner()))
     }
@@ -431,7 +472,7 @@ impl Packer<'_> {
         let mut open: Option<(u32, Opened, usize)> = None;
         for (i, item) in all.iter().enumerate() {
             if direct[i] {
-                zip.start_file(item.name.as_str(), self.options(CompressionMethod::Stored, item.size))?;
+                zip.start_file(item.name.to_string(), self.options(CompressionMethod::Stored, item.size))?;
                 write_source(item, zip, &mut buf)?;
                 continue;
             }
@@ -494,11 +535,12 @@ fn method_for(name: &str, head: &[u8]) -> CompressionMethod {
 fn sniff_method(name: &str, source: &Source<'_>) -> Result<CompressionMethod, Error> {
     match source {
         Source::Memory(bytes) => Ok(method_for(name, bytes)),
-        Source::File { path, .. } => {
+        Source::File(_) | Source::Evidence { .. } => {
+            let path = source.path().expect("a file");
             let mut head = Vec::with_capacity(SNIFF_BYTES);
-            std::fs::File::open(path)
+            std::fs::File::open(&path)
                 .and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head))
-                .map_err(|e| Error::io("read evidence file", path, e))?;
+                .map_err(|e| Error::io("read evidence file", &*path, e))?;
             Ok(method_for(name, &head))
         }
     }
@@ -523,9 +565,12 @@ fn looks_compressed(bytes: &[u8]) -> bool {
 fn write_source<W: Write>(item: &Item<'_>, out: &mut W, buf: &mut [u8]) -> Result<(), Error> {
     match item.source {
         Source::Memory(bytes) => {
-            out.write_all(bytes).map_err(|err| Error::io("write the package entry", &item.name, err))
+            out.write_all(bytes).map_err(|err| Error::io("write the package entry", item.name.to_string(), err))
         }
-        Source::File { path } => copy_checked(path, item.sha256.unwrap_or_default(), out, buf),
+        Source::File(_) | Source::Evidence { .. } => {
+            let path = item.source.path().expect("a file");
+            copy_checked(&path, item.sha256.unwrap_or_default(), out, buf)
+        }
     }
 }
 
@@ -661,11 +706,21 @@ mod tests {
             std::fs::write(&big, "a line of a log that compresses\n".repeat(200_000)).unwrap();
             let small = root.join("small.txt");
             std::fs::write(&small, "small").unwrap();
-            let (big_src, small_src) = (Source::File { path: big }, Source::File { path: small });
+            let (big_src, small_src) = (Source::File(&big), Source::File(&small));
             let sha_small = hex(&Sha256::digest(b"small"));
             let all = [
-                Item { name: "bag/data/a-small.txt".into(), size: 5, source: &small_src, sha256: Some(&sha_small) },
-                Item { name: "bag/data/b-big.log".into(), size: 6_400_000, source: &big_src, sha256: Some("0") },
+                Item {
+                    name: Name { bag: "bag", dir: "data/", rel: "a-small.txt" },
+                    size: 5,
+                    source: &small_src,
+                    sha256: Some(&sha_small),
+                },
+                Item {
+                    name: Name { bag: "bag", dir: "data/", rel: "b-big.log" },
+                    size: 6_400_000,
+                    source: &big_src,
+                    sha256: Some("0"),
+                },
             ];
             let packer = Packer { date: DateTime::default(), spool: &root, level: 1, workers: 1 };
             let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::new()));

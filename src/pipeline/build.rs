@@ -94,7 +94,12 @@ pub fn run(
         },
         rehash: common.rehash,
     };
-    let inputs = super::Inputs { history, scans: common.scans.clone(), keep_going: false };
+    let inputs = super::Inputs {
+        history,
+        scans: common.scans.clone(),
+        keep_going: false,
+        count_inferred_dates: !common.keep_notes,
+    };
     let mut diags = Diagnostics::default();
     let assessed = super::assess_project_with(&root, &opts, &inputs, stage_done, &mut diags);
     super::clear(&opts.progress);

@@ -204,6 +204,19 @@ pub struct EvidenceRef {
     pub sha256: String,
 }
 
+/// The report's reference to an evidence file of the index.
+pub(crate) fn evidence_ref(f: &crate::index::IndexedFile) -> EvidenceRef {
+    EvidenceRef {
+        path: f.file.path.clone(),
+        name: f.file.rel.clone(),
+        date: f.effective().date.to_string(),
+        date_source: f.effective().source.text(),
+        inferred: f.effective().inferred(),
+        source: f.file.sidecar.as_ref().and_then(|s| s.meta.source.clone()),
+        sha256: f.file.sha256.clone(),
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EvidenceRow {
     pub path: String,
@@ -290,6 +303,9 @@ pub fn build(
             None => project.organisation.name.clone(),
         }
     };
+    // Beyond `[report] evidence_index_rows` files the report lists none (see
+    // EvidenceIndexSection): the per-file rows are then never made, only their figures.
+    let complete = index.evidence.len() <= project.report.evidence_index_rows;
     let mut controls: Vec<ControlRow> = project
         .controls
         .iter()
@@ -325,21 +341,10 @@ pub fn build(
                     .collect(),
                 performer: c.performer.clone(),
                 test_procedure: c.test_procedure.clone(),
-                evidence: index
-                    .files(&ic.evidence)
-                    .map(|f| EvidenceRef {
-                        path: f.file.path.clone(),
-                        name: f.file.rel.clone(),
-                        date: f.effective().date.to_string(),
-                        date_source: f.effective().source.text(),
-                        inferred: f.effective().inferred(),
-                        source: f.file.sidecar.as_ref().and_then(|s| s.meta.source.clone()),
-                        sha256: f.file.sha256.clone(),
-                    })
-                    .collect(),
-                evidence_count: 0,
-                evidence_bytes: 0,
-                evidence_newest: None,
+                evidence: if complete { index.files(&ic.evidence).map(evidence_ref).collect() } else { Vec::new() },
+                evidence_count: ic.evidence.len(),
+                evidence_bytes: index.files(&ic.evidence).map(|f| f.file.size).sum(),
+                evidence_newest: index.files(&ic.evidence).map(|f| f.effective().date).max().map(|d| d.to_string()),
                 status: assessment.controls[&c.id].clone(),
                 test: None,
                 cuecs: c.cuecs.clone(),
@@ -347,15 +352,10 @@ pub fn build(
             }
         })
         .collect();
-    let complete = index.evidence.len() <= project.report.evidence_index_rows;
     for (row, c) in controls.iter_mut().zip(&project.controls) {
-        row.test = Some(soc2::test_record(project, c, row));
-        row.evidence_count = row.evidence.len();
-        row.evidence_bytes = row.evidence.iter().filter_map(|e| index.file(&e.path)).map(|f| f.file.size).sum();
-        row.evidence_newest = row.evidence.iter().map(|e| e.date.as_str()).max().map(String::from);
+        row.test = Some(soc2::test_record(project, index, c, row));
         if !complete {
             // The samples above keep the files they name; the full list stays in the package.
-            row.evidence = Vec::new();
             for o in &mut row.status.occurrences {
                 o.evidence = Vec::new();
             }

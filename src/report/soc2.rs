@@ -350,14 +350,19 @@ pub fn systematic(len: usize, n: usize) -> Vec<usize> {
 }
 
 /// The test record of a control, from its status and evidence.
-pub fn test_record(project: &Project, control: &crate::project::Control, row: &ControlRow) -> TestRecord {
+pub fn test_record(
+    project: &Project,
+    index: &crate::index::EvidenceIndex,
+    control: &crate::project::Control,
+    row: &ControlRow,
+) -> TestRecord {
     let types: Vec<&str> = control.test_types.iter().map(|t| t.as_str()).collect();
     let types = {
         let s = types.join(", ");
         let mut c = s.chars();
         c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
     };
-    let by_path = |p: &str| row.evidence.iter().find(|e| e.path == p).cloned();
+    let by_path = |p: &str| index.file(p).map(super::evidence_ref);
     let occ: &[Occurrence] = &row.status.occurrences;
     match project.audit.kind {
         AuditType::Type2 if control.frequency != Frequency::PerEvent => {
