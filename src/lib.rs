@@ -16,7 +16,8 @@
 //! Earlier snapshots feed back into `assess` as [`assess::PastEvidence`], so evidence replaced
 //! since it was recorded still counts for its period.
 //!
-//! Problems in the user's data are [`diag::Diagnostic`]s, collected across the whole run;
+//! Problems in the user's data are [`diag::Diagnostic`]s, each of a [`diag::Code`] (one enum
+//! of every code with its default severity), collected across the whole run;
 //! failures of the tool itself (I/O, a template that does not parse) are [`Error`]s. The library
 //! never prints: `cli` decides what reaches the terminal and the exit code. Nothing reads the
 //! wall clock: dates come from the project, so the same input gives the same bytes.
