@@ -270,6 +270,9 @@ pub(crate) enum Outcome {
 /// that line with a caret (see [`crate::diag::render`]), then the totals.
 fn print_diagnostics(diags: &Diagnostics, root: &std::path::Path, verbose: bool, quiet: bool) {
     let mut hidden = diags.counted_notes();
+    let mut lines = crate::diag::render::SourceLines::new(root);
+    // Several findings at one place (every uncovered criterion at `categories`) show its line once.
+    let mut last_shown: Option<&crate::diag::Location> = None;
     for d in diags.sorted() {
         let show = match d.severity {
             Severity::Error => true,
@@ -277,7 +280,11 @@ fn print_diagnostics(diags: &Diagnostics, root: &std::path::Path, verbose: bool,
             Severity::Note => verbose,
         };
         if show {
-            let line = crate::diag::render::source_line(root, d);
+            let again = d.location.is_some() && last_shown == d.location.as_ref();
+            let line = if again { None } else { lines.line(d) };
+            if line.is_some() {
+                last_shown = d.location.as_ref();
+            }
             eprintln!("{}", crate::diag::render::render(d, line.as_deref()));
         } else if d.severity == Severity::Note {
             hidden += 1;

@@ -5,8 +5,8 @@
 
 use super::{Code, Diagnostic, Location, Severity, escape_controls};
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 /// Source lines longer than this are not shown (a minified JSON file would fill the screen).
 const MAX_LINE: usize = 300;
@@ -59,38 +59,59 @@ fn char_span(text: &str, col: usize, end_col: Option<usize>) -> std::ops::Range<
     start..end
 }
 
-/// The text of the line `loc` points at, read from the project folder `root`: only for a line
-/// in a regular file of at most 16 MiB, of at most 300 characters, with no control character
-/// but a tab; never for a diagnostic about a secret, whose line is the secret.
-pub fn source_line(root: &Path, d: &Diagnostic) -> Option<String> {
-    let loc: &Location = d.location.as_ref()?;
-    if matches!(d.code, Code::SecretInEvidence | Code::SecretInProject | Code::CollectorSecret) {
-        return None;
+/// The lines diagnostics point at, read from the project folder: each file read once (the
+/// diagnostics come sorted by file), and only a regular file of at most 16 MiB in UTF-8. A line is
+/// given only if it has at most 300 characters and no control character but a tab, and never for
+/// a diagnostic about a secret, whose line is the secret.
+pub struct SourceLines<'r> {
+    root: &'r Path,
+    /// The file read last: its path, and its text with the offset of each line, if it could be read.
+    current: Option<(PathBuf, Option<(String, Vec<usize>)>)>,
+}
+
+impl<'r> SourceLines<'r> {
+    pub fn new(root: &'r Path) -> Self {
+        SourceLines { root, current: None }
     }
-    let number = loc.line?;
-    loc.col?;
-    let path = if loc.file.is_absolute() { loc.file.clone() } else { root.join(&loc.file) };
-    let meta = std::fs::symlink_metadata(&path).ok()?;
+
+    /// The text of the line `d` points at, if it may be shown.
+    pub fn line(&mut self, d: &Diagnostic) -> Option<String> {
+        let loc: &Location = d.location.as_ref()?;
+        if matches!(d.code, Code::SecretInEvidence | Code::SecretInProject | Code::CollectorSecret) {
+            return None;
+        }
+        let number = loc.line?;
+        loc.col?;
+        let path = if loc.file.is_absolute() { loc.file.clone() } else { self.root.join(&loc.file) };
+        if self.current.as_ref().is_none_or(|(p, _)| *p != path) {
+            self.current = Some((path.clone(), read_lines(&path)));
+        }
+        let (text, starts) = self.current.as_ref()?.1.as_ref()?;
+        let start = *starts.get(number.checked_sub(1)?)?;
+        let end = starts.get(number).copied().unwrap_or(text.len());
+        let line = &text[start..end];
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let line = if number == 1 { line.strip_prefix('\u{feff}').unwrap_or(line) } else { line };
+        if line.chars().count() > MAX_LINE || line.chars().any(|c| c.is_control() && c != '\t') {
+            return None;
+        }
+        Some(line.to_string())
+    }
+}
+
+/// A regular file of at most 16 MiB in UTF-8, with the byte offset of each of its lines.
+fn read_lines(path: &Path) -> Option<(String, Vec<usize>)> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
     if !meta.file_type().is_file() || meta.len() > MAX_FILE {
         return None;
     }
-    let file = std::fs::File::open(&path).ok()?;
-    let mut reader = BufReader::new(file.take(MAX_FILE));
-    let mut buf = Vec::new();
-    for _ in 0..number {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf).ok()? == 0 {
-            return None;
-        }
-    }
-    let text = String::from_utf8(buf).ok()?;
-    let text = text.strip_suffix('\n').unwrap_or(&text);
-    let text = text.strip_suffix('\r').unwrap_or(text);
-    let text = text.strip_prefix('\u{feff}').filter(|_| number == 1).unwrap_or(text);
-    if text.chars().count() > MAX_LINE || text.chars().any(|c| c.is_control() && c != '\t') {
-        return None;
-    }
-    Some(text.to_string())
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).ok()?.take(MAX_FILE).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let mut starts = vec![0];
+    starts.extend(text.match_indices('\n').map(|(i, _)| i + 1).filter(|&i| i < text.len()));
+    Some((text, starts))
 }
 
 #[cfg(test)]
@@ -133,15 +154,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("controls.toml"), "[[control]]\r\nid = \"AC-01\"\n\ntitel = \"x\"\n").unwrap();
         let at = |line| Diagnostic::error(Code::UnknownKey, "m").at(Location::at("controls.toml", line, 1));
-        assert_eq!(source_line(dir.path(), &at(2)).as_deref(), Some("id = \"AC-01\""));
-        assert_eq!(source_line(dir.path(), &at(1)).as_deref(), Some("[[control]]"));
-        assert_eq!(source_line(dir.path(), &at(9)), None, "past the end");
+        let mut lines = SourceLines::new(dir.path());
+        assert_eq!(lines.line(&at(2)).as_deref(), Some("id = \"AC-01\""));
+        assert_eq!(lines.line(&at(1)).as_deref(), Some("[[control]]"));
+        assert_eq!(lines.line(&at(3)).as_deref(), Some(""));
+        assert_eq!(lines.line(&at(4)).as_deref(), Some("titel = \"x\""));
+        assert_eq!(lines.line(&at(5)), None, "past the end");
+        assert_eq!(lines.line(&at(0)), None);
         let secret = Diagnostic::error(Code::SecretInProject, "m").at(Location::at("controls.toml", 2, 1));
-        assert_eq!(source_line(dir.path(), &secret), None, "a secret's line is never printed");
+        assert_eq!(lines.line(&secret), None, "a secret's line is never printed");
         std::fs::write(dir.path().join("esc.toml"), "a = \"\u{1b}[2J\"\n").unwrap();
         let esc = Diagnostic::error(Code::TomlSyntax, "m").at(Location::at("esc.toml", 1, 1));
-        assert_eq!(source_line(dir.path(), &esc), None, "control characters never reach the terminal");
+        assert_eq!(lines.line(&esc), None, "control characters never reach the terminal");
         let folder = Diagnostic::error(Code::TomlSyntax, "m").at(Location::at(".", 1, 1));
-        assert_eq!(source_line(dir.path(), &folder), None);
+        assert_eq!(lines.line(&folder), None);
+        assert_eq!(lines.line(&at(2)).as_deref(), Some("id = \"AC-01\""), "back to the first file");
     }
 }

@@ -46,3 +46,13 @@ fn a_json_syntax_error() {
     f.write("risks.json", "[\n  {\"risk_id\": \"R1\",\n   \"description\": \"x\"\n  ,]\n");
     insta::assert_snapshot!(stderr_of(&f));
 }
+
+#[test]
+fn several_findings_at_one_place_show_its_line_once() {
+    let f = Fixture::init();
+    let r = f.exec(&["check", "project"]);
+    let findings = r.stderr.matches("warning[uncovered-criterion]").count();
+    assert!(findings > 10, "the init project leaves most criteria uncovered:\n{}", r.stderr);
+    let shown = r.stderr.lines().filter(|l| l.contains("| categories = [\"security\"]")).count();
+    assert_eq!(shown, 1, "the line of `categories` once:\n{}", r.stderr);
+}
