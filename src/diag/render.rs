@@ -59,6 +59,9 @@ fn char_span(text: &str, col: usize, end_col: Option<usize>) -> std::ops::Range<
     start..end
 }
 
+/// A file's text and the byte offset of each of its lines.
+type Lines = (String, Vec<usize>);
+
 /// The lines diagnostics point at, read from the project folder: each file read once (the
 /// diagnostics come sorted by file), and only a regular file of at most 16 MiB in UTF-8. A line is
 /// given only if it has at most 300 characters and no control character but a tab, and never for
@@ -66,7 +69,7 @@ fn char_span(text: &str, col: usize, end_col: Option<usize>) -> std::ops::Range<
 pub struct SourceLines<'r> {
     root: &'r Path,
     /// The file read last: its path, and its text with the offset of each line, if it could be read.
-    current: Option<(PathBuf, Option<(String, Vec<usize>)>)>,
+    current: Option<(PathBuf, Option<Lines>)>,
 }
 
 impl<'r> SourceLines<'r> {
@@ -101,7 +104,7 @@ impl<'r> SourceLines<'r> {
 }
 
 /// A regular file of at most 16 MiB in UTF-8, with the byte offset of each of its lines.
-fn read_lines(path: &Path) -> Option<(String, Vec<usize>)> {
+fn read_lines(path: &Path) -> Option<Lines> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     if !meta.file_type().is_file() || meta.len() > MAX_FILE {
         return None;
