@@ -101,18 +101,18 @@ fn inventory() -> Inventory {
             let provider = PROVIDERS[i % PROVIDERS.len()].0;
             let date = start.checked_add(jiff::Span::new().days((i % 366) as i64)).unwrap_or(start);
             let rel = format!("CTL-{control:04}/{provider}/export-{i:05}-{date}.csv");
-            EvidenceFile {
-                path: format!("evidence/{rel}"),
-                rel,
-                size: 1024 + (i as u64 % 4096),
-                sha256: format!("{:064x}", i),
-                effective: Effective::day(date, DateSource::FileName),
-                sidecar: None,
-            }
+            let sha256 = format!("{:064x}", i);
+            EvidenceFile::new(
+                "evidence",
+                &rel,
+                1024 + (i as u64 % 4096),
+                sha256,
+                Effective::day(date, DateSource::FileName),
+            )
         })
         .collect::<Vec<_>>();
     let mut files = files;
-    files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    files.sort_by(|a, b| a.rel().cmp(b.rel()));
     Inventory { files }
 }
 

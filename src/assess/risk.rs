@@ -483,8 +483,8 @@ pub fn assess(
             .evidence
             .iter()
             .filter(|f| {
-                let by_name = globs.is_match(&f.file.rel);
-                let lower = f.file.rel.to_ascii_lowercase();
+                let by_name = globs.is_match(f.file.rel());
+                let lower = f.file.rel().to_ascii_lowercase();
                 let by_control = lower.contains("minutes") && f.controls.iter().any(|c| cc3.contains(c.as_str()));
                 (by_name || by_control) && f.effective().overlaps(from, to)
             })

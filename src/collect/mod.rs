@@ -42,9 +42,10 @@ const BUF_SIZE: usize = 1 << 20;
 pub struct EvidenceFile {
     /// Path relative to the project, `/`-separated (e.g. `evidence/iam/mfa-2026-03.json`).
     pub path: String,
-    /// Path relative to the evidence folder, `/`-separated; what patterns match against.
+    /// Where in `path` the path relative to the evidence folder starts (see [`EvidenceFile::rel`]):
+    /// an offset, not a second string for every file.
     #[serde(skip)]
-    pub rel: String,
+    rel_start: u32,
     pub size: u64,
     pub sha256: String,
     pub effective: Effective,
@@ -60,6 +61,21 @@ pub struct SidecarFile {
     pub size: u64,
     #[serde(flatten)]
     pub meta: Sidecar,
+}
+
+impl EvidenceFile {
+    /// The file `rel` (`/`-separated) of the evidence folder `prefix` (relative to the project,
+    /// `/`-separated), without a sidecar.
+    pub fn new(prefix: &str, rel: &str, size: u64, sha256: String, effective: Effective) -> Self {
+        let path = format!("{prefix}/{rel}");
+        let rel_start = (path.len() - rel.len()) as u32;
+        EvidenceFile { path, rel_start, size, sha256, effective, sidecar: None }
+    }
+
+    /// The path relative to the evidence folder, `/`-separated: what patterns match against.
+    pub fn rel(&self) -> &str {
+        &self.path[self.rel_start as usize..]
+    }
 }
 
 /// Everything found under the evidence folder, sorted by path.
@@ -132,17 +148,16 @@ pub fn collect(project: &Project, opts: &CollectOptions, diags: &mut Diagnostics
     let prefix = slash(evidence_dir);
     let mut files = Vec::with_capacity(found.len());
     for (f, h) in found.into_iter().zip(hashed) {
-        let path = format!("{prefix}/{}", f.rel);
         match h {
             Ok((stamp, sha256)) => {
                 let effective = dates::from_file_name(file_name(&f.rel))
                     .or_else(|| mtime_date(stamp.mtime_ns).map(|d| Effective::day(d, DateSource::ModifiedTime)))
                     .unwrap_or_else(|| Effective::day(project.audit.report_date, DateSource::ModifiedTime));
-                files.push(EvidenceFile { path, rel: f.rel, size: stamp.size, sha256, effective, sidecar: None });
+                files.push(EvidenceFile::new(&prefix, &f.rel, stamp.size, sha256, effective));
             }
             Err(e) => diags.push(
                 Diagnostic::error(Code::UnreadableFile, format!("cannot read the evidence file: {e}"))
-                    .at_file(&path)
+                    .at_file(format!("{prefix}/{}", f.rel))
                     .hint(format!("{}; it is left out of the index and the package", crate::project::io_hint(&e))),
             ),
         }
@@ -491,7 +506,7 @@ fn attach_sidecars(
     for s in sidecars {
         let target = &s.rel[..s.rel.len() - SIDECAR_SUFFIX.len()];
         let path = format!("{}/{}", slash(&project.paths.evidence), s.rel);
-        let Ok(i) = files.binary_search_by(|f| f.rel.as_str().cmp(target)) else {
+        let Ok(i) = files.binary_search_by(|f| f.rel().cmp(target)) else {
             diags.push(
                 Diagnostic::warning(
                     Code::OrphanSidecar,

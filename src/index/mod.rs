@@ -296,11 +296,11 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
     let mut evidence = Vec::with_capacity(inventory.files.len());
     for file in inventory.files {
         let mut mapped: Vec<(Arc<str>, Reason)> = Vec::new();
-        let dirs = match file.rel.rfind('/') {
-            Some(i) => &file.rel[..i],
+        let dirs = match file.rel().rfind('/') {
+            Some(i) => &file.rel()[..i],
             None => "",
         };
-        for k in matcher.matches(&file.rel) {
+        for k in matcher.matches(file.rel()) {
             let (ci, _) = pattern_of[k];
             *pattern_hits.entry(pattern_of[k]).or_default() += 1;
             mapped.push((shared(&project.controls[ci].id), Reason::Pattern(patterns[k].clone())));

@@ -173,7 +173,7 @@ pub fn build(project: &Project, index: &EvidenceIndex, diags: &mut Diagnostics) 
         if has && !listings.contains_key(&f.file.path) {
             let mut rec = record_of(f);
             if let Some(format) = Format::of(&f.file.path) {
-                rec.records = listing::count(&evidence_root.join(&f.file.rel), format).ok();
+                rec.records = listing::count(&evidence_root.join(f.file.rel()), format).ok();
             }
             listings.insert(f.file.path.clone(), rec);
         }
@@ -206,7 +206,7 @@ fn matching<'a>(index: &'a EvidenceIndex, patterns: &[String]) -> Vec<&'a Indexe
         }
     }
     let Ok(set) = b.build() else { return Vec::new() };
-    index.evidence.iter().filter(|f| set.is_match(&f.file.rel)).collect()
+    index.evidence.iter().filter(|f| set.is_match(f.file.rel())).collect()
 }
 
 fn record_of(f: &IndexedFile) -> ListingRecord {
@@ -258,7 +258,7 @@ fn read_items(
         );
         return None;
     };
-    let file_name = f.file.rel.rsplit('/').next().unwrap_or(&f.file.rel).to_string();
+    let file_name = f.file.rel().rsplit('/').next().unwrap_or(f.file.rel()).to_string();
     let support_cols = spec.support.as_deref().map(support_columns).unwrap_or_default();
     let wanted: Vec<(&str, Option<&Location>)> = spec
         .key
@@ -273,7 +273,7 @@ fn read_items(
     let mut undated_first: Option<usize> = None;
     let mut new_items = Vec::new();
     let value = |r: &Record<'_>, c: &str| if c == FILE_COLUMN { Some(file_name.clone()) } else { r.get(c) };
-    let summary = listing::read(&evidence_root.join(&f.file.rel), format, |r| {
+    let summary = listing::read(&evidence_root.join(f.file.rel()), format, |r| {
         for (c, _) in &wanted {
             if value(r, c).is_some() {
                 seen_columns.insert(c.to_string());
@@ -500,7 +500,7 @@ fn support_of<'a>(index: &EvidenceIndex, support: &str, items: impl Iterator<Ite
     // Glob index -> item position.
     let owners: Vec<usize> = slots.iter().flatten().copied().collect();
     for f in &index.evidence {
-        for g in set.matches(&f.file.rel) {
+        for g in set.matches(f.file.rel()) {
             out[owners[g]].push(f.file.path.clone());
         }
     }

@@ -208,7 +208,7 @@ pub struct EvidenceRef {
 pub(crate) fn evidence_ref(f: &crate::index::IndexedFile) -> EvidenceRef {
     EvidenceRef {
         path: f.file.path.clone(),
-        name: f.file.rel.clone(),
+        name: f.file.rel().to_string(),
         date: f.effective().date.to_string(),
         date_source: f.effective().source.text(),
         inferred: f.effective().inferred(),
@@ -382,7 +382,7 @@ pub fn build(
         .take(if complete { usize::MAX } else { 0 })
         .map(|f| EvidenceRow {
             path: f.file.path.clone(),
-            name: f.file.rel.clone(),
+            name: f.file.rel().to_string(),
             size: f.file.size,
             sha256: f.file.sha256.clone(),
             date: f.effective().date.to_string(),
