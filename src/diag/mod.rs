@@ -129,13 +129,18 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// The one-line form, `file:line:col: severity[code]: message`, without the hint.
+    pub fn headline(&self) -> String {
+        let at = self.location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
+        format!("{at}{}[{}]: {}", self.severity, self.code, escape_controls(&self.message, true))
+    }
+}
+
 impl fmt::Display for Diagnostic {
     /// `file:line:col: severity[code]: message` then an indented hint, like a compiler.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(loc) = &self.location {
-            write!(f, "{loc}: ")?;
-        }
-        write!(f, "{}[{}]: {}", self.severity, self.code, escape_controls(&self.message, true))?;
+        f.write_str(&self.headline())?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  = hint: {}", escape_controls(hint, true))?;
         }
@@ -258,6 +263,18 @@ impl Source {
 
     pub fn path(&self) -> &Path {
         &self.display
+    }
+
+    /// The text of line `number` (1-based) without its line break; `None` past the last line.
+    pub fn line(&self, number: usize) -> Option<&str> {
+        let start = *self.line_starts.get(number.checked_sub(1)?)?;
+        if start == self.text.len() && start > 0 {
+            return None; // after the final line break
+        }
+        let end = self.line_starts.get(number).copied().unwrap_or(self.text.len());
+        let line = &self.text[start..end];
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        Some(line.strip_suffix('\r').unwrap_or(line))
     }
 }
 

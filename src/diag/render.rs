@@ -3,9 +3,8 @@
 //! the diagnostic points into a project file auditpack can read, that source line with a caret
 //! under the offending text, and the hint. annotate-snippets draws the line and the caret.
 
-use super::{Code, Diagnostic, Location, Severity, escape_controls};
+use super::{Code, Diagnostic, Location, Severity, Source, escape_controls};
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Source lines longer than this are not shown (a minified JSON file would fill the screen).
@@ -15,22 +14,15 @@ const MAX_FILE: u64 = 16 << 20;
 
 /// `d` as shown on the terminal; `line` is the text of the line `d` points at, if it was read.
 pub fn render(d: &Diagnostic, line: Option<&str>) -> String {
-    let mut out = String::new();
-    if let Some(loc) = &d.location {
-        out.push_str(&format!("{loc}: "));
-    }
-    out.push_str(&format!("{}[{}]: {}", d.severity, d.code, escape_controls(&d.message, true)));
     let snippet = match (line, d.location.as_ref().and_then(|l| Some((l.line?, l.col?, l.end_col)))) {
         (Some(text), Some((number, col, end_col))) => Some((text, number, col, end_col)),
         _ => None,
     };
-    let hint = d.hint.as_deref().map(|h| escape_controls(h, true));
     let Some((text, number, col, end_col)) = snippet else {
-        if let Some(hint) = hint {
-            out.push_str(&format!("\n  = hint: {hint}"));
-        }
-        return out;
+        return d.to_string();
     };
+    let mut out = d.headline();
+    let hint = d.hint.as_deref().map(|h| escape_controls(h, true));
     let span = char_span(text, col, end_col);
     let level = match d.severity {
         Severity::Error => Level::ERROR,
@@ -59,17 +51,14 @@ fn char_span(text: &str, col: usize, end_col: Option<usize>) -> std::ops::Range<
     start..end
 }
 
-/// A file's text and the byte offset of each of its lines.
-type Lines = (String, Vec<usize>);
-
 /// The lines diagnostics point at, read from the project folder: each file read once (the
 /// diagnostics come sorted by file), and only a regular file of at most 16 MiB in UTF-8. A line is
 /// given only if it has at most 300 characters and no control character but a tab, and never for
 /// a diagnostic about a secret, whose line is the secret.
 pub struct SourceLines<'r> {
     root: &'r Path,
-    /// The file read last: its path, and its text with the offset of each line, if it could be read.
-    current: Option<(PathBuf, Option<Lines>)>,
+    /// The file read last: its path, and its text, if it could be read.
+    current: Option<(PathBuf, Option<Source>)>,
 }
 
 impl<'r> SourceLines<'r> {
@@ -87,34 +76,16 @@ impl<'r> SourceLines<'r> {
         loc.col?;
         let path = if loc.file.is_absolute() { loc.file.clone() } else { self.root.join(&loc.file) };
         if self.current.as_ref().is_none_or(|(p, _)| *p != path) {
-            self.current = Some((path.clone(), read_lines(&path)));
+            let text = crate::fsutil::read_limited(&path, MAX_FILE).ok().and_then(|b| String::from_utf8(b).ok());
+            self.current = Some((path.clone(), text.map(|t| Source::new(&path, t))));
         }
-        let (text, starts) = self.current.as_ref()?.1.as_ref()?;
-        let start = *starts.get(number.checked_sub(1)?)?;
-        let end = starts.get(number).copied().unwrap_or(text.len());
-        let line = &text[start..end];
-        let line = line.strip_suffix('\n').unwrap_or(line);
-        let line = line.strip_suffix('\r').unwrap_or(line);
+        let line = self.current.as_ref()?.1.as_ref()?.line(number)?;
         let line = if number == 1 { line.strip_prefix('\u{feff}').unwrap_or(line) } else { line };
         if line.chars().count() > MAX_LINE || line.chars().any(|c| c.is_control() && c != '\t') {
             return None;
         }
         Some(line.to_string())
     }
-}
-
-/// A regular file of at most 16 MiB in UTF-8, with the byte offset of each of its lines.
-fn read_lines(path: &Path) -> Option<Lines> {
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    if !meta.file_type().is_file() || meta.len() > MAX_FILE {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path).ok()?.take(MAX_FILE).read_to_end(&mut bytes).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let mut starts = vec![0];
-    starts.extend(text.match_indices('\n').map(|(i, _)| i + 1).filter(|&i| i < text.len()));
-    Some((text, starts))
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ pub fn run(common: &Common, stage_done: &mut dyn FnMut(&'static str)) -> Result<
 
     // When notes are not shown there may be one per undated file: count them only (unless the
     // project gives the code a level, which may make them warnings).
-    let count_only = !common.keep_notes && !project.check.levels.iter().any(|l| l.code == Code::InferredDate);
+    let count_only = super::only_count_inferred_dates(&project, common.keep_notes);
     if count_only {
         diags.count_notes_only(Code::InferredDate);
     }

@@ -135,6 +135,12 @@ fn load_and_collect_with(
     Some((project, inventory))
 }
 
+/// Whether the per-file `inferred-date` notes are only counted: when notes will not be shown
+/// (`keep_notes` false) and the project gives the code no level, which may make them warnings.
+fn only_count_inferred_dates(project: &project::Project, keep_notes: bool) -> bool {
+    !keep_notes && !project.check.levels.iter().any(|l| l.code == diag::Code::InferredDate)
+}
+
 /// The logo is a PNG or JPEG image the PDF renderer can embed: checked with the renderer's own
 /// decoder, so that what the project accepts the PDF embeds. (Loading has checked that the file
 /// is there and readable.)
@@ -227,7 +233,7 @@ pub fn assess_project_with(
             (Vec::new(), Vec::new())
         }
     };
-    if inputs.count_inferred_dates && !project.check.levels.iter().any(|l| l.code == diag::Code::InferredDate) {
+    if only_count_inferred_dates(&project, !inputs.count_inferred_dates) {
         diags.count_notes_only(diag::Code::InferredDate);
     }
     let populations = population::build(&project, &index, diags);
