@@ -10,6 +10,7 @@
 //! when already compressed and Deflated otherwise. With a signing key, the signature of the tag
 //! manifest is one more tag file ([`sign`]); [`verify`] is the auditor's side.
 
+mod large;
 pub mod secrets;
 pub mod sign;
 pub mod verify;
@@ -406,7 +407,7 @@ impl Packer<'_> {
             };
             let job = jobs[n];
             let packed = if job.large {
-                self.pack_large(&all[job.start], &mut buf)
+                self.pack_large(&all[job.start])
             } else {
                 self.pack_run(&all[job.start..job.end], &mut data, &mut buf)
             };
@@ -429,17 +430,39 @@ impl Packer<'_> {
         }
     }
 
-    /// A large entry that compresses: a one-entry zip in a temporary file.
-    fn pack_large(&self, item: &Item<'_>, buf: &mut [u8]) -> Result<Packed, PackError> {
+    /// A large entry that compresses: deflated in chunks on every core ([`large`]) into a
+    /// one-entry zip in a temporary file, checked against its hash on the way.
+    fn pack_large(&self, item: &Item<'_>) -> Result<Packed, PackError> {
+        let name = item.name.to_string();
         let file =
             tempfile::tempfile_in(self.spool).map_err(|e| Error::io("create a temporary file in", self.spool, e))?;
-        let mut one = ZipWriter::new(std::io::BufWriter::with_capacity(256 * 1024, file));
-        one.start_file(item.name.to_string(), self.options(CompressionMethod::Deflated, item.size))?;
-        write_source(item, &mut one, buf)?;
-        let file = one
-            .finish()?
-            .into_inner()
-            .map_err(|e| Error::io("write a temporary file in", self.spool, e.into_error()))?;
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+        let entry = large::SpoolEntry { name: &name, size: item.size, zip64: item.size >= large::ZIP64_FROM };
+        // Chunks in flight per entry: enough for every core, a few MiB at most.
+        let segment = self.workers.clamp(2, 8);
+        let path = item.source.path();
+        let deflated = large::write_spool(&mut out, entry, |out| match item.source {
+            Source::Memory(bytes) => large::deflate(&mut &bytes[..], item.size, self.level, segment, out),
+            Source::File(_) | Source::Evidence { .. } => {
+                let path = path.as_deref().expect("a file");
+                let mut f = std::fs::File::open(path)?;
+                large::deflate(&mut f, item.size, self.level, segment, out)
+            }
+        });
+        let deflated = match (deflated, path.as_deref()) {
+            (Ok(d), _) => d,
+            (Err(e), Some(path)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(changed_during_build(path).into());
+            }
+            (Err(e), Some(path)) => return Err(Error::io("copy into the package the evidence file", path, e).into()),
+            (Err(e), None) => return Err(Error::io("write a temporary file in", self.spool, e).into()),
+        };
+        if let (Some(path), Some(expected)) = (path.as_deref(), item.sha256)
+            && hex(&deflated.sha256) != expected
+        {
+            return Err(changed_during_build(path).into());
+        }
+        let file = out.into_inner().map_err(|e| Error::io("write a temporary file in", self.spool, e.into_error()))?;
         Ok(Packed::Spooled(file))
     }
 
@@ -513,7 +536,7 @@ impl Packer<'_> {
             let (_, opened, k) = open.as_mut().expect("opened above");
             match opened {
                 Opened::Memory(a) => zip.raw_copy_file(a.by_index_raw(*k)?)?,
-                Opened::Spooled(a) => zip.raw_copy_file(a.by_index_raw(*k)?)?,
+                Opened::Spooled(a) => zip.raw_copy_file_touch(a.by_index_raw(*k)?, self.date, Some(0o644))?,
             }
             *k += 1;
         }
@@ -581,16 +604,20 @@ fn copy_checked<W: Write>(path: &Path, expected: &str, out: &mut W, buf: &mut [u
     let (hash, _) = crate::collect::copy_hashed(&mut f, out, buf)
         .map_err(|e| Error::io("copy into the package the evidence file", path, e))?;
     if hash != expected {
-        return Err(Error::Package {
-            path: path.to_path_buf(),
-            // Named in the message: the caller reports the package's path as the error's path.
-            message: format!(
-                "the evidence file {} changed while the package was being built; run the build again",
-                path.display()
-            ),
-        });
+        return Err(changed_during_build(path));
     }
     Ok(())
+}
+
+fn changed_during_build(path: &Path) -> Error {
+    Error::Package {
+        path: path.to_path_buf(),
+        // Named in the message: the caller reports the package's path as the error's path.
+        message: format!(
+            "the evidence file {} changed while the package was being built; run the build again",
+            path.display()
+        ),
+    }
 }
 
 fn zip_date(d: jiff::civil::Date) -> DateTime {
