@@ -14,6 +14,7 @@ mod large;
 pub mod secrets;
 pub mod sign;
 pub mod verify;
+mod zipout;
 
 use crate::Error;
 use crate::index::EvidenceIndex;
@@ -22,8 +23,7 @@ use crate::text::hex;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, DateTime, ZipWriter};
+use zipout::{Meta, ZipOut};
 
 /// A generated file for the bag's payload (reports, index).
 pub struct Artifact {
@@ -115,8 +115,6 @@ pub fn write<W: Write + Seek>(
     out: W,
 ) -> Result<Summary, Error> {
     let bag = bag_name(project);
-    let zip_err = |e: zip::result::ZipError| Error::Package { path: PathBuf::from(&bag), message: e.to_string() };
-
     let mut entries: Vec<Entry<'_>> = Vec::with_capacity(artifacts.len() + index.evidence.len());
     for a in artifacts {
         entries.push(match &a.content {
@@ -175,8 +173,6 @@ pub fn write<W: Write + Seek>(
     }
     tags.sort();
 
-    let date = zip_date(project.audit.report_date);
-
     // One sorted list of every entry, tag files and payload alike.
     let tag_sources: Vec<(&str, Source<'_>)> = tags.iter().map(|(n, t)| (*n, Source::Memory(t.as_bytes()))).collect();
     let mut all: Vec<Item<'_>> = Vec::with_capacity(entries.len() + tags.len());
@@ -198,14 +194,15 @@ pub fn write<W: Write + Seek>(
     all.sort_by(|a, b| a.name.sort_key().cmp(b.name.sort_key()));
 
     // As many workers as collect's hashing pool (RAYON_NUM_THREADS sets both).
-    let packer =
-        Packer { date, spool, level: project.package.compression_level, workers: rayon::current_num_threads() };
-    let mut zip = ZipWriter::new(out);
+    let packer = Packer { spool, level: project.package.compression_level, workers: rayon::current_num_threads() };
+    let d = project.audit.report_date;
+    let mut zip = ZipOut::new(out, (d.year(), d.month(), d.day()));
+    let package_err = |e: std::io::Error| Error::Package { path: PathBuf::from(&bag), message: e.to_string() };
     packer.run(&all, &mut zip).map_err(|e| match e {
-        PackError::Zip(e) => zip_err(e),
+        PackError::Io(e) => package_err(e),
         PackError::Other(e) => e,
     })?;
-    zip.finish().map_err(zip_err)?;
+    zip.finish(all.iter().map(|item| item.name.to_string())).map_err(package_err)?;
     Ok(Summary { bag_name: bag, payload_files: entries.len(), payload_bytes })
 }
 
@@ -244,26 +241,32 @@ struct Item<'a> {
 
 /// How a job's entries are carried from a worker to the writer.
 enum Packed {
-    /// A zip of the job's entries in memory, copied over without recompressing.
-    Memory(Vec<u8>),
-    /// A one-entry zip in an unnamed temporary file (large entries that compress).
-    Spooled(std::fs::File),
+    /// A run of entries: their bytes as they go into the zip, one after another, and each one's
+    /// method, CRC and sizes.
+    Run { data: Vec<u8>, metas: Vec<Meta> },
+    /// One large entry deflated into an unnamed temporary file.
+    Spooled { file: std::fs::File, meta: Meta },
 }
 
-/// A packed job, opened by the writer.
-enum Opened {
-    Memory(zip::ZipArchive<std::io::Cursor<Vec<u8>>>),
-    Spooled(zip::ZipArchive<std::io::BufReader<std::fs::File>>),
+impl Packed {
+    /// Bytes held in memory.
+    fn held(&self) -> u64 {
+        match self {
+            Packed::Run { data, .. } => data.len() as u64,
+            Packed::Spooled { .. } => 0,
+        }
+    }
 }
 
 enum PackError {
-    Zip(zip::result::ZipError),
+    /// Writing the zip.
+    Io(std::io::Error),
     Other(Error),
 }
 
-impl From<zip::result::ZipError> for PackError {
-    fn from(e: zip::result::ZipError) -> Self {
-        PackError::Zip(e)
+impl From<std::io::Error> for PackError {
+    fn from(e: std::io::Error) -> Self {
+        PackError::Io(e)
     }
 }
 
@@ -297,23 +300,22 @@ struct Shared {
     failure: Option<PackError>,
 }
 
-/// A run of small entries ends at this many bytes or files: one zip per run, not per file, so
-/// the per-zip costs (a new compressor, parsing the zip back) are paid once per run.
+/// A run of small entries ends at this many bytes or files: the unit of work a worker takes and
+/// hands to the writer.
 const RUN_BYTES: u64 = 1 << 20;
 const RUN_FILES: usize = 256;
 
 /// Packs entries on every core and writes them in order.
 ///
-/// Workers compress runs of small entries into a zip in memory, and each large entry that
-/// compresses into a one-entry zip in a temporary file; the writer copies the entries from those
-/// into the package in name order without recompressing, so the output is the same whatever the
-/// number of threads or their timing. Large entries are taken first, biggest first, so no core is
+/// Workers compress runs of small entries in memory (one reused compressor each), and each large
+/// entry that compresses into a temporary file (its chunks deflated on rayon's pool: [`large`]);
+/// the writer ([`zipout`]) writes the entries in name order from those, so the output is the
+/// same whatever the number of threads or their timing. Large entries are taken first, biggest first, so no core is
 /// left alone with a 256 MiB log at the end; runs follow in name order, and workers stop taking
 /// them while [`PENDING_MAX`] bytes wait for the writer. Large stored entries are streamed by the
 /// writer itself. (zip's `ZipFileBuilder` was tried first: it kept ~300 KB per entry alive; see
 /// docs/performance.md.)
 struct Packer<'p> {
-    date: DateTime,
     spool: &'p Path,
     /// Deflate level.
     level: u32,
@@ -322,24 +324,15 @@ struct Packer<'p> {
 }
 
 impl Packer<'_> {
-    fn options(&self, method: CompressionMethod, size: u64) -> SimpleFileOptions {
-        SimpleFileOptions::default()
-            .compression_method(method)
-            .compression_level((method == CompressionMethod::Deflated).then_some(self.level as i64))
-            .last_modified_time(self.date)
-            .unix_permissions(0o644)
-            .system(zip::System::Unix)
-            .large_file(size >= u32::MAX as u64)
-    }
-
-    fn run<W: Write + Seek>(&self, all: &[Item<'_>], zip: &mut ZipWriter<W>) -> Result<(), PackError> {
+    fn run<W: Write + Seek>(&self, all: &[Item<'_>], zip: &mut ZipOut<W>) -> Result<(), PackError> {
         // Large entries: stored (streamed by the writer) or compressed, decided from their first bytes.
         let mut direct = vec![false; all.len()];
         let mut large: Vec<Job> = Vec::new();
         for (i, item) in all.iter().enumerate().filter(|(_, it)| it.size > IN_MEMORY_MAX) {
-            match sniff_method(item.name.rel, item.source)? {
-                CompressionMethod::Stored => direct[i] = true,
-                _ => large.push(Job { start: i, end: i + 1, large: true }),
+            if deflates(item.name.rel, &sniff(item.source)?) {
+                large.push(Job { start: i, end: i + 1, large: true });
+            } else {
+                direct[i] = true;
             }
         }
         large.sort_by_key(|j| std::cmp::Reverse(all[j.start].size));
@@ -390,6 +383,7 @@ impl Packer<'_> {
     fn work(&self, all: &[Item<'_>], jobs: &[Job], state: &std::sync::Mutex<Shared>, ready: &std::sync::Condvar) {
         let mut buf = vec![0u8; 256 * 1024];
         let mut data = Vec::new();
+        let mut deflater = flate2::Compress::new(flate2::Compression::new(self.level), false);
         loop {
             let n = {
                 let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
@@ -409,14 +403,12 @@ impl Packer<'_> {
             let packed = if job.large {
                 self.pack_large(&all[job.start])
             } else {
-                self.pack_run(&all[job.start..job.end], &mut data, &mut buf)
+                self.pack_run(&all[job.start..job.end], &mut data, &mut buf, &mut deflater)
             };
             let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
             match packed {
                 Ok(packed) => {
-                    if let Packed::Memory(bytes) = &packed {
-                        s.pending += bytes.len() as u64;
-                    }
+                    s.pending += packed.held();
                     s.slots[n] = Some(packed);
                 }
                 // The writer may be waiting for a job nobody will now take: it is woken to return this.
@@ -431,24 +423,20 @@ impl Packer<'_> {
     }
 
     /// A large entry that compresses: deflated in chunks on every core ([`large`]) into a
-    /// one-entry zip in a temporary file, checked against its hash on the way.
+    /// temporary file, checked against its hash on the way.
     fn pack_large(&self, item: &Item<'_>) -> Result<Packed, PackError> {
-        let name = item.name.to_string();
         let file =
             tempfile::tempfile_in(self.spool).map_err(|e| Error::io("create a temporary file in", self.spool, e))?;
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
-        let entry = large::SpoolEntry { name: &name, size: item.size, zip64: item.size >= large::ZIP64_FROM };
         // Chunks in flight per entry: enough for every core, a few MiB at most.
         let segment = self.workers.clamp(2, 8);
         let path = item.source.path();
-        let deflated = large::write_spool(&mut out, entry, |out| match item.source {
-            Source::Memory(bytes) => large::deflate(&mut &bytes[..], item.size, self.level, segment, out),
-            Source::File(_) | Source::Evidence { .. } => {
-                let path = path.as_deref().expect("a file");
-                let mut f = std::fs::File::open(path)?;
-                large::deflate(&mut f, item.size, self.level, segment, out)
-            }
-        });
+        let deflated = match (item.source, path.as_deref()) {
+            (Source::Memory(bytes), _) => large::deflate(&mut &bytes[..], item.size, self.level, segment, &mut out),
+            (_, Some(path)) => std::fs::File::open(path)
+                .and_then(|mut f| large::deflate(&mut f, item.size, self.level, segment, &mut out)),
+            (_, None) => unreachable!("a file source has a path"),
+        };
         let deflated = match (deflated, path.as_deref()) {
             (Ok(d), _) => d,
             (Err(e), Some(path)) if e.kind() == std::io::ErrorKind::InvalidData => {
@@ -462,54 +450,73 @@ impl Packer<'_> {
         {
             return Err(changed_during_build(path).into());
         }
-        let file = out.into_inner().map_err(|e| Error::io("write a temporary file in", self.spool, e.into_error()))?;
-        Ok(Packed::Spooled(file))
+        let mut file =
+            out.into_inner().map_err(|e| Error::io("write a temporary file in", self.spool, e.into_error()))?;
+        file.rewind().map_err(|e| Error::io("read a temporary file in", self.spool, e))?;
+        let meta = Meta { deflated: true, crc: deflated.crc32, size: item.size, csize: deflated.written };
+        Ok(Packed::Spooled { file, meta })
     }
 
     /// A run of small entries: each read whole (its hash checked), then stored or deflated as its
-    /// first bytes say, into one zip in memory.
-    fn pack_run(&self, items: &[Item<'_>], data: &mut Vec<u8>, buf: &mut [u8]) -> Result<Packed, PackError> {
+    /// first bytes say, one after another in memory.
+    fn pack_run(
+        &self,
+        items: &[Item<'_>],
+        data: &mut Vec<u8>,
+        buf: &mut [u8],
+        deflater: &mut flate2::Compress,
+    ) -> Result<Packed, PackError> {
         let bytes: u64 = items.iter().map(|i| i.size).sum();
-        let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::with_capacity(bytes as usize / 2 + 4096)));
+        let mut out = Vec::with_capacity(bytes as usize / 2 + 4096);
+        let mut metas = Vec::with_capacity(items.len());
         for item in items {
             data.clear();
             write_source(item, data, buf)?;
-            zip.start_file(item.name.to_string(), self.options(method_for(item.name.rel, data), item.size))?;
-            zip.write_all(data).map_err(|e| Error::io("compress the package entry", item.name.to_string(), e))?;
+            let start = out.len();
+            let deflated = deflates(item.name.rel, data);
+            if deflated {
+                deflater.reset();
+                large::deflate_into(deflater, data, true, &mut out)
+                    .map_err(|e| Error::io("compress the package entry", item.name.to_string(), e))?;
+            } else {
+                out.extend_from_slice(data);
+            }
+            let csize = (out.len() - start) as u64;
+            metas.push(Meta { deflated, crc: crc32fast::hash(data), size: data.len() as u64, csize });
         }
-        Ok(Packed::Memory(zip.finish()?.into_inner()))
+        Ok(Packed::Run { data: out, metas })
     }
 
-    /// The writer: copies every entry into the package in name order.
+    /// The writer: writes every entry into the package in name order.
     fn write_in_order<W: Write + Seek>(
         &self,
         all: &[Item<'_>],
         direct: &[bool],
         job_of: &[u32],
-        zip: &mut ZipWriter<W>,
+        zip: &mut ZipOut<W>,
         state: &std::sync::Mutex<Shared>,
         ready: &std::sync::Condvar,
     ) -> Result<(), PackError> {
         let mut buf = vec![0u8; 1 << 20];
-        // The packed job being copied from, and the next of its entries.
-        let mut open: Option<(u32, Opened, usize)> = None;
+        // The packed job being written from, the next of its entries and where its bytes start.
+        let mut open: Option<(u32, Packed, usize, usize)> = None;
         for (i, item) in all.iter().enumerate() {
+            let name = item.name.to_string();
             if direct[i] {
-                zip.start_file(item.name.to_string(), self.options(CompressionMethod::Stored, item.size))?;
-                write_source(item, zip, &mut buf)?;
+                zip.add_stored_streamed(&name, item.size, |w| {
+                    write_source(item, w, &mut buf).map_err(PackError::from)
+                })?;
                 continue;
             }
             let n = job_of[i];
-            if open.as_ref().is_none_or(|(j, _, _)| *j != n) {
+            if open.as_ref().is_none_or(|(j, ..)| *j != n) {
                 let packed = {
                     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
                     s.writer_at = n as usize;
                     ready.notify_all();
                     loop {
                         if let Some(p) = s.slots[n as usize].take() {
-                            if let Packed::Memory(bytes) = &p {
-                                s.pending -= bytes.len() as u64;
-                            }
+                            s.pending -= p.held();
                             break p;
                         }
                         if s.abort {
@@ -524,19 +531,19 @@ impl Packer<'_> {
                     }
                 };
                 ready.notify_all();
-                let opened = match packed {
-                    Packed::Memory(bytes) => Opened::Memory(zip::ZipArchive::new(std::io::Cursor::new(bytes))?),
-                    Packed::Spooled(mut file) => {
-                        file.rewind().map_err(|e| Error::io("read a temporary file in", self.spool, e))?;
-                        Opened::Spooled(zip::ZipArchive::new(std::io::BufReader::with_capacity(256 * 1024, file))?)
-                    }
-                };
-                open = Some((n, opened, 0));
+                open = Some((n, packed, 0, 0));
             }
-            let (_, opened, k) = open.as_mut().expect("opened above");
-            match opened {
-                Opened::Memory(a) => zip.raw_copy_file(a.by_index_raw(*k)?)?,
-                Opened::Spooled(a) => zip.raw_copy_file_touch(a.by_index_raw(*k)?, self.date, Some(0o644))?,
+            let (_, packed, k, at) = open.as_mut().expect("opened above");
+            match packed {
+                Packed::Run { data, metas } => {
+                    let meta = metas[*k];
+                    let end = *at + meta.csize as usize;
+                    zip.add(&name, meta, &data[*at..end])?;
+                    *at = end;
+                }
+                Packed::Spooled { file, meta } => {
+                    zip.add_from(&name, *meta, &mut std::io::BufReader::with_capacity(256 * 1024, file))?;
+                }
             }
             *k += 1;
         }
@@ -544,27 +551,23 @@ impl Packer<'_> {
     }
 }
 
-/// Stored or Deflated, for an entry whose first bytes are `head`: stored when the extension says
-/// the content is already compressed, or when its bytes look random (an unknown binary format).
-fn method_for(name: &str, head: &[u8]) -> CompressionMethod {
-    if is_precompressed(name) || looks_compressed(&head[..head.len().min(SNIFF_BYTES)]) {
-        CompressionMethod::Stored
-    } else {
-        CompressionMethod::Deflated
-    }
+/// Whether an entry whose first bytes are `head` is deflated: not when its extension says the
+/// content is already compressed, nor when its bytes look random (an unknown binary format).
+fn deflates(name: &str, head: &[u8]) -> bool {
+    !(is_precompressed(name) || looks_compressed(&head[..head.len().min(SNIFF_BYTES)]))
 }
 
-/// Reads the first bytes of a large entry to choose its method.
-fn sniff_method(name: &str, source: &Source<'_>) -> Result<CompressionMethod, Error> {
+/// The first bytes of a large entry, to choose its method.
+fn sniff<'s>(source: &'s Source<'_>) -> Result<std::borrow::Cow<'s, [u8]>, Error> {
     match source {
-        Source::Memory(bytes) => Ok(method_for(name, bytes)),
+        Source::Memory(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
         Source::File(_) | Source::Evidence { .. } => {
             let path = source.path().expect("a file");
             let mut head = Vec::with_capacity(SNIFF_BYTES);
             std::fs::File::open(&path)
                 .and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head))
                 .map_err(|e| Error::io("read evidence file", &*path, e))?;
-            Ok(method_for(name, &head))
+            Ok(std::borrow::Cow::Owned(head))
         }
     }
 }
@@ -618,12 +621,6 @@ fn changed_during_build(path: &Path) -> Error {
             path.display()
         ),
     }
-}
-
-fn zip_date(d: jiff::civil::Date) -> DateTime {
-    // DOS dates start in 1980; a project date before that is clamped rather than refused.
-    let year = d.year().clamp(1980, 2107) as u16;
-    DateTime::from_date_and_time(year, d.month() as u8, d.day() as u8, 0, 0, 0).unwrap_or_default()
 }
 
 fn one_line(s: &str) -> String {
@@ -749,8 +746,8 @@ mod tests {
                     sha256: Some("0"),
                 },
             ];
-            let packer = Packer { date: DateTime::default(), spool: &root, level: 1, workers: 1 };
-            let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            let packer = Packer { spool: &root, level: 1, workers: 1 };
+            let mut zip = ZipOut::new(std::io::Cursor::new(Vec::new()), (2026, 1, 1));
             let _ = done.send(packer.run(&all, &mut zip).is_err());
         });
         let failed = wait.recv_timeout(std::time::Duration::from_secs(60)).expect("packaging hung after an error");
