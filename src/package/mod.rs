@@ -50,7 +50,7 @@ pub struct Summary {
 /// Entries up to this size are packed in memory; larger ones go through a temporary file.
 const IN_MEMORY_MAX: u64 = 4 << 20;
 /// The most packed bytes held in memory waiting for the writer.
-const PENDING_MAX: u64 = 32 << 20;
+const PENDING_MAX: u64 = 8 << 20;
 /// How much of a file is looked at to tell whether it compresses.
 const SNIFF_BYTES: usize = 64 * 1024;
 /// Above this many bits per byte (8 is random), a file is taken as already compressed.
@@ -84,13 +84,16 @@ enum Source<'a> {
         root: &'a Path,
         rel: &'a str,
     },
+    /// The payload manifest, made line by line from the (sorted) payload entries whenever it is
+    /// read: a million files make about 150 MB of it.
+    Manifest(&'a [Entry<'a>]),
 }
 
 impl Source<'_> {
     /// The file to read, for a source that is one.
     fn path(&self) -> Option<std::borrow::Cow<'_, Path>> {
         match self {
-            Source::Memory(_) => None,
+            Source::Memory(_) | Source::Manifest(_) => None,
             Source::File(path) => Some(std::borrow::Cow::Borrowed(path)),
             Source::Evidence { root, rel } => Some(std::borrow::Cow::Owned(root.join(rel))),
         }
@@ -151,37 +154,35 @@ pub fn write<W: Write + Seek>(
     entries.sort_by(|a, b| a.name.cmp(b.name));
 
     let payload_bytes: u64 = entries.iter().map(|e| e.size).sum();
-    let manifest: String = entries.iter().map(|e| format!("{}  data/{}\n", e.sha256, e.name)).collect();
+    // The manifest is made again line by line when its entry is written, never held whole.
+    let (manifest_sha256, manifest_size) = manifest_digest(&entries);
     let bagit = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".to_string();
     let bag_info = bag_info(project, &bag, payload_bytes, entries.len());
     let readme = readme(&bag, signing_key);
-    let mut tags: Vec<(&str, &str)> = vec![
-        ("README.txt", &readme),
-        ("bag-info.txt", &bag_info),
-        ("bagit.txt", &bagit),
-        ("manifest-sha256.txt", &manifest),
-    ];
-    let tagmanifest: String =
-        tags.iter().map(|(n, t)| format!("{}  {n}\n", hex(&Sha256::digest(t.as_bytes())))).collect();
-    tags.push((sign::SIGNED_FILE, &tagmanifest));
+    let texts: [(&str, &str); 3] = [("README.txt", &readme), ("bag-info.txt", &bag_info), ("bagit.txt", &bagit)];
+    let tagmanifest: String = texts
+        .iter()
+        .map(|(n, t)| (hex(&Sha256::digest(t.as_bytes())), *n))
+        .chain([(manifest_sha256, MANIFEST)])
+        .map(|(sha, n)| format!("{sha}  {n}\n"))
+        .collect();
     let signature = signing_key
         .map(|k| sign::signature_text(k, tagmanifest.as_bytes()))
         .transpose()
         .map_err(|message| Error::Package { path: PathBuf::from(&bag), message })?;
+    let mut tags: Vec<(&str, Source<'_>, u64)> =
+        texts.iter().map(|(n, t)| (*n, Source::Memory(t.as_bytes()), t.len() as u64)).collect();
+    tags.push((MANIFEST, Source::Manifest(&entries), manifest_size));
+    tags.push((sign::SIGNED_FILE, Source::Memory(tagmanifest.as_bytes()), tagmanifest.len() as u64));
     if let Some(s) = &signature {
-        tags.push((sign::SIGNATURE_FILE, s));
+        tags.push((sign::SIGNATURE_FILE, Source::Memory(s.as_bytes()), s.len() as u64));
     }
-    tags.sort();
+    tags.sort_by_key(|(name, ..)| *name);
 
     // One sorted list of every entry, tag files and payload alike.
-    let tag_sources: Vec<(&str, Source<'_>)> = tags.iter().map(|(n, t)| (*n, Source::Memory(t.as_bytes()))).collect();
     let mut all: Vec<Item<'_>> = Vec::with_capacity(entries.len() + tags.len());
-    for (name, source) in &tag_sources {
-        let size = match source {
-            Source::Memory(b) => b.len() as u64,
-            Source::File(_) | Source::Evidence { .. } => 0,
-        };
-        all.push(Item { name: Name { bag: &bag, dir: "", rel: name }, size, source, sha256: None });
+    for (name, source, size) in &tags {
+        all.push(Item { name: Name { bag: &bag, dir: "", rel: name }, size: *size, source, sha256: None });
     }
     for e in &entries {
         all.push(Item {
@@ -204,6 +205,62 @@ pub fn write<W: Write + Seek>(
     })?;
     zip.finish(all.iter().map(|item| item.name.to_string())).map_err(package_err)?;
     Ok(Summary { bag_name: bag, payload_files: entries.len(), payload_bytes })
+}
+
+/// The payload manifest's name.
+const MANIFEST: &str = "manifest-sha256.txt";
+
+/// One line of the payload manifest.
+fn manifest_line(e: &Entry<'_>, line: &mut Vec<u8>) {
+    line.clear();
+    line.extend_from_slice(e.sha256.as_bytes());
+    line.extend_from_slice(b"  data/");
+    line.extend_from_slice(e.name.as_bytes());
+    line.push(b'\n');
+}
+
+/// The SHA-256 (hex) and size of the payload manifest, made line by line.
+fn manifest_digest(entries: &[Entry<'_>]) -> (String, u64) {
+    let (mut sha, mut size, mut line) = (Sha256::new(), 0u64, Vec::new());
+    for e in entries {
+        manifest_line(e, &mut line);
+        sha.update(&line);
+        size += line.len() as u64;
+    }
+    (hex(&sha.finalize()), size)
+}
+
+/// The payload manifest as a reader: each line made when it is read.
+struct ManifestReader<'a> {
+    entries: &'a [Entry<'a>],
+    next: usize,
+    line: Vec<u8>,
+    at: usize,
+}
+
+impl<'a> ManifestReader<'a> {
+    fn new(entries: &'a [Entry<'a>]) -> Self {
+        ManifestReader { entries, next: 0, line: Vec::new(), at: 0 }
+    }
+}
+
+impl Read for ManifestReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            if self.at == self.line.len() {
+                let Some(e) = self.entries.get(self.next) else { break };
+                manifest_line(e, &mut self.line);
+                self.next += 1;
+                self.at = 0;
+            }
+            let k = (self.line.len() - self.at).min(buf.len() - n);
+            buf[n..n + k].copy_from_slice(&self.line[self.at..self.at + k]);
+            self.at += k;
+            n += k;
+        }
+        Ok(n)
+    }
 }
 
 /// The name of an entry in the zip, `{bag}/{dir}{rel}`, made into a string only when the entry
@@ -432,6 +489,9 @@ impl Packer<'_> {
         let segment = self.workers.clamp(2, 8);
         let path = item.source.path();
         let deflated = match (item.source, path.as_deref()) {
+            (Source::Manifest(entries), _) => {
+                large::deflate(&mut ManifestReader::new(entries), item.size, self.level, segment, &mut out)
+            }
             (Source::Memory(bytes), _) => large::deflate(&mut &bytes[..], item.size, self.level, segment, &mut out),
             (_, Some(path)) => std::fs::File::open(path)
                 .and_then(|mut f| large::deflate(&mut f, item.size, self.level, segment, &mut out)),
@@ -561,6 +621,8 @@ fn deflates(name: &str, head: &[u8]) -> bool {
 fn sniff<'s>(source: &'s Source<'_>) -> Result<std::borrow::Cow<'s, [u8]>, Error> {
     match source {
         Source::Memory(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
+        // Text: nothing to sniff.
+        Source::Manifest(_) => Ok(std::borrow::Cow::Borrowed(&[])),
         Source::File(_) | Source::Evidence { .. } => {
             let path = source.path().expect("a file");
             let mut head = Vec::with_capacity(SNIFF_BYTES);
@@ -593,6 +655,9 @@ fn write_source<W: Write>(item: &Item<'_>, out: &mut W, buf: &mut [u8]) -> Resul
         Source::Memory(bytes) => {
             out.write_all(bytes).map_err(|err| Error::io("write the package entry", item.name.to_string(), err))
         }
+        Source::Manifest(entries) => std::io::copy(&mut ManifestReader::new(entries), out)
+            .map(drop)
+            .map_err(|err| Error::io("write the package entry", item.name.to_string(), err)),
         Source::File(_) | Source::Evidence { .. } => {
             let path = item.source.path().expect("a file");
             copy_checked(&path, item.sha256.unwrap_or_default(), out, buf)
