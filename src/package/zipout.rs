@@ -15,9 +15,10 @@
 //!
 //! The layout is APPNOTE 6.3.10 section 4.3, with the zip64 fields of section 4.5.3 where a size
 //! or offset needs them and the zip64 end records where the entry count or the central
-//! directory's place does. Every entry is a regular file (mode 0644, made by Unix, version 2.0,
-//! or 4.5 with zip64 fields), dated with the one DOS date and time given, its name flagged as
-//! UTF-8 when it is not ASCII, with no data descriptor, no extra field but zip64's and no comment.
+//! directory's place does. Every entry is a regular file: mode 0644, made by Unix, with the
+//! version needed to extract (1.0 when stored, 2.0 when deflated, 4.5 with zip64 fields); dated with the one DOS date and time given; its name flagged as UTF-8 when it is not
+//! ASCII; with no data descriptor, no extra field but zip64's and no comment. (These are the
+//! headers the `zip` crate wrote for the package before.)
 
 use std::io::{self, Seek, SeekFrom, Write};
 
@@ -134,7 +135,7 @@ impl<W: Write + Seek> ZipOut<W> {
             if far {
                 put64(&mut extra, r.offset);
             }
-            let version = if extra.is_empty() { 20 } else { 45 };
+            let version = needed(r.deflated, !extra.is_empty());
             put32(&mut buf, CENTRAL);
             put16(&mut buf, UNIX | version);
             put16(&mut buf, version);
@@ -202,7 +203,7 @@ impl<W: Write + Seek> ZipOut<W> {
     /// Writes a local header and records the entry (its CRC may be set after).
     fn local_header(&mut self, name: &str, meta: Meta) -> io::Result<()> {
         let big = meta.size >= MAX32 || meta.csize >= MAX32;
-        let version = if big { 45 } else { 20 };
+        let version = needed(meta.deflated, big);
         let mut h = Vec::with_capacity(30 + name.len() + 20);
         put32(&mut h, LOCAL);
         put16(&mut h, version);
@@ -265,6 +266,18 @@ impl<W: Write> Write for Crc<'_, W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// The version needed to extract (APPNOTE 4.4.3.2): 1.0 to store, 2.0 to deflate, 4.5 with zip64
+/// fields.
+fn needed(deflated: bool, zip64: bool) -> u16 {
+    if zip64 {
+        45
+    } else if deflated {
+        20
+    } else {
+        10
     }
 }
 
