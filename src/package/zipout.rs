@@ -327,9 +327,12 @@ mod tests {
         z.add_from(names[2], meta, &mut &packed[..]).unwrap();
         z.add_stored_streamed::<io::Error>(names[3], 5, |w| w.write_all(b"12345")).unwrap();
         let bytes = z.finish(names.iter().copied()).unwrap().into_inner();
+        // The first local header: version needed 1.0 (Stored), no flags, method 0.
+        assert_eq!(bytes[4..10], [10, 0, 0, 0, 0, 0]);
 
         let mut a = zip::ZipArchive::new(io::Cursor::new(bytes)).unwrap();
         assert_eq!(a.len(), 4);
+        assert_eq!(a.by_index(1).unwrap().version_made_by(), (2, 0));
         let expected: [&[u8]; 4] = [b"x\n", &text, &text, b"12345"];
         for (i, want) in expected.iter().enumerate() {
             let mut e = a.by_index(i).unwrap();
