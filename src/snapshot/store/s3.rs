@@ -421,9 +421,11 @@ impl Backend for S3 {
 
     fn put_file(&self, path: &Path, _buf: &mut [u8], retain: Option<&Retain>) -> Result<(String, u64, bool), Error> {
         let mut f = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
-        let mut first = vec![0u8; PART];
-        let n = read_full(&mut f, &mut first).map_err(|e| Error::io("read", path, e))?;
-        first.truncate(n);
+        // The first part, in a buffer of the file's size (one byte more, to see it end): a
+        // buffer of a whole part for every small file cost a zeroed 8 MiB allocation each.
+        let len = f.metadata().map_err(|e| Error::io("read", path, e))?.len();
+        let mut first = Vec::with_capacity((len as usize).min(PART) + 1);
+        let n = (&mut f).take(PART as u64).read_to_end(&mut first).map_err(|e| Error::io("read", path, e))?;
         if n == PART {
             return self.put_multipart(path, f, first, retain);
         }
