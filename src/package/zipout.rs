@@ -22,14 +22,11 @@
 
 use std::io::{self, Seek, SeekFrom, Write};
 
-/// What the central directory needs of an entry.
+/// What the central directory needs of an entry: where it is, and what its local header says.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Record {
+struct Record {
     offset: u64,
-    size: u64,
-    csize: u64,
-    crc: u32,
-    deflated: bool,
+    meta: Meta,
 }
 
 /// An entry's bytes as they go into the zip.
@@ -41,6 +38,13 @@ pub(super) struct Meta {
     pub size: u64,
     /// Bytes in the zip.
     pub csize: u64,
+}
+
+impl Meta {
+    /// Whether a size needs zip64 fields.
+    fn big(&self) -> bool {
+        self.size >= MAX32 || self.csize >= MAX32
+    }
 }
 
 const LOCAL: u32 = 0x0403_4b50;
@@ -108,7 +112,7 @@ impl<W: Write + Seek> ZipOut<W> {
                 io::Error::new(io::ErrorKind::InvalidData, "the file's size changed since it was collected").into()
             );
         }
-        self.records.last_mut().expect("just added").crc = crc;
+        self.records.last_mut().expect("just added").meta.crc = crc;
         self.out.seek(SeekFrom::Start(start + 14))?;
         self.out.write_all(&crc.to_le_bytes())?;
         self.out.seek(SeekFrom::Start(self.pos))?;
@@ -125,28 +129,20 @@ impl<W: Write + Seek> ZipOut<W> {
         for (r, name) in records.iter().zip(names) {
             let name = name.as_ref();
             count += 1;
-            let big = r.size >= MAX32 || r.csize >= MAX32;
+            let big = r.meta.big();
             let far = r.offset >= MAX32;
             let mut extra = Vec::new();
             if big {
-                put64(&mut extra, r.size);
-                put64(&mut extra, r.csize);
+                put64(&mut extra, r.meta.size);
+                put64(&mut extra, r.meta.csize);
             }
             if far {
                 put64(&mut extra, r.offset);
             }
-            let version = needed(r.deflated, !extra.is_empty());
+            let version = needed(r.meta.deflated, !extra.is_empty());
             put32(&mut buf, CENTRAL);
             put16(&mut buf, UNIX | version);
-            put16(&mut buf, version);
-            put16(&mut buf, flags(name));
-            put16(&mut buf, if r.deflated { 8 } else { 0 });
-            put16(&mut buf, self.time);
-            put16(&mut buf, self.date);
-            put32(&mut buf, r.crc);
-            put32(&mut buf, if big { u32::MAX } else { r.csize as u32 });
-            put32(&mut buf, if big { u32::MAX } else { r.size as u32 });
-            put16(&mut buf, name_len(name)?);
+            self.shared_fields(&mut buf, version, name, r.meta)?;
             put16(&mut buf, if extra.is_empty() { 0 } else { 4 + extra.len() as u16 });
             put16(&mut buf, 0); // comment
             put16(&mut buf, 0); // disk
@@ -202,19 +198,11 @@ impl<W: Write + Seek> ZipOut<W> {
 
     /// Writes a local header and records the entry (its CRC may be set after).
     fn local_header(&mut self, name: &str, meta: Meta) -> io::Result<()> {
-        let big = meta.size >= MAX32 || meta.csize >= MAX32;
+        let big = meta.big();
         let version = needed(meta.deflated, big);
         let mut h = Vec::with_capacity(30 + name.len() + 20);
         put32(&mut h, LOCAL);
-        put16(&mut h, version);
-        put16(&mut h, flags(name));
-        put16(&mut h, if meta.deflated { 8 } else { 0 });
-        put16(&mut h, self.time);
-        put16(&mut h, self.date);
-        put32(&mut h, meta.crc);
-        put32(&mut h, if big { u32::MAX } else { meta.csize as u32 });
-        put32(&mut h, if big { u32::MAX } else { meta.size as u32 });
-        put16(&mut h, name_len(name)?);
+        self.shared_fields(&mut h, version, name, meta)?;
         put16(&mut h, if big { 20 } else { 0 });
         h.extend_from_slice(name.as_bytes());
         if big {
@@ -225,13 +213,23 @@ impl<W: Write + Seek> ZipOut<W> {
         }
         let offset = self.pos;
         self.write(&h)?;
-        self.records.push(Record {
-            offset,
-            size: meta.size,
-            csize: meta.csize,
-            crc: meta.crc,
-            deflated: meta.deflated,
-        });
+        self.records.push(Record { offset, meta });
+        Ok(())
+    }
+
+    /// The fields a local header and a central-directory header share, from the version needed
+    /// to extract to the name's length.
+    fn shared_fields(&self, buf: &mut Vec<u8>, version: u16, name: &str, meta: Meta) -> io::Result<()> {
+        let big = meta.big();
+        put16(buf, version);
+        put16(buf, flags(name));
+        put16(buf, if meta.deflated { 8 } else { 0 });
+        put16(buf, self.time);
+        put16(buf, self.date);
+        put32(buf, meta.crc);
+        put32(buf, if big { u32::MAX } else { meta.csize as u32 });
+        put32(buf, if big { u32::MAX } else { meta.size as u32 });
+        put16(buf, name_len(name)?);
         Ok(())
     }
 
