@@ -17,6 +17,9 @@
 #                      (bench/floor is still built; seconds)
 #   --aws-max-files N  run the `aws s3 sync` rows only on trees of at most N files (250000):
 #                      it uploads a few hundred files a second, so tree M would take hours
+#   --peers-max-files N  run the other tools' rows (hashers, bagit.py, cp, rsync, zip) only on
+#                      trees of at most N files (250000): on tree M they alone take about an
+#                      hour, and issue 17 asks only auditpack's rows of it
 #   --clean            delete bench/work when done (results stay in bench/results)
 #
 # Everything generated goes to bench/work/ (gitignored); results to bench/results/<date>-<tree>.md.
@@ -40,6 +43,7 @@ RUNS=3
 INSTALL=1
 BUILD=1
 AWS_MAX_FILES=250000
+PEERS_MAX_FILES=250000
 CLEAN=0
 
 # The comment block at the top of this file, from its second line to the first line of code.
@@ -53,6 +57,7 @@ while (($#)); do
         --no-install) INSTALL=0 ;;
         --no-build) BUILD=0 ;;
         --aws-max-files) AWS_MAX_FILES=${2:?--aws-max-files needs a number}; shift ;;
+        --peers-max-files) PEERS_MAX_FILES=${2:?--peers-max-files needs a number}; shift ;;
         --clean) CLEAN=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -61,6 +66,7 @@ while (($#)); do
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --runs must be a positive integer" >&2; exit 2; }
 [[ $AWS_MAX_FILES =~ ^[0-9]+$ ]] || { echo "run.sh: --aws-max-files must be a number" >&2; exit 2; }
+[[ $PEERS_MAX_FILES =~ ^[0-9]+$ ]] || { echo "run.sh: --peers-max-files must be a number" >&2; exit 2; }
 IFS=, read -r -a TREE_LIST <<<"$TREES"
 for t in "${TREE_LIST[@]}"; do
     case $t in small|A|B|M|render) ;; *) echo "run.sh: unknown tree '$t' (small, A, B, M, render)" >&2; exit 2 ;; esac
@@ -436,7 +442,19 @@ bench_tree() {
     fi
     rm -rf "$SCRATCH/collect" "$SCRATCH/check" "$SCRATCH/recollect"
 
-    if [[ $name != render ]]; then
+    if [[ $name != render ]] && ((files > PEERS_MAX_FILES)); then
+        local why="not run: $files files > --peers-max-files $PEERS_MAX_FILES" l
+        log "peers: $why"
+        for l in "find | xargs -0 -P2 -n 500 sha256sum" "hashdeep -j2 -r -c sha256" "rhash --sha256 -r" \
+            "bagit.py --processes 2 --sha256 (create)" "bagit.py --validate --processes 2" \
+            "cp -r EVIDENCE DEST (first copy, into an empty folder)" \
+            "cp -r EVIDENCE DEST, then sync every copied file (fsync each, as the store does)" \
+            "rsync -a EVIDENCE/ DEST/ (first copy, into an empty folder)" \
+            "rsync -a EVIDENCE/ DEST/ (second, unchanged evidence)" "zip -r -0 -q (store only)" \
+            "zip -r -q (deflate)"; do
+            na_row "$l" "$why"
+        done
+    elif [[ $name != render ]]; then
         log "peers"
         row "find | xargs -0 -P2 -n 500 sha256sum" "auditpack collect" sha256sum "" \
             "find $e -type f -print0 | xargs -0 -P2 -n 500 sha256sum > /dev/null"

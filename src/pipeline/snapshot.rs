@@ -1,6 +1,5 @@
 //! `snapshot`: the project assessed from a fresh hash of every file, then recorded in its store.
 
-use super::build;
 use crate::diag::Diagnostics;
 use crate::snapshot::{Store, StoreLocation, TakeOptions, Taken};
 use std::path::Path;
@@ -26,13 +25,30 @@ pub fn take(req: Request<'_>, diags: &mut Diagnostics) -> Result<Option<(Taken, 
     let Some(a) = assessed.filter(|_| !diags.has_errors()) else {
         return Ok(None);
     };
-    let index_json = build::to_json(&a.index)?;
+    // index.json goes to a temporary file, streamed, and into the store from there: held in
+    // memory it was the largest thing a snapshot kept (565 bytes an evidence file).
+    let index_json = index_file(&a.index)?;
     let store = Store::open(StoreLocation::of_project(req.project, Some(&a.project.snapshot.store), req.store)?)?;
     let opts = TakeOptions {
         created: Some(req.created),
         retention: a.project.snapshot.retention,
         tsa: req.tsa.or_else(|| a.project.snapshot.tsa.clone()),
     };
-    let taken = crate::snapshot::take(&store, &a.project, &a.index, &a.assessment, &index_json, &opts)?;
+    let taken = crate::snapshot::take(&store, &a.project, &a.index, &a.assessment, index_json.path(), &opts)?;
     Ok(Some((taken, store)))
+}
+
+/// The evidence index as index.json (the bytes `build` writes), in an unnamed-on-drop temporary file.
+fn index_file(index: &crate::index::EvidenceIndex) -> Result<tempfile::NamedTempFile, crate::Error> {
+    use std::io::Write;
+    let tmp = tempfile::NamedTempFile::new()
+        .map_err(|e| crate::Error::io("create a temporary file in", std::env::temp_dir(), e))?;
+    let mut w = std::io::BufWriter::new(tmp.as_file());
+    serde_json::to_writer_pretty(&mut w, index)
+        .map_err(std::io::Error::from)
+        .and_then(|()| w.write_all(b"\n"))
+        .and_then(|()| w.flush())
+        .map_err(|e| crate::Error::io("write", tmp.path(), e))?;
+    drop(w);
+    Ok(tmp)
 }

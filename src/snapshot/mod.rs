@@ -29,6 +29,10 @@ use std::path::Path;
 pub use store::{Key, Retain, Store, StoreLocation};
 
 const BUF_SIZE: usize = 1 << 20;
+/// Threads storing a snapshot's files at once. Each mostly waits (an fsync in a folder, a request
+/// in a bucket), so more than the cores; each holds one buffer (and, for a large file going to a
+/// bucket, one 8 MiB part).
+const WRITERS: usize = 8;
 /// How often a snapshot retries when another writer took its number.
 const ATTEMPTS: usize = 8;
 
@@ -132,7 +136,7 @@ pub fn take(
     project: &crate::project::Project,
     evidence: &crate::index::EvidenceIndex,
     assessment: &crate::assess::Assessment,
-    index_json: &[u8],
+    index_json: &Path,
     opts: &TakeOptions,
 ) -> Result<Taken, Error> {
     let created = opts.created.unwrap_or(jiff::Timestamp::UNIX_EPOCH);
@@ -158,37 +162,63 @@ pub fn take(
                 .chain(f.file.sidecar.as_ref().map(|s| (s.path.as_str(), s.sha256.as_str())))
         })
         .collect();
-    let mut files = BTreeMap::new();
-    let mut buf = vec![0u8; BUF_SIZE];
+    // Files go in on WRITERS threads of their own: each waits on the store (an fsync, a request
+    // to the server) far more than on a core. Records come back in path order, so the manifest
+    // does not depend on which thread finished first.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(WRITERS)
+        .thread_name(|i| format!("snapshot-{i}"))
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the snapshot's writer threads: {e}")))?;
+    let inputs = build_inputs(project, evidence);
+    let stored: Vec<Result<(FileRecord, bool), Error>> = pool.install(|| {
+        use rayon::prelude::*;
+        inputs
+            .par_iter()
+            .map_init(
+                || vec![0u8; BUF_SIZE],
+                |buf, rel| {
+                    let full = project.root.join(rel);
+                    let mtime = mtime_of(&full);
+                    match known.get(rel.as_str()) {
+                        // Unchanged content costs nothing: the collect stage hashed it moments ago.
+                        Some(sha) if store.has(sha)? => {
+                            store.reuse(sha, retain)?;
+                            let size = std::fs::metadata(&full).map_err(|e| Error::io("read", &full, e))?.len();
+                            Ok((FileRecord { sha256: sha.to_string(), size, mtime }, false))
+                        }
+                        expected => {
+                            let (sha, size, new) = store.put_file(&full, buf, retain)?;
+                            if expected.is_some_and(|e| *e != sha) {
+                                return Err(Error::Package {
+                                    path: full,
+                                    message: "the file changed while the snapshot was being taken; run it again".into(),
+                                });
+                            }
+                            Ok((FileRecord { sha256: sha, size, mtime }, new))
+                        }
+                    }
+                },
+            )
+            .collect()
+    });
+    drop(pool);
     let (mut bytes, mut new_bytes) = (0u64, 0u64);
-    for rel in build_inputs(project, evidence) {
-        let full = project.root.join(&rel);
-        let mtime = mtime_of(&full);
-        let record = match known.get(rel.as_str()) {
-            // Unchanged content costs nothing: the collect stage hashed it moments ago.
-            Some(sha) if store.has(sha)? => {
-                store.reuse(sha, retain)?;
-                let size = std::fs::metadata(&full).map_err(|e| Error::io("read", &full, e))?.len();
-                FileRecord { sha256: sha.to_string(), size, mtime }
-            }
-            expected => {
-                let (sha, size, new) = store.put_file(&full, &mut buf, retain)?;
-                if expected.is_some_and(|e| *e != sha) {
-                    return Err(Error::Package {
-                        path: full,
-                        message: "the file changed while the snapshot was being taken; run it again".into(),
-                    });
-                }
-                if new {
-                    new_bytes += size;
-                }
-                FileRecord { sha256: sha, size, mtime }
-            }
-        };
+    // Two threads can store one content at once, each finding it new: counted once.
+    let mut counted = BTreeSet::new();
+    let mut files = BTreeMap::new();
+    for (rel, r) in inputs.into_iter().zip(stored) {
+        let (record, new) = r?;
         bytes += record.size;
+        if new && counted.insert(record.sha256.clone()) {
+            new_bytes += record.size;
+        }
         files.insert(rel, record);
     }
-    let index = store.put_bytes(index_json, retain)?;
+    drop(counted);
+    let mut buf = vec![0u8; BUF_SIZE];
+    let (index, _, _) = store.put_file(index_json, &mut buf, retain)?;
+    drop(buf);
     let tree = manifest::write_tree(store, &files, retain)?;
     let controls: BTreeMap<String, String> = assessment
         .controls

@@ -146,6 +146,35 @@ fn unchanged_evidence_costs_less_than_one_percent() {
     assert_eq!(list.stdout.lines().nth(2).unwrap().split_whitespace().nth(5), Some("0"), "{}", list.stdout);
 }
 
+/// The snapshot stores files on several threads at once: forty copies of one content, among
+/// other files, are one object, and the new bytes it reports are those `snapshot list` counts.
+#[test]
+fn copies_of_one_content_are_stored_and_counted_once() {
+    let f = type2();
+    let same = "x".repeat(10_000);
+    for i in 0..40 {
+        f.write(&format!("evidence/GOV-01/copy-{i:02}-2026-02-01.txt"), &same);
+        f.write(&format!("evidence/GOV-01/own-{i:02}-2026-02-01.txt"), &format!("file {i}\n"));
+    }
+    let before = objects(&f).len();
+    assert_eq!(before, 0);
+    let run = f.exec(&["snapshot", "project"]);
+    run.code(0);
+    let copies = objects(&f).iter().filter(|p| std::fs::metadata(p).unwrap().len() == same.len() as u64).count();
+    assert_eq!(copies, 1, "one object for forty copies");
+    let list = f.exec(&["snapshot", "list", "project", "--json"]);
+    list.code(0);
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let new_bytes = listed[0]["new_bytes"].as_u64().unwrap();
+    let bytes = listed[0]["bytes"].as_u64().unwrap();
+    assert!(new_bytes + 39 * same.len() as u64 == bytes, "{new_bytes} new of {bytes}");
+    assert!(
+        run.stderr.contains(&format!("{bytes} bytes, {new_bytes} bytes new")),
+        "the summary agrees with `snapshot list`: {}",
+        run.stderr
+    );
+}
+
 #[test]
 fn a_damaged_store_is_reported() {
     let f = type2();

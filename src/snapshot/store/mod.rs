@@ -138,7 +138,7 @@ pub enum Key<'a> {
 pub struct Lock(#[allow(dead_code)] Option<std::fs::File>);
 
 /// What a backend does; `Store` adds checksums, deduplication and retention on top.
-pub(crate) trait Backend {
+pub(crate) trait Backend: Send + Sync {
     /// Whether the store is there (a folder with `snapshots/`, a reachable bucket).
     fn exists(&self) -> Result<bool, Error>;
     /// Folder stores serialise writers with a file lock; buckets rely on conditional writes.

@@ -278,6 +278,8 @@ impl S3 {
         let mut h = Sha256::new();
         h.update(&first);
         let mut size = first.len() as u64;
+        // The upload reads the file again from the start: the first part is not kept meanwhile.
+        drop(first);
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = read_full(&mut f, &mut buf).map_err(|e| Error::io("read", path, e))?;
