@@ -604,15 +604,16 @@ s3_total() {
         awk '/^ *Total Size:/ {print $3; found = 1} END {if (!found) print 0}'
 }
 
-# s3_fresh NAME: a PREP that deletes the previous run's bucket of NAME (SeaweedFS drops a bucket
-# with its objects) and makes a new one with Object Lock (so versioned), its name in
-# SCRATCH/NAME.bucket.
+# s3_fresh NAME: a PREP that makes a new bucket with Object Lock (so versioned), its name in
+# SCRATCH/NAME.bucket. The previous run's bucket is left as it is: SeaweedFS deleting a bucket of
+# a million objects outlasted the AWS CLI's 60 s read timeout (tree M, 2026-12-06), and every
+# bucket goes when the server's data folder is removed after the tree's S3 rows.
 s3_fresh() {
     local f
     f=$(printf '%q' "$SCRATCH/$1.bucket")
-    # shellcheck disable=SC2016 # $b and $(<...) are the PREP's
-    printf '{ [[ ! -s %s ]] || %s aws s3api delete-bucket --bucket "$(<%s)"; } && b=bench-%s-$(date +%%s%%N) && %s aws s3api create-bucket --bucket "$b" --object-lock-enabled-for-bucket && echo "$b" > %s && sync' \
-        "$f" "$S3ENV" "$f" "$1" "$S3ENV" "$f"
+    # shellcheck disable=SC2016 # $b is the PREP's
+    printf 'b=bench-%s-$(date +%%s%%N) && %s aws s3api create-bucket --bucket "$b" --object-lock-enabled-for-bucket && echo "$b" > %s && sync' \
+        "$1" "$S3ENV" "$f"
 }
 
 # The S3 rows: auditpack's snapshots into a bucket against `aws s3 sync` into another one on the

@@ -26,8 +26,9 @@ pub struct Assessment {
     pub controls: BTreeMap<String, ControlStatus>,
     /// In-scope criteria that no control addresses.
     pub uncovered_criteria: Vec<String>,
-    /// Files whose effective date was inferred from the modification time.
-    pub inferred_dates: Vec<String>,
+    /// Files whose effective date was inferred from the modification time, as positions in the
+    /// index's evidence (4 bytes a file, not a copy of its path).
+    pub inferred_dates: crate::index::Files,
     /// The risk register checked against the controls, assets, objectives and scanner findings.
     pub risk: risk::RiskAssessment,
     /// The subservice organisations' own SOC reports and bridge letters, per provider.
@@ -255,10 +256,10 @@ pub fn assess(
                 .hint("DC 200 item 9 (significant changes during the period) applies to Type 2 only; remove the file or keep it for a Type 2 report"),
         );
     }
-    let inferred_dates: Vec<String> =
-        index.evidence.iter().filter(|f| f.effective().inferred()).map(|f| f.file.path.clone()).collect();
-    for p in &inferred_dates {
-        diags.push(inferred_date(p));
+    let inferred_dates: crate::index::Files =
+        (0..index.evidence.len() as u32).filter(|&i| index.evidence[i as usize].effective().inferred()).collect();
+    for f in index.files(&inferred_dates) {
+        diags.push(inferred_date(&f.file.path));
     }
     let risk = risk::assess(project, &controls, index, scans, diags);
     let subservice = subservice::check(project, index, diags);
@@ -829,7 +830,8 @@ frequency = "quarterly"
     fn files_dated_by_modification_time_are_listed_and_noted() {
         let dir = project(Kind::Type2, "", "", &[("evidence/misc/readme.txt", "no date in this name".into())]);
         let r = run(dir.path(), &[]);
-        assert_eq!(r.assessment.inferred_dates, ["evidence/misc/readme.txt"]);
+        let listed: Vec<&str> = r.index.files(&r.assessment.inferred_dates).map(|f| f.file.path.as_str()).collect();
+        assert_eq!(listed, ["evidence/misc/readme.txt"]);
         let notes: Vec<&Diagnostic> = r.diags.iter().filter(|d| d.code == "inferred-date").collect();
         assert_eq!(notes.len(), 1);
         assert!(notes[0].location.as_ref().is_some_and(|l| l.file == std::path::Path::new("evidence/misc/readme.txt")));

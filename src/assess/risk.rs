@@ -485,7 +485,7 @@ pub fn assess(
             .filter(|f| {
                 let by_name = globs.is_match(f.file.rel());
                 let lower = f.file.rel().to_ascii_lowercase();
-                let by_control = lower.contains("minutes") && f.controls.iter().any(|c| cc3.contains(c.as_str()));
+                let by_control = lower.contains("minutes") && f.controls().any(|c| cc3.contains(c));
                 (by_name || by_control) && f.effective().overlaps(from, to)
             })
             .map(|f| f.file.path.clone())

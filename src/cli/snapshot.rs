@@ -201,6 +201,7 @@ fn take(args: &SnapshotArgs) -> Result<Outcome, Error> {
         tsa: args.tsa.clone(),
         created: jiff::Timestamp::now(),
         progress: progress_bar(args.quiet),
+        keep_notes: args.verbose,
     };
     let Some((taken, store)) = crate::pipeline::snapshot::take(req, &mut diags)? else {
         print_diagnostics(&diags, &args.project, args.verbose, args.quiet);

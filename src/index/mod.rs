@@ -49,17 +49,46 @@ pub struct AuditInfo {
 /// Counted by collect (and kept in its cache), reported by the index.
 pub use crate::collect::Totals;
 
-#[derive(Debug, Clone, Serialize)]
+/// One evidence file in the index. Its controls are the ids of `mapped_by` ([`IndexedFile::controls`]),
+/// not a list of their own: index.json still shows them as the `controls` field.
+#[derive(Debug, Clone)]
 pub struct IndexedFile {
-    #[serde(flatten)]
     pub file: EvidenceFile,
-    /// Control ids, sorted.
-    pub controls: Vec<String>,
     /// control id -> why the file maps to it (`pattern:<glob>`, `folder`, `sidecar`).
     pub mapped_by: MappedBy,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     pub owner: Owner,
+}
+
+/// index.json's file object: the file's fields, `controls` (sorted, each once), `mapped_by`,
+/// `provider` (when there is one) and `owner`, in that order.
+impl Serialize for IndexedFile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Ids<'a>(&'a MappedBy);
+        impl Serialize for Ids<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.controls())
+            }
+        }
+        #[derive(Serialize)]
+        struct Fields<'a> {
+            #[serde(flatten)]
+            file: &'a EvidenceFile,
+            controls: Ids<'a>,
+            mapped_by: &'a MappedBy,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            provider: &'a Option<String>,
+            owner: Owner,
+        }
+        Fields {
+            file: &self.file,
+            controls: Ids(&self.mapped_by),
+            mapped_by: &self.mapped_by,
+            provider: &self.provider,
+            owner: self.owner,
+        }
+        .serialize(s)
+    }
 }
 
 /// Why a file maps to each of its controls: (control id, reason) pairs sorted by control id,
@@ -136,6 +165,18 @@ impl Serialize for MappedBy {
 impl IndexedFile {
     pub fn effective(&self) -> &Effective {
         &self.file.effective
+    }
+    /// The control ids the file maps to, sorted, each once.
+    pub fn controls(&self) -> impl Iterator<Item = &str> {
+        self.mapped_by.controls()
+    }
+    /// Whether the file maps to any control.
+    pub fn is_mapped(&self) -> bool {
+        !self.mapped_by.0.is_empty()
+    }
+    /// Whether the file maps to control `id`.
+    pub fn maps_to(&self, id: &str) -> bool {
+        self.mapped_by.0.iter().any(|(c, _)| &**c == id)
     }
 }
 
@@ -324,9 +365,8 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
             .as_ref()
             .and_then(|s| s.meta.provider.clone())
             .or_else(|| dirs.split('/').find(|d| provider_ids.contains(*d)).map(|d| d.to_string()));
-        let controls: Vec<String> = mapped_by.controls().map(str::to_string).collect();
-        let owner = file_owner(&by_id, &controls, provider.as_deref());
-        evidence.push(IndexedFile { file, controls, mapped_by, provider, owner });
+        let owner = file_owner(&by_id, mapped_by.controls(), provider.as_deref());
+        evidence.push(IndexedFile { file, mapped_by, provider, owner });
     }
 
     for (ci, c) in project.controls.iter().enumerate() {
@@ -349,7 +389,7 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
     // one of them (a file of no provider only when the control's patterns or sidecar name it).
     let end = project.audit.end;
     for f in &evidence {
-        if f.controls.is_empty() || !project.assessable {
+        if !f.is_mapped() || !project.assessable {
             continue;
         }
         if f.file.size == 0 {
@@ -384,8 +424,8 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
         if f.file.size == 0 || (project.assessable && f.effective().start > end) {
             continue;
         }
-        for id in &f.controls {
-            let Some(c) = by_id.get(id.as_str()) else { continue };
+        for id in f.controls() {
+            let Some(c) = by_id.get(id) else { continue };
             if !fits_provider(c, f) {
                 diags.push(
                     Diagnostic::warning(
@@ -401,7 +441,7 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
                 );
                 continue;
             }
-            files_of.entry(id.as_str()).or_default().push(i as u32);
+            files_of.entry(id).or_default().push(i as u32);
         }
     }
     for c in &project.controls {
@@ -443,8 +483,7 @@ pub fn build(project: &Project, inventory: Inventory, diags: &mut Diagnostics) -
         );
     }
 
-    let unmapped: Vec<String> =
-        evidence.iter().filter(|f| f.controls.is_empty()).map(|f| f.file.path.clone()).collect();
+    let unmapped: Vec<String> = evidence.iter().filter(|f| !f.is_mapped()).map(|f| f.file.path.clone()).collect();
     for path in &unmapped {
         diags.push(
             Diagnostic::note(Code::UnmappedEvidence, "the file evidences no control")
@@ -489,10 +528,14 @@ fn fits_provider(c: &crate::project::Control, f: &IndexedFile) -> bool {
 
 /// A file's owner: the owners of the (control, provider) pairs it evidences, combined (the one
 /// owner if all agree, else joint). A file that evidences no control is the company's own record.
-fn file_owner(by_id: &HashMap<&str, &crate::project::Control>, controls: &[String], provider: Option<&str>) -> Owner {
+fn file_owner<'a>(
+    by_id: &HashMap<&str, &crate::project::Control>,
+    controls: impl Iterator<Item = &'a str>,
+    provider: Option<&str>,
+) -> Owner {
     let mut owners = BTreeSet::new();
     for id in controls {
-        let Some(c) = by_id.get(id.as_str()) else {
+        let Some(c) = by_id.get(id) else {
             continue;
         };
         for a in &c.assignments {
@@ -603,16 +646,16 @@ evidence = ["datacentre/*.pdf", "facilities/**/*.pdf"]
         let (ix, _) = index_of(dir.path());
 
         let by_pattern = file(&ix, "evidence/access-reviews/okta/users-2026-Q2.csv");
-        assert_eq!(by_pattern.controls, ["AC-01"]);
+        assert_eq!(by_pattern.controls().collect::<Vec<_>>(), ["AC-01"]);
         let reasons: Vec<&Reason> = by_pattern.mapped_by.get("AC-01").collect();
         assert_eq!(reasons, [&Reason::Pattern("access-reviews/**/*.csv".into())]);
 
         let by_folder = file(&ix, "evidence/AC-01/access-review-2026-Q2.csv");
-        assert_eq!(by_folder.controls, ["AC-01"]);
+        assert_eq!(by_folder.controls().collect::<Vec<_>>(), ["AC-01"]);
         assert_eq!(by_folder.mapped_by.get("AC-01").collect::<Vec<_>>(), [&Reason::Folder]);
 
         let by_sidecar = file(&ix, "evidence/exports/mfa-report.json");
-        assert_eq!(by_sidecar.controls, ["GOV-01"]);
+        assert_eq!(by_sidecar.controls().collect::<Vec<_>>(), ["GOV-01"]);
         assert_eq!(by_sidecar.mapped_by.get("GOV-01").collect::<Vec<_>>(), [&Reason::Sidecar]);
         assert_eq!(by_sidecar.effective().date.to_string(), "2026-06-01", "the sidecar's date wins");
 
@@ -635,7 +678,7 @@ evidence = ["datacentre/*.pdf", "facilities/**/*.pdf"]
         let dir = project(&[("evidence/access-reviews/AC-01/GOV-01/signoff-2026-Q2.csv", "signed")]);
         let (ix, _) = index_of(dir.path());
         let f = file(&ix, "evidence/access-reviews/AC-01/GOV-01/signoff-2026-Q2.csv");
-        assert_eq!(f.controls, ["AC-01", "GOV-01"], "sorted, each once");
+        assert_eq!(f.controls().collect::<Vec<_>>(), ["AC-01", "GOV-01"], "sorted, each once");
         let ac: Vec<&Reason> = f.mapped_by.get("AC-01").collect();
         assert_eq!(ac, [&Reason::Pattern("access-reviews/**/*.csv".into()), &Reason::Folder]);
         // index.json: { "<control>": ["pattern:<glob>", "folder"] }
@@ -653,7 +696,7 @@ evidence = ["datacentre/*.pdf", "facilities/**/*.pdf"]
         let dir = project(&[]);
         let (ix, diags) = index_of(dir.path());
         let f = file(&ix, "evidence/misc/team-offsite-2026-05-04.txt");
-        assert!(f.controls.is_empty());
+        assert!(!f.is_mapped());
         assert_eq!(f.mapped_by.iter().count(), 0);
         assert_eq!(f.owner, Owner::Tenant, "a file of no control is the company's own record");
         assert_eq!(ix.unmapped, ["evidence/misc/team-offsite-2026-05-04.txt"]);
@@ -670,10 +713,17 @@ evidence = ["datacentre/*.pdf", "facilities/**/*.pdf"]
         let dir = project(&[("evidence/datacentre/archive/old-review-2025-03-31.pdf", "%PDF old")]);
         let (ix, _) = index_of(dir.path());
         let nested = file(&ix, "evidence/datacentre/archive/old-review-2025-03-31.pdf");
-        assert!(nested.controls.is_empty(), "`datacentre/*.pdf` matched {}", nested.file.path);
+        assert!(!nested.is_mapped(), "`datacentre/*.pdf` matched {}", nested.file.path);
         assert!(ix.unmapped.contains(&nested.file.path));
-        assert_eq!(file(&ix, "evidence/datacentre/aws-physical-review-2026-03-31.pdf").controls, ["PE-01"]);
-        assert_eq!(file(&ix, "evidence/access-reviews/okta/users-2026-Q2.csv").controls, ["AC-01"], "`**` crosses");
+        assert_eq!(
+            file(&ix, "evidence/datacentre/aws-physical-review-2026-03-31.pdf").controls().collect::<Vec<_>>(),
+            ["PE-01"]
+        );
+        assert_eq!(
+            file(&ix, "evidence/access-reviews/okta/users-2026-Q2.csv").controls().collect::<Vec<_>>(),
+            ["AC-01"],
+            "`**` crosses"
+        );
     }
 
     #[test]
@@ -770,7 +820,7 @@ evidence = ["datacentre/*.pdf", "facilities/**/*.pdf"]
         assert!(unknown[0].message.contains("ZZ-99"), "{}", unknown[0].message);
         assert_eq!(at(unknown[0]), Some(Path::new("evidence/exports/legacy.json.meta.toml")));
         let f = file(&ix, "evidence/exports/legacy.json");
-        assert!(f.controls.is_empty(), "{:?}", f.controls);
+        assert!(!f.is_mapped(), "{:?}", f.mapped_by);
         assert!(ix.unmapped.contains(&f.file.path));
         assert!(!ix.controls.contains_key("ZZ-99"));
         assert_eq!((ix.totals.mapped, ix.totals.unmapped), (5, 2));
@@ -798,7 +848,7 @@ evidence = ["datacentre/*.pdf", "facilities/**/*.pdf"]
         let dir = project(&[("evidence/GOV-01/policy-acknowledgements-2026-02-01.csv", "")]);
         let (ix, diags) = index_of(dir.path());
         let f = file(&ix, "evidence/GOV-01/policy-acknowledgements-2026-02-01.csv");
-        assert_eq!(f.controls, ["GOV-01"]);
+        assert_eq!(f.controls().collect::<Vec<_>>(), ["GOV-01"]);
         assert!(!paths(&ix, &ix.controls["GOV-01"].evidence).contains(&f.file.path));
         let empty = with_code(&diags, "empty-evidence");
         assert_eq!(empty.len(), 1);
@@ -830,7 +880,7 @@ evidence = ["datacentre/*.pdf", "facilities/**/*.pdf"]
         let dir = project(&[("evidence/okta/PE-01/badge-review-2026-03-31.pdf", "%PDF")]);
         let (ix, diags) = index_of(dir.path());
         let f = file(&ix, "evidence/okta/PE-01/badge-review-2026-03-31.pdf");
-        assert_eq!((f.controls.as_slice(), f.provider.as_deref()), (&["PE-01".to_string()][..], Some("okta")));
+        assert_eq!((f.controls().collect::<Vec<_>>(), f.provider.as_deref()), (vec!["PE-01"], Some("okta")));
         let other = with_code(&diags, "evidence-other-provider");
         assert_eq!(other.len(), 1);
         assert!(other[0].message.contains("`okta`") && other[0].message.contains("PE-01"), "{}", other[0].message);

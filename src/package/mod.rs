@@ -73,39 +73,54 @@ pub fn bag_name(project: &Project) -> String {
     format!("{org}-soc2-{}-{}", project.audit.kind, project.audit.end)
 }
 
-/// One payload entry: where it comes from and its checksum.
+/// Where an entry's content comes from.
 enum Source<'a> {
     Memory(&'a [u8]),
     /// A file at this path (a staged output).
     File(&'a Path),
-    /// An evidence file, `rel` under the project folder `root`: the path is joined only when the
-    /// file is opened, not held for every file of the package at once.
-    Evidence {
-        root: &'a Path,
-        rel: &'a str,
-    },
+    /// An evidence file: the entry's name under this project folder, joined only when the file
+    /// is opened, not held for every file of the package at once.
+    Evidence(&'a Path),
     /// The payload manifest, made line by line from the (sorted) payload entries whenever it is
     /// read: a million files make about 150 MB of it.
     Manifest(&'a [Entry<'a>]),
 }
 
-impl Source<'_> {
-    /// The file to read, for a source that is one.
-    fn path(&self) -> Option<std::borrow::Cow<'_, Path>> {
-        match self {
-            Source::Memory(_) | Source::Manifest(_) => None,
-            Source::File(path) => Some(std::borrow::Cow::Borrowed(path)),
-            Source::Evidence { root, rel } => Some(std::borrow::Cow::Owned(root.join(rel))),
-        }
-    }
-}
-
+/// One entry of the package: a payload file or a tag file. The package's list of every entry,
+/// in the zip's order, is of references to these (8 bytes an entry).
 struct Entry<'a> {
-    /// Path under `data/`.
+    /// Path under `data/` for the payload; the file name for a tag file.
     name: &'a str,
-    sha256: std::borrow::Cow<'a, str>,
+    /// What the content must hash to (payload files; tag files are made here).
+    sha256: Option<&'a str>,
     size: u64,
     source: Source<'a>,
+    /// Under `data/` (the payload), not a tag file.
+    payload: bool,
+}
+
+impl Entry<'_> {
+    /// The file to read, for a source that is one.
+    fn path(&self) -> Option<std::borrow::Cow<'_, Path>> {
+        match self.source {
+            Source::Memory(_) | Source::Manifest(_) => None,
+            Source::File(path) => Some(std::borrow::Cow::Borrowed(path)),
+            Source::Evidence(root) => Some(std::borrow::Cow::Owned(root.join(self.name))),
+        }
+    }
+
+    /// The bytes of the zip name after the bag's folder, which every entry shares: ordering by
+    /// it orders by the whole name.
+    fn sort_key(&self) -> impl Iterator<Item = u8> + '_ {
+        let dir: &[u8] = if self.payload { b"data/" } else { b"" };
+        dir.iter().copied().chain(self.name.bytes())
+    }
+
+    /// The name in the zip, `{bag}/data/{name}` or `{bag}/{name}`, made only when the entry is
+    /// written (a package of a million files does not hold a million names twice).
+    fn zip_name(&self, bag: &str) -> String {
+        format!("{bag}/{}{}", if self.payload { "data/" } else { "" }, self.name)
+    }
 }
 
 /// Writes the package to `out`. `artifacts` are the generated files; evidence comes from `index`.
@@ -118,36 +133,48 @@ pub fn write<W: Write + Seek>(
     out: W,
 ) -> Result<Summary, Error> {
     let bag = bag_name(project);
+    // The digests of artifacts made in memory (the others' are known already).
+    let digests: Vec<String> = artifacts
+        .iter()
+        .map(|a| match &a.content {
+            Content::Bytes(bytes) => hex(&Sha256::digest(bytes)),
+            Content::File(_) => String::new(),
+        })
+        .collect();
     let mut entries: Vec<Entry<'_>> = Vec::with_capacity(artifacts.len() + index.evidence.len());
-    for a in artifacts {
+    for (a, digest) in artifacts.iter().zip(&digests) {
         entries.push(match &a.content {
             Content::Bytes(bytes) => Entry {
                 name: &a.name,
-                sha256: hex(&Sha256::digest(bytes)).into(),
+                sha256: Some(digest),
                 size: bytes.len() as u64,
                 source: Source::Memory(bytes),
+                payload: true,
             },
             Content::File(staged) => Entry {
                 name: &a.name,
-                sha256: staged.sha256.as_str().into(),
+                sha256: Some(&staged.sha256),
                 size: staged.size,
                 source: Source::File(&staged.path),
+                payload: true,
             },
         });
     }
     for f in &index.evidence {
         entries.push(Entry {
             name: &f.file.path,
-            sha256: f.file.sha256.as_str().into(),
+            sha256: Some(&f.file.sha256),
             size: f.file.size,
-            source: Source::Evidence { root: &project.root, rel: &f.file.path },
+            source: Source::Evidence(&project.root),
+            payload: true,
         });
         if let Some(s) = &f.file.sidecar {
             entries.push(Entry {
                 name: &s.path,
-                sha256: s.sha256.as_str().into(),
+                sha256: Some(&s.sha256),
                 size: s.size,
-                source: Source::Evidence { root: &project.root, rel: &s.path },
+                source: Source::Evidence(&project.root),
+                payload: true,
             });
         }
     }
@@ -170,40 +197,30 @@ pub fn write<W: Write + Seek>(
         .map(|k| sign::signature_text(k, tagmanifest.as_bytes()))
         .transpose()
         .map_err(|message| Error::Package { path: PathBuf::from(&bag), message })?;
-    let mut tags: Vec<(&str, Source<'_>, u64)> =
-        texts.iter().map(|(n, t)| (*n, Source::Memory(t.as_bytes()), t.len() as u64)).collect();
-    tags.push((MANIFEST, Source::Manifest(&entries), manifest_size));
-    tags.push((sign::SIGNED_FILE, Source::Memory(tagmanifest.as_bytes()), tagmanifest.len() as u64));
+    let tag = |name, source, size| Entry { name, sha256: None, size, source, payload: false };
+    let mut tags: Vec<Entry<'_>> =
+        texts.iter().map(|(n, t)| tag(*n, Source::Memory(t.as_bytes()), t.len() as u64)).collect();
+    tags.push(tag(MANIFEST, Source::Manifest(&entries), manifest_size));
+    tags.push(tag(sign::SIGNED_FILE, Source::Memory(tagmanifest.as_bytes()), tagmanifest.len() as u64));
     if let Some(s) = &signature {
-        tags.push((sign::SIGNATURE_FILE, Source::Memory(s.as_bytes()), s.len() as u64));
+        tags.push(tag(sign::SIGNATURE_FILE, Source::Memory(s.as_bytes()), s.len() as u64));
     }
-    tags.sort_by_key(|(name, ..)| *name);
 
     // One sorted list of every entry, tag files and payload alike.
-    let mut all: Vec<Item<'_>> = Vec::with_capacity(entries.len() + tags.len());
-    for (name, source, size) in &tags {
-        all.push(Item { name: Name { bag: &bag, dir: "", rel: name }, size: *size, source, sha256: None });
-    }
-    for e in &entries {
-        all.push(Item {
-            name: Name { bag: &bag, dir: "data/", rel: e.name },
-            size: e.size,
-            source: &e.source,
-            sha256: Some(&e.sha256),
-        });
-    }
-    all.sort_by(|a, b| a.name.sort_key().cmp(b.name.sort_key()));
+    let mut all: Vec<&Entry<'_>> = tags.iter().chain(&entries).collect();
+    all.sort_by(|a, b| a.sort_key().cmp(b.sort_key()));
 
     // As many workers as collect's hashing pool (RAYON_NUM_THREADS sets both).
-    let packer = Packer { spool, level: project.package.compression_level, workers: rayon::current_num_threads() };
+    let packer =
+        Packer { spool, bag: &bag, level: project.package.compression_level, workers: rayon::current_num_threads() };
     let d = project.audit.report_date;
-    let mut zip = ZipOut::new(out, (d.year(), d.month(), d.day()));
+    let mut zip = ZipOut::new(out, (d.year(), d.month(), d.day()), all.len());
     let package_err = |e: std::io::Error| Error::Package { path: PathBuf::from(&bag), message: e.to_string() };
     packer.run(&all, &mut zip).map_err(|e| match e {
         PackError::Io(e) => package_err(e),
         PackError::Other(e) => e,
     })?;
-    zip.finish(all.iter().map(|item| item.name.to_string())).map_err(package_err)?;
+    zip.finish(all.iter().map(|e| e.zip_name(&bag))).map_err(package_err)?;
     Ok(Summary { bag_name: bag, payload_files: entries.len(), payload_bytes })
 }
 
@@ -213,7 +230,7 @@ const MANIFEST: &str = "manifest-sha256.txt";
 /// One line of the payload manifest.
 fn manifest_line(e: &Entry<'_>, line: &mut Vec<u8>) {
     line.clear();
-    line.extend_from_slice(e.sha256.as_bytes());
+    line.extend_from_slice(e.sha256.unwrap_or_default().as_bytes());
     line.extend_from_slice(b"  data/");
     line.extend_from_slice(e.name.as_bytes());
     line.push(b'\n');
@@ -261,39 +278,6 @@ impl Read for ManifestReader<'_> {
         }
         Ok(n)
     }
-}
-
-/// The name of an entry in the zip, `{bag}/{dir}{rel}`, made into a string only when the entry
-/// is written (a package of a million files does not hold a million names twice).
-#[derive(Clone, Copy)]
-struct Name<'a> {
-    bag: &'a str,
-    /// `data/` for the payload, empty for the tag files.
-    dir: &'static str,
-    rel: &'a str,
-}
-
-impl Name<'_> {
-    /// The bytes of the name after the bag's folder, which every entry shares: ordering by it
-    /// orders by the whole name.
-    fn sort_key(&self) -> impl Iterator<Item = u8> + '_ {
-        self.dir.bytes().chain(self.rel.bytes())
-    }
-}
-
-impl std::fmt::Display for Name<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}{}", self.bag, self.dir, self.rel)
-    }
-}
-
-/// One entry of the zip, in the zip's (sorted) order.
-struct Item<'a> {
-    name: Name<'a>,
-    size: u64,
-    source: &'a Source<'a>,
-    /// What the content must hash to (payload files; tag files are made here).
-    sha256: Option<&'a str>,
 }
 
 /// How a job's entries are carried from a worker to the writer.
@@ -374,6 +358,8 @@ const RUN_FILES: usize = 256;
 /// docs/performance.md.)
 struct Packer<'p> {
     spool: &'p Path,
+    /// The bag's folder, which every name in the zip starts with.
+    bag: &'p str,
     /// Deflate level.
     level: u32,
     /// Worker threads.
@@ -381,12 +367,12 @@ struct Packer<'p> {
 }
 
 impl Packer<'_> {
-    fn run<W: Write + Seek>(&self, all: &[Item<'_>], zip: &mut ZipOut<W>) -> Result<(), PackError> {
+    fn run<W: Write + Seek>(&self, all: &[&Entry<'_>], zip: &mut ZipOut<W>) -> Result<(), PackError> {
         // Large entries: stored (streamed by the writer) or compressed, decided from their first bytes.
         let mut direct = vec![false; all.len()];
         let mut large: Vec<Job> = Vec::new();
         for (i, item) in all.iter().enumerate().filter(|(_, it)| it.size > IN_MEMORY_MAX) {
-            if deflates(item.name.rel, &sniff(item.source)?) {
+            if deflates(item.name, &sniff(item)?) {
                 large.push(Job { start: i, end: i + 1, large: true });
             } else {
                 direct[i] = true;
@@ -437,7 +423,7 @@ impl Packer<'_> {
     }
 
     /// A worker: takes jobs until there are none (or an error stopped the run).
-    fn work(&self, all: &[Item<'_>], jobs: &[Job], state: &std::sync::Mutex<Shared>, ready: &std::sync::Condvar) {
+    fn work(&self, all: &[&Entry<'_>], jobs: &[Job], state: &std::sync::Mutex<Shared>, ready: &std::sync::Condvar) {
         let mut buf = vec![0u8; 256 * 1024];
         let mut data = Vec::new();
         let mut deflater = flate2::Compress::new(flate2::Compression::new(self.level), false);
@@ -458,7 +444,7 @@ impl Packer<'_> {
             };
             let job = jobs[n];
             let packed = if job.large {
-                self.pack_large(&all[job.start])
+                self.pack_large(all[job.start])
             } else {
                 self.pack_run(&all[job.start..job.end], &mut data, &mut buf, &mut deflater)
             };
@@ -481,14 +467,14 @@ impl Packer<'_> {
 
     /// A large entry that compresses: deflated in chunks on every core ([`large`]) into a
     /// temporary file, checked against its hash on the way.
-    fn pack_large(&self, item: &Item<'_>) -> Result<Packed, PackError> {
+    fn pack_large(&self, item: &Entry<'_>) -> Result<Packed, PackError> {
         let file =
             tempfile::tempfile_in(self.spool).map_err(|e| Error::io("create a temporary file in", self.spool, e))?;
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
         // Chunks in flight per entry: enough for every core, a few MiB at most.
         let segment = self.workers.clamp(2, 8);
-        let path = item.source.path();
-        let deflated = match (item.source, path.as_deref()) {
+        let path = item.path();
+        let deflated = match (&item.source, path.as_deref()) {
             (Source::Manifest(entries), _) => {
                 large::deflate(&mut ManifestReader::new(entries), item.size, self.level, segment, &mut out)
             }
@@ -521,7 +507,7 @@ impl Packer<'_> {
     /// first bytes say, one after another in memory.
     fn pack_run(
         &self,
-        items: &[Item<'_>],
+        items: &[&Entry<'_>],
         data: &mut Vec<u8>,
         buf: &mut [u8],
         deflater: &mut flate2::Compress,
@@ -531,13 +517,13 @@ impl Packer<'_> {
         let mut metas = Vec::with_capacity(items.len());
         for item in items {
             data.clear();
-            write_source(item, data, buf)?;
+            write_source(item, self.bag, data, buf)?;
             let start = out.len();
-            let deflated = deflates(item.name.rel, data);
+            let deflated = deflates(item.name, data);
             if deflated {
                 deflater.reset();
                 large::deflate_into(deflater, data, true, &mut out)
-                    .map_err(|e| Error::io("compress the package entry", item.name.to_string(), e))?;
+                    .map_err(|e| Error::io("compress the package entry", item.zip_name(self.bag), e))?;
             } else {
                 out.extend_from_slice(data);
             }
@@ -550,7 +536,7 @@ impl Packer<'_> {
     /// The writer: writes every entry into the package in name order.
     fn write_in_order<W: Write + Seek>(
         &self,
-        all: &[Item<'_>],
+        all: &[&Entry<'_>],
         direct: &[bool],
         job_of: &[u32],
         zip: &mut ZipOut<W>,
@@ -561,10 +547,10 @@ impl Packer<'_> {
         // The packed job being written from, the next of its entries and where its bytes start.
         let mut open: Option<(u32, Packed, usize, usize)> = None;
         for (i, item) in all.iter().enumerate() {
-            let name = item.name.to_string();
+            let name = item.zip_name(self.bag);
             if direct[i] {
                 zip.add_stored_streamed(&name, item.size, |w| {
-                    write_source(item, w, &mut buf).map_err(PackError::from)
+                    write_source(item, self.bag, w, &mut buf).map_err(PackError::from)
                 })?;
                 continue;
             }
@@ -618,13 +604,13 @@ fn deflates(name: &str, head: &[u8]) -> bool {
 }
 
 /// The first bytes of a large entry, to choose its method.
-fn sniff<'s>(source: &'s Source<'_>) -> Result<std::borrow::Cow<'s, [u8]>, Error> {
-    match source {
+fn sniff<'s>(entry: &'s Entry<'_>) -> Result<std::borrow::Cow<'s, [u8]>, Error> {
+    match entry.source {
         Source::Memory(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
         // Text: nothing to sniff.
         Source::Manifest(_) => Ok(std::borrow::Cow::Borrowed(&[])),
-        Source::File(_) | Source::Evidence { .. } => {
-            let path = source.path().expect("a file");
+        Source::File(_) | Source::Evidence(_) => {
+            let path = entry.path().expect("a file");
             let mut head = Vec::with_capacity(SNIFF_BYTES);
             std::fs::File::open(&path)
                 .and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head))
@@ -650,16 +636,16 @@ fn looks_compressed(bytes: &[u8]) -> bool {
 }
 
 /// Writes one entry's content: bytes in memory, or a file checked against its hash.
-fn write_source<W: Write>(item: &Item<'_>, out: &mut W, buf: &mut [u8]) -> Result<(), Error> {
+fn write_source<W: Write>(item: &Entry<'_>, bag: &str, out: &mut W, buf: &mut [u8]) -> Result<(), Error> {
     match item.source {
         Source::Memory(bytes) => {
-            out.write_all(bytes).map_err(|err| Error::io("write the package entry", item.name.to_string(), err))
+            out.write_all(bytes).map_err(|err| Error::io("write the package entry", item.zip_name(bag), err))
         }
         Source::Manifest(entries) => std::io::copy(&mut ManifestReader::new(entries), out)
             .map(drop)
-            .map_err(|err| Error::io("write the package entry", item.name.to_string(), err)),
-        Source::File(_) | Source::Evidence { .. } => {
-            let path = item.source.path().expect("a file");
+            .map_err(|err| Error::io("write the package entry", item.zip_name(bag), err)),
+        Source::File(_) | Source::Evidence(_) => {
+            let path = item.path().expect("a file");
             copy_checked(&path, item.sha256.unwrap_or_default(), out, buf)
         }
     }
@@ -795,24 +781,24 @@ mod tests {
             std::fs::write(&big, "a line of a log that compresses\n".repeat(200_000)).unwrap();
             let small = root.join("small.txt");
             std::fs::write(&small, "small").unwrap();
-            let (big_src, small_src) = (Source::File(&big), Source::File(&small));
             let sha_small = hex(&Sha256::digest(b"small"));
-            let all = [
-                Item {
-                    name: Name { bag: "bag", dir: "data/", rel: "a-small.txt" },
-                    size: 5,
-                    source: &small_src,
-                    sha256: Some(&sha_small),
-                },
-                Item {
-                    name: Name { bag: "bag", dir: "data/", rel: "b-big.log" },
-                    size: 6_400_000,
-                    source: &big_src,
-                    sha256: Some("0"),
-                },
-            ];
-            let packer = Packer { spool: &root, level: 1, workers: 1 };
-            let mut zip = ZipOut::new(std::io::Cursor::new(Vec::new()), (2026, 1, 1));
+            let small = Entry {
+                name: "a-small.txt",
+                sha256: Some(&sha_small),
+                size: 5,
+                source: Source::File(&small),
+                payload: true,
+            };
+            let big = Entry {
+                name: "b-big.log",
+                sha256: Some("0"),
+                size: 6_400_000,
+                source: Source::File(&big),
+                payload: true,
+            };
+            let all = [&small, &big];
+            let packer = Packer { spool: &root, bag: "bag", level: 1, workers: 1 };
+            let mut zip = ZipOut::new(std::io::Cursor::new(Vec::new()), (2026, 1, 1), all.len());
             let _ = done.send(packer.run(&all, &mut zip).is_err());
         });
         let failed = wait.recv_timeout(std::time::Duration::from_secs(60)).expect("packaging hung after an error");

@@ -66,12 +66,12 @@ pub(super) struct ZipOut<W: Write + Seek> {
 }
 
 impl<W: Write + Seek> ZipOut<W> {
-    /// A zip whose entries are all dated `(year, month, day)` at midnight (DOS years 1980-2107:
-    /// clamped).
-    pub fn new(out: W, (year, month, day): (i16, i8, i8)) -> Self {
+    /// A zip of about `entries` entries (room is made for their records at once), all dated
+    /// `(year, month, day)` at midnight (DOS years 1980-2107: clamped).
+    pub fn new(out: W, (year, month, day): (i16, i8, i8), entries: usize) -> Self {
         let year = year.clamp(1980, 2107) as u16;
         let date = ((year - 1980) << 9) | ((month as u16) << 5) | day as u16;
-        ZipOut { out, pos: 0, records: Vec::new(), time: 0, date }
+        ZipOut { out, pos: 0, records: Vec::with_capacity(entries), time: 0, date }
     }
 
     /// An entry whose compressed bytes are `data`.
@@ -317,7 +317,7 @@ mod tests {
         let text = b"2026-05-01 login ok\n".repeat(500);
         let packed = deflate(&text);
         let crc = crc32fast::hash(&text);
-        let mut z = ZipOut::new(io::Cursor::new(Vec::new()), (2026, 6, 30));
+        let mut z = ZipOut::new(io::Cursor::new(Vec::new()), (2026, 6, 30), 0);
         let names = ["bag/bagit.txt", "bag/data/évidence/a:b\\c.log", "bag/data/spooled.log", "bag/data/stored.bin"];
         z.add(names[0], Meta { deflated: false, crc: crc32fast::hash(b"x\n"), size: 2, csize: 2 }, b"x\n").unwrap();
         let meta = Meta { deflated: true, crc, size: text.len() as u64, csize: packed.len() as u64 };
@@ -351,7 +351,7 @@ mod tests {
     #[test]
     fn more_entries_than_the_classic_end_record_counts() {
         let n = 70_000;
-        let mut z = ZipOut::new(io::Cursor::new(Vec::new()), (2026, 1, 2));
+        let mut z = ZipOut::new(io::Cursor::new(Vec::new()), (2026, 1, 2), 0);
         let names: Vec<String> = (0..n).map(|i| format!("f{i:06}")).collect();
         for name in &names {
             z.add(name, Meta { deflated: false, crc: crc32fast::hash(b"a"), size: 1, csize: 1 }, b"a").unwrap();
@@ -368,14 +368,14 @@ mod tests {
 
     #[test]
     fn a_streamed_entry_of_another_size_is_an_error() {
-        let mut z = ZipOut::new(io::Cursor::new(Vec::new()), (2026, 1, 2));
+        let mut z = ZipOut::new(io::Cursor::new(Vec::new()), (2026, 1, 2), 0);
         let e = z.add_stored_streamed::<io::Error>("f", 6, |w| w.write_all(b"12345")).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
     }
 
     #[test]
     fn fewer_names_than_entries_is_an_error() {
-        let mut z = ZipOut::new(io::Cursor::new(Vec::new()), (2026, 1, 2));
+        let mut z = ZipOut::new(io::Cursor::new(Vec::new()), (2026, 1, 2), 0);
         z.add("f", Meta { deflated: false, crc: 0, size: 0, csize: 0 }, b"").unwrap();
         assert!(z.finish(std::iter::empty::<&str>()).is_err());
     }

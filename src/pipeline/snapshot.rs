@@ -14,13 +14,17 @@ pub struct Request<'a> {
     /// The snapshot's time (metadata: nothing built from the snapshot depends on it).
     pub created: jiff::Timestamp,
     pub progress: Option<indicatif::ProgressBar>,
+    /// Keep every note (they will be shown); otherwise the per-file `inferred-date` notes are
+    /// only counted, as `build` does ([`super::Inputs::count_inferred_dates`]).
+    pub keep_notes: bool,
 }
 
 /// Takes a snapshot; `None` when the project has errors (in `diags`) and nothing was recorded.
 pub fn take(req: Request<'_>, diags: &mut Diagnostics) -> Result<Option<(Taken, Store)>, crate::Error> {
     // A snapshot hashes every file itself: what it records must not rest on a cache.
     let opts = crate::collect::CollectOptions { progress: req.progress, cache_dir: None, rehash: true };
-    let assessed = super::assess_project(req.project, &opts, diags);
+    let inputs = super::Inputs { count_inferred_dates: !req.keep_notes, ..super::Inputs::default() };
+    let assessed = super::assess_project_with(req.project, &opts, &inputs, &mut |_| {}, diags);
     super::clear(&opts.progress);
     let Some(a) = assessed.filter(|_| !diags.has_errors()) else {
         return Ok(None);

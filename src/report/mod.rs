@@ -387,7 +387,7 @@ pub fn build(
             sha256: f.file.sha256.clone(),
             date: f.effective().date.to_string(),
             date_source: date_source_name(f.effective().source).to_string(),
-            controls: f.controls.clone(),
+            controls: f.controls().map(str::to_string).collect(),
             owner: f.owner,
             provider: f.provider.clone(),
         })
@@ -404,7 +404,11 @@ pub fn build(
         partial: status(|s| s.result == St::Partial),
         outside_period: status(|s| s.result == St::OutsidePeriod),
         no_occurrence: status(|s| s.result == St::NoOccurrence),
-        inferred_dates: if complete { assessment.inferred_dates.clone() } else { Vec::new() },
+        inferred_dates: if complete {
+            index.files(&assessment.inferred_dates).map(|f| f.file.path.clone()).collect()
+        } else {
+            Vec::new()
+        },
         inferred_count: assessment.inferred_dates.len(),
     };
 
@@ -532,7 +536,7 @@ pub fn write_evidence_csv<W: std::io::Write>(index: &EvidenceIndex, out: W) -> s
             start.as_str(),
             end.as_str(),
             DATE_SOURCES.iter().find(|(s, _)| *s == e.source).map_or("", |(_, name)| name),
-            f.controls.join(";").as_str(),
+            f.controls().collect::<Vec<_>>().join(";").as_str(),
             f.provider.as_deref().unwrap_or(""),
             OWNERS.iter().find(|(o, _)| *o == f.owner).map_or("", |(_, name)| name),
         ])?;
