@@ -206,16 +206,36 @@ fn render(
     meta: DocMeta,
     stage_done: &mut dyn FnMut(&'static str),
 ) -> Result<Rendered, Error> {
+    let [md_done, parse_done, html_done, pdf_done] = render_stages(kind);
     let markdown = templates.render_document(kind, &a.report)?;
-    stage_done("render markdown");
+    stage_done(md_done);
     let charts = crate::render::charts::charts(&a.report);
     let document = crate::render::markdown::parse(&markdown, meta, &charts);
-    stage_done("parse markdown");
+    stage_done(parse_done);
     let html = crate::render::html::render(&document);
-    stage_done("render html");
+    stage_done(html_done);
     let pdf = crate::render::pdf::render(&document).map_err(|e| Error::Pdf(e.to_string()))?;
-    stage_done("render pdf");
+    stage_done(pdf_done);
     Ok(Rendered { markdown, html, pdf })
+}
+
+/// The `--timings` names of rendering one document's four steps, naming the document, since a
+/// build renders two (the report and the annex).
+fn render_stages(kind: DocumentKind) -> [&'static str; 4] {
+    match kind {
+        DocumentKind::Report => {
+            ["render markdown (report)", "parse markdown (report)", "render html (report)", "render pdf (report)"]
+        }
+        DocumentKind::Annex => {
+            ["render markdown (annex)", "parse markdown (annex)", "render html (annex)", "render pdf (annex)"]
+        }
+        DocumentKind::Describe => [
+            "render markdown (description)",
+            "parse markdown (description)",
+            "render html (description)",
+            "render pdf (description)",
+        ],
+    }
 }
 
 fn load_templates(a: &super::Assessed) -> Result<Templates, Error> {

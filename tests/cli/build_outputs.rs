@@ -122,7 +122,10 @@ fn timings_name_every_stage_and_change_no_output() {
         "timings (wall; peak memory so far):",
         "collect (walk + hash)",
         "index",
-        "render pdf",
+        "render markdown (report)",
+        "render pdf (report)",
+        "render markdown (annex)",
+        "render pdf (annex)",
         "package (zip)",
         "total",
     ]);
