@@ -102,9 +102,17 @@ fn base64_decode(s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Rules whose pattern starts with no literal, each with literals every match of it contains.
+/// In the alternation of all patterns (`Rules::any`) such a rule stands for its literals: one
+/// pattern without a literal prefix leaves the whole alternation without a prefilter (tree A's
+/// 2.9 GB: 600 MB/s with `env-secret`'s pattern, 2.5 GB/s with its literals instead). A block
+/// with the literals is then scanned with the rule's pattern itself.
+const GATES: &[(&str, &str)] = &[("env-secret", "PASSW|SECRET")];
+
 struct Rules {
-    /// All patterns as one alternation: its literal prefilter skips clean blocks several times
-    /// faster than the set, which is only run on a block where something matched.
+    /// All patterns as one alternation (a rule of [`GATES`] as its literals): its literal
+    /// prefilter skips clean blocks several times faster than the set, which is only run on a
+    /// block where something matched.
     any: Regex,
     set: RegexSet,
     each: Vec<Regex>,
@@ -116,8 +124,17 @@ fn rules() -> &'static Rules {
     // regex engine off its fast path on binary evidence (a third of the speed).
     let ascii = |p: &str| format!("(?-u){p}");
     RULES.get_or_init(|| Rules {
-        any: Regex::new(&ascii(&PATTERNS.iter().map(|p| format!("(?:{})", p.2)).collect::<Vec<_>>().join("|")))
-            .expect("the built-in patterns are valid"),
+        any: Regex::new(&ascii(
+            &PATTERNS
+                .iter()
+                .map(|(rule, _, pattern)| {
+                    let gate = GATES.iter().find(|g| g.0 == *rule).map(|g| g.1);
+                    format!("(?:{})", gate.unwrap_or(pattern))
+                })
+                .collect::<Vec<_>>()
+                .join("|"),
+        ))
+        .expect("the built-in patterns are valid"),
         set: RegexSet::new(PATTERNS.iter().map(|p| ascii(p.2))).expect("the built-in patterns are valid"),
         each: PATTERNS.iter().map(|p| Regex::new(&ascii(p.2)).expect("the built-in patterns are valid")).collect(),
     })
@@ -349,11 +366,11 @@ fn scan_block(rules: &Rules, block: &[u8], line_at: usize, hits: &mut BTreeSet<H
 }
 
 fn memchr_zero_count(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == 0).count()
+    memchr::memchr_iter(0, bytes).count()
 }
 
 fn memchr_count(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
+    memchr::memchr_iter(b'\n', bytes).count()
 }
 
 /// The project's own files whose text reaches the package (narratives, control titles and
@@ -545,6 +562,25 @@ mod tests {
             "the password=hunter2hunter2 in prose\n",
         ] {
             assert!(rules_in(harmless).is_empty(), "{harmless}");
+        }
+    }
+
+    #[test]
+    fn a_gated_rule_is_found_through_its_literals_in_a_long_clean_block() {
+        for (rule, gate) in GATES {
+            assert!(PATTERNS.iter().any(|p| p.0 == *rule), "{rule} is not a rule");
+            let gate = Regex::new(gate).unwrap();
+            let pattern = rules().each[PATTERNS.iter().position(|p| p.0 == *rule).unwrap()].clone();
+            for m in ["DB_PASSWORD=hunter2hunter2", "LDAP_PASSWD=hunter2hunter2", "export JWT_SECRET=s3cr3t-value"] {
+                assert!(pattern.is_match(m.as_bytes()) && gate.is_match(m.as_bytes()), "{rule}: {m}");
+            }
+        }
+        // The match alone in a block of clean text, far from the start, and across a block edge.
+        for at in [100_000, BLOCK - 10] {
+            let mut text = "ordinary log line without anything in it\n".repeat(at / 41);
+            text.push_str("LDAP_PASSWD=hunter2hunter2\n");
+            text.push_str(&"more clean text\n".repeat(1000));
+            assert_eq!(rules_in(&text), ["env-secret"], "at {at}");
         }
     }
 
