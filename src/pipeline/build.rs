@@ -222,19 +222,20 @@ fn render(
 /// The `--timings` names of rendering one document's four steps, naming the document, since a
 /// build renders two (the report and the annex).
 fn render_stages(kind: DocumentKind) -> [&'static str; 4] {
+    macro_rules! stages {
+        ($doc:literal) => {
+            [
+                concat!("render markdown (", $doc, ")"),
+                concat!("parse markdown (", $doc, ")"),
+                concat!("render html (", $doc, ")"),
+                concat!("render pdf (", $doc, ")"),
+            ]
+        };
+    }
     match kind {
-        DocumentKind::Report => {
-            ["render markdown (report)", "parse markdown (report)", "render html (report)", "render pdf (report)"]
-        }
-        DocumentKind::Annex => {
-            ["render markdown (annex)", "parse markdown (annex)", "render html (annex)", "render pdf (annex)"]
-        }
-        DocumentKind::Describe => [
-            "render markdown (description)",
-            "parse markdown (description)",
-            "render html (description)",
-            "render pdf (description)",
-        ],
+        DocumentKind::Report => stages!("report"),
+        DocumentKind::Annex => stages!("annex"),
+        DocumentKind::Describe => stages!("description"),
     }
 }
 
